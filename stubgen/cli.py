@@ -1,0 +1,125 @@
+"""Command line: stubgen generate | list | verify."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .errors import StubgenError, VerificationFailed
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _traps(values) -> dict:
+    out = {}
+    for v in values or ():
+        arch, sep, trap = v.partition("=")
+        if not sep or not arch or not trap:
+            raise StubgenError(f"--trap {v!r}: expected ARCH=TRAP, for example 386=vdso")
+        out[arch] = trap
+    return out
+
+
+def _add_generation_options(p):
+    p.add_argument("-s", "--syscalls", type=_csv, metavar="LIST", help="comma-separated syscalls (default: madvise)")
+    p.add_argument("-a", "--arch", type=_csv, metavar="LIST", help="comma-separated architectures (default: all)")
+    p.add_argument("-d", "--dialect", type=_csv, metavar="LIST", help="plan9, gnu (default: both)")
+    p.add_argument("-e", "--errors", default="raw", metavar="POLICY",
+                   help="error policy: raw (default), crash, ignore, errno (GNU only)")
+    p.add_argument("--trap", action="append", metavar="ARCH=TRAP", help="pick a trap, e.g. 386=vdso")
+    p.add_argument("--go-package", default="stubs", metavar="NAME", help="Go package name and file prefix")
+    p.add_argument("--symbol-prefix", default="sys_", metavar="PREFIX", help="prefix of the C symbols")
+    p.add_argument("--errno-handler", default="stubgen_errno", metavar="SYMBOL",
+                   help="C function the errno policy calls with the positive errno")
+    p.add_argument("--tables", metavar="DIR", help="architecture tables to use instead of the shipped ones")
+    p.add_argument("--templates", metavar="DIR", help="templates that replace or extend the shipped ones")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="stubgen", description="Generate Linux syscall stubs in assembly from "
+                                 "tables, and verify them under emulation.")
+    ap.add_argument("--version", action="version", version=f"stubgen {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    g = sub.add_parser("generate", help="write stubs and a manifest into a directory")
+    g.add_argument("-o", "--output", required=True, metavar="DIR")
+    _add_generation_options(g)
+    g.add_argument("--verify", action="store_true", help="verify the written stubs under emulation")
+    g.add_argument("--force", action="store_true", help="overwrite files that stubgen did not generate")
+
+    ls = sub.add_parser("list", help="architectures, syscalls, dialects and error policies")
+    ls.add_argument("--tables", metavar="DIR")
+    ls.add_argument("--templates", metavar="DIR")
+
+    v = sub.add_parser("verify", help="verify the stubs in a generated directory (reads its manifest)")
+    v.add_argument("directory", metavar="DIR")
+    v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
+    v.add_argument("--tables", metavar="DIR")
+    return ap
+
+
+def _options(a):
+    from .generator import Options
+
+    return Options(go_package=a.go_package, symbol_prefix=a.symbol_prefix, errno_handler=a.errno_handler,
+                   tables=a.tables, templates=a.templates)
+
+
+def cmd_generate(a) -> int:
+    from .generator import generate
+    from .output import write
+
+    stubs = generate(a.syscalls, a.arch, a.dialect, a.errors, _traps(a.trap), options=_options(a))
+    paths = write(stubs, a.output, force=a.force)
+    print(f"wrote {len(paths)} files ({len(stubs)} stubs) to {a.output}")
+    if a.verify:
+        from .verifier import verify_dir
+
+        return verify_dir(a.output, tables=a.tables)
+    return 0
+
+
+def cmd_list(a) -> int:
+    from . import policies, render, tables
+
+    t = tables.load(a.tables)
+    print("architectures:")
+    for arch in t.arches.values():
+        print(f"  {arch.name:8} aliases: {', '.join(arch.aliases) or '-'}; goarch {arch.goarch}; "
+              f"{len(arch.numbers)} syscall numbers")
+    print("syscalls with signatures: " + ", ".join(sorted(t.signatures)))
+    print("dialects:")
+    for d in render.dialects(a.templates).values():
+        print(f"  {d.name:8} {d.summary}")
+    print("error policies:")
+    for p in policies.POLICIES.values():
+        print(f"  {p.name:8} {p.summary}")
+    return 0
+
+
+def cmd_verify(a) -> int:
+    from .verifier import verify_dir
+
+    return verify_dir(a.directory, tables=a.tables, mutants=a.mutants)
+
+
+def main(argv=None) -> int:
+    ap = _parser()
+    a = ap.parse_args(argv)
+    try:
+        return {"generate": cmd_generate, "list": cmd_list, "verify": cmd_verify}[a.command](a)
+    except (StubgenError, VerificationFailed) as e:
+        if a.debug:
+            raise
+        print(f"stubgen: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

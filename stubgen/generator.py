@@ -1,0 +1,131 @@
+"""The library's front door: turn (syscalls x architectures x dialects) into stubs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import layout, policies, render, tables as tables_mod
+from .errors import StubgenError, choices
+from .model import Arch
+
+DEFAULT_SYSCALLS = ("madvise",)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings that shape names and files, shared by every stub of one run."""
+
+    go_package: str = "stubs"
+    symbol_prefix: str = "sys_"
+    errno_handler: str = "stubgen_errno"
+    tables: str | None = None
+    templates: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a stub template sees as `s`."""
+
+    arch: Arch
+    syscall: str
+    symbol: str
+    number: int
+    policy: str
+    trap: str
+    frame: layout.Frame
+    go_decl: str
+    c_decl: str
+    errno_handler: str
+    policy_summary: str
+    returns: bool
+
+    def reg(self, name: str) -> str:
+        """The Go assembler's name of a register."""
+        return self.arch.registers[name]
+
+
+@dataclass(frozen=True)
+class Stub:
+    arch: str
+    dialect: str
+    syscall: str
+    symbol: str
+    number: int
+    policy: str
+    trap: str
+    text: str
+    context: Context = field(repr=False, compare=False)
+    options: Options = field(repr=False, compare=False)
+
+
+def _decls(arch: Arch, sig, frame: layout.Frame, symbol: str) -> tuple[str, str]:
+    go_args = ", ".join(f"{a.go_name} {a.go_type}" for a in frame.args)
+    go = f"{sig.name}({go_args})" + (f" {frame.result.go_type}" if frame.result else "")
+    c_args = ", ".join(f"{a.c_type}{'' if a.c_type.endswith('*') else ' '}{a.name}" for a in frame.args) or "void"
+    c = f"{'long' if frame.result else 'void'} {symbol}({c_args})"
+    return go, c
+
+
+def _pick(kind: str, wanted, valid: list[str]) -> list[str]:
+    if wanted is None:
+        return list(valid)
+    for w in wanted:
+        if w not in valid:
+            raise choices(kind, w, valid)
+    return list(dict.fromkeys(wanted))
+
+
+def _identifier(kind: str, value: str):
+    if not value.isidentifier() or not value.isascii():
+        raise StubgenError(f"{kind} {value!r} is not an identifier (letters, digits, _)")
+
+
+def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.DEFAULT, traps=None,
+             options: Options | None = None, **option_kw) -> list[Stub]:
+    """Render stubs. syscalls, arches and dialects default to madvise, every table
+    and every dialect; traps maps an architecture to a trap name (default: the
+    template's first). Option keywords (go_package, symbol_prefix, errno_handler,
+    tables, templates) set the Options."""
+    opts = options or Options(**option_kw)
+    _identifier("Go package name", opts.go_package)
+    _identifier("errno handler", opts.errno_handler)
+    if opts.symbol_prefix:
+        _identifier("symbol prefix", opts.symbol_prefix)
+    t = tables_mod.load(opts.tables)
+    if policy not in policies.POLICIES:
+        raise choices("error policy", policy, policies.POLICIES)
+    pol = policies.POLICIES[policy]
+    arch_names = [t.arch(a).name for a in (arches or t.arches)]
+    arch_names = list(dict.fromkeys(arch_names))
+    dnames = _pick("dialect", dialects, list(render.dialects(opts.templates)))
+    names = _pick("syscall", syscalls or DEFAULT_SYSCALLS, list(t.signatures))
+    traps = {t.arch(k).name: v for k, v in (traps or {}).items()}
+
+    stubs = []
+    for dname in dnames:
+        d = render.dialect(dname, opts.templates)
+        for aname in arch_names:
+            arch = t.arches[aname]
+            if not d.has_arch(aname):
+                raise StubgenError(f"dialect {dname} has no template for {aname}")
+            offered = d.offers(aname, "policy")
+            if policy not in offered:
+                raise StubgenError(f"error policy {policy!r} is not offered by dialect {dname} on {aname}; "
+                                   f"valid: {', '.join(offered)}")
+            trap_names = d.offers(aname, "trap")
+            trap = traps.get(aname, d.module(aname).default_trap)
+            if trap not in trap_names:
+                raise choices(f"trap for {aname} in dialect {dname}", trap, trap_names)
+            mod = d.module(aname)
+            for name in names:
+                if name not in arch.numbers:
+                    raise StubgenError(f"syscall {name!r} has no number on {aname}")
+                sig = t.signatures[name]
+                frame = layout.plan(arch, sig, pol.returns)
+                symbol = d.symbol.format(prefix=opts.symbol_prefix, syscall=name)
+                go_decl, c_decl = _decls(arch, sig, frame, symbol)
+                ctx = Context(arch, name, symbol, arch.numbers[name], policy, trap, frame, go_decl, c_decl,
+                              opts.errno_handler, pol.summary, pol.returns)
+                text = render.call(mod, "stub", ctx, getattr(mod, "trap_" + trap), getattr(mod, "policy_" + policy))
+                stubs.append(Stub(aname, dname, name, symbol, ctx.number, policy,
+                                  trap, text.strip("\n"), ctx, opts))
+    return stubs

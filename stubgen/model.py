@@ -1,0 +1,103 @@
+"""Plain data: what the tables say, once loaded and validated."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Engines:
+    keystone: dict
+    capstone: dict
+    unicorn: dict
+
+
+@dataclass(frozen=True)
+class KernelABI:
+    """What the kernel reads: the trap is the templates' business."""
+
+    number: str
+    args: tuple[str, ...]
+    result: str
+    clobbers: tuple[str, ...]
+    error_range: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class CallingConvention:
+    """Where a C caller puts arguments and what it expects back."""
+
+    args: tuple[str, ...]
+    stack_args: int
+    stack_slot: int
+    return_address: str  # "stack" or a register name
+    callee_saved: tuple[str, ...]
+    result: str
+    stack_align: int
+    pair_align: int = 1
+
+
+@dataclass(frozen=True)
+class GoABI0:
+    fp: int
+    return_address: str
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str
+    aliases: tuple[str, ...]
+    goarch: str
+    gnu_triple: str
+    word_bytes: int
+    endian: str
+    engines: Engines
+    registers: dict  # canonical name -> Plan 9 name
+    stack_pointer: str
+    kernel: KernelABI
+    c_abi: CallingConvention
+    go_abi0: GoABI0
+    numbers: dict  # syscall name -> number
+    provenance: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Type:
+    name: str
+    size: int | str  # bytes, or "word"
+    signed: bool
+    go: str
+    c: str
+
+    def bytes(self, arch: Arch) -> int:
+        return arch.word_bytes if self.size == "word" else self.size
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: Type
+    go_name: str
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    args: tuple[Param, ...]
+    result: Type
+
+
+@dataclass(frozen=True)
+class Tables:
+    arches: dict  # name -> Arch
+    aliases: dict  # alias or name -> name
+    types: dict  # name -> Type
+    signatures: dict  # name -> Signature
+    root: str
+
+    def arch(self, name: str) -> Arch:
+        from .errors import choices
+
+        try:
+            return self.arches[self.aliases[name]]
+        except KeyError:
+            raise choices("architecture", name, self.arches) from None

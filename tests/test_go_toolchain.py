@@ -1,0 +1,28 @@
+"""The generated Plan 9 package passes go vet (asmdecl) and go build for every GOARCH."""
+import subprocess
+
+import pytest
+
+import stubgen
+
+GOARCHES = ["386", "amd64", "arm"]
+
+
+def go(env, goarch, *args, cwd):
+    return subprocess.run(["go", *args], cwd=cwd, env=dict(env, GOARCH=goarch), capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module", params=["raw", "crash", "ignore"])
+def package(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(request.param)
+    stubgen.write(stubgen.generate(dialects=["plan9"], policy=request.param), out)
+    pkg = out / "plan9"
+    (pkg / "go.mod").write_text("module example.com/stubs\n\ngo 1.21\n")
+    return pkg
+
+
+@pytest.mark.parametrize("goarch", GOARCHES)
+def test_go_vet_and_build(go_env, package, goarch):
+    for cmd in (["vet", "."], ["build", "."]):
+        r = go(go_env, goarch, *cmd, cwd=package)
+        assert r.returncode == 0, f"go {' '.join(cmd)} GOARCH={goarch}:\n{r.stdout}{r.stderr}"

@@ -1,0 +1,52 @@
+"""The generated Plan 9 text is, instruction for instruction, the Go runtime's
+madvise (raw) and the seed's 2011 stubs (crash). The expected sequences are
+transcribed from src/runtime/sys_linux_*.s and from Go commit e6f5a90b, not from
+stubgen's output."""
+import pytest
+
+import stubgen
+from plan9text import instructions, split
+
+GO_RUNTIME = {
+    "386": ("$0-16", "MOVL $219, AX; MOVL addr+0(FP), BX; MOVL n+4(FP), CX; MOVL flags+8(FP), DX; "
+                     "INT $0x80; MOVL AX, ret+12(FP); RET"),
+    "amd64": ("$0-28", "MOVQ addr+0(FP), DI; MOVQ n+8(FP), SI; MOVL flags+16(FP), DX; MOVQ $28, AX; "
+                       "SYSCALL; MOVL AX, ret+24(FP); RET"),
+    "arm": ("$0-16", "MOVW addr+0(FP), R0; MOVW n+4(FP), R1; MOVW flags+8(FP), R2; MOVW $220, R7; "
+                     "SWI $0; MOVW R0, ret+12(FP); RET"),
+}
+
+# The seed's stubs read 4(SP)... where today's frames say addr+0(FP); the amd64 seed
+# called runtime·notok, whose body (a store to 0xf1) the crash policy inlines through DX
+# (BP would trip vet's framepointer check).
+SEED_2011 = {
+    "386": ("$0-12", "MOVL $219, AX; MOVL addr+0(FP), BX; MOVL n+4(FP), CX; MOVL flags+8(FP), DX; "
+                     "CALL *runtime·_vdso(SB); CMPL AX, $0xfffff001; JLS 2(PC); INT $3; RET"),
+    "amd64": ("$0-20", "MOVQ addr+0(FP), DI; MOVQ n+8(FP), SI; MOVL flags+16(FP), DX; MOVQ $28, AX; SYSCALL; "
+                       "CMPQ AX, $0xfffffffffffff001; JLS 3(PC); MOVQ $0xf1, DX; MOVQ DX, (DX); RET"),
+    "arm": ("$0-12", "MOVW addr+0(FP), R0; MOVW n+4(FP), R1; MOVW flags+8(FP), R2; MOVW $220, R7; SWI $0; "
+                     "MOVW $0xfffff001, R6; CMP R6, R0; MOVW.HI $0, R9; MOVW.HI R9, (R9); RET"),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(GO_RUNTIME))
+def test_default_plan9_is_the_go_runtime(arch):
+    (stub,) = stubgen.generate(arches=[arch], dialects=["plan9"])
+    frame, body = GO_RUNTIME[arch]
+    assert f"TEXT ·madvise(SB),NOSPLIT,{frame}" in stub.text
+    assert instructions(stub.text, "madvise") == split(body)
+
+
+@pytest.mark.parametrize("arch", sorted(SEED_2011))
+def test_crash_policy_is_the_2011_seed(arch):
+    traps = {"386": "vdso"} if arch == "386" else {}
+    (stub,) = stubgen.generate(arches=[arch], dialects=["plan9"], policy="crash", traps=traps)
+    frame, body = SEED_2011[arch]
+    assert f"TEXT ·madvise(SB),NOSPLIT,{frame}" in stub.text
+    assert instructions(stub.text, "madvise") == split(body)
+
+
+def test_ignore_policy_writes_no_result():
+    for stub in stubgen.generate(dialects=["plan9"], policy="ignore"):
+        assert "ret+" not in stub.text
+        assert stub.context.go_decl == "madvise(addr unsafe.Pointer, n uintptr, flags int32)"
