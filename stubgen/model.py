@@ -58,6 +58,8 @@ class Arch:
     go_abi0: GoABI0
     numbers: dict  # syscall name -> number
     provenance: dict = field(default_factory=dict)
+    qemu_user: str = ""  # the qemu-user binary for this architecture's Linux programs
+    kernel_table: dict = field(default_factory=dict)  # where `stubgen tables import` reads the numbers
 
 
 @dataclass(frozen=True)

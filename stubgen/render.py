@@ -32,6 +32,7 @@ class Dialect:
         self.stub_template = spec["stub_template"]
         self.files = spec["files"]
         self.symbol = spec["symbol"]
+        self.verify = spec.get("verify", {})
 
     @property
     def env(self):
@@ -44,6 +45,15 @@ class Dialect:
     def has_arch(self, arch: str) -> bool:
         rel = f"{self.name}/{self.stub_template.format(arch=arch)}"
         return any((Path(p) / rel).is_file() for p in self.search_path)
+
+    def reading_rules(self, arch: str) -> dict:
+        """templates/<dialect>/<arch>.lower.yaml: how the verifier reads this dialect back."""
+        rel = f"{self.name}/{arch}.lower.yaml"
+        for p in self.search_path:
+            f = Path(p) / rel
+            if f.is_file():
+                return yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        raise StubgenError(f"dialect {self.name} has no {rel} for the verifier")
 
     def offers(self, arch: str, kind: str) -> list[str]:
         """Names of the `<kind>_<name>` macros (kind: policy or trap), in template order."""

@@ -6,7 +6,7 @@ _REGS = {"type": "array", "items": _REG, "uniqueItems": True}
 _ENGINE = {
     "type": "object",
     "required": ["arch", "mode"],
-    "properties": {"arch": _IDENT, "mode": _IDENT, "consts": _IDENT, "prefix": _IDENT},
+    "properties": {"arch": _IDENT, "mode": _IDENT, "consts": _IDENT, "prefix": _IDENT, "pc": _REG},
     "additionalProperties": False,
 }
 
@@ -14,6 +14,22 @@ _ENGINE = {
 def _obj(required, properties, optional=None):
     props = dict(properties, **(optional or {}))
     return {"type": "object", "required": list(required), "properties": props, "additionalProperties": False}
+
+
+# Relative to the kernel source tree, and never out of it.
+_KERNEL_PATH = {"type": "string", "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.+/-]+$"}
+_ABI = {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}
+KERNEL_TABLE = _obj(["path", "abis"], {
+    "path": _KERNEL_PATH,
+    "abis": {"type": "array", "items": _ABI, "minItems": 1, "uniqueItems": True},
+    # Generic architectures share scripts/syscall.tbl and add ABI tags in a Makefile.
+    "abis_from": _obj(["path", "variable"], {"path": _KERNEL_PATH, "variable": _IDENT}),
+    "extra": _obj(["base", "calls"], {
+        "base": {"type": "integer", "minimum": 0},
+        "calls": {"type": "object", "minProperties": 1, "propertyNames": _IDENT,
+                  "additionalProperties": {"type": "integer", "minimum": 0}},
+    }),
+})
 
 
 ARCH = _obj(
@@ -24,6 +40,7 @@ ARCH = _obj(
         "aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}},
         "goarch": {"type": "string", "pattern": r"^[a-z0-9]+$"},
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+        "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
         "word_bytes": {"enum": [4, 8]},
         "endian": {"enum": ["little", "big"]},
         "engines": _obj(["keystone", "capstone", "unicorn"],
@@ -54,6 +71,7 @@ ARCH = _obj(
             "fp": {"type": "integer", "minimum": 0, "maximum": 64},
             "return_address": _REG,
         }),
+        "kernel_table": KERNEL_TABLE,
     },
 )
 

@@ -66,7 +66,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
     k, c, g = d["kernel"], d["c_abi"], d["go_abi0"]
     return model.Arch(
         name=d["name"], aliases=tuple(d.get("aliases", ())), goarch=d["goarch"],
-        gnu_triple=d["gnu_triple"], word_bytes=d["word_bytes"], endian=d["endian"],
+        gnu_triple=d["gnu_triple"], qemu_user=d.get("qemu_user", ""), word_bytes=d["word_bytes"], endian=d["endian"],
         engines=model.Engines(**d["engines"]), registers=dict(d["registers"]),
         stack_pointer=d["stack_pointer"],
         kernel=model.KernelABI(number=k["number"], args=tuple(k["args"]), result=k["result"],
@@ -77,6 +77,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
             stack_align=c["stack_align"], pair_align=c.get("pair_align", 1)),
         go_abi0=model.GoABI0(fp=g["fp"], return_address=g["return_address"]),
         numbers=dict(numbers.get("numbers", {})), provenance=dict(numbers.get("provenance", {})),
+        kernel_table=dict(d.get("kernel_table", {})),
     )
 
 

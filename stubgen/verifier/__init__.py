@@ -1,0 +1,198 @@
+"""Verify stubs: read each one back from its text, assemble it with Keystone, decode
+it with Capstone, and run it on Unicorn under a fake kernel, once per injected result."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import layout, policies, render, tables as tables_mod
+from ..errors import StubgenError
+from .assembler import AssemblyError, KeystoneAssembler
+from .body import ReadError
+from .checks import INJECTED, evaluate
+from .kernel import linux_abi
+
+READERS = {"plan9": "Plan9Reader", "gnu": "GnuReader"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One stub to check, as the manifest describes it."""
+
+    arch: str
+    dialect: str
+    symbol: str
+    syscall: str
+    number: int
+    policy: str
+    trap: str = ""
+    errno_handler: str = "stubgen_errno"
+
+
+@dataclass
+class Report:
+    spec: Spec
+    problems: list[str] = field(default_factory=list)
+    listing: str = ""
+    runs: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def describe(self) -> str:
+        s = self.spec
+        head = f"{s.arch}/{s.dialect} {s.symbol} ({s.syscall}, policy {s.policy})"
+        if self.ok:
+            return f"ok    {head}: {self.runs} runs"
+        return "\n".join([f"FAIL  {head}"] + [f"      {p}" for p in self.problems[:12]]
+                         + ([self.listing] if self.listing else []))
+
+
+class Verifier:
+    """Holds one assembler and one Unicorn engine per architecture and reuses them."""
+
+    def __init__(self, tables: str | None = None, templates: str | None = None):
+        self.tables = tables_mod.load(tables)
+        self.templates = templates
+        self._assemblers: dict = {}
+        self._machines: dict = {}
+        self._readers: dict = {}
+
+    def assembler(self, arch, syntax=None):
+        key = (arch.name, syntax)
+        if key not in self._assemblers:
+            self._assemblers[key] = KeystoneAssembler(arch.engines.keystone, syntax)
+        return self._assemblers[key]
+
+    def machine(self, arch):
+        from .emulator import Machine
+
+        if arch.name not in self._machines:
+            self._machines[arch.name] = Machine(arch, linux_abi(arch.name), self.assembler(arch))
+        return self._machines[arch.name]
+
+    def reader(self, dialect, arch):
+        key = (dialect.name, arch.name)
+        if key not in self._readers:
+            from . import gnu, plan9
+
+            kind = dialect.verify.get("reader")
+            if kind not in READERS:
+                raise StubgenError(f"dialect {dialect.name}: unknown verify reader {kind!r}; valid: "
+                                   f"{', '.join(READERS)}")
+            rules = dialect.reading_rules(arch.name)
+            cls = getattr({"plan9": plan9, "gnu": gnu}[kind], READERS[kind])
+            self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
+        return self._readers[key]
+
+    def check(self, text: str, spec: Spec) -> Report:
+        from .disasm import compare, listing
+        from .emulator import CODE
+
+        rep = Report(spec)
+        arch = self.tables.arch(spec.arch)
+        dialect = render.dialect(spec.dialect, self.templates)
+        policy = policies.POLICIES[spec.policy]
+        abi = linux_abi(arch.name)
+        machine = self.machine(arch)
+        reader, syntax, aliases = self.reader(dialect, arch)
+        symbols = machine.symbols(spec.errno_handler)
+        try:
+            body = reader.read(text, spec.symbol, symbols)
+            code = self.assembler(arch, syntax).assemble(body.lines, CODE, symbols).code
+        except (ReadError, AssemblyError) as e:
+            rep.problems.append(f"cannot assemble: {e}")
+            return rep
+        sig = self.tables.signatures.get(spec.syscall)
+        if sig is None:
+            rep.problems.append(f"no signature for {spec.syscall!r} in the tables")
+            return rep
+        frame = layout.plan(arch, sig, policy.returns)
+        convention = dialect.verify["convention"]
+        if body.frame and body.frame[1] != frame.argsize:
+            rep.problems.append(f"TEXT declares argument size {body.frame[1]}, the Go declaration needs "
+                                f"{frame.argsize}")
+        rep.problems += compare(arch, body, code, CODE, abi.forbidden, aliases)
+        machine.load(code)
+        from .caller import lay_out
+
+        setup = lay_out(arch, convention, frame, len(code))
+        fail_pc = None
+        for inject in INJECTED:
+            run = machine.execute(setup.regs, setup.memory, inject)
+            rep.runs += 1
+            problems = evaluate(run, setup, abi=abi, arch=arch, convention=convention, policy=policy,
+                                number=spec.number, inject=inject, machine=machine, code_len=len(code))
+            if problems:
+                rep.problems += [f"kernel result {inject}: {p}" for p in problems]
+                fail_pc = run.pc
+                if run.traps:
+                    t = run.traps[0]
+                    rep.problems.append("seen at the trap: " + ", ".join(
+                        [f"{abi.number}={t.number:#x}"] + [f"{r}={v:#x}" for r, v in zip(abi.args, t.args)]))
+                break
+        if rep.problems:
+            rep.listing = listing(arch, code, CODE, fail_pc)
+        return rep
+
+
+def stub_specs(stubs) -> list[tuple[str, Spec]]:
+    return [(s.text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap,
+                          s.options.errno_handler)) for s in stubs]
+
+
+def verify(stubs, tables: str | None = None, templates: str | None = None) -> list[Report]:
+    """Check stubs from stubgen.generate(); returns one report per stub."""
+    if stubs:
+        tables = tables or stubs[0].options.tables
+        templates = templates or stubs[0].options.templates
+    v = Verifier(tables, templates)
+    return [v.check(text, spec) for text, spec in stub_specs(stubs)]
+
+
+def manifest_specs(directory) -> list[tuple[str, Spec]]:
+    """The stubs a generated directory holds, read from its files as they are on disk."""
+    d = Path(directory)
+    try:
+        man = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StubgenError(f"{d}: no manifest.json (was it written by stubgen generate?)") from None
+    except (OSError, ValueError) as e:
+        raise StubgenError(f"{d / 'manifest.json'}: {e}") from None
+    handler = man.get("options", {}).get("errno_handler", "stubgen_errno")
+    out = []
+    for f in man.get("files", []):
+        if not f.get("arch"):
+            continue
+        path = d / f["path"]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise StubgenError(f"{path}: {e}") from None
+        for s in f["symbols"]:
+            out.append((text, Spec(s["arch"], f["dialect"], s["name"], s["syscall"], s["number"], s["policy"],
+                                   s.get("trap", ""), handler)))
+    return out
+
+
+def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
+               out=sys.stdout) -> int:
+    specs = manifest_specs(directory)
+    v = Verifier(tables, templates)
+    reports = [v.check(text, spec) for text, spec in specs]
+    failed = [r for r in reports if not r.ok]
+    for r in reports:
+        if not r.ok:
+            print(r.describe(), file=out)
+    runs = sum(r.runs for r in reports)
+    print(f"verified {len(reports)} stubs ({runs} emulated calls): {len(reports) - len(failed)} passed, "
+          f"{len(failed)} failed", file=out)
+    code = 1 if failed else 0
+    if mutants:
+        from .mutants import kill_table
+
+        code = max(code, kill_table(v, specs, out=out))
+    return code

@@ -1,0 +1,77 @@
+"""Assemblers behind one small interface, so that GNU binutils or LLVM can stand in
+for Keystone later. The Keystone backend guards every known Keystone 0.9.2 pitfall
+by construction: it only ever sees instructions and `.L` labels, with every number
+written in hex, and a None result is an error, never an empty stub."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import StubgenError
+
+
+class AssemblyError(StubgenError):
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Assembled:
+    code: bytes
+    count: int  # statements Keystone encoded
+
+
+class Assembler(Protocol):
+    def assemble(self, lines: list[str], address: int, symbols: dict[str, int]) -> Assembled: ...
+
+
+# A multi-digit decimal literal: Keystone reads it as hex once any option is set
+# (and the AT&T syntax and the symbol resolver are options).
+_DECIMAL = re.compile(r"(?<![\w.])-?([0-9]{2,})(?![\w])")
+_NUMERIC_LABEL = re.compile(r"^\s*\d+\s*:|(?<![\w.])\d+[bf]\b")
+
+
+def check_keystone_safe(lines: list[str]) -> None:
+    """Refuse input that Keystone 0.9.2 would misread, crash or exit on."""
+    for n, line in enumerate(lines, 1):
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith(".") and not re.fullmatch(r"\.L\w+:", s):
+            raise AssemblyError(f"line {n}: directive {s.split()[0]!r} in a body: Keystone crashes or "
+                                "silently returns nothing on directives (.text, .section, unbalanced .cfi_*)")
+        if "/*" in s or "//" in s:
+            raise AssemblyError(f"line {n}: comment in a body: Keystone rejects /* */ and // comments")
+        if _NUMERIC_LABEL.search(s):
+            raise AssemblyError(f"line {n}: numeric label in {s!r}: Keystone rejects them; use .L names")
+        m = _DECIMAL.search(s)
+        if m:
+            raise AssemblyError(f"line {n}: decimal literal {m.group(1)} in {s!r}: Keystone 0.9.2 may read "
+                                f"it as hex; write {int(m.group(1)):#x}")
+
+
+class KeystoneAssembler:
+    """One Keystone engine per (architecture, syntax), reused for every stub."""
+
+    def __init__(self, engine: dict, syntax: str | None = None):
+        import keystone
+
+        self._ks = keystone.Ks(getattr(keystone, engine["arch"]), getattr(keystone, engine["mode"]))
+        if syntax:
+            self._ks.syntax = getattr(keystone, f"KS_OPT_SYNTAX_{syntax.upper()}")
+        self._keystone = keystone
+
+    def assemble(self, lines: list[str], address: int, symbols: dict[str, int] | None = None) -> Assembled:
+        # Symbols become absolute addresses in the text: Keystone's symbol resolver puts
+        # PC-relative targets 4 bytes off.
+        for name, addr in (symbols or {}).items():
+            pat = re.compile(r"(?<![\w.·])" + re.escape(name) + r"(?![\w·])")
+            lines = [pat.sub(f"{addr:#x}", ln) for ln in lines]
+        check_keystone_safe(lines)
+        try:
+            code, count = self._ks.asm("\n".join(lines), address, as_bytes=True)
+        except self._keystone.KsError as e:
+            raise AssemblyError(f"Keystone: {e}") from None
+        if code is None or not count:
+            raise AssemblyError("Keystone returned no code")
+        return Assembled(bytes(code), count)

@@ -1,0 +1,25 @@
+"""A stub's body as the verifier sees it: the lines Keystone assembles, and for each
+instruction the source text and the numbers it must carry after encoding."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Body:
+    symbol: str
+    lines: list[str]  # Keystone input: instructions and .L labels
+    source: list[str]  # one entry per instruction, as written in the file
+    numbers: list[set[int]] = field(default_factory=list)  # immediates and offsets per instruction
+    frame: tuple[int, int] | None = None  # Plan 9 TEXT $frame-argsize
+    data_tail: int = 0  # bytes of literal pool after the last instruction
+
+
+class ReadError(Exception):
+    """The file does not hold the stub in a form the verifier can read."""
+
+
+def strip_block_comments(text: str) -> str:
+    # Keep line numbers: a comment's newlines stay.
+    return re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)

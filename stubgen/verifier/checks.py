@@ -1,0 +1,80 @@
+"""What must hold after one emulated call: the kernel saw the right number and
+arguments exactly once, and the caller got back what its convention and the
+error policy promise."""
+from __future__ import annotations
+
+from .caller import bad_accesses
+from .emulator import STEP_LIMIT
+
+INJECTED = (0, 1, -1, -22, -4095, -4096, 0x7FFFFFFF)
+
+
+def _m(bits: int) -> int:
+    return (1 << bits) - 1
+
+
+def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machine, code_len) -> list[str]:
+    p = []
+    word_mask = _m(8 * arch.word_bytes)
+    is_error = abi.error_range[0] <= inject <= abi.error_range[1]
+    if len(run.traps) != 1:
+        p.append(f"{len(run.traps)} syscalls, expected exactly one")
+    else:
+        t = run.traps[0]
+        if t.number & _m(abi.number_bits) != number:
+            p.append(f"number register {abi.number} = {t.number:#x} at the trap, expected {number} ({number:#x})")
+        for i, ((want, size), got) in enumerate(zip(setup.args, t.args)):
+            if got & _m(8 * size) != want:
+                p.append(f"argument {i + 1} ({8 * size}-bit) in {abi.args[i]} = {got & _m(8 * size):#x} at the "
+                         f"trap, expected {want:#x}")
+    if policy.crashes_on_error and is_error:
+        if run.returned:
+            p.append("returned on an error result; the crash policy must crash")
+        elif run.steps_exhausted:
+            p.append(f"still running after {STEP_LIMIT} instructions instead of crashing")
+    elif run.fault:
+        p.append(f"fault: {run.fault} at pc {run.pc:#x}")
+    elif run.crash:
+        p.append(f"crashed ({run.crash}) at pc {run.pc:#x} on a result that is not an error")
+    elif run.steps_exhausted:
+        p.append(f"did not return within {STEP_LIMIT} instructions (pc {run.pc:#x})")
+    else:
+        sp = run.regs[arch.stack_pointer]
+        if sp != setup.sp_after:
+            p.append(f"stack pointer {sp:#x} after return, expected {setup.sp_after:#x} "
+                     f"({sp - setup.sp_after:+d} bytes unbalanced)")
+        if convention == "c_abi":
+            for r in arch.c_abi.callee_saved:
+                if run.regs[r] != setup.poisoned[r]:
+                    p.append(f"callee-saved {r} = {run.regs[r]:#x} after return, expected {setup.poisoned[r]:#x}")
+        p += _result(run, setup, arch, convention, policy, inject, is_error, machine, word_mask)
+    # The access that crashed the stub on purpose is not a stray one.
+    skip_pc = run.pc if policy.crashes_on_error and is_error and (run.fault or run.crash) else None
+    p += bad_accesses(run, setup, code_len, policy.returns, skip_pc)
+    return p
+
+
+def _result(run, setup, arch, convention, policy, inject, is_error, machine, word_mask) -> list[str]:
+    p = []
+    if policy.calls_handler:
+        want_calls = [(-inject) & 0xFFFFFFFF] if is_error else []
+        got_calls = [a & 0xFFFFFFFF for a in run.handler_args]
+        if got_calls != want_calls:
+            p.append(f"errno handler called with {got_calls}, expected {want_calls}")
+        expected = -1 if is_error else inject
+    else:
+        expected = inject
+        if run.handler_args:
+            p.append("called the errno handler")
+    if not policy.returns:
+        return p
+    if convention == "go_abi0":
+        addr, size = setup.result_slot
+        got = int.from_bytes(machine.uc.mem_read(addr, size), arch.endian)
+        if got != expected & _m(8 * size):
+            p.append(f"result slot ret at {addr:#x} holds {got:#x}, expected {expected & _m(8 * size):#x}")
+    else:
+        got = run.regs[arch.c_abi.result]
+        if got != expected & word_mask:
+            p.append(f"result register {arch.c_abi.result} = {got:#x}, expected {expected & word_mask:#x}")
+    return p

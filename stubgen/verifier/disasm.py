@@ -1,0 +1,48 @@
+"""Capstone: decode what the assembler produced and hold it against the source, so
+that a misread number (219 taken as 0x219) fails loudly."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_NUM = re.compile(r"(?<![\w])-?(?:0x[0-9a-fA-F]+|\d+)(?![\w])")
+
+
+@lru_cache(maxsize=16)
+def _engine(arch_name: str, cs_arch: str, cs_mode: str):
+    import capstone
+
+    return capstone.Cs(getattr(capstone, cs_arch), getattr(capstone, cs_mode))
+
+
+def decode(arch, code: bytes, address: int, count: int = 0):
+    e = arch.engines.capstone
+    return list(_engine(arch.name, e["arch"], e["mode"]).disasm(code, address, count))
+
+
+def listing(arch, code: bytes, address: int, mark: int | None = None) -> str:
+    lines = []
+    for i in decode(arch, code, address):
+        arrow = "=>" if i.address == mark else "  "
+        lines.append(f"    {arrow} {i.address:#x}: {i.bytes.hex():<20} {i.mnemonic} {i.op_str}")
+    return "\n".join(lines)
+
+
+def compare(arch, body, code: bytes, address: int, forbidden, aliases=()) -> list[str]:
+    problems = []
+    insns = decode(arch, code, address, len(body.source))
+    if len(insns) != len(body.source):
+        return [f"Capstone decodes {len(insns)} instructions where the source has {len(body.source)}"]
+    wmask = (1 << (8 * arch.word_bytes)) - 1
+    for src, want, insn in zip(body.source, body.numbers, insns):
+        if insn.mnemonic in forbidden:
+            problems.append(f"{insn.mnemonic} at {insn.address:#x}: not a syscall trap on this architecture "
+                            f"(SIGILL on real hardware; emulators run it anyway)")
+        if insn.mnemonic in aliases:
+            continue
+        got = {int(m.group(0), 0) & wmask for m in _NUM.finditer(insn.op_str)}
+        missing = {w & wmask for w in want if w} - got  # a zero offset is often not printed
+        if missing:
+            problems.append(f"{src!r} encoded as '{insn.mnemonic} {insn.op_str}': "
+                            f"{', '.join(hex(m) for m in sorted(missing))} missing")
+    return problems

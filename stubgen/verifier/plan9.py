@@ -1,0 +1,188 @@
+"""Read Go (Plan 9) assembly back and lower it to Keystone syntax, with the rules
+in templates/plan9/<arch>.lower.yaml. The FP pseudo-register becomes the stack
+pointer plus the architecture's FP offset (frameless functions only)."""
+from __future__ import annotations
+
+import itertools
+import re
+
+from .body import Body, ReadError
+
+_TEXT = re.compile(r"^TEXT\s+·?(?P<sym>[\w·.]+)\(SB\)\s*,\s*(?:[\w|]+\s*,\s*)?\$(?P<frame>-?\d+)(?:-(?P<args>\d+))?$")
+_NUM = r"-?(?:0x[0-9a-fA-F]+|\d+)"
+
+
+def _int(s: str) -> int:
+    return int(s, 0) if not re.fullmatch(r"-?0\d+", s) else int(s, 8)
+
+
+def _rot_encodable(v: int) -> bool:
+    """An ARM data-processing immediate: 8 bits rotated right by an even amount."""
+    v &= 0xFFFFFFFF
+    return any(((v << r | v >> (32 - r)) & 0xFFFFFFFF) < 256 for r in range(0, 32, 2))
+
+
+class Operand:
+    def __init__(self, kind, fmt, value=None, reg=None, base=None, offset=0, subregs=None):
+        self.kind, self.fmt, self.value, self.reg = kind, fmt, value, reg
+        self.base, self.offset, self.subregs = base, offset, subregs or {}
+
+    def kinds(self) -> list[str]:
+        if self.kind != "i":
+            return [self.kind]
+        k = []
+        if 0 <= self.value < 2**32:
+            k.append("u32")
+        if _rot_encodable(self.value) and -(2**31) <= self.value < 2**32:
+            k.append("rot")
+        return k + ["i"]
+
+    def __getattr__(self, name):
+        if name == "pool":
+            return self.fmt["pool"].format(value=self.value & 0xFFFFFFFF)
+        subs = self.__dict__.get("subregs", {})
+        if name in subs:
+            return subs[name][self.reg]
+        raise AttributeError(name)
+
+    def __format__(self, spec):
+        if self.kind == "r":
+            return self.reg
+        if self.kind == "i":
+            return self.fmt["imm"].format(value=self.value)
+        if self.kind == "m":
+            return self.fmt["mem"].format(base=self.base, offset=self.offset)
+        return str(self.value)  # labels and symbol addresses
+
+
+def _split_operands(s: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+class Plan9Reader:
+    def __init__(self, arch, rules: dict):
+        self.arch = arch
+        self.fmt = rules["format"]
+        self.rules = rules["rules"]
+        self.subregs = rules.get("subregisters", {})
+        self.canon = {v: k for k, v in arch.registers.items()}  # Plan 9 name -> canonical
+
+    def symbols(self, text: str) -> list[str]:
+        return [m.group("sym") for m in (_TEXT.match(ln.strip()) for ln in text.splitlines()) if m]
+
+    def _operand(self, s: str, index: int, symbols: dict[str, int]) -> Operand:
+        mk = lambda kind, **kw: Operand(kind, self.fmt, subregs=self.subregs, **kw)  # noqa: E731
+        sp = self.arch.stack_pointer
+        if m := re.fullmatch(r"\$(" + _NUM + ")", s):
+            return mk("i", value=_int(m.group(1)))
+        if m := re.fullmatch(r"\w+\+(" + _NUM + r")\(FP\)", s):
+            return mk("m", base=sp, offset=self.arch.go_abi0.fp + _int(m.group(1)))
+        if m := re.fullmatch(r"(" + _NUM + r")\(PC\)", s):
+            return mk("l", value=f".Lpc{index + _int(m.group(1))}")
+        if m := re.fullmatch(r"(" + _NUM + r")?\((\w+)\)", s):
+            reg = self.canon.get(m.group(2))
+            if reg is None:
+                raise ReadError(f"unknown register {m.group(2)!r} in {s!r}")
+            return mk("m", base=reg, offset=_int(m.group(1) or "0"))
+        if m := re.fullmatch(r"\*([\w·.]+)\(SB\)", s):
+            if m.group(1) not in symbols:
+                raise ReadError(f"unknown symbol {m.group(1)!r}")
+            return mk("p", value=f"{symbols[m.group(1)]:#x}")
+        if s in self.canon:
+            return mk("r", reg=self.canon[s])
+        if re.fullmatch(r"[A-Za-z_]\w*", s):
+            return mk("l", value=f".L{s}")
+        raise ReadError(f"cannot read operand {s!r}")
+
+    def read(self, text: str, symbol: str, symbols: dict[str, int]) -> Body:
+        """The body of TEXT ·symbol, lowered."""
+        lines, inside, frame = [], False, None
+        for ln in text.splitlines():
+            s = ln.split("//")[0].strip()
+            if m := _TEXT.match(s):
+                inside = m.group("sym") == symbol
+                if inside:
+                    frame = (int(m.group("frame")), int(m.group("args") or 0))
+                continue
+            if inside and s:
+                lines.append(s)
+        if frame is None:
+            raise ReadError(f"no TEXT ·{symbol}(SB) in the file")
+        if frame[0] != 0:
+            raise ReadError(f"·{symbol} has a ${frame[0]} frame: the verifier reads frameless functions only")
+        body = Body(symbol, [], [], [], frame)
+        instrs = []
+        for s in lines:
+            if m := re.fullmatch(r"(\w+):", s):
+                instrs.append(("label", m.group(1)))
+            else:
+                instrs.append(("insn", s))
+        n_insn, pool = 0, False
+        targets = {}
+        for kind, s in instrs:
+            if kind == "label":
+                targets.setdefault(n_insn, []).append(f".L{s}")
+            else:
+                n_insn += 1
+        idx = 0
+        pending_pc = set()
+        for kind, s in instrs:
+            if kind == "label":
+                continue
+            mnem, _, rest = s.partition(" ") if " " in s.replace("\t", " ") else (s, "", "")
+            mnem, _, rest = re.split(r"\s", s, maxsplit=1)[0], "", (re.split(r"\s", s, maxsplit=1) + [""])[1]
+            base, _, cond = mnem.partition(".")
+            ops = [self._operand(o, idx, symbols) for o in _split_operands(rest)]
+            for o in ops:
+                if o.kind == "l" and str(o.value).startswith(".Lpc"):
+                    pending_pc.add(int(str(o.value)[4:]))
+            rule = self._rule(base, ops, s)
+            for lbl in targets.get(idx, []):
+                body.lines.append(f"{lbl}:")
+            body.lines.append(f"\x00{idx}")  # placeholder for .Lpc labels, filled below
+            body.lines.append(rule.format(*ops, cond=cond.lower()))
+            pool |= ".pool}" in rule
+            body.source.append(s)
+            # A pooled constant is checked by running it; Capstone shows only the pool offset.
+            body.numbers.append(set() if ".pool}" in rule else
+                                {o.value if o.kind == "i" else o.offset for o in ops if o.kind in "im"})
+            idx += 1
+        out = []
+        for ln in body.lines:
+            if ln.startswith("\x00"):
+                i = int(ln[1:])
+                if i in pending_pc:
+                    out.append(f".Lpc{i}:")
+                continue
+            out.append(ln)
+        if any(i >= idx for i in pending_pc):
+            raise ReadError(f"·{symbol}: a branch n(PC) points past the last instruction")
+        if pool:
+            out.append(self.fmt["pool_tail"])
+            body.source.append("(literal pool)")
+            body.numbers.append(set())
+        body.lines = out
+        return body
+
+    def _rule(self, mnem: str, ops: list[Operand], src: str) -> str:
+        table = self.rules.get(mnem)
+        if table is None:
+            raise ReadError(f"instruction {mnem!r} in {src!r} is not one the verifier knows for "
+                            f"{self.arch.name}: add it to templates/plan9/{self.arch.name}.lower.yaml")
+        for combo in itertools.product(*(o.kinds() for o in ops)):
+            key = ",".join(combo)
+            if key in table:
+                return table[key]
+        raise ReadError(f"{src!r}: no rule for {mnem} with operands "
+                        f"{','.join(o.kind for o in ops) or '(none)'}")
