@@ -59,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("directory", metavar="DIR")
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
     v.add_argument("--tables", metavar="DIR")
+
+    tb = sub.add_parser("tables", help="maintain the architecture tables")
+    tsub = tb.add_subparsers(dest="tables_command", metavar="SUBCOMMAND")
+    tsub.required = True
+    ti = tsub.add_parser("import", help="rewrite arch/numbers/*.yaml from a Linux source tree's syscall tables")
+    ti.add_argument("--kernel-src", required=True, metavar="DIR", help="top of a Linux source tree")
+    ti.add_argument("--kernel-version", metavar="V", help="e.g. 7.1.5, when DIR has no top-level Makefile")
+    ti.add_argument("--tables", metavar="DIR", help="tables to rewrite instead of the shipped ones")
     return ap
 
 
@@ -107,11 +115,21 @@ def cmd_verify(a) -> int:
     return verify_dir(a.directory, tables=a.tables, mutants=a.mutants)
 
 
+def cmd_tables(a) -> int:
+    from . import importer
+
+    # Only "import" exists; argparse has already rejected anything else.
+    for imp in importer.run(a.kernel_src, a.kernel_version, a.tables):
+        print("\n".join(imp.summary()))
+        print(f"  wrote {imp.path}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = _parser()
     a = ap.parse_args(argv)
     try:
-        return {"generate": cmd_generate, "list": cmd_list, "verify": cmd_verify}[a.command](a)
+        return {"generate": cmd_generate, "list": cmd_list, "verify": cmd_verify, "tables": cmd_tables}[a.command](a)
     except (StubgenError, VerificationFailed) as e:
         if a.debug:
             raise
