@@ -79,6 +79,13 @@ def _identifier(kind: str, value: str):
         raise StubgenError(f"{kind} {value!r} is not an identifier (letters, digits, _)")
 
 
+def render_stub(module, ctx: Context, policy_macro: str | None = None) -> str:
+    """A stub's text from its template module; policy_macro overrides the policy's
+    macro (the mutator uses it to render a stub that breaks its contract)."""
+    return render.call(module, "stub", ctx, getattr(module, "trap_" + ctx.trap),
+                       getattr(module, "policy_" + (policy_macro or ctx.policy)))
+
+
 def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.DEFAULT, traps=None,
              options: Options | None = None, **option_kw) -> list[Stub]:
     """Render stubs. syscalls, arches and dialects default to madvise, every table
@@ -125,7 +132,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 go_decl, c_decl = _decls(arch, sig, frame, symbol)
                 ctx = Context(arch, name, symbol, arch.numbers[name], policy, trap, frame, go_decl, c_decl,
                               opts.errno_handler, pol.summary, pol.returns)
-                text = render.call(mod, "stub", ctx, getattr(mod, "trap_" + trap), getattr(mod, "policy_" + policy))
+                text = render_stub(mod, ctx)
                 stubs.append(Stub(aname, dname, name, symbol, ctx.number, policy,
                                   trap, text.strip("\n"), ctx, opts))
     return stubs

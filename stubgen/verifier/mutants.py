@@ -1,0 +1,140 @@
+"""Break every stub in known ways and show that the verifier rejects each break.
+Breaks of the data (number, registers, offsets, widths, saved registers, result)
+re-render the stub from a changed context; breaks of the syntax (stack balance,
+error check, trap) are text edits listed per dialect and architecture in
+templates/<dialect>/<arch>.lower.yaml."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+
+from .. import generator, policies, render
+
+KINDS = ("number", "swap_args", "arg_offset", "narrow_load", "callee_saved", "unbalanced", "result_missing",
+         "result_offset", "check_removed", "check_inverted", "wrong_trap")
+
+
+def _replace_arg(frame, i, **kw):
+    args = list(frame.args)
+    args[i] = dataclasses.replace(args[i], **kw)
+    return dataclasses.replace(frame, args=tuple(args))
+
+
+def _context_break(kind: str, ctx, convention: str):
+    """A changed context (and policy macro) for a data break, or None where it does not apply."""
+    f, arch, word = ctx.frame, ctx.arch, ctx.arch.word_bytes
+    pol = policies.POLICIES[ctx.policy]
+    if kind == "number":
+        return dataclasses.replace(ctx, number=ctx.number + 1), None
+    if kind == "swap_args" and len(f.args) >= 2:
+        a, b = f.args[0], f.args[1]
+        f2 = _replace_arg(_replace_arg(f, 0, kreg=b.kreg), 1, kreg=a.kreg)
+        return dataclasses.replace(ctx, frame=f2), None
+    if kind == "arg_offset" and f.args:
+        a = f.args[-1]
+        if convention == "go_abi0":
+            return dataclasses.replace(ctx, frame=_replace_arg(f, a.index, fp=a.fp + word)), None
+        if a.c_stack is not None:
+            return dataclasses.replace(ctx, frame=_replace_arg(f, a.index, c_stack=a.c_stack + arch.c_abi.stack_slot)), None
+        others = [r for r in arch.c_abi.args if r != a.c_reg]
+        return dataclasses.replace(ctx, frame=_replace_arg(f, a.index, c_reg=others[0])), None
+    if kind == "narrow_load" and convention == "go_abi0":
+        wide = [a for a in f.args if a.size == word and word > 4]
+        if wide:
+            return dataclasses.replace(ctx, frame=_replace_arg(f, wide[0].index, size=4)), None
+    if kind == "callee_saved" and f.c_saved:
+        return dataclasses.replace(ctx, frame=dataclasses.replace(f, c_saved=())), None
+    if kind == "result_offset" and f.result and convention == "go_abi0":
+        r = dataclasses.replace(f.result, fp=f.result.fp + word)
+        return dataclasses.replace(ctx, frame=dataclasses.replace(f, result=r)), None
+    if kind == "result_missing" and pol.returns and convention == "go_abi0":
+        return ctx, "ignore"
+    if kind == "check_removed" and (pol.crashes_on_error or pol.calls_handler):
+        return ctx, "raw" if pol.returns else "ignore"
+    return None
+
+
+def _text_break(rule: dict | None, text: str) -> str | None:
+    if not rule:
+        return None
+    if "swap" in rule:
+        pairs = {a: b for a, b in rule["swap"]} | {b: a for a, b in rule["swap"]}
+        pat = re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in pairs) + r")(?![\w.])")
+        out = pat.sub(lambda m: pairs[m.group(1)], text)
+    else:
+        out = re.sub(rule["find"], rule["replace"], text)
+    return out if out != text else None
+
+
+def mutants(stub):
+    """(kind, broken text) for every break that applies to this stub."""
+    ctx = stub.context
+    d = render.dialect(stub.dialect, stub.options.templates)
+    module = d.module(stub.arch)
+    rules = d.reading_rules(stub.arch).get("mutations", {})
+    convention = d.verify["convention"]
+    out = []
+    for kind in KINDS:
+        text = None
+        if kind in rules:
+            text = _text_break(rules[kind], stub.text)
+        else:
+            changed = _context_break(kind, ctx, convention)
+            if changed:
+                text = generator.render_stub(module, changed[0], changed[1]).strip("\n")
+        if text is not None and text != stub.text:
+            out.append((kind, text))
+    return out
+
+
+def run(verifier, stubs):
+    """{(kind, arch, dialect): [killed, total]} and the survivors' reports."""
+    from . import Spec
+
+    table, survivors = {}, []
+    for s in stubs:
+        spec = Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap, s.options.errno_handler)
+        for kind, text in mutants(s):
+            rep = verifier.check(text, spec)
+            cell = table.setdefault((kind, s.arch, s.dialect), [0, 0])
+            cell[1] += 1
+            if rep.ok:
+                survivors.append((kind, s, text))
+            else:
+                cell[0] += 1
+    return table, survivors
+
+
+def kill_table(verifier, specs, out=sys.stdout) -> int:
+    """Regenerate each stub of a manifest, break it every way, print the kill table."""
+    stubs = []
+    for _, sp in specs:
+        stubs += generator.generate([sp.syscall], [sp.arch], [sp.dialect], sp.policy, {sp.arch: sp.trap},
+                                    tables=verifier.tables.root, templates=verifier.templates,
+                                    errno_handler=sp.errno_handler, symbol_prefix=_prefix(sp))
+    table, survivors = run(verifier, stubs)
+    print(format_table(table), file=out)
+    for kind, s, _ in survivors:
+        print(f"SURVIVED  {kind}: {s.arch}/{s.dialect} {s.symbol} (policy {s.policy})", file=out)
+    killed = sum(c[0] for c in table.values())
+    total = sum(c[1] for c in table.values())
+    print(f"mutants: {killed}/{total} killed", file=out)
+    return 1 if survivors else 0
+
+
+def _prefix(spec) -> str:
+    return spec.symbol[: -len(spec.syscall)] if spec.symbol.endswith(spec.syscall) else ""
+
+
+def format_table(table) -> str:
+    cols = sorted({(a, d) for _, a, d in table})
+    head = f"{'mutation':16}" + "".join(f"{a + '/' + d:>14}" for a, d in cols)
+    rows = [head]
+    for kind in KINDS:
+        cells = []
+        for a, d in cols:
+            c = table.get((kind, a, d))
+            cells.append(f"{c[0]}/{c[1]:<3}" if c else "-")
+        rows.append(f"{kind:16}" + "".join(f"{c:>14}" for c in cells))
+    return "\n".join(rows)
