@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     ti.add_argument("--kernel-src", required=True, metavar="DIR", help="top of a Linux source tree")
     ti.add_argument("--kernel-version", metavar="V", help="e.g. 7.1.5, when DIR has no top-level Makefile")
     ti.add_argument("--tables", metavar="DIR", help="tables to rewrite instead of the shipped ones")
+
+    cc = sub.add_parser("crosscheck", help="check the stubs in a generated directory with real tools "
+                        "(go vet, go tool asm, GNU as, the running kernel, qemu-user)")
+    cc.add_argument("directory", metavar="DIR")
+    cc.add_argument("--check", type=_csv, metavar="LIST", help="only these checks (default: all)")
+    cc.add_argument("-j", "--jobs", type=int, default=2, metavar="N", help="architectures checked at once")
+    cc.add_argument("--tables", metavar="DIR")
     return ap
 
 
@@ -125,11 +132,18 @@ def cmd_tables(a) -> int:
     return 0
 
 
+def cmd_crosscheck(a) -> int:
+    from . import crosscheck
+
+    return crosscheck.main(a.directory, tables=a.tables, checks=a.check, jobs=a.jobs)
+
+
 def main(argv=None) -> int:
     ap = _parser()
     a = ap.parse_args(argv)
     try:
-        return {"generate": cmd_generate, "list": cmd_list, "verify": cmd_verify, "tables": cmd_tables}[a.command](a)
+        return {"generate": cmd_generate, "list": cmd_list, "verify": cmd_verify, "tables": cmd_tables,
+                "crosscheck": cmd_crosscheck}[a.command](a)
     except (StubgenError, VerificationFailed) as e:
         if a.debug:
             raise

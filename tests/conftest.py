@@ -23,3 +23,10 @@ def go_env():
     env = dict(os.environ, GOTOOLCHAIN="local", GOPROXY="off", CGO_ENABLED="0", GOOS="linux",
                GOFLAGS="-mod=mod", GO111MODULE="on")
     return env
+
+
+def pytest_report_header(config):
+    """The real tools' versions, in every run's header (independent of -s)."""
+    from stubgen import realtools
+
+    return ["real tools:"] + [f"  {k}: {v}" for k, v in realtools.tool_versions().items()]

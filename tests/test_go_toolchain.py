@@ -6,6 +6,7 @@ import pytest
 import stubgen
 
 GOARCHES = ["386", "amd64", "arm"]
+pytestmark = pytest.mark.crosscheck
 
 
 def go(env, goarch, *args, cwd):

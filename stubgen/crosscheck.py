@@ -1,0 +1,415 @@
+"""`stubgen crosscheck DIR`: check generated stubs with real tools — go vet and Go's
+assembler, GNU as, and the running kernel (natively, or under qemu-user where
+this kernel cannot run an architecture's binaries).
+
+Checks, each one row per architecture and dialect:
+  go vet            the Plan 9 package passes go vet (asmdecl) for the GOARCH
+  go vet catches    vet reports a wrong frame size and a wrong FP offset (so a pass means something)
+  go asm            go tool asm assembles every Plan 9 stub
+  gnu as            the cross as assembles every GNU stub with --fatal-warnings
+  kernel valid      a program maps 64 MiB, touches it, calls the madvise stub with
+                    MADV_DONTNEED: result 0, RSS drops by 60 MiB, the pages read back zero
+  kernel misaligned the stub on a misaligned address: -22 (raw), -1 and errno 22 (errno),
+                    the process dies (crash), it returns (ignore)
+  kernel callee-saved (C) known values in every callee-saved register survive the call
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import policies, realtools, tables as tables_mod
+from .errors import StubgenError
+from .output import MANIFEST
+
+PROGRAMS = Path(__file__).parent / "crosscheck_programs"
+KERNEL_SYSCALL = "madvise"
+PASS, FAIL, SKIP = "pass", "FAIL", "skip"
+CHECKS = ("go vet", "go vet catches", "go asm", "gnu as", "kernel valid", "kernel misaligned",
+          "kernel callee-saved")
+
+
+@dataclass
+class Result:
+    check: str
+    arch: str
+    dialect: str
+    status: str
+    detail: str = ""
+    policy: str = ""
+    missing: str = ""  # the package to install, when skipped for a missing tool
+
+
+@dataclass
+class Generated:
+    """What manifest.json says a generated directory holds."""
+
+    root: Path
+    options: dict
+    files: list
+
+    def asm_files(self, dialect: str) -> list[dict]:
+        return [f for f in self.files if f["dialect"] == dialect and f.get("arch") and f["symbols"]]
+
+    def dialect_dir(self, dialect: str) -> Path | None:
+        for f in self.files:
+            if f["dialect"] == dialect:
+                return self.root / Path(f["path"]).parent
+        return None
+
+    def header(self) -> Path | None:
+        for f in self.files:
+            if f["dialect"] == "gnu" and f["path"].endswith(".h"):
+                return self.root / f["path"]
+        return None
+
+
+def load(directory) -> Generated:
+    root = Path(directory)
+    path = root / MANIFEST
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+        return Generated(root, dict(m.get("options", {})), list(m["files"]))
+    except FileNotFoundError:
+        raise StubgenError(f"{path}: no manifest; run stubgen generate -o {directory} first") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise StubgenError(f"{path}: not a stubgen manifest ({e})") from None
+
+
+def _symbol(entry: dict, syscall: str) -> dict | None:
+    return next((s for s in entry["symbols"] if s["syscall"] == syscall), None)
+
+
+def _guard(check, arch, dialect, policy, fn) -> Result:
+    """Run one check; a missing tool is a skip, a tool's refusal a failure."""
+    try:
+        status, detail = fn()
+        return Result(check, arch, dialect, status, detail, policy)
+    except realtools.ToolMissing as e:
+        return Result(check, arch, dialect, SKIP, str(e), policy, e.package)
+    except (realtools.ToolFailed, subprocess.TimeoutExpired) as e:
+        return Result(check, arch, dialect, FAIL, _short(str(e)), policy)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# --- Go -----------------------------------------------------------------------------
+
+GO_MODULE = "crosscheck"
+_WRAPPER = """// Added by stubgen crosscheck: an exported way in for the test program.
+
+package {package}
+
+import "unsafe"
+
+func Madvise(addr unsafe.Pointer, n uintptr, flags int32) (int32, bool) {{
+{body}
+}}
+"""
+
+
+def go_module(plan9_dir: Path, work: Path, package: str, returns: bool) -> Path:
+    """A module holding the generated package as ./stubs and the kernel test program."""
+    mod = work / "gomod"
+    if mod.exists():
+        shutil.rmtree(mod)
+    pkg = mod / "stubs"
+    shutil.copytree(plan9_dir, pkg, ignore=shutil.ignore_patterns("go.mod", "go.sum", "*_test.go"))
+    (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
+    body = ("\treturn madvise(addr, n, flags), true" if returns else "\tmadvise(addr, n, flags)\n\treturn 0, false")
+    (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
+    shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
+    return mod
+
+
+def go(args, cwd: Path, goarch: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([realtools.go_tool(), *args], cwd=cwd, env=realtools.go_env(goarch),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def go_vet(pkg_dir: Path, goarch: str) -> subprocess.CompletedProcess:
+    return go(["vet", "."], pkg_dir, goarch)
+
+
+def vet_mutants(asm_text: str) -> dict[str, str]:
+    """Two broken copies of a Plan 9 file: the first TEXT's argument size off by one
+    word, and the first named FP slot's offset off by one word."""
+    out = {}
+    frame = re.compile(r"^(TEXT\s[^\n]*\$-?\d+-)(\d+)", re.M)
+    m = frame.search(asm_text)
+    if m:
+        out["wrong frame size"] = asm_text[:m.start(2)] + str(int(m[2]) + 4) + asm_text[m.end(2):]
+    slot = re.compile(r"\b([A-Za-z_]\w*)\+(\d+)\(FP\)")
+    m = slot.search(asm_text)
+    if m:
+        out["wrong FP offset"] = asm_text[:m.start(2)] + str(int(m[2]) + 4) + asm_text[m.end(2):]
+    return out
+
+
+def vet_catches(pkg_dir: Path, asm_name: str, goarch: str, work: Path) -> tuple[str, str]:
+    """(status, detail): does go vet report each mutant of asm_name?"""
+    text = (pkg_dir / asm_name).read_text(encoding="utf-8")
+    mutants = vet_mutants(text)
+    if len(mutants) < 2:
+        return FAIL, "no TEXT frame size or named FP slot to break"
+    missed, seen = [], []
+    for what, mtext in mutants.items():
+        d = work / f"vet-{goarch}-{what.replace(' ', '-')}"
+        if d.exists():
+            shutil.rmtree(d)
+        shutil.copytree(pkg_dir, d)
+        (d / asm_name).write_text(mtext, encoding="utf-8")
+        if not (d / "go.mod").exists():
+            (d / "go.mod").write_text("module example.com/vetmutant\n\ngo 1.21\n")
+        r = go_vet(d, goarch)
+        msg = _vet_message(r.stdout + r.stderr, asm_name)
+        (seen if r.returncode != 0 and msg else missed).append(f"{what}: {msg or 'not reported'}")
+    return (FAIL, "; ".join(missed)) if missed else (PASS, "; ".join(seen))
+
+
+def _vet_message(text: str, asm_name: str) -> str:
+    for line in text.splitlines():
+        if asm_name in line and ": " in line:
+            return line.split(": ", 1)[1].strip()
+    return ""
+
+
+def build_go(module: Path, goarch: str, out: Path) -> Path:
+    r = go(["build", "-o", str(out), "."], module, goarch)
+    if r.returncode != 0:
+        raise realtools.ToolFailed(f"go build GOARCH={goarch}: {(r.stderr or r.stdout).strip()}")
+    return out
+
+
+# --- C ------------------------------------------------------------------------------
+
+def build_c(asm: Path, header: Path, arch, symbol: str, policy: str, errno_handler: str, out: Path,
+            tables=None) -> Path:
+    """Statically link the test program with the stub, assembled by GNU as on its own."""
+    gcc = realtools.gnu_tool(arch, "gcc", tables)
+    obj = realtools.gnu_assemble(asm, arch, out.with_suffix(".o"), tables)
+    returns = int(policies.POLICIES[policy].returns)
+    cmd = [gcc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-include", str(header),
+           f"-DSTUB={symbol}", f"-DSTUB_RETURNS={returns}", f"-DPOLICY_ERRNO={int(policy == 'errno')}",
+           f"-DERRNO_HANDLER={errno_handler}", "-o", str(out), str(PROGRAMS / "madvise.c"), str(obj)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        msg = (r.stderr or r.stdout).strip()
+        if "cannot find -lc" in msg or "crt1.o" in msg or "stdio.h" in msg:
+            raise realtools.ToolMissing(f"the C library for {Path(gcc).name}",
+                                        realtools.gcc_package(arch, tables))
+        raise realtools.ToolFailed(f"{Path(gcc).name}: {msg}")
+    return out
+
+
+# --- running and judging --------------------------------------------------------------
+
+def run_mode(binary: Path, arch, mode: str, tables=None):
+    env = {"STUBGEN_CROSSCHECK_MODE": mode, "PATH": "/usr/bin:/bin"}
+    return realtools.run_program(binary, arch, tables=tables, env=env, timeout=120)
+
+
+def _death(rc: int) -> str:
+    if rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit {rc}"
+
+
+def judge(mode: str, policy: str, proc: subprocess.CompletedProcess, how: str) -> tuple[str, str]:
+    lines = proc.stdout.splitlines()
+    fails = [ln[5:] for ln in lines if ln.startswith("FAIL ")]
+    passes = [ln[5:] for ln in lines if ln.startswith("PASS ")]
+    where = f"[{how}] "
+    if mode == "misaligned" and policy == "crash":
+        if any(ln.startswith("survived") for ln in lines) or proc.returncode == 0:
+            return FAIL, where + "the stub returned from a failing call: " + _short(proc.stdout)
+        first = next((ln for ln in proc.stderr.splitlines() if ln.strip()), "")
+        return PASS, where + f"died: {_death(proc.returncode)}" + (f" ({_short(first, 80)})" if first else "")
+    if any(ln.startswith("SKIP ") for ln in lines) and not passes and not fails:
+        return SKIP, where + next(ln[5:] for ln in lines if ln.startswith("SKIP "))
+    if proc.returncode != 0 or fails:
+        detail = "; ".join(fails) or f"{_death(proc.returncode)}: {_short(proc.stderr or proc.stdout)}"
+        return FAIL, where + detail
+    if mode == "misaligned" and not passes:
+        return PASS, where + "returned (" + next((ln for ln in lines if ln.startswith("survived")), "") + ")"
+    return PASS, where + "; ".join(passes)
+
+
+# --- the whole run ------------------------------------------------------------------------
+
+def run(directory, tables=None, checks=None, jobs: int = 2, work=None) -> list[Result]:
+    """Every check on the stubs in directory, as Results in a stable order."""
+    g = load(directory)
+    t = tables_mod.load(tables)
+    wanted = set(checks or CHECKS)
+    unknown = wanted - set(CHECKS)
+    if unknown:
+        raise StubgenError(f"unknown check {sorted(unknown)[0]!r}; valid: {', '.join(CHECKS)}")
+    own_work = work is None
+    work = Path(tempfile.mkdtemp(prefix="stubgen-crosscheck-")) if own_work else Path(work)
+    tasks = []  # (order, callable returning a list of Results)
+    try:
+        tasks += _plan9_tasks(g, t, wanted, work, tables)
+        tasks += _gnu_tasks(g, t, wanted, work, tables)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+            futures = [ex.submit(fn) for fn in tasks]
+            results = [r for f in futures for r in f.result()]
+    finally:
+        if own_work:
+            shutil.rmtree(work, ignore_errors=True)
+    order = {c: i for i, c in enumerate(CHECKS)}
+    return sorted(results, key=lambda r: (order[r.check], r.dialect, r.arch))
+
+
+def _policy(entry: dict) -> str:
+    return entry["symbols"][0].get("policy", policies.DEFAULT)
+
+
+def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
+    files = g.asm_files("plan9")
+    pkg_src = g.dialect_dir("plan9")
+    if not files or pkg_src is None:
+        return []
+    package = g.options.get("go_package", "stubs")
+    tasks = []
+    for entry in files:
+        arch = t.arch(entry["arch"])
+        policy = _policy(entry)
+        asm_name = Path(entry["path"]).name
+        sym = _symbol(entry, KERNEL_SYSCALL)
+        adir = work / f"go-{arch.name}"
+
+        def task(arch=arch, policy=policy, asm_name=asm_name, sym=sym, adir=adir, entry=entry):
+            out = []
+            adir.mkdir(parents=True, exist_ok=True)
+            returns = policies.POLICIES[policy].returns
+            mod_holder = {}
+
+            def module():
+                if "m" not in mod_holder:
+                    realtools.go_tool()
+                    mod_holder["m"] = go_module(pkg_src, adir, package, returns)
+                return mod_holder["m"]
+
+            def vet():
+                r = go_vet(module() / "stubs", arch.goarch)
+                if r.returncode:
+                    return FAIL, _short(r.stdout + r.stderr)
+                return PASS, f"GOARCH={arch.goarch}"
+
+            def asm():
+                syms = realtools.go_asm_bytes(module() / "stubs" / asm_name, arch, tables=tables)
+                names = [s["name"] for s in entry["symbols"]]
+                missing = [n for n in names if not syms.get(n)]
+                if missing:
+                    return FAIL, f"no code for {', '.join(missing)} in the listing"
+                return PASS, ", ".join(f"{n} {len(syms[n])} B" for n in names)
+
+            if "go vet" in wanted:
+                out.append(_guard("go vet", arch.name, "plan9", policy, vet))
+            if "go vet catches" in wanted:
+                out.append(_guard("go vet catches", arch.name, "plan9", policy,
+                                  lambda: vet_catches(module() / "stubs", asm_name, arch.goarch, adir)))
+            if "go asm" in wanted:
+                out.append(_guard("go asm", arch.name, "plan9", policy, asm))
+            modes = [m for m in ("valid", "misaligned") if f"kernel {m}" in wanted]
+            if modes:
+                out += _kernel("plan9", arch, policy, sym, modes, tables,
+                               lambda: build_go(module(), arch.goarch, adir / "madvise"))
+            return out
+
+        tasks.append(task)
+    return tasks
+
+
+def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
+    tasks = []
+    header = g.header()
+    for entry in g.asm_files("gnu"):
+        arch = t.arch(entry["arch"])
+        policy = _policy(entry)
+        asm = g.root / entry["path"]
+        sym = _symbol(entry, KERNEL_SYSCALL)
+        adir = work / f"gnu-{arch.name}"
+
+        def task(arch=arch, policy=policy, asm=asm, sym=sym, adir=adir, entry=entry):
+            adir.mkdir(parents=True, exist_ok=True)
+            out = []
+
+            def gas():
+                syms = realtools.gnu_asm_bytes(asm, arch, tables=tables)
+                names = [s["name"] for s in entry["symbols"]]
+                missing = [n for n in names if not syms.get(n)]
+                if missing:
+                    return FAIL, f"no .text bytes for {', '.join(missing)}"
+                return PASS, ", ".join(f"{n} {len(syms[n])} B" for n in names)
+
+            if "gnu as" in wanted:
+                out.append(_guard("gnu as", arch.name, "gnu", policy, gas))
+            modes = [m for m in ("valid", "misaligned", "callee-saved") if f"kernel {m}" in wanted]
+            if modes:
+                def build():
+                    if header is None:
+                        raise realtools.ToolFailed("no generated C header in the manifest")
+                    return build_c(asm, header, arch, sym["name"], policy,
+                                   g.options.get("errno_handler", "stubgen_errno"), adir / "madvise", tables)
+                out += _kernel("gnu", arch, policy, sym, modes, tables, build)
+            return out
+
+        tasks.append(task)
+    return tasks
+
+
+def _kernel(dialect, arch, policy, sym, modes, tables, build) -> list[Result]:
+    if sym is None:
+        return [Result(f"kernel {m}", arch.name, dialect, SKIP, f"no {KERNEL_SYSCALL} stub", policy)
+                for m in modes]
+    built = _guard("build", arch.name, dialect, policy, lambda: (PASS, str(build())))
+    if built.status != PASS:
+        return [Result(f"kernel {m}", arch.name, dialect, built.status, built.detail, policy, built.missing)
+                for m in modes]
+    binary = Path(built.detail)
+    out = []
+    for m in modes:
+        def one(m=m):
+            proc, how = run_mode(binary, arch, "callee" if m == "callee-saved" else m, tables)
+            return judge(m, policy, proc, how)
+        out.append(_guard(f"kernel {m}", arch.name, dialect, policy, one))
+    return out
+
+
+# --- presentation -------------------------------------------------------------------------
+
+def table(results, versions: dict | None = None) -> str:
+    rows = [("check", "arch", "dialect", "policy", "result", "detail")]
+    for r in results:
+        detail = f"missing tool: install {r.missing}" if r.status == SKIP and r.missing else r.detail
+        rows.append((r.check, r.arch, r.dialect, r.policy, r.status, detail))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] for row in rows]
+    if versions:
+        lines.append("")
+        lines += [f"{k}: {v}" for k, v in versions.items()]
+    counts = {s: sum(r.status == s for r in results) for s in (PASS, FAIL, SKIP)}
+    lines.append("")
+    lines.append(f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped")
+    return "\n".join(lines)
+
+
+def main(directory, tables=None, checks=None, jobs: int = 2) -> int:
+    results = run(directory, tables=tables, checks=checks, jobs=jobs)
+    print(table(results, realtools.tool_versions(tables)))
+    return 1 if any(r.status == FAIL for r in results) else 0

