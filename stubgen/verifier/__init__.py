@@ -179,7 +179,8 @@ def manifest_specs(directory) -> list[tuple[str, Spec]]:
 
 
 def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
-               out=sys.stdout) -> int:
+               out=None) -> int:
+    out = out or sys.stdout
     specs = manifest_specs(directory)
     v = Verifier(tables, templates)
     reports = [v.check(text, spec) for text, spec in specs]

@@ -92,5 +92,5 @@ def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_
         if may_write_result and setup.result_slot and addr == setup.result_slot[0] and size <= setup.result_slot[1]:
             continue
         problems.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}), "
-                        + ("into the caller's frame" if lo <= addr < hi else "outside the stack the stub may use"))
+                        + ("into the caller's frame" if addr >= lo else "outside the stack the stub may use"))
     return problems

@@ -106,8 +106,9 @@ def run(verifier, stubs):
     return table, survivors
 
 
-def kill_table(verifier, specs, out=sys.stdout) -> int:
+def kill_table(verifier, specs, out=None) -> int:
     """Regenerate each stub of a manifest, break it every way, print the kill table."""
+    out = out or sys.stdout
     stubs = []
     for _, sp in specs:
         stubs += generator.generate([sp.syscall], [sp.arch], [sp.dialect], sp.policy, {sp.arch: sp.trap},
