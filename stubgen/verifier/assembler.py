@@ -5,6 +5,7 @@ written in hex, and a None result is an error, never an empty stub."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +30,12 @@ class Assembler(Protocol):
 # (and the AT&T syntax and the symbol resolver are options).
 _DECIMAL = re.compile(r"(?<![\w.])-?([0-9]{2,})(?![\w])")
 _NUMERIC_LABEL = re.compile(r"^\s*\d+\s*:|(?<![\w.])\d+[bf]\b")
+_LOCAL_LABEL = re.compile(r"\.L\w+:")
+
+
+@lru_cache(maxsize=256)
+def _symbol_pattern(name: str):
+    return re.compile(r"(?<![\w.·])" + re.escape(name) + r"(?![\w·])")
 
 
 def check_keystone_safe(lines: list[str]) -> None:
@@ -37,7 +44,7 @@ def check_keystone_safe(lines: list[str]) -> None:
         s = line.strip()
         if not s:
             continue
-        if s.startswith(".") and not re.fullmatch(r"\.L\w+:", s):
+        if s.startswith(".") and not _LOCAL_LABEL.fullmatch(s):
             raise AssemblyError(f"line {n}: directive {s.split()[0]!r} in a body: Keystone crashes or "
                                 "silently returns nothing on directives (.text, .section, unbalanced .cfi_*)")
         if "/*" in s or "//" in s:
@@ -65,8 +72,9 @@ class KeystoneAssembler:
         # Symbols become absolute addresses in the text: Keystone's symbol resolver puts
         # PC-relative targets 4 bytes off.
         for name, addr in (symbols or {}).items():
-            pat = re.compile(r"(?<![\w.·])" + re.escape(name) + r"(?![\w·])")
-            lines = [pat.sub(f"{addr:#x}", ln) for ln in lines]
+            if any(name in ln for ln in lines):
+                pat = _symbol_pattern(name)
+                lines = [pat.sub(f"{addr:#x}", ln) for ln in lines]
         check_keystone_safe(lines)
         try:
             code, count = self._ks.asm("\n".join(lines), address, as_bytes=True)

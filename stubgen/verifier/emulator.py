@@ -42,6 +42,82 @@ class Run:
     steps_exhausted: bool = False
 
 
+class _Registers:
+    """A fixed list of registers, read or written with one call into Unicorn. Through
+    the binding's reg_read/reg_write each register costs about 2 µs, and a run needs a
+    few dozen; the batch call with buffers made once costs about 1 µs for all of them."""
+
+    def __init__(self, uc, ids, mask: int, reads: bool = True):
+        import ctypes
+
+        self.uc, self.ids, self.mask, self.n, self.reads = uc, list(ids), mask, len(ids), reads
+        try:
+            from unicorn.unicorn_py3.unicorn import uclib
+
+            self._read, self._write, self._h = uclib.uc_reg_read_batch, uclib.uc_reg_write_batch, uc._uch
+        except (ImportError, AttributeError):  # another binding layout: the public calls still work
+            self._read = None
+            return
+        # Unicorn reads and writes each general register through a uint64 (narrower ones
+        # through its low bytes), as the binding itself does.
+        self._vals = (ctypes.c_uint64 * self.n)()
+        self._cids = (ctypes.c_int * self.n)(*self.ids)
+        base, size = ctypes.addressof(self._vals), ctypes.sizeof(ctypes.c_uint64)
+        self._ptrs = (ctypes.c_void_p * self.n)(*(base + size * i for i in range(self.n)))
+
+    def first(self):
+        """A reader of the first register alone, for hooks that run on every access."""
+        if self._read is None:
+            return lambda: self.uc.reg_read(self.ids[0]) & self.mask
+        fn, h, cids, ptrs, vals = self._read, self._h, self._cids, self._ptrs, self._vals
+
+        def read_first() -> int:
+            status = fn(h, cids, ptrs, 1)
+            if status:
+                raise self._error(status)
+            return vals[0]
+        return read_first
+
+    def read(self) -> list[int]:
+        if self._read is None:
+            return [self.uc.reg_read(i) & self.mask for i in self.ids]
+        status = self._read(self._h, self._cids, self._ptrs, self.n)
+        if status:
+            raise self._error(status)
+        # Narrower registers fill only the low bytes; the rest stay zero because a
+        # bank is either read or written, never both.
+        return self._vals[:]
+
+    def write(self, values) -> None:
+        if self._read is None:
+            for i, v in zip(self.ids, values):
+                self.uc.reg_write(i, v & self.mask)
+            return
+        if self.reads:
+            raise ValueError("a register bank that is read is never written")
+        m, vals = self.mask, self._vals
+        for k, v in enumerate(values):
+            vals[k] = v & m
+        status = self._write(self._h, self._cids, self._ptrs, self.n)
+        if status:
+            raise self._error(status)
+
+    @staticmethod
+    def _error(status):
+        from unicorn import UcError
+
+        return UcError(status)
+
+
+@dataclass
+class Prepared:
+    """The caller's state for one stub, made once and restored before each of its runs."""
+
+    context: object
+    writes: list[tuple[int, bytes]]
+    entry: int
+
+
 class Machine:
     def __init__(self, arch, abi: LinuxABI, assembler):
         import unicorn
@@ -75,6 +151,17 @@ class Machine:
         uc.hook_add(unicorn.UC_HOOK_CODE, self._on_handler, None, HANDLER, HANDLER)
         self.uc = uc
         self.clean = uc.context_save()
+        names = list(self.reg_ids)
+        self._names = names
+        self._all = _Registers(uc, [self.pc_id] + [self.reg_ids[r] for r in names], self.mask)
+        self._read_pc = _Registers(uc, [self.pc_id], self.mask).first()
+        self._at_trap = _Registers(uc, [self.pc_id, self.reg_ids[abi.number]] + [self.reg_ids[r] for r in abi.args],
+                                   self.mask)
+        self._clobbers = [(r, what) for r, what in abi.cpu_clobbers.items()]
+        self._trap_out = _Registers(uc, [self.reg_ids[abi.result]] + [self.reg_ids[r] for r, _ in self._clobbers],
+                                    self.mask, reads=False)
+        self._write_access = unicorn.UC_MEM_WRITE
+        self._contexts: dict = {}
         self.code_len = 0
         self.run: Run | None = None
         self.inject = 0
@@ -101,17 +188,17 @@ class Machine:
             setattr(self.run, k, v)
         self.uc.emu_stop()
 
-    def _syscall(self, pc: int):
-        self.run.traps.append(Trap(pc, self.reg(self.abi.number), tuple(self.reg(r) for r in self.abi.args)))
-        self.uc.reg_write(self.reg_ids[self.abi.result], self.inject & self.mask)
-        for r, what in self.abi.cpu_clobbers.items():
-            self.uc.reg_write(self.reg_ids[r], pc if what == "next_pc" else 0x246)
+    def _syscall(self, pc: int, seen: list[int]):
+        self.run.traps.append(Trap(pc, seen[1], tuple(seen[2:])))
+        self._trap_out.write([self.inject] + [pc if what == "next_pc" else 0x246 for _, what in self._clobbers])
 
     def _on_syscall(self, uc, _):
-        self._syscall(uc.reg_read(self.pc_id) + 2)
+        seen = self._at_trap.read()
+        self._syscall(seen[0] + 2, seen)
 
     def _on_interrupt(self, uc, intno, _):
-        pc = uc.reg_read(self.pc_id)
+        seen = self._at_trap.read()
+        pc = seen[0]
         trap = self.abi.trap
         if intno == trap.get("interrupt"):
             chk = trap.get("insn_check")
@@ -120,14 +207,14 @@ class Machine:
                 if insn & chk["mask"] != chk["value"]:
                     return self._stop(fault=f"trap instruction {insn:#010x} at {pc + chk['offset']:#x} is not "
                                             f"the EABI syscall trap (svc #0)", pc=pc)
-            return self._syscall(pc)
+            return self._syscall(pc, seen)
         if intno in self.abi.crash_interrupts:
             return self._stop(crash=f"interrupt {intno}", pc=pc)
         self._stop(fault=f"unexpected interrupt {intno}", pc=pc)
 
     def _on_mem(self, uc, access, address, size, value, _):
-        pc = uc.reg_read(self.pc_id)
-        if access == self.uc_mod.UC_MEM_WRITE:
+        pc = self._read_pc()
+        if access == self._write_access:
             self.run.writes.append((address, size, value, pc))
         else:
             self.run.reads.append((address, size, pc))
@@ -141,23 +228,48 @@ class Machine:
             sp = self.reg(self.sp)
             self.run.handler_args.append(int.from_bytes(uc.mem_read(sp + c.stack_args, self.word), self.arch.endian))
 
-    def execute(self, regs: dict, memory: list[tuple[int, bytes]], inject: int, entry: int = CODE) -> Run:
-        uc = self.uc
-        uc.context_restore(self.clean)
-        uc.mem_write(SP0 - WINDOW, bytes([CANARY]) * (2 * WINDOW))
+    def prepare(self, regs: dict, memory: list[tuple[int, bytes]], entry: int = CODE) -> Prepared:
+        """The caller's registers as a saved context (shared by every stub that hands over
+        the same values), and the stack window with the caller's memory laid into it."""
+        key = tuple(regs.items())
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            uc = self.uc
+            uc.context_restore(self.clean)
+            _Registers(uc, [self.reg_ids[n] for n in regs], self.mask, reads=False).write(list(regs.values()))
+            ctx = uc.context_save()
+            if len(self._contexts) >= 256:
+                self._contexts.clear()
+            self._contexts[key] = ctx
+        lo = SP0 - WINDOW
+        window = bytearray([CANARY]) * (2 * WINDOW)
+        writes = [(lo, window)]
         for addr, data in memory:
+            # Laid into the window while every write so far fits it; the rest keep their order.
+            if len(writes) == 1 and lo <= addr and addr + len(data) <= lo + len(window):
+                window[addr - lo:addr - lo + len(data)] = data
+            else:
+                writes.append((addr, data))
+        return Prepared(ctx, [(a, bytes(d)) for a, d in writes], entry)
+
+    def execute(self, regs: dict, memory: list[tuple[int, bytes]], inject: int, entry: int = CODE) -> Run:
+        return self.run_prepared(self.prepare(regs, memory, entry), inject)
+
+    def run_prepared(self, prep: Prepared, inject: int) -> Run:
+        uc = self.uc
+        uc.context_restore(prep.context)
+        for addr, data in prep.writes:
             uc.mem_write(addr, data)
-        for name, value in regs.items():
-            uc.reg_write(self.reg_ids[name], value & self.mask)
         self.run = run = Run()
         self.inject = inject
         try:
-            uc.emu_start(entry, SENTINEL, count=STEP_LIMIT)
+            uc.emu_start(prep.entry, SENTINEL, count=STEP_LIMIT)
         except self.uc_mod.UcError as e:
             run.fault = run.fault or str(e)
-        run.pc = uc.reg_read(self.pc_id)
+        seen = self._all.read()
+        run.pc = seen[0]
         run.returned = run.pc == SENTINEL and not run.fault and not run.crash
         if not run.returned and not run.fault and not run.crash:
             run.steps_exhausted = True
-        run.regs = {r: uc.reg_read(i) for r, i in self.reg_ids.items()}
+        run.regs = dict(zip(self._names, seen[1:]))
         return run

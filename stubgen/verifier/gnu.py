@@ -8,12 +8,28 @@ import re
 from .body import Body, ReadError, strip_block_comments
 
 _NUM = re.compile(r"(?<![\w.])-?0x[0-9a-fA-F]+|(?<![\w.])-?\d+(?![\w])")
+_LOCAL_LABEL = re.compile(r"\.L\w+:")
 
 
 class GnuReader:
     def __init__(self, arch, rules: dict):
         self.arch = arch
         self.comment = rules.get("line_comment")
+        self._text: str | None = None
+        self._lines: list[str] = []
+        self._labels: dict[str, int] = {}
+
+    def _index(self, text: str) -> tuple[list[str], dict[str, int]]:
+        # A file from a manifest holds every stub of an architecture and is read once per
+        # symbol: clean it and find its labels once.
+        if text is not self._text and text != self._text:
+            lines = self._clean(text)
+            labels: dict[str, int] = {}
+            for i, ln in enumerate(lines):
+                if ln.endswith(":"):
+                    labels.setdefault(ln, i)
+            self._text, self._lines, self._labels = text, lines, labels
+        return self._lines, self._labels
 
     def _clean(self, text: str) -> list[str]:
         out = []
@@ -27,18 +43,19 @@ class GnuReader:
         return re.findall(r"^\s*\.globl\s+(\w+)", strip_block_comments(text), flags=re.M)
 
     def read(self, text: str, symbol: str, symbols: dict[str, int]) -> Body:
-        lines = self._clean(text)
-        try:
-            start = lines.index(f"{symbol}:")
-        except ValueError:
-            raise ReadError(f"no label {symbol}: in the file") from None
+        lines, labels = self._index(text)
+        start = labels.get(f"{symbol}:")
+        if start is None:
+            raise ReadError(f"no label {symbol}: in the file")
+        size = re.compile(r"\.size\s+" + re.escape(symbol) + r"\b")
         body = Body(symbol, [], [], [])
-        for s in lines[start + 1:]:
+        for i in range(start + 1, len(lines)):
+            s = lines[i]
             if not s:
                 continue
-            if re.match(r"\.size\s+" + re.escape(symbol) + r"\b", s) or (s.endswith(":") and not s.startswith(".L")):
+            if (s.endswith(":") and not s.startswith(".L")) or (s.startswith(".size") and size.match(s)):
                 break
-            if re.fullmatch(r"\.L\w+:", s):
+            if _LOCAL_LABEL.fullmatch(s):
                 body.lines.append(s)
                 continue
             if s.startswith("."):

@@ -10,10 +10,19 @@ from .body import Body, ReadError
 
 _TEXT = re.compile(r"^TEXT\s+·?(?P<sym>[\w·.]+)\(SB\)\s*,\s*(?:[\w|]+\s*,\s*)?\$(?P<frame>-?\d+)(?:-(?P<args>\d+))?$")
 _NUM = r"-?(?:0x[0-9a-fA-F]+|\d+)"
+_IMM = re.compile(r"\$(" + _NUM + ")")
+_FP = re.compile(r"\w+\+(" + _NUM + r")\(FP\)")
+_PC = re.compile(r"(" + _NUM + r")\(PC\)")
+_MEM = re.compile(r"(" + _NUM + r")?\((\w+)\)")
+_SB = re.compile(r"\*([\w·.]+)\(SB\)")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_LABEL = re.compile(r"(\w+):")
+_OCTAL = re.compile(r"-?0\d+")
+_SPACE = re.compile(r"\s")
 
 
 def _int(s: str) -> int:
-    return int(s, 0) if not re.fullmatch(r"-?0\d+", s) else int(s, 8)
+    return int(s, 0) if not _OCTAL.fullmatch(s) else int(s, 8)
 
 
 def _rot_encodable(v: int) -> bool:
@@ -77,6 +86,8 @@ class Plan9Reader:
         self.rules = rules["rules"]
         self.subregs = rules.get("subregisters", {})
         self.canon = {v: k for k, v in arch.registers.items()}  # Plan 9 name -> canonical
+        self._text: str | None = None
+        self._funcs: dict = {}
 
     def symbols(self, text: str) -> list[str]:
         return [m.group("sym") for m in (_TEXT.match(ln.strip()) for ln in text.splitlines()) if m]
@@ -84,39 +95,50 @@ class Plan9Reader:
     def _operand(self, s: str, index: int, symbols: dict[str, int]) -> Operand:
         mk = lambda kind, **kw: Operand(kind, self.fmt, subregs=self.subregs, **kw)  # noqa: E731
         sp = self.arch.stack_pointer
-        if m := re.fullmatch(r"\$(" + _NUM + ")", s):
+        if m := _IMM.fullmatch(s):
             return mk("i", value=_int(m.group(1)))
-        if m := re.fullmatch(r"\w+\+(" + _NUM + r")\(FP\)", s):
+        if m := _FP.fullmatch(s):
             return mk("m", base=sp, offset=self.arch.go_abi0.fp + _int(m.group(1)))
-        if m := re.fullmatch(r"(" + _NUM + r")\(PC\)", s):
+        if m := _PC.fullmatch(s):
             return mk("l", value=f".Lpc{index + _int(m.group(1))}")
-        if m := re.fullmatch(r"(" + _NUM + r")?\((\w+)\)", s):
+        if m := _MEM.fullmatch(s):
             reg = self.canon.get(m.group(2))
             if reg is None:
                 raise ReadError(f"unknown register {m.group(2)!r} in {s!r}")
             return mk("m", base=reg, offset=_int(m.group(1) or "0"))
-        if m := re.fullmatch(r"\*([\w·.]+)\(SB\)", s):
+        if m := _SB.fullmatch(s):
             if m.group(1) not in symbols:
                 raise ReadError(f"unknown symbol {m.group(1)!r}")
             return mk("p", value=f"{symbols[m.group(1)]:#x}")
         if s in self.canon:
             return mk("r", reg=self.canon[s])
-        if re.fullmatch(r"[A-Za-z_]\w*", s):
+        if _NAME.fullmatch(s):
             return mk("l", value=f".L{s}")
         raise ReadError(f"cannot read operand {s!r}")
 
-    def read(self, text: str, symbol: str, symbols: dict[str, int]) -> Body:
-        """The body of TEXT ·symbol, lowered."""
-        lines, inside, frame = [], False, None
+    def _functions(self, text: str) -> dict:
+        """Each TEXT symbol's (frame, lines). A file from a manifest holds every stub of
+        an architecture and is read once per symbol: split it once."""
+        if text is self._text or text == self._text:
+            return self._funcs
+        funcs: dict = {}
+        cur = None
         for ln in text.splitlines():
             s = ln.split("//")[0].strip()
             if m := _TEXT.match(s):
-                inside = m.group("sym") == symbol
-                if inside:
-                    frame = (int(m.group("frame")), int(m.group("args") or 0))
+                frame = (int(m.group("frame")), int(m.group("args") or 0))
+                # A symbol defined twice: its last TEXT wins, with the lines of every one.
+                cur = funcs.setdefault(m.group("sym"), [frame, []])
+                cur[0] = frame
                 continue
-            if inside and s:
-                lines.append(s)
+            if cur is not None and s:
+                cur[1].append(s)
+        self._text, self._funcs = text, {k: tuple(v) for k, v in funcs.items()}
+        return self._funcs
+
+    def read(self, text: str, symbol: str, symbols: dict[str, int]) -> Body:
+        """The body of TEXT ·symbol, lowered."""
+        frame, lines = self._functions(text).get(symbol, (None, []))
         if frame is None:
             raise ReadError(f"no TEXT ·{symbol}(SB) in the file")
         if frame[0] != 0:
@@ -124,7 +146,7 @@ class Plan9Reader:
         body = Body(symbol, [], [], [], frame)
         instrs = []
         for s in lines:
-            if m := re.fullmatch(r"(\w+):", s):
+            if m := _LABEL.fullmatch(s):
                 instrs.append(("label", m.group(1)))
             else:
                 instrs.append(("insn", s))
@@ -140,8 +162,7 @@ class Plan9Reader:
         for kind, s in instrs:
             if kind == "label":
                 continue
-            mnem, _, rest = s.partition(" ") if " " in s.replace("\t", " ") else (s, "", "")
-            mnem, _, rest = re.split(r"\s", s, maxsplit=1)[0], "", (re.split(r"\s", s, maxsplit=1) + [""])[1]
+            mnem, rest = (_SPACE.split(s, maxsplit=1) + [""])[:2]
             base, _, cond = mnem.partition(".")
             ops = [self._operand(o, idx, symbols) for o in _split_operands(rest)]
             for o in ops:
