@@ -88,7 +88,9 @@ def binutils_times(stubs, limit):
             except realtools.ToolMissing as e:
                 missing.add(str(e))
                 continue
-            (text,) = [txt for txt, meta in render_files([s]).values() if meta["arch"] == s.arch]
+            # The per-architecture file that defines the stub (not the header, not tables of numbers).
+            (text,) = [txt for txt, meta in render_files([s]).values()
+                       if meta["arch"] == s.arch and any(x["name"] == s.symbol for x in meta["symbols"])]
             src, obj, binf = (Path(tmp) / f"s{i}{ext}" for ext in (".S", ".o", ".bin"))
             t = time.perf_counter()
             src.write_text(text, encoding="utf-8")
