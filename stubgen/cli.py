@@ -24,6 +24,8 @@ def _traps(values) -> dict:
 
 def _add_generation_options(p):
     p.add_argument("-s", "--syscalls", type=_csv, metavar="LIST", help="comma-separated syscalls (default: madvise)")
+    p.add_argument("--all", action="store_true", help="every syscall with a signature and, per architecture, "
+                   "a number, and the generic stubs syscall0..syscall6")
     p.add_argument("-a", "--arch", type=_csv, metavar="LIST", help="comma-separated architectures (default: all)")
     p.add_argument("-d", "--dialect", type=_csv, metavar="LIST", help="plan9, gnu (default: both)")
     p.add_argument("-e", "--errors", default="raw", metavar="POLICY",
@@ -54,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="architectures, syscalls, dialects and error policies")
     ls.add_argument("--tables", metavar="DIR")
     ls.add_argument("--templates", metavar="DIR")
+    ls.add_argument("--coverage", action="store_true", help="per architecture: syscalls with numbers, with "
+                    "signatures, and passing verification (runs the verifier)")
 
     v = sub.add_parser("verify", help="verify the stubs in a generated directory (reads its manifest)")
     v.add_argument("directory", metavar="DIR")
@@ -88,7 +92,10 @@ def cmd_generate(a) -> int:
     from .generator import generate
     from .output import write
 
-    stubs = generate(a.syscalls, a.arch, a.dialect, a.errors, _traps(a.trap), options=_options(a))
+    if a.all and a.syscalls:
+        raise StubgenError("--all and --syscalls: pick one")
+    stubs = generate("all" if a.all else a.syscalls, a.arch, a.dialect, a.errors, _traps(a.trap),
+                     options=_options(a))
     paths = write(stubs, a.output, force=a.force)
     print(f"wrote {len(paths)} files ({len(stubs)} stubs) to {a.output}")
     if a.verify:
@@ -102,6 +109,12 @@ def cmd_list(a) -> int:
     from . import policies, render, tables
 
     t = tables.load(a.tables)
+    if a.coverage:
+        from .coverage import coverage, format_rows
+
+        rows = coverage(a.tables, a.templates)
+        print(format_rows(rows))
+        return 1 if any(r.failed for r in rows) else 0
     print("architectures:")
     for arch in t.arches.values():
         print(f"  {arch.name:8} aliases: {', '.join(arch.aliases) or '-'}; goarch {arch.goarch}; "

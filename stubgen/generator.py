@@ -28,7 +28,7 @@ class Context:
     arch: Arch
     syscall: str
     symbol: str
-    number: int
+    number: int | None  # None: a generic stub, the caller passes the number
     policy: str
     trap: str
     frame: layout.Frame
@@ -49,7 +49,7 @@ class Stub:
     dialect: str
     syscall: str
     symbol: str
-    number: int
+    number: int | None
     policy: str
     trap: str
     text: str
@@ -86,12 +86,17 @@ def render_stub(module, ctx: Context, policy_macro: str | None = None) -> str:
                        getattr(module, "policy_" + (policy_macro or ctx.policy)))
 
 
+ALL = "all"
+
+
 def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.DEFAULT, traps=None,
              options: Options | None = None, **option_kw) -> list[Stub]:
     """Render stubs. syscalls, arches and dialects default to madvise, every table
-    and every dialect; traps maps an architecture to a trap name (default: the
-    template's first). Option keywords (go_package, symbol_prefix, errno_handler,
-    tables, templates) set the Options."""
+    and every dialect; syscalls=ALL ("all") means every syscall with a signature and,
+    per architecture, a number (and the generic stubs). A syscall is made only for the
+    architectures whose numbers table has it. traps maps an architecture to a trap name
+    (default: the template's first). Option keywords (go_package, symbol_prefix,
+    errno_handler, tables, templates) set the Options."""
     opts = options or Options(**option_kw)
     _identifier("Go package name", opts.go_package)
     _identifier("errno handler", opts.errno_handler)
@@ -104,7 +109,15 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
     arch_names = [t.arch(a).name for a in (arches or t.arches)]
     arch_names = list(dict.fromkeys(arch_names))
     dnames = _pick("dialect", dialects, list(render.dialects(opts.templates)))
-    names = _pick("syscall", syscalls or DEFAULT_SYSCALLS, list(t.signatures))
+    every = syscalls == ALL or (isinstance(syscalls, (list, tuple)) and list(syscalls) == [ALL])
+    known = sorted(set(t.signatures).union(*(a.signatures for a in t.arches.values())))
+    names = known if every else _pick("syscall", syscalls or DEFAULT_SYSCALLS, known)
+    if not every:
+        for name in names:
+            if not any(t.available(t.arches[a], name) for a in arch_names):
+                where = [a for a in t.arches if name in t.arches[a].numbers]
+                raise StubgenError(f"syscall {name!r} has no number on {', '.join(arch_names)}"
+                                   + (f" (it has one on {', '.join(where)})" if where else ""))
     traps = {t.arch(k).name: v for k, v in (traps or {}).items()}
 
     stubs = []
@@ -124,13 +137,14 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 raise choices(f"trap for {aname} in dialect {dname}", trap, trap_names)
             mod = d.module(aname)
             for name in names:
-                if name not in arch.numbers:
-                    raise StubgenError(f"syscall {name!r} has no number on {aname}")
-                sig = t.signatures[name]
+                if not t.available(arch, name):
+                    continue
+                sig = t.signature(arch, name)
                 frame = layout.plan(arch, sig, pol.returns)
                 symbol = d.symbol.format(prefix=opts.symbol_prefix, syscall=name)
                 go_decl, c_decl = _decls(arch, sig, frame, symbol)
-                ctx = Context(arch, name, symbol, arch.numbers[name], policy, trap, frame, go_decl, c_decl,
+                number = None if sig.generic else arch.numbers[name]
+                ctx = Context(arch, name, symbol, number, policy, trap, frame, go_decl, c_decl,
                               opts.errno_handler, pol.summary, pol.returns)
                 text = render_stub(mod, ctx)
                 stubs.append(Stub(aname, dname, name, symbol, ctx.number, policy,

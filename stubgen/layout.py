@@ -1,5 +1,9 @@
 """Where each argument and result lives: in the Go ABI0 frame, in the C calling
-convention, and in the kernel's registers. Pure arithmetic on table facts."""
+convention, and in the kernel's registers. Pure arithmetic on table facts.
+
+An argument wider than a word (a 64-bit offset on a 32-bit architecture) travels
+as word-sized parts in memory order (low word first on little-endian), in
+consecutive registers or stack slots; the tables say where a pair may start."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,6 +17,18 @@ def align(n: int, a: int) -> int:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One register's worth of an argument."""
+
+    kreg: str  # kernel register
+    fp: int  # offset in the Go ABI0 argument frame
+    go_name: str  # the FP slot name go vet expects: x, or x_lo / x_hi for a pair
+    size: int  # bytes
+    c_reg: str | None  # register it arrives in under the C convention
+    c_stack: int | None  # else: its offset from the stack pointer at entry
+
+
+@dataclass(frozen=True)
 class ArgPlan:
     index: int
     name: str  # C name
@@ -22,9 +38,21 @@ class ArgPlan:
     size: int  # bytes
     signed: bool
     fp: int  # offset in the Go ABI0 argument frame (name+fp(FP))
-    kreg: str  # kernel register
-    c_reg: str | None  # register it arrives in under the C convention
-    c_stack: int | None  # else: its offset from the stack pointer at entry
+    parts: tuple[Part, ...]
+    role: str | None = None  # "number": the syscall number, passed by the caller
+
+    # A one-word argument's single part, by its old names.
+    @property
+    def kreg(self) -> str:
+        return self.parts[0].kreg
+
+    @property
+    def c_reg(self) -> str | None:
+        return self.parts[0].c_reg
+
+    @property
+    def c_stack(self) -> int | None:
+        return self.parts[0].c_stack
 
 
 @dataclass(frozen=True)
@@ -42,28 +70,79 @@ class Frame:
     argsize: int  # the $0-N of the Go TEXT line
     c_saved: tuple[str, ...]  # callee-saved registers the stub must save
 
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """Every part, in an order in which moving each from where the C caller put it
+        into its kernel register never overwrites one still to be moved (argument order
+        where nothing conflicts)."""
+        return _sequence([p for a in self.args for p in a.parts])
+
+
+def _sequence(parts: list[Part]) -> tuple[Part, ...]:
+    pending, out = list(parts), []
+    while pending:
+        sources = {p.c_reg for p in pending if p.c_reg and p.c_reg != p.kreg}
+        ready = next((p for p in pending if p.kreg not in sources or p.c_reg == p.kreg), None)
+        if ready is None:
+            # A cycle would need a scratch register. No table's conventions make one; a
+            # deliberately broken frame (the mutator's swapped registers) may, and is
+            # emitted as it stands for the verifier to reject.
+            return tuple(out + pending)
+        pending.remove(ready)
+        out.append(ready)
+    return tuple(out)
+
+
+class _Registers:
+    """Hands out a convention's argument registers in order, pairs at aligned indexes."""
+
+    def __init__(self, regs, pair_align: int):
+        self.regs, self.pair_align, self.next = list(regs), pair_align, 0
+
+    def take(self, n: int) -> list[str] | None:
+        i = align(self.next, self.pair_align) if n > 1 else self.next
+        if i + n > len(self.regs):
+            self.next = len(self.regs)  # AAPCS: once an argument goes to the stack, all later ones do
+            return None
+        self.next = i + n
+        return self.regs[i:i + n]
+
 
 def plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
-    k, c = arch.kernel, arch.c_abi
-    if len(sig.args) > len(k.args):
-        raise StubgenError(f"{sig.name}: {len(sig.args)} arguments, but {arch.name} passes at most {len(k.args)}")
-    args, off = [], 0
+    k, c, g, word = arch.kernel, arch.c_abi, arch.go_abi0, arch.word_bytes
+    halves = ("lo", "hi") if arch.endian == "little" else ("hi", "lo")
+    kregs = _Registers(k.args, k.pair_align)
+    cregs = _Registers(c.args, c.pair_align)
+    args, off, nsaa = [], 0, 0
     for i, p in enumerate(sig.args):
         size = p.type.bytes(arch)
-        if size > arch.word_bytes:
-            raise StubgenError(f"{sig.name}.{p.name}: {size}-byte arguments on {arch.name} are not supported yet")
-        off = align(off, size)
-        c_reg = c.args[i] if i < len(c.args) else None
-        c_stack = None if c_reg else c.stack_args + c.stack_slot * (i - len(c.args))
-        args.append(ArgPlan(i, p.name, p.go_name, p.type.go, p.type.c, size, p.type.signed, off, k.args[i],
-                            c_reg, c_stack))
+        n = max(1, size // word)
+        if n > 2:
+            raise StubgenError(f"{sig.name}.{p.name}: {size}-byte arguments on {arch.name} are not supported")
+        off = align(off, min(size, g.max_align))
+        if p.role == "number":
+            ks = [k.number]
+        else:
+            ks = kregs.take(n)
+            if ks is None:
+                raise StubgenError(f"{sig.name}: its arguments need more than the {len(k.args)} registers "
+                                   f"{arch.name} passes to the kernel")
+        cs = cregs.take(n)
+        if cs is None:
+            nsaa = align(nsaa, c.pair_stack_align if n > 1 else c.stack_slot)
+            stack = [c.stack_args + nsaa + j * c.stack_slot for j in range(n)]
+            nsaa += n * c.stack_slot
+        part_size = min(size, word)
+        parts = tuple(Part(ks[j], off + j * word, p.go_name if n == 1 else f"{p.go_name}_{halves[j]}", part_size,
+                           cs[j] if cs else None, None if cs else stack[j]) for j in range(n))
+        args.append(ArgPlan(i, p.name, p.go_name, p.type.go, p.type.c, size, p.type.signed, off, parts, p.role))
         off += size
     result = None
     if returns:
-        off = align(off, arch.word_bytes)
+        off = align(off, word)
         rsize = sig.result.bytes(arch)
         result = ResultPlan(sig.result.go, rsize, sig.result.signed, off)
         off += rsize
-    used = {k.number, *(a.kreg for a in args)}
+    used = {k.number, *(p.kreg for a in args for p in a.parts)}
     saved = tuple(r for r in c.callee_saved if r in used)
     return Frame(tuple(args), result, off, saved)

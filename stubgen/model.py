@@ -20,6 +20,7 @@ class KernelABI:
     result: str
     clobbers: tuple[str, ...]
     error_range: tuple[int, int]
+    pair_align: int = 1  # a two-register argument starts at a register index divisible by this
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,14 @@ class CallingConvention:
     result: str
     stack_align: int
     pair_align: int = 1
+    pair_stack_align: int = 4  # stack alignment of a two-word argument (from the first stack argument)
 
 
 @dataclass(frozen=True)
 class GoABI0:
     fp: int
     return_address: str
+    max_align: int = 8  # Go aligns a value to min(its size, this)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Arch:
     provenance: dict = field(default_factory=dict)
     qemu_user: str = ""  # the qemu-user binary for this architecture's Linux programs
     kernel_table: dict = field(default_factory=dict)  # where `stubgen tables import` reads the numbers
+    signatures: dict = field(default_factory=dict)  # name -> Signature where this entry point differs
+    c_macro: str = ""  # the macro a C compiler for this architecture predefines
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Param:
     name: str
     type: Type
     go_name: str
+    role: str | None = None  # "number": the caller passes the syscall number here
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,11 @@ class Signature:
     name: str
     args: tuple[Param, ...]
     result: Type
+
+    @property
+    def generic(self) -> bool:
+        """The number is an argument: the stub exists on every architecture."""
+        return any(p.role == "number" for p in self.args)
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,15 @@ class Tables:
     types: dict  # name -> Type
     signatures: dict  # name -> Signature
     root: str
+
+    def signature(self, arch: Arch, name: str) -> Signature | None:
+        """The signature of name's entry point on arch, or None."""
+        return arch.signatures.get(name) or self.signatures.get(name)
+
+    def available(self, arch: Arch, name: str) -> bool:
+        """A stub can be made: a signature, and a number unless the caller passes it."""
+        sig = self.signature(arch, name)
+        return sig is not None and (sig.generic or name in arch.numbers)
 
     def arch(self, name: str) -> Arch:
         from .errors import choices

@@ -33,6 +33,7 @@ def render_files(stubs) -> dict[str, tuple[str, dict]]:
     for dname, dstubs in by_dialect.items():
         d = render.dialect(dname, opts.templates)
         arch_names = list(dict.fromkeys(s.arch for s in dstubs))
+        everywhere = _Everywhere(dstubs, arch_names)
         for f in d.files:
             groups = [[a] for a in arch_names] if f["per"] == "arch" else [arch_names]
             for group in groups:
@@ -44,15 +45,36 @@ def render_files(stubs) -> dict[str, tuple[str, dict]]:
                     d.env, f"{dname}/{f['template']}", stubs=views, arch=arch, version=__version__,
                     provenance=_provenance(arch), package=opts.go_package, m=d.module(arch.name),
                     goarches=[t.arches[a].goarch for a in group], errno_handler=opts.errno_handler,
-                    guard=f"STUBGEN_{opts.go_package.upper()}_H")
+                    guard=f"STUBGEN_{opts.go_package.upper()}_H", arches=[t.arches[a] for a in group],
+                    everywhere=everywhere)
+                # A file with nothing to say for this run (no declaration differs) is left out.
+                if f.get("skip_empty") and not text.strip():
+                    continue
+                listed = gstubs if f.get("symbols", True) else []
                 files[rel] = (text, {
                     "path": rel, "dialect": dname, "arch": group[0] if f["per"] == "arch" else None,
                     "arches": group, "kind": f["template"],
                     "sha256": hashlib.sha256(text.encode()).hexdigest(),
                     "symbols": [{"name": s.symbol, "syscall": s.syscall, "number": s.number, "arch": s.arch,
-                                 "policy": s.policy, "trap": s.trap} for s in gstubs],
+                                 "policy": s.policy, "trap": s.trap} for s in listed],
                 })
     return files
+
+
+class _Everywhere:
+    """everywhere(s, "go_decl"): whether every architecture of the run has a stub with
+    s's declaration, so one shared file can declare it; a declaration that exists on
+    some architectures only, or differs between them, goes where only they see it."""
+
+    def __init__(self, stubs, arch_names):
+        seen: dict = {}
+        for s in stubs:
+            for attr in ("go_decl", "c_decl"):
+                seen.setdefault((attr, getattr(s.context, attr)), set()).add(s.arch)
+        self.full = {k for k, v in seen.items() if len(v) == len(arch_names)}
+
+    def __call__(self, stub, attr: str) -> bool:
+        return (attr, getattr(stub, attr)) in self.full
 
 
 class _View:

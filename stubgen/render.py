@@ -18,7 +18,22 @@ def environment(search_path: tuple[str, ...]):
     env = SandboxedEnvironment(loader=FileSystemLoader(list(search_path)), undefined=StrictUndefined,
                                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                                autoescape=False)
+    env.filters["imm_chunks"] = imm_chunks
     return env
+
+
+def imm_chunks(value: int, width: int, step: int, bits: int = 32) -> list[int]:
+    """value as a sum of fields of `width` bits, each starting at a multiple of `step`,
+    lowest first: the pieces of a constant that an instruction set builds with one
+    short immediate at a time (ARM: 8 bits at an even rotation)."""
+    v, out = value & ((1 << bits) - 1), []
+    while v:
+        low = (v & -v).bit_length() - 1
+        shift = low - low % step
+        field = v & (((1 << width) - 1) << shift)
+        out.append(field)
+        v &= ~field
+    return out or [0]
 
 
 class Dialect:

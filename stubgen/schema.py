@@ -39,6 +39,7 @@ ARCH = _obj(
         "name": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
         "aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}},
         "goarch": {"type": "string", "pattern": r"^[a-z0-9]+$"},
+        "c_macro": _IDENT,
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
         "word_bytes": {"enum": [4, 8]},
@@ -55,6 +56,7 @@ ARCH = _obj(
             "result": _REG,
             "clobbers": _REGS,
             "error_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+            "pair_align": {"enum": [1, 2]},
         }),
         "c_abi": _obj(["args", "stack_args", "stack_slot", "return_address", "callee_saved", "result",
                        "stack_align"], {
@@ -66,12 +68,15 @@ ARCH = _obj(
             "result": _REG,
             "stack_align": {"enum": [4, 8, 16]},
             "pair_align": {"enum": [1, 2]},
+            "pair_stack_align": {"enum": [4, 8]},
         }),
         "go_abi0": _obj(["fp", "return_address"], {
             "fp": {"type": "integer", "minimum": 0, "maximum": 64},
             "return_address": _REG,
+            "max_align": {"enum": [4, 8]},
         }),
         "kernel_table": KERNEL_TABLE,
+        "signatures": {"$ref": "#/$defs/signatures"},
     },
 )
 
@@ -96,8 +101,13 @@ SIGNATURES = {
     "type": "object",
     "propertyNames": _IDENT,
     "additionalProperties": _obj(["args", "result"], {
-        "args": {"type": "array", "maxItems": 6, "items": _obj(["name", "type"], {
-            "name": _IDENT, "type": _IDENT, "go": _IDENT})},
+        # Up to six kernel arguments plus the number of a generic stub.
+        "args": {"type": "array", "maxItems": 7, "items": _obj(["name", "type"], {
+            "name": _IDENT, "type": _IDENT, "go": _IDENT,
+            # number: the argument is the syscall number (a generic stub); it goes to the
+            # kernel's number register and the stub needs no number of its own.
+            "role": {"enum": ["number"]}})},
         "result": _IDENT,
     }),
 }
+ARCH["$defs"] = {"signatures": SIGNATURES}

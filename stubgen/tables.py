@@ -2,6 +2,7 @@
 validated against the schemas; every problem of a run is reported together."""
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
@@ -70,15 +71,39 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
         engines=model.Engines(**d["engines"]), registers=dict(d["registers"]),
         stack_pointer=d["stack_pointer"],
         kernel=model.KernelABI(number=k["number"], args=tuple(k["args"]), result=k["result"],
-                               clobbers=tuple(k.get("clobbers", ())), error_range=tuple(k["error_range"])),
+                               clobbers=tuple(k.get("clobbers", ())), error_range=tuple(k["error_range"]),
+                               pair_align=k.get("pair_align", 1)),
         c_abi=model.CallingConvention(
             args=tuple(c["args"]), stack_args=c["stack_args"], stack_slot=c["stack_slot"],
             return_address=c["return_address"], callee_saved=tuple(c["callee_saved"]), result=c["result"],
-            stack_align=c["stack_align"], pair_align=c.get("pair_align", 1)),
-        go_abi0=model.GoABI0(fp=g["fp"], return_address=g["return_address"]),
+            stack_align=c["stack_align"], pair_align=c.get("pair_align", 1),
+            pair_stack_align=c.get("pair_stack_align", c["stack_slot"])),
+        go_abi0=model.GoABI0(fp=g["fp"], return_address=g["return_address"],
+                             max_align=g.get("max_align", d["word_bytes"])),
         numbers=dict(numbers.get("numbers", {})), provenance=dict(numbers.get("provenance", {})),
-        kernel_table=dict(d.get("kernel_table", {})),
+        kernel_table=dict(d.get("kernel_table", {})), c_macro=d.get("c_macro", ""),
     )
+
+
+def _signatures(raw: dict, types: dict, where, problems: _Problems) -> dict:
+    out = {}
+    for name, s in raw.items():
+        bad = [t for t in [a["type"] for a in s["args"]] + [s["result"]] if t not in types]
+        for t in bad:
+            problems.add(f"{where}: {name}", f"unknown type {t!r}; valid: {', '.join(sorted(types))}")
+        names = [a["name"] for a in s["args"]]
+        if len(set(names)) != len(names):
+            problems.add(f"{where}: {name}.args", "argument names repeat")
+        roles = [i for i, a in enumerate(s["args"]) if a.get("role") == "number"]
+        if roles not in ([], [0]):
+            problems.add(f"{where}: {name}.args", "only the first argument may carry the number (role: number)")
+        if bad:
+            continue
+        out[name] = model.Signature(
+            name=name, result=types[s["result"]],
+            args=tuple(model.Param(a["name"], types[a["type"]], a.get("go", a["name"]), a.get("role"))
+                       for a in s["args"]))
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -90,7 +115,13 @@ def load(root: str | None = None) -> model.Tables:
     if not base.is_dir():
         raise StubgenError(f"{base}: tables directory not found")
     problems = _Problems()
-    arches, aliases = {}, {}
+    types = {}
+    tpath = base / "common" / "types.yaml"
+    traw = _read_yaml(tpath, problems)
+    if traw is not None and _validate(traw, schema.TYPES, tpath, problems):
+        types = {n: model.Type(name=n, **t) for n, t in traw.items()}
+
+    arches, aliases, arch_signatures = {}, {}, {}
     for path in sorted(base.glob("*.yaml")):
         d = _read_yaml(path, problems)
         if d is None or not _validate(d, schema.ARCH, path, problems):
@@ -113,29 +144,17 @@ def load(root: str | None = None) -> model.Tables:
                 problems.add(f"{path}: aliases", f"{name!r} already names {aliases[name]}")
             aliases[name] = d["name"]
         arches[d["name"]] = _arch(d, numbers)
+        if d.get("signatures"):
+            arch_signatures[d["name"]] = d["signatures"]
 
-    types = {}
-    tpath = base / "common" / "types.yaml"
-    traw = _read_yaml(tpath, problems)
-    if traw is not None and _validate(traw, schema.TYPES, tpath, problems):
-        types = {n: model.Type(name=n, **t) for n, t in traw.items()}
-
-    signatures = {}
     spath = base / "common" / "signatures.yaml"
     sraw = _read_yaml(spath, problems)
+    signatures = {}
     if sraw is not None and _validate(sraw, schema.SIGNATURES, spath, problems):
-        for name, s in sraw.items():
-            bad = [t for t in [a["type"] for a in s["args"]] + [s["result"]] if t not in types]
-            for t in bad:
-                problems.add(f"{spath}: {name}", f"unknown type {t!r}; valid: {', '.join(sorted(types))}")
-            names = [a["name"] for a in s["args"]]
-            if len(set(names)) != len(names):
-                problems.add(f"{spath}: {name}.args", "argument names repeat")
-            if bad:
-                continue
-            signatures[name] = model.Signature(
-                name=name, result=types[s["result"]],
-                args=tuple(model.Param(a["name"], types[a["type"]], a.get("go", a["name"])) for a in s["args"]))
+        signatures = _signatures(sraw, types, spath, problems)
+    for name, raw in arch_signatures.items():
+        arches[name] = dataclasses.replace(arches[name], signatures=_signatures(
+            raw, types, base / f"{name}.yaml: signatures", problems))
     if not arches and not problems.lines:
         problems.add(base, "no architecture tables (*.yaml)")
     problems.raise_if_any()

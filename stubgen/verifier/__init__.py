@@ -106,7 +106,7 @@ class Verifier:
         except (ReadError, AssemblyError) as e:
             rep.problems.append(f"cannot assemble: {e}")
             return rep
-        sig = self.tables.signatures.get(spec.syscall)
+        sig = self.tables.signature(arch, spec.syscall)
         if sig is None:
             rep.problems.append(f"no signature for {spec.syscall!r} in the tables")
             return rep

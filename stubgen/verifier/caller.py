@@ -28,7 +28,8 @@ def poison(i: int, word: int) -> int:
 class Setup:
     regs: dict
     memory: list
-    args: list[tuple[int, int]]  # (value, size) per argument, in kernel order
+    args: list[tuple[int, int]]  # (value, size) per argument the kernel reads, in order
+    number: int | None  # the number the caller passed, for a stub that takes it as an argument
     result_slot: tuple[int, int] | None  # (address, size) of a Go result
     caller_frame: tuple[int, int]  # [start, end) of the caller's frame the stub may read
     sp_after: int  # the stack pointer the caller expects back
@@ -48,12 +49,16 @@ def lay_out(arch, convention: str, frame: Frame, code_len: int) -> Setup:
     regs[arch.stack_pointer] = SP0
     end = SP0 + (word if ra_on_stack else 0)
     result_slot = None
+    number = None
     if convention == "go_abi0":
         base = SP0 + arch.go_abi0.fp
         for a in frame.args:
             v = arg_value(a.index, a.size)
             memory.append((base + a.fp, v.to_bytes(a.size, endian)))
-            args.append((v, a.size))
+            if a.role == "number":
+                number = v
+            else:
+                args.append((v, a.size))
         if frame.result:
             result_slot = (base + frame.result.fp, frame.result.size)
         end = base + frame.argsize
@@ -61,14 +66,20 @@ def lay_out(arch, convention: str, frame: Frame, code_len: int) -> Setup:
         c = arch.c_abi
         for a in frame.args:
             v = arg_value(a.index, a.size)
-            if a.c_reg:
-                # The upper bits of a narrow argument are the caller's junk: keep the poison there.
-                regs[a.c_reg] = (regs[a.c_reg] & ~_mask(8 * a.size) | v) & _mask(8 * word)
+            raw = v.to_bytes(a.size, endian)
+            for j, part in enumerate(a.parts):
+                pv = int.from_bytes(raw[j * part.size:(j + 1) * part.size], endian)
+                if part.c_reg:
+                    # The upper bits of a narrow argument are the caller's junk: keep the poison there.
+                    regs[part.c_reg] = (regs[part.c_reg] & ~_mask(8 * part.size) | pv) & _mask(8 * word)
+                else:
+                    memory.append((SP0 + part.c_stack, pv.to_bytes(c.stack_slot, endian)))
+                    end = max(end, SP0 + part.c_stack + c.stack_slot)
+            if a.role == "number":
+                number = v
             else:
-                memory.append((SP0 + a.c_stack, v.to_bytes(c.stack_slot, endian)))
-                end = max(end, SP0 + a.c_stack + c.stack_slot)
-            args.append((v, a.size))
-    return Setup(regs, memory, args, result_slot, (SP0, end), SP0 + (word if ra_on_stack else 0),
+                args.append((v, a.size))
+    return Setup(regs, memory, args, number, result_slot, (SP0, end), SP0 + (word if ra_on_stack else 0),
                  {r: v for r, v in regs.items()})
 
 

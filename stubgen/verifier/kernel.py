@@ -24,6 +24,26 @@ class LinuxABI:
     forbidden: tuple[str, ...]
     crash_interrupts: tuple[int, ...]
     vdso: dict | None
+    pair_align: int = 1
+
+    def placement(self, args, word: int, endian: str):
+        """Where the kernel reads each argument: (argument index, register index, value,
+        bits) per register, for (value, size) arguments in order. A wider-than-word
+        argument is split in memory order and starts at an index divisible by pair_align.
+        Raises ValueError when the registers run out."""
+        out, nxt = [], 0
+        for i, (value, size) in enumerate(args):
+            n = max(1, size // word)
+            if n > 1:
+                nxt += -nxt % self.pair_align
+            raw = value.to_bytes(size, endian)
+            for j in range(n):
+                if nxt >= len(self.args):
+                    raise ValueError(f"argument {i + 1} does not fit in the kernel's {len(self.args)} registers")
+                chunk = raw[j * word:(j + 1) * word] if n > 1 else raw
+                out.append((i, nxt, int.from_bytes(chunk, endian), 8 * len(chunk)))
+                nxt += 1
+        return out
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +58,8 @@ def linux_abi(arch_name: str) -> LinuxABI:
                            f"(stubgen/verifier/linux_abi.yaml knows {', '.join(sorted(_all()))})")
     return LinuxABI(trap=d["trap"], number=d["number"], number_bits=d["number_bits"], args=tuple(d["args"]),
                     result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]), cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
-                    crash_interrupts=tuple(d["crash_interrupts"]), vdso=d.get("vdso"))
+                    crash_interrupts=tuple(d["crash_interrupts"]), vdso=d.get("vdso"),
+                    pair_align=d.get("pair_align", 1))
 
 
 def known_arches() -> list[str]:

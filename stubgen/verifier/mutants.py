@@ -15,9 +15,12 @@ KINDS = ("number", "swap_args", "arg_offset", "narrow_load", "callee_saved", "un
          "result_offset", "check_removed", "check_inverted", "wrong_trap")
 
 
-def _replace_arg(frame, i, **kw):
+def _replace_part(frame, i, j, **kw):
+    """frame with part j of argument i changed (j=-1: its last part)."""
     args = list(frame.args)
-    args[i] = dataclasses.replace(args[i], **kw)
+    parts = list(args[i].parts)
+    parts[j] = dataclasses.replace(parts[j], **kw)
+    args[i] = dataclasses.replace(args[i], parts=tuple(parts))
     return dataclasses.replace(frame, args=tuple(args))
 
 
@@ -25,24 +28,26 @@ def _context_break(kind: str, ctx, convention: str):
     """A changed context (and policy macro) for a data break, or None where it does not apply."""
     f, arch, word = ctx.frame, ctx.arch, ctx.arch.word_bytes
     pol = policies.POLICIES[ctx.policy]
-    if kind == "number":
+    if kind == "number" and ctx.number is not None:
         return dataclasses.replace(ctx, number=ctx.number + 1), None
     if kind == "swap_args" and len(f.args) >= 2:
-        a, b = f.args[0], f.args[1]
-        f2 = _replace_arg(_replace_arg(f, 0, kreg=b.kreg), 1, kreg=a.kreg)
+        a, b = f.args[0].parts[0], f.args[1].parts[0]
+        f2 = _replace_part(_replace_part(f, 0, 0, kreg=b.kreg), 1, 0, kreg=a.kreg)
         return dataclasses.replace(ctx, frame=f2), None
     if kind == "arg_offset" and f.args:
-        a = f.args[-1]
+        i, a = len(f.args) - 1, f.args[-1].parts[-1]
         if convention == "go_abi0":
-            return dataclasses.replace(ctx, frame=_replace_arg(f, a.index, fp=a.fp + word)), None
+            return dataclasses.replace(ctx, frame=_replace_part(f, i, -1, fp=a.fp + word)), None
         if a.c_stack is not None:
-            return dataclasses.replace(ctx, frame=_replace_arg(f, a.index, c_stack=a.c_stack + arch.c_abi.stack_slot)), None
+            return dataclasses.replace(ctx, frame=_replace_part(f, i, -1, c_stack=a.c_stack + arch.c_abi.stack_slot)), None
         others = [r for r in arch.c_abi.args if r != a.c_reg]
-        return dataclasses.replace(ctx, frame=_replace_arg(f, a.index, c_reg=others[0])), None
+        return dataclasses.replace(ctx, frame=_replace_part(f, i, -1, c_reg=others[0])), None
     if kind == "narrow_load" and convention == "go_abi0":
-        wide = [a for a in f.args if a.size == word and word > 4]
+        # Not the number: the kernel reads only its low 32 bits, so a narrow load is no break.
+        wide = [(a.index, j) for a in f.args for j, p in enumerate(a.parts)
+                if p.size == word and word > 4 and a.role != "number"]
         if wide:
-            return dataclasses.replace(ctx, frame=_replace_arg(f, wide[0].index, size=4)), None
+            return dataclasses.replace(ctx, frame=_replace_part(f, *wide[0], size=4)), None
     if kind == "callee_saved" and f.c_saved:
         return dataclasses.replace(ctx, frame=dataclasses.replace(f, c_saved=())), None
     if kind == "result_offset" and f.result and convention == "go_abi0":

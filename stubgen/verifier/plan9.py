@@ -44,6 +44,8 @@ class Operand:
             k.append("u32")
         if _rot_encodable(self.value) and -(2**31) <= self.value < 2**32:
             k.append("rot")
+        if 0 <= self.value < 2**16:
+            k.append("u16")
         return k + ["i"]
 
     def __getattr__(self, name):
