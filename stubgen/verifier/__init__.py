@@ -120,9 +120,10 @@ class Verifier:
         from .caller import lay_out
 
         setup = lay_out(arch, convention, frame, len(code))
+        prepared = machine.prepare(setup.regs, setup.memory)
         fail_pc = None
         for inject in INJECTED:
-            run = machine.execute(setup.regs, setup.memory, inject)
+            run = machine.run_prepared(prepared, inject)
             rep.runs += 1
             problems = evaluate(run, setup, abi=abi, arch=arch, convention=convention, policy=policy,
                                 number=spec.number, inject=inject, machine=machine, code_len=len(code))
