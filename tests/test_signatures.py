@@ -270,3 +270,8 @@ def test_list_coverage(capsys):
         assert int(numbers) == len(a.numbers)
         assert int(sigs) == sum(1 for n in a.numbers if t.signature(a, n)) >= 45
         assert verified == sigs and generic == gv == "7"
+
+
+def test_tables_and_verifier_agree_on_pair_alignment():
+    for a in tables.load().arches.values():
+        assert a.kernel.pair_align == linux_abi(a.name).pair_align, a.name
