@@ -88,7 +88,10 @@ class Verifier:
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
         return self._readers[key]
 
-    def check(self, text: str, spec: Spec) -> Report:
+    def check(self, text: str, spec: Spec, reference=None) -> Report:
+        """Check one stub's text. reference: the same stub's bytes from a real
+        assembler (reference.Reference); they must match the lowering and pass the
+        same emulated checks."""
         from .disasm import compare, listing
         from .emulator import CODE
 
@@ -116,28 +119,40 @@ class Verifier:
             rep.problems.append(f"TEXT declares argument size {body.frame[1]}, the Go declaration needs "
                                 f"{frame.argsize}")
         rep.problems += compare(arch, body, code, CODE, abi.forbidden, aliases)
-        machine.load(code)
+        fail_pc = self._emulate(rep, code, arch, abi, machine, convention, frame, policy, spec)
+        if reference is not None and not rep.problems:
+            from .reference import compare_code
+
+            theirs = reference.patched(machine.symbols(spec.errno_handler))
+            rep.problems += compare_code(arch, code, theirs, reference)
+            if not rep.problems and theirs != code and reference.emulate:
+                fail_pc = self._emulate(rep, theirs, arch, abi, machine, convention, frame, policy, spec,
+                                        label=f"{reference.tool}'s bytes: ")
+                code = theirs if rep.problems else code
+        if rep.problems:
+            rep.listing = listing(arch, code, CODE, fail_pc)
+        return rep
+
+    def _emulate(self, rep, code, arch, abi, machine, convention, frame, policy, spec, label=""):
+        """Run code once per injected result; the first failing run's problems go to rep."""
         from .caller import lay_out
 
+        machine.load(code)
         setup = lay_out(arch, convention, frame, len(code))
         prepared = machine.prepare(setup.regs, setup.memory)
-        fail_pc = None
         for inject in INJECTED:
             run = machine.run_prepared(prepared, inject)
             rep.runs += 1
             problems = evaluate(run, setup, abi=abi, arch=arch, convention=convention, policy=policy,
                                 number=spec.number, inject=inject, machine=machine, code_len=len(code))
             if problems:
-                rep.problems += [f"kernel result {inject}: {p}" for p in problems]
-                fail_pc = run.pc
+                rep.problems += [f"{label}kernel result {inject}: {p}" for p in problems]
                 if run.traps:
                     t = run.traps[0]
                     rep.problems.append("seen at the trap: " + ", ".join(
                         [f"{abi.number}={t.number:#x}"] + [f"{r}={v:#x}" for r, v in zip(abi.args, t.args)]))
-                break
-        if rep.problems:
-            rep.listing = listing(arch, code, CODE, fail_pc)
-        return rep
+                return run.pc
+        return None
 
 
 def stub_specs(stubs) -> list[tuple[str, Spec]]:
@@ -179,19 +194,63 @@ def manifest_specs(directory) -> list[tuple[str, Spec]]:
     return out
 
 
+def references(verifier, text: str, spec: Spec, cache: dict, notes: set):
+    """The real assembler's Reference for spec's symbol; None where the tool is
+    missing or the dialect names none; a string where the real assembler failed."""
+    from .. import realtools
+    from . import reference
+
+    dialect = render.dialect(spec.dialect, verifier.templates)
+    kind = dialect.verify.get("reference")
+    if not kind:
+        return None
+    arch = verifier.tables.arch(spec.arch)
+    key = (kind, arch.name, text)
+    if key not in cache:
+        try:
+            if kind == "go":
+                cache[key] = reference.go_references(text, arch)
+            else:
+                exact = dialect.reading_rules(arch.name).get("real_assembler", "bytes") == "bytes"
+                cache[key] = reference.gnu_references(text, arch, exact)
+        except realtools.ToolMissing as e:
+            notes.add(str(e))
+            cache[key] = None
+        except realtools.ToolFailed as e:
+            cache[key] = str(e)
+    found = cache[key]
+    if isinstance(found, dict):
+        return found.get(spec.symbol, f"the real assembler made no symbol {spec.symbol}")
+    return found
+
+
 def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
-               out=None) -> int:
+               real_tools: bool = True, out=None) -> int:
+    """Verify the stubs of a generated directory as they are on disk; where Go's
+    assembler or GNU as is installed, their bytes must agree with ours too."""
     out = out or sys.stdout
     specs = manifest_specs(directory)
     v = Verifier(tables, templates)
-    reports = [v.check(text, spec) for text, spec in specs]
+    cache, notes, compared = {}, set(), {}
+    reports = []
+    for text, spec in specs:
+        ref = references(v, text, spec, cache, notes) if real_tools else None
+        if isinstance(ref, str):
+            rep = Report(spec, [f"real assembler: {ref}"])
+        else:
+            rep = v.check(text, spec, ref)
+            if ref is not None:
+                compared[ref.tool] = compared.get(ref.tool, 0) + 1
+        reports.append(rep)
     failed = [r for r in reports if not r.ok]
-    for r in reports:
-        if not r.ok:
-            print(r.describe(), file=out)
+    for r in failed:
+        print(r.describe(), file=out)
     runs = sum(r.runs for r in reports)
-    print(f"verified {len(reports)} stubs ({runs} emulated calls): {len(reports) - len(failed)} passed, "
-          f"{len(failed)} failed", file=out)
+    also = "; ".join(f"{n} also against {tool}" for tool, n in sorted(compared.items()))
+    print(f"verified {len(reports)} stubs ({runs} emulated calls{'; ' + also if also else ''}): "
+          f"{len(reports) - len(failed)} passed, {len(failed)} failed", file=out)
+    for n in sorted(notes):
+        print(f"note: not compared with a real assembler: {n}", file=out)
     code = 1 if failed else 0
     if mutants:
         from .mutants import kill_table

