@@ -148,3 +148,23 @@ def test_reused_machine_runs_the_code_it_was_given_last():
     assert not rep.ok and "eax = 0xda" in "\n".join(rep.problems)
     assert v.check(good.text, spec).ok
     assert len(v._machines) == 1  # one engine per architecture, reused
+
+
+def test_public_register_calls_give_the_same_verdicts(monkeypatch):
+    """The emulator reads registers in batches through the binding's C entry points and
+    falls back to the public calls where the binding is laid out differently."""
+    from stubgen.verifier import Spec, emulator
+
+    original = emulator._Registers.__init__
+
+    def public_only(self, *a, **kw):
+        original(self, *a, **kw)
+        self._read = None
+
+    monkeypatch.setattr(emulator._Registers, "__init__", public_only)
+    v = Verifier()
+    for s in stubgen.generate(dialects=["gnu", "plan9"]):
+        spec = Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap)
+        assert v.check(s.text, spec).ok
+        broken = v.check(s.text.replace("0xdb", "0xda").replace("$219", "$218"), spec)
+        assert broken.ok == (s.arch != "386")
