@@ -111,3 +111,21 @@ SIGNATURES = {
     }),
 }
 ARCH["$defs"] = {"signatures": SIGNATURES}
+
+
+def _anchor_end(node):
+    # jsonschema matches with re.search, where "$" also matches before a final newline:
+    # "madvise\n" would pass as a name and carry the newline into a file or a symbol.
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "pattern" and isinstance(v, str) and v.endswith("$"):
+                node[k] = v[:-1] + r"\Z"
+            else:
+                _anchor_end(v)
+    elif isinstance(node, list):
+        for v in node:
+            _anchor_end(v)
+
+
+for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE):
+    _anchor_end(_s)

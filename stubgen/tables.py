@@ -6,9 +6,7 @@ import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-from . import model, schema
+from . import model, schema, yamlio
 from .errors import StubgenError
 
 
@@ -19,48 +17,50 @@ class _Problems:
     def add(self, where, message):
         self.lines.append(f"{where}: {message}")
 
+    def at(self, doc: yamlio.Document, keypath, message):
+        """A problem at a key of a file: file:line: key.path: message."""
+        self.lines.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath) or '(top)'}: {message}")
+
     def raise_if_any(self):
         if self.lines:
-            raise StubgenError("; ".join(self.lines) if len(self.lines) == 1 else
+            raise StubgenError(self.lines[0] if len(self.lines) == 1 else
                                f"{len(self.lines)} problems in tables:\n  " + "\n  ".join(self.lines))
 
 
-def _read_yaml(path: Path, problems: _Problems):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        problems.add(f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path, e.problem)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
-        problems.add(path, str(e))
-    return None
+def _read_yaml(path: Path, problems: _Problems) -> yamlio.Document:
+    doc = yamlio.read(path)
+    problems.lines += doc.problems
+    return doc
 
 
-def _validate(doc, sch, path: Path, problems: _Problems) -> bool:
-    import jsonschema
+def _validate(doc: yamlio.Document, sch, problems: _Problems, bad_keys: set | None = None) -> bool:
+    """Whether doc is usable; a file that parsed is checked even when it had key problems,
+    so that one run reports them all."""
+    if doc.data is None:
+        return False
+    found = yamlio.schema_problems(doc, sch, bad_keys)
+    problems.lines += found
+    return not found and not doc.problems
 
-    errors = sorted(jsonschema.Draft202012Validator(sch).iter_errors(doc), key=lambda e: list(e.path))
-    for e in errors:
-        key = ".".join(str(p) for p in e.absolute_path) or "(top)"
-        problems.add(f"{path}: {key}", e.message)
-    return not errors
 
-
-def _check_registers(d: dict, path: Path, problems: _Problems):
+def _check_registers(doc: yamlio.Document, problems: _Problems):
+    d = doc.data
     known = set(d["registers"])
-    refs = {"stack_pointer": [d["stack_pointer"]],
-            "kernel": [d["kernel"]["number"], d["kernel"]["result"], *d["kernel"]["args"],
-                       *d["kernel"].get("clobbers", [])],
-            "c_abi": [d["c_abi"]["result"], *d["c_abi"]["args"], *d["c_abi"]["callee_saved"]]}
-    for ra in (d["c_abi"]["return_address"], d["go_abi0"]["return_address"]):
+    k, c = d["kernel"], d["c_abi"]
+    refs = [(("stack_pointer",), d["stack_pointer"]), (("kernel", "number"), k["number"]),
+            (("kernel", "result"), k["result"]), (("c_abi", "result"), c["result"])]
+    for key in ("args", "clobbers"):
+        refs += [(("kernel", key, i), r) for i, r in enumerate(k.get(key, ()))]
+    for key in ("args", "callee_saved"):
+        refs += [(("c_abi", key, i), r) for i, r in enumerate(c[key])]
+    for keypath, ra in ((("c_abi", "return_address"), c["return_address"]),
+                        (("go_abi0", "return_address"), d["go_abi0"]["return_address"])):
         if ra != "stack":
-            refs["c_abi"].append(ra)
-    for key, regs in refs.items():
-        for r in regs:
-            if r not in known:
-                problems.add(f"{path}: {key}", f"register {r!r} is not one of {d['name']}'s registers "
-                             f"({', '.join(sorted(known))})")
+            refs.append((keypath, ra))
+    for keypath, r in refs:
+        if r not in known:
+            problems.at(doc, keypath, f"register {r!r} is not one of {d['name']}'s registers "
+                        f"({', '.join(sorted(known))})")
 
 
 def _arch(d: dict, numbers: dict) -> model.Arch:
@@ -85,18 +85,29 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
     )
 
 
-def _signatures(raw: dict, types: dict, where, problems: _Problems) -> dict:
+# The kernel passes at most six arguments; a generic stub's number comes on top.
+MAX_KERNEL_ARGS = 6
+
+
+def _signatures(doc: yamlio.Document, prefix: tuple, raw: dict, types: dict, problems: _Problems) -> dict:
     out = {}
     for name, s in raw.items():
-        bad = [t for t in [a["type"] for a in s["args"]] + [s["result"]] if t not in types]
-        for t in bad:
-            problems.add(f"{where}: {name}", f"unknown type {t!r}; valid: {', '.join(sorted(types))}")
+        at = prefix + (name,)
+        bad = [(("result",), s["result"])] if s["result"] not in types else []
+        bad += [(("args", i, "type"), a["type"]) for i, a in enumerate(s["args"]) if a["type"] not in types]
+        for keypath, t in bad:
+            problems.at(doc, at + keypath, f"unknown type {t!r}; valid: {', '.join(sorted(types))}")
         names = [a["name"] for a in s["args"]]
-        if len(set(names)) != len(names):
-            problems.add(f"{where}: {name}.args", "argument names repeat")
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                problems.at(doc, at + ("args", i, "name"), f"argument name {n!r} repeats")
         roles = [i for i, a in enumerate(s["args"]) if a.get("role") == "number"]
         if roles not in ([], [0]):
-            problems.add(f"{where}: {name}.args", "only the first argument may carry the number (role: number)")
+            problems.at(doc, at + ("args",), "only the first argument may carry the number (role: number)")
+        kernel_args = len(s["args"]) - len(roles)
+        if kernel_args > MAX_KERNEL_ARGS:
+            problems.at(doc, at + ("args",), f"{kernel_args} arguments; a Linux syscall takes at most "
+                        f"{MAX_KERNEL_ARGS}")
         if bad:
             continue
         out[name] = model.Signature(
@@ -106,55 +117,76 @@ def _signatures(raw: dict, types: dict, where, problems: _Problems) -> dict:
     return out
 
 
+def _overlay(base: Path, shipped: Path | None, rel: str) -> Path:
+    """base/rel when the user's directory has it, else the shipped one."""
+    own = base / rel
+    return own if own.exists() or shipped is None else shipped / rel
+
+
 @lru_cache(maxsize=8)
 def load(root: str | None = None) -> model.Tables:
-    """Load the tables under root (default: the shipped ones)."""
+    """Load the tables under root (default: the shipped ones). A user's directory
+    overlays the shipped tables file by file: a file it has (arch/<name>.yaml,
+    numbers/<name>.yaml, common/types.yaml, common/signatures.yaml) replaces the shipped
+    file of the same path, every other file comes from the shipped tables; so a
+    directory may hold one new architecture, or just one architecture's numbers."""
     from .resources import tables_dir
 
-    base = Path(root) if root else tables_dir()
+    shipped = tables_dir()
+    base = Path(root) if root else shipped
     if not base.is_dir():
         raise StubgenError(f"{base}: tables directory not found")
+    under = None if base.resolve() == shipped.resolve() else shipped
     problems = _Problems()
     types = {}
-    tpath = base / "common" / "types.yaml"
-    traw = _read_yaml(tpath, problems)
-    if traw is not None and _validate(traw, schema.TYPES, tpath, problems):
-        types = {n: model.Type(name=n, **t) for n, t in traw.items()}
+    tdoc = _read_yaml(_overlay(base, under, "common/types.yaml"), problems)
+    bad: set = set()
+    if _validate(tdoc, schema.TYPES, problems, bad) or (tdoc.data is not None and None not in bad):
+        types = {n: model.Type(name=n, **t) for n, t in tdoc.data.items() if n not in bad}
 
+    arch_files = {p.name: p for p in sorted((under or base).glob("*.yaml"))}
+    arch_files.update({p.name: p for p in sorted(base.glob("*.yaml"))})
     arches, aliases, arch_signatures = {}, {}, {}
-    for path in sorted(base.glob("*.yaml")):
-        d = _read_yaml(path, problems)
-        if d is None or not _validate(d, schema.ARCH, path, problems):
+    for fname in sorted(arch_files):
+        path = arch_files[fname]
+        doc = _read_yaml(path, problems)
+        if not _validate(doc, schema.ARCH, problems):
             continue
+        d = doc.data
         if path.stem != d["name"]:
-            problems.add(f"{path}: name", f"{d['name']!r} does not match the file name {path.stem!r}")
+            problems.at(doc, ("name",), f"{d['name']!r} does not match the file name {path.stem!r}")
             continue
-        _check_registers(d, path, problems)
+        _check_registers(doc, problems)
         npath = base / "numbers" / f"{d['name']}.yaml"
-        numbers = _read_yaml(npath, problems) if npath.exists() else {"numbers": {}}
-        if numbers is None or not _validate(numbers, schema.NUMBERS, npath, problems):
+        if not npath.exists() and under is not None and path.parent == under:
+            npath = under / "numbers" / f"{d['name']}.yaml"
+        ndoc = _read_yaml(npath, problems) if npath.exists() else yamlio.Document(npath, {"numbers": {}})
+        if not _validate(ndoc, schema.NUMBERS, problems):
             continue
+        numbers = ndoc.data
         by_number = {}
         for sc, n in numbers["numbers"].items():
-            if n in by_number:
-                problems.add(f"{npath}: numbers.{sc}", f"number {n} is also {by_number[n]}")
-            by_number[n] = sc
-        for name in (d["name"], *d.get("aliases", ())):
+            if not isinstance(n, int):
+                problems.at(ndoc, ("numbers", sc), f"{n!r} is not a whole number")
+            elif n in by_number:
+                problems.at(ndoc, ("numbers", sc), f"number {n} is also {by_number[n]}")
+            by_number.setdefault(n, sc)
+        for i, name in enumerate((d["name"], *d.get("aliases", ()))):
             if name in aliases:
-                problems.add(f"{path}: aliases", f"{name!r} already names {aliases[name]}")
-            aliases[name] = d["name"]
+                problems.at(doc, ("aliases", i - 1) if i else ("name",), f"{name!r} already names {aliases[name]}")
+            aliases.setdefault(name, d["name"])
         arches[d["name"]] = _arch(d, numbers)
         if d.get("signatures"):
-            arch_signatures[d["name"]] = d["signatures"]
+            arch_signatures[d["name"]] = doc
 
-    spath = base / "common" / "signatures.yaml"
-    sraw = _read_yaml(spath, problems)
+    sdoc = _read_yaml(_overlay(base, under, "common/signatures.yaml"), problems)
     signatures = {}
-    if sraw is not None and _validate(sraw, schema.SIGNATURES, spath, problems):
-        signatures = _signatures(sraw, types, spath, problems)
-    for name, raw in arch_signatures.items():
+    bad = set()
+    if _validate(sdoc, schema.SIGNATURES, problems, bad) or (sdoc.data is not None and None not in bad):
+        signatures = _signatures(sdoc, (), {k: v for k, v in sdoc.data.items() if k not in bad}, types, problems)
+    for name, doc in arch_signatures.items():
         arches[name] = dataclasses.replace(arches[name], signatures=_signatures(
-            raw, types, base / f"{name}.yaml: signatures", problems))
+            doc, ("signatures",), doc.data["signatures"], types, problems))
     if not arches and not problems.lines:
         problems.add(base, "no architecture tables (*.yaml)")
     problems.raise_if_any()

@@ -224,12 +224,12 @@ def test_extra_calls_may_not_clash_with_the_table(tabledir):
 
 
 @pytest.mark.parametrize("bad, message", [
-    ({"path": "../x.tbl"}, "amd64.yaml: kernel_table.path"),
-    ({"path": "/abs/x.tbl"}, "amd64.yaml: kernel_table.path"),
+    ({"path": "../x.tbl"}, r"amd64.yaml:\d+: kernel_table.path"),
+    ({"path": "/abs/x.tbl"}, r"amd64.yaml:\d+: kernel_table.path"),
     ({"abis": ["common", 64]}, "kernel_table.abis.1: 64 is not of type 'string'"),
-    ({"abis": []}, "amd64.yaml: kernel_table.abis"),
+    ({"abis": []}, r"amd64.yaml:\d+: kernel_table.abis"),
     ({"extra": {"base": 1}}, "'calls' is a required property"),
-    ({"tables": "x"}, "'tables' was unexpected"),
+    ({"tables": "x"}, "kernel_table.tables: unknown key 'tables'"),
 ])
 def test_schema_checks_kernel_table(tabledir, bad, message):
     p = tabledir / "amd64.yaml"

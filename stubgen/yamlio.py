@@ -1,0 +1,152 @@
+"""YAML read the way users' tables and templates need it: safe_load semantics, plus
+the line of every key (so that a schema error can point into the file), duplicate
+keys refused (PyYAML keeps the last one silently) and YAML 1.1 booleans used as keys
+(`on:`, `off:`, `no:`) named as such instead of surfacing later as False."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+_BOOL = "tag:yaml.org,2002:bool"
+_STR = "tag:yaml.org,2002:str"
+
+
+@dataclass
+class Document:
+    path: Path
+    data: object = None
+    lines: dict = field(default_factory=dict)  # key path (tuple) -> 1-based line
+    problems: list[str] = field(default_factory=list)  # "file:line: message", in file order
+
+    def line(self, keypath) -> int | None:
+        """The line of keypath, or of its nearest ancestor the parser saw."""
+        keypath = tuple(keypath)
+        while keypath:
+            if keypath in self.lines:
+                return self.lines[keypath]
+            keypath = keypath[:-1]
+        return None
+
+    def where(self, keypath=()) -> str:
+        line = self.line(keypath)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def _walk(loader, node, path: tuple, doc: Document):
+    if isinstance(node, yaml.MappingNode):
+        seen: dict = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                doc.problems.append(f"{doc.path}:{line}: {dotted(path) or '(top)'}: a key must be a plain name")
+                continue
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.tag == _BOOL:
+                meant = yaml.constructor.SafeConstructor.bool_values.get(key_node.value.lower())
+                doc.problems.append(
+                    f"{doc.path}:{line}: {dotted(path + (key_node.value,))}: the key {key_node.value!r} is the "
+                    f"YAML 1.1 boolean {meant}; quote it ('{key_node.value}')")
+                # Read on as the string that was meant, so the rest of the file is still checked.
+                key_node.tag = _STR
+            key = loader.construct_object(key_node)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                first = None
+            if first is not None:
+                doc.problems.append(f"{doc.path}:{line}: {dotted(path + (key,))}: duplicate key "
+                                    f"{key!r} (first at line {first}); YAML would keep only the last")
+            else:
+                try:
+                    seen[key] = line
+                except TypeError:
+                    pass
+            doc.lines.setdefault(path + (key,), line)
+            _walk(loader, value_node, path + (key,), doc)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            doc.lines.setdefault(path + (i,), item.start_mark.line + 1)
+            _walk(loader, item, path + (i,), doc)
+
+
+def dotted(path) -> str:
+    """A key path as a.b.0.c; a key that is not a plain name shows as its repr, so that
+    a newline or a slash in a key cannot disguise the message."""
+    return ".".join(str(p) if isinstance(p, int) or (isinstance(p, str) and p.isidentifier()) else repr(p)
+                    for p in path)
+
+
+def read(path) -> Document:
+    """Read one YAML file. Syntax errors and key problems land in .problems (each
+    "file:line[:column]: message"); .data is None when the file could not be parsed."""
+    path = Path(path)
+    doc = Document(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        doc.problems.append(f"{path}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
+        return doc
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _walk(loader, node, (), doc)
+            doc.data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        what = e.problem or e.context or "not valid YAML"
+        doc.problems.append(f"{where}: YAML syntax: {what}" + (f" ({e.context})" if e.context and e.problem
+                                                                  else ""))
+        doc.data = None
+    except (yaml.YAMLError, RecursionError, ValueError) as e:
+        doc.problems.append(f"{path}: YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        doc.data = None
+    finally:
+        loader.dispose()
+    return doc
+
+
+def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) -> list[str]:
+    """jsonschema's verdict on doc.data, one line per error with file, line and key path;
+    an unknown key is pointed at where it is, not at its parent. bad_keys collects the
+    top-level keys that have an error (None among them: the document as a whole)."""
+    import jsonschema
+
+    out = []
+    bad_keys = set() if bad_keys is None else bad_keys
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(doc.data),
+                    key=lambda e: (doc.line(e.absolute_path) or 0, [str(p) for p in e.absolute_path]))
+    for e in errors:
+        path = tuple(e.absolute_path)
+        bad_keys.add(path[0] if path else None)
+        if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+            known = set(e.schema.get("properties", {}))
+            for k in sorted((k for k in e.instance if k not in known), key=str):
+                valid = ", ".join(sorted(known))
+                out.append(f"{doc.where(path + (k,))}: {dotted(path + (k,))}: unknown key {k!r}"
+                           + (f"; valid: {valid}" if valid else ""))
+            continue
+        if "propertyNames" in e.relative_schema_path:
+            # e.instance is the offending name and the path is its mapping's.
+            out.append(f"{doc.where(path + (e.instance,))}: {dotted(path + (e.instance,))}: "
+                       f"name {e.instance!r} is not allowed ({_why_name(e)})")
+            continue
+        out.append(f"{doc.where(path)}: {dotted(path) or '(top)'}: {_message(e)}")
+    return out
+
+
+def _why_name(e) -> str:
+    if "pattern" in e.schema:
+        return "letters, digits and _ only, not starting with a digit" if "A-Za-z_" in e.schema["pattern"] \
+            else "lower-case letters and digits"
+    return e.message
+
+
+def _message(e) -> str:
+    if e.validator == "pattern":
+        return f"{e.instance!r} is not allowed here (it must match {e.schema['pattern']})"
+    return e.message
