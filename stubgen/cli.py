@@ -35,12 +35,30 @@ def _add_generation_options(p):
     p.add_argument("--symbol-prefix", default="sys_", metavar="PREFIX", help="prefix of the C symbols")
     p.add_argument("--errno-handler", default="stubgen_errno", metavar="SYMBOL",
                    help="C function the errno policy calls with the positive errno")
-    p.add_argument("--tables", metavar="DIR", help="architecture tables to use instead of the shipped ones")
-    p.add_argument("--templates", metavar="DIR", help="templates that replace or extend the shipped ones")
+    _add_sources(p)
+
+
+TABLES_HELP = ("your tables: each file in DIR (<arch>.yaml, numbers/<arch>.yaml, common/*.yaml) replaces the "
+               "shipped file of the same path; the rest come from the shipped tables")
+TEMPLATES_HELP = ("your templates: each file in DIR (<dialect>/dialect.yaml, <dialect>/*.j2, "
+                  "<dialect>/<arch>.lower.yaml) replaces the shipped file of the same path")
+
+
+def _add_sources(p, templates: bool = True):
+    p.add_argument("--tables", metavar="DIR", help=TABLES_HELP)
+    if templates:
+        p.add_argument("--templates", metavar="DIR", help=TEMPLATES_HELP)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line (exit code 2, as argparse's own)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="stubgen", description="Generate Linux syscall stubs in assembly from "
+    ap = _Parser(prog="stubgen", description="Generate Linux syscall stubs in assembly from "
                                  "tables, and verify them under emulation.")
     ap.add_argument("--version", action="version", version=f"stubgen {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -52,10 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_generation_options(g)
     g.add_argument("--verify", action="store_true", help="verify the written stubs under emulation")
     g.add_argument("--force", action="store_true", help="overwrite files that stubgen did not generate")
+    g.add_argument("--check", action="store_true", help="write nothing; exit 1 and print a unified diff if the "
+                   "files in DIR differ from what would be generated, 0 if they match (for CI)")
 
     ls = sub.add_parser("list", help="architectures, syscalls, dialects and error policies")
-    ls.add_argument("--tables", metavar="DIR")
-    ls.add_argument("--templates", metavar="DIR")
+    _add_sources(ls)
     ls.add_argument("--coverage", action="store_true", help="per architecture: syscalls with numbers, with "
                     "signatures, and passing verification (runs the verifier)")
 
@@ -64,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
     v.add_argument("--no-real-tools", action="store_true",
                    help="do not compare with go tool asm or GNU as even where they are installed")
-    v.add_argument("--tables", metavar="DIR")
+    _add_sources(v)
 
     tb = sub.add_parser("tables", help="maintain the architecture tables")
     tsub = tb.add_subparsers(dest="tables_command", metavar="SUBCOMMAND")
@@ -72,14 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     ti = tsub.add_parser("import", help="rewrite arch/numbers/*.yaml from a Linux source tree's syscall tables")
     ti.add_argument("--kernel-src", required=True, metavar="DIR", help="top of a Linux source tree")
     ti.add_argument("--kernel-version", metavar="V", help="e.g. 7.1.5, when DIR has no top-level Makefile")
-    ti.add_argument("--tables", metavar="DIR", help="tables to rewrite instead of the shipped ones")
+    ti.add_argument("--tables", metavar="DIR", help="write numbers/<arch>.yaml into DIR instead of the shipped "
+                    "tables")
 
     cc = sub.add_parser("crosscheck", help="check the stubs in a generated directory with real tools "
                         "(go vet, go tool asm, GNU as, the running kernel, qemu-user)")
     cc.add_argument("directory", metavar="DIR")
     cc.add_argument("--check", type=_csv, metavar="LIST", help="only these checks (default: all)")
     cc.add_argument("-j", "--jobs", type=int, default=2, metavar="N", help="architectures checked at once")
-    cc.add_argument("--tables", metavar="DIR")
+    # The generated directory says everything the templates would; only the tables' tool names are needed.
+    _add_sources(cc, templates=False)
     return ap
 
 
@@ -92,18 +113,26 @@ def _options(a):
 
 def cmd_generate(a) -> int:
     from .generator import generate
-    from .output import write
+    from .output import check, write
 
     if a.all and a.syscalls:
         raise StubgenError("--all and --syscalls: pick one")
     stubs = generate("all" if a.all else a.syscalls, a.arch, a.dialect, a.errors, _traps(a.trap),
                      options=_options(a))
-    paths = write(stubs, a.output, force=a.force)
-    print(f"wrote {len(paths)} files ({len(stubs)} stubs) to {a.output}")
+    if a.check:
+        diff = check(stubs, a.output)
+        if diff:
+            sys.stdout.write(diff)
+            print(f"stubgen: {a.output} is not what stubgen generate would write (diff above)", file=sys.stderr)
+            return 1
+        print(f"{a.output}: up to date ({len(stubs)} stubs)")
+    else:
+        paths = write(stubs, a.output, force=a.force)
+        print(f"wrote {len(paths)} files ({len(stubs)} stubs) to {a.output}")
     if a.verify:
         from .verifier import verify_dir
 
-        return verify_dir(a.output, tables=a.tables)
+        return verify_dir(a.output, tables=a.tables, templates=a.templates)
     return 0
 
 
@@ -134,7 +163,8 @@ def cmd_list(a) -> int:
 def cmd_verify(a) -> int:
     from .verifier import verify_dir
 
-    return verify_dir(a.directory, tables=a.tables, mutants=a.mutants, real_tools=not a.no_real_tools)
+    return verify_dir(a.directory, tables=a.tables, templates=a.templates, mutants=a.mutants,
+                      real_tools=not a.no_real_tools)
 
 
 def cmd_tables(a) -> int:
@@ -164,6 +194,15 @@ def main(argv=None) -> int:
             raise
         print(f"stubgen: error: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:
+        # stdout closed early (stubgen list | head): nothing left to say to anyone.
+        sys.stderr.close()
+        return 0
+    except OSError as e:
+        if a.debug:
+            raise
+        print(f"stubgen: error: {e.filename + ': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -132,7 +132,10 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 raise StubgenError(f"error policy {policy!r} is not offered by dialect {dname} on {aname}; "
                                    f"valid: {', '.join(offered)}")
             trap_names = d.offers(aname, "trap")
-            trap = traps.get(aname, d.module(aname).default_trap)
+            trap = traps.get(aname) or getattr(d.module(aname), "default_trap", None)
+            if trap is None:
+                raise StubgenError(f"template {dname}/{d.stub_template.format(arch=aname)}: sets no "
+                                   f"default_trap; valid traps: {', '.join(trap_names) or 'none'}")
             if trap not in trap_names:
                 raise choices(f"trap for {aname} in dialect {dname}", trap, trap_names)
             mod = d.module(aname)
@@ -142,6 +145,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 sig = t.signature(arch, name)
                 frame = layout.plan(arch, sig, pol.returns)
                 symbol = d.symbol.format(prefix=opts.symbol_prefix, syscall=name)
+                _identifier(f"symbol of dialect {dname}", symbol)
                 go_decl, c_decl = _decls(arch, sig, frame, symbol)
                 number = None if sig.generic else arch.numbers[name]
                 ctx = Context(arch, name, symbol, number, policy, trap, frame, go_decl, c_decl,

@@ -112,6 +112,44 @@ SIGNATURES = {
 }
 ARCH["$defs"] = {"signatures": SIGNATURES}
 
+# templates/<dialect>/dialect.yaml. Format strings are checked for their placeholders
+# separately (render.FIELDS); a path that leaves the output directory is refused when
+# writing, after it is resolved.
+_TEMPLATE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_.{}-]+$"}
+DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
+    "summary": {"type": "string", "pattern": r"^[^\n]*$"},
+    "dir": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"},
+    "stub_template": _TEMPLATE_NAME,
+    "symbol": {"type": "string", "pattern": r"^[A-Za-z0-9_{}]+$"},
+    "files": {"type": "array", "minItems": 1, "items": _obj(["template", "path", "per"], {
+        "template": _TEMPLATE_NAME,
+        "path": {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z0-9_./{}-]+$"},
+        "per": {"enum": ["arch", "dialect"]},
+        "symbols": {"type": "boolean"},
+        "skip_empty": {"type": "boolean"},
+    })},
+    "verify": _obj([], {"reader": _IDENT, "convention": {"enum": ["c_abi", "go_abi0"]}, "reference": _IDENT}),
+})
+
+# What `stubgen verify` needs of a manifest.json, which may have been edited by hand.
+MANIFEST = {
+    "type": "object", "required": ["files"],
+    "properties": {
+        "options": {"type": "object", "properties": {"errno_handler": _IDENT}},
+        "files": {"type": "array", "items": {
+            "type": "object", "required": ["path", "dialect"],
+            "properties": {
+                "path": {"type": "string", "minLength": 1},
+                "dialect": _IDENT,
+                "arch": {"type": ["string", "null"]},
+                "symbols": {"type": "array", "items": {
+                    "type": "object", "required": ["name", "syscall", "number", "arch", "policy"],
+                    "properties": {"name": _IDENT, "syscall": _IDENT, "number": {"type": ["integer", "null"]},
+                                   "arch": {"type": "string"}, "policy": _IDENT, "trap": {"type": "string"}}}},
+            }}},
+    },
+}
+
 
 def _anchor_end(node):
     # jsonschema matches with re.search, where "$" also matches before a final newline:
@@ -127,5 +165,5 @@ def _anchor_end(node):
             _anchor_end(v)
 
 
-for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE):
+for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE, DIALECT, MANIFEST):
     _anchor_end(_s)

@@ -63,6 +63,23 @@ def _check_registers(doc: yamlio.Document, problems: _Problems):
                         f"({', '.join(sorted(known))})")
 
 
+def _check_numbers(ndoc: yamlio.Document, problems: _Problems) -> bool:
+    table = ndoc.data.get("numbers") if isinstance(ndoc.data, dict) else None
+    if not isinstance(table, dict):
+        return False
+    ok, by_number = True, {}
+    for sc, n in table.items():
+        if isinstance(n, float) and n.is_integer():
+            problems.at(ndoc, ("numbers", sc), f"{n!r} is not a whole number")
+            ok = False
+        elif isinstance(n, int) and not isinstance(n, bool):
+            if n in by_number:
+                problems.at(ndoc, ("numbers", sc), f"number {n} is also {by_number[n]}")
+                ok = False
+            by_number.setdefault(n, sc)
+    return ok
+
+
 def _arch(d: dict, numbers: dict) -> model.Arch:
     k, c, g = d["kernel"], d["c_abi"], d["go_abi0"]
     return model.Arch(
@@ -150,6 +167,14 @@ def load(root: str | None = None) -> model.Tables:
     for fname in sorted(arch_files):
         path = arch_files[fname]
         doc = _read_yaml(path, problems)
+        npath = base / "numbers" / f"{path.stem}.yaml"
+        if not npath.exists() and under is not None and path.parent == under:
+            npath = under / "numbers" / f"{path.stem}.yaml"
+        # The numbers are checked even when the architecture's file is not, so that one
+        # run reports both files' problems.
+        ndoc = _read_yaml(npath, problems) if npath.exists() else yamlio.Document(npath, {"numbers": {}})
+        numbers_ok = _validate(ndoc, schema.NUMBERS, problems)
+        numbers_ok = _check_numbers(ndoc, problems) and numbers_ok
         if not _validate(doc, schema.ARCH, problems):
             continue
         d = doc.data
@@ -157,20 +182,9 @@ def load(root: str | None = None) -> model.Tables:
             problems.at(doc, ("name",), f"{d['name']!r} does not match the file name {path.stem!r}")
             continue
         _check_registers(doc, problems)
-        npath = base / "numbers" / f"{d['name']}.yaml"
-        if not npath.exists() and under is not None and path.parent == under:
-            npath = under / "numbers" / f"{d['name']}.yaml"
-        ndoc = _read_yaml(npath, problems) if npath.exists() else yamlio.Document(npath, {"numbers": {}})
-        if not _validate(ndoc, schema.NUMBERS, problems):
+        if not numbers_ok:
             continue
         numbers = ndoc.data
-        by_number = {}
-        for sc, n in numbers["numbers"].items():
-            if not isinstance(n, int):
-                problems.at(ndoc, ("numbers", sc), f"{n!r} is not a whole number")
-            elif n in by_number:
-                problems.at(ndoc, ("numbers", sc), f"number {n} is also {by_number[n]}")
-            by_number.setdefault(n, sc)
         for i, name in enumerate((d["name"], *d.get("aliases", ()))):
             if name in aliases:
                 problems.at(doc, ("aliases", i - 1) if i else ("name",), f"{name!r} already names {aliases[name]}")

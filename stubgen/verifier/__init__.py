@@ -109,6 +109,11 @@ class Verifier:
         except (ReadError, AssemblyError) as e:
             rep.problems.append(f"cannot assemble: {e}")
             return rep
+        from .emulator import CODE_SIZE
+
+        if len(code) > CODE_SIZE:
+            rep.problems.append(f"{len(code)} bytes of code, more than the {CODE_SIZE:#x}-byte code area")
+            return rep
         sig = self.tables.signature(arch, spec.syscall)
         if sig is None:
             rep.problems.append(f"no signature for {spec.syscall!r} in the tables")
@@ -169,6 +174,21 @@ def verify(stubs, tables: str | None = None, templates: str | None = None) -> li
     return [v.check(text, spec) for text, spec in stub_specs(stubs)]
 
 
+def _check_manifest(man, path):
+    import jsonschema
+
+    from ..schema import MANIFEST
+
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(MANIFEST).iter_errors(man))
+    if err is not None:
+        key = ".".join(str(p) for p in err.absolute_path) or "(top)"
+        raise StubgenError(f"{path}: {key}: {err.message}")
+    for f in man["files"]:
+        for s in f.get("symbols", ()):
+            if s["policy"] not in policies.POLICIES:
+                raise StubgenError(f"{path}: {f['path']}: {s['name']}: unknown error policy {s['policy']!r}")
+
+
 def manifest_specs(directory) -> list[tuple[str, Spec]]:
     """The stubs a generated directory holds, read from its files as they are on disk."""
     d = Path(directory)
@@ -178,6 +198,7 @@ def manifest_specs(directory) -> list[tuple[str, Spec]]:
         raise StubgenError(f"{d}: no manifest.json (was it written by stubgen generate?)") from None
     except (OSError, ValueError) as e:
         raise StubgenError(f"{d / 'manifest.json'}: {e}") from None
+    _check_manifest(man, d / "manifest.json")
     handler = man.get("options", {}).get("errno_handler", "stubgen_errno")
     out = []
     for f in man.get("files", []):
@@ -186,9 +207,9 @@ def manifest_specs(directory) -> list[tuple[str, Spec]]:
         path = d / f["path"]
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as e:
+        except (OSError, UnicodeDecodeError) as e:
             raise StubgenError(f"{path}: {e}") from None
-        for s in f["symbols"]:
+        for s in f.get("symbols", ()):
             out.append((text, Spec(s["arch"], f["dialect"], s["name"], s["syscall"], s["number"], s["policy"],
                                    s.get("trap", ""), handler)))
     return out
