@@ -121,6 +121,9 @@ def plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
             raise StubgenError(f"{sig.name}.{p.name}: {size}-byte arguments on {arch.name} are not supported")
         off = align(off, min(size, g.max_align))
         if p.role == "number":
+            if n != 1:
+                raise StubgenError(f"{sig.name}.{p.name}: the syscall number must fit the one number register; "
+                                   f"{p.type.name} takes {n} on {arch.name}")
             ks = [k.number]
         else:
             ks = kregs.take(n)

@@ -363,3 +363,33 @@ def test_huge_stub_is_reported_not_crashed():
     rep = Verifier().check(_gnu("\n".join(["nop"] * 70000) + "\nmov $0x1c, %eax\nsyscall\nret"),
                            Spec("amd64", "gnu", "sys_madvise", "madvise", 28, "raw"))
     assert not rep.ok and "more than the 0x10000-byte code area" in rep.describe()
+
+
+# Found by tests/test_properties.py: each of these used to hang Keystone (the process
+# never returned) or raise out of the verifier.
+@pytest.mark.parametrize("arch, number", [("amd64", 28), ("arm", 220)])
+@pytest.mark.parametrize("body, words", [
+    ("*", "must start with an instruction"),     # hung Keystone
+    ("nop;+1", "must start with an instruction"),  # hung Keystone
+    ("nop; (", "must start with an instruction"),  # hung Keystone
+    ("a=b=c", "symbol assignment"),               # hung Keystone
+    ("b 0x10 {]", "unbalanced brackets"),         # hung Keystone
+    (";;", "returned no code"),                   # Unicorn UC_ERR_ARG on empty code
+    ("\u026c", "not printable ASCII"),            # UnicodeEncodeError in the binding
+])
+def test_inputs_that_hung_keystone_are_refused(arch, number, body, words):
+    from stubgen.verifier import Spec, Verifier
+
+    rep = Verifier().check("sys_madvise:\n" + body + "\n", Spec(arch, "gnu", "sys_madvise", "madvise", number, "raw"))
+    assert not rep.ok and words in rep.describe(), rep.describe()
+
+
+def test_gnu_octal_literal_is_read_not_crashed():
+    from stubgen.verifier import Spec, Verifier
+
+    rep = Verifier().check(_gnu("mov $034, %eax\nsyscall\nret"), Spec("amd64", "gnu", "sys_madvise", "madvise",
+                                                                     28, "raw"))
+    assert not rep.ok  # 034 is octal 28, but Keystone needs hex: the decimal guard says so
+    assert "cannot assemble" in rep.describe()
+    rep = Verifier().check(_gnu("mov $09, %eax\nret"), Spec("amd64", "gnu", "sys_madvise", "madvise", 28, "raw"))
+    assert "not a number GNU as reads" in rep.describe()

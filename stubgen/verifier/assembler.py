@@ -31,11 +31,24 @@ class Assembler(Protocol):
 _DECIMAL = re.compile(r"(?<![\w.])-?([0-9]{2,})(?![\w])")
 _NUMERIC_LABEL = re.compile(r"^\s*\d+\s*:|(?<![\w.])\d+[bf]\b")
 _LOCAL_LABEL = re.compile(r"\.L\w+:")
+_UNPRINTABLE = re.compile(r"[^\t\x20-\x7e]")
+_LABELS = re.compile(r"^(\s*[.\w]+\s*:)*\s*")
+_ASSIGNMENT = re.compile(r"[.\w$]+\s*=(?!=)")
 
 
 @lru_cache(maxsize=256)
 def _symbol_pattern(name: str):
     return re.compile(r"(?<![\w.·])" + re.escape(name) + r"(?![\w·])")
+
+
+def _balanced(text: str) -> bool:
+    closing, stack = {")": "(", "]": "[", "}": "{"}, []
+    for ch in text:
+        if ch in "([{":
+            stack.append(ch)
+        elif ch in closing and (not stack or stack.pop() != closing[ch]):
+            return False
+    return not stack
 
 
 def check_keystone_safe(lines: list[str]) -> None:
@@ -44,6 +57,23 @@ def check_keystone_safe(lines: list[str]) -> None:
         s = line.strip()
         if not s:
             continue
+        if _UNPRINTABLE.search(s):
+            # The binding encodes as ASCII (a UnicodeEncodeError otherwise), and C would
+            # stop reading at a NUL and assemble only what came before it.
+            raise AssemblyError(f"line {n}: {s!r} has a character that is not printable ASCII")
+        for stmt in s.split(";"):
+            rest = _LABELS.sub("", stmt, count=1)
+            if rest and not rest[0].isalpha() and not rest.startswith("."):
+                # Keystone never returns on a statement that starts with an operator
+                # or a bracket ("*", "+1", "(", "[", "!", "~"), on every architecture.
+                raise AssemblyError(f"line {n}: {s!r}: a statement must start with an instruction "
+                                    "(Keystone hangs on anything else)")
+            if not _balanced(rest):
+                # "b 0x10 {]" never returns: brackets must pair up before Keystone sees them.
+                raise AssemblyError(f"line {n}: {s!r}: unbalanced brackets (Keystone hangs on some)")
+            if _ASSIGNMENT.match(rest):
+                # "a=b=c" never returns either; an assignment is a directive in disguise.
+                raise AssemblyError(f"line {n}: {s!r}: symbol assignment in a body (Keystone hangs on some)")
         if s.startswith(".") and not _LOCAL_LABEL.fullmatch(s):
             raise AssemblyError(f"line {n}: directive {s.split()[0]!r} in a body: Keystone crashes or "
                                 "silently returns nothing on directives (.text, .section, unbalanced .cfi_*)")
@@ -80,6 +110,6 @@ class KeystoneAssembler:
             code, count = self._ks.asm("\n".join(lines), address, as_bytes=True)
         except self._keystone.KsError as e:
             raise AssemblyError(f"Keystone: {e}") from None
-        if code is None or not count:
+        if not code or not count:
             raise AssemblyError("Keystone returned no code")
         return Assembled(bytes(code), count)

@@ -8,6 +8,16 @@ import re
 from .body import Body, ReadError, strip_block_comments
 
 _NUM = re.compile(r"(?<![\w.])-?0x[0-9a-fA-F]+|(?<![\w.])-?\d+(?![\w])")
+
+
+def _number(tok: str) -> int:
+    # GNU as reads a leading 0 as octal; Python's int(tok, 0) refuses "010" outright.
+    digits = tok.lstrip("-")
+    if len(digits) > 1 and digits[0] == "0" and digits[1] not in "xX":
+        if not digits.isdigit() or "8" in digits or "9" in digits:
+            raise ReadError(f"{tok!r} is not a number GNU as reads")
+        return int(tok, 8)
+    return int(tok, 0)
 _LOCAL_LABEL = re.compile(r"\.L\w+:")
 
 
@@ -64,7 +74,7 @@ class GnuReader:
             body.source.append(s)
             nums = set()
             for m in _NUM.finditer(s):
-                nums.add(int(m.group(0), 0))
+                nums.add(_number(m.group(0)))
             body.numbers.append(nums)
         if not body.source:
             raise ReadError(f"{symbol} has no instructions")
