@@ -374,6 +374,7 @@ def test_huge_stub_is_reported_not_crashed():
     ("nop; (", "must start with an instruction"),  # hung Keystone
     ("a=b=c", "symbol assignment"),               # hung Keystone
     ("b 0x10 {]", "unbalanced brackets"),         # hung Keystone
+    (";.0\t0oo;", "directive '.0' in a body"),  # hung Keystone
     (";;", "returned no code"),                   # Unicorn UC_ERR_ARG on empty code
     ("\u026c", "not printable ASCII"),            # UnicodeEncodeError in the binding
 ])

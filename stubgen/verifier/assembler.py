@@ -63,9 +63,13 @@ def check_keystone_safe(lines: list[str]) -> None:
             raise AssemblyError(f"line {n}: {s!r} has a character that is not printable ASCII")
         for stmt in s.split(";"):
             rest = _LABELS.sub("", stmt, count=1)
-            if rest and not rest[0].isalpha() and not rest.startswith("."):
-                # Keystone never returns on a statement that starts with an operator
-                # or a bracket ("*", "+1", "(", "[", "!", "~"), on every architecture.
+            if rest.startswith("."):
+                raise AssemblyError(f"line {n}: directive {rest.split()[0]!r} in a body: Keystone crashes, hangs "
+                                    "or silently returns nothing on directives (.text, .section, unbalanced .cfi_*)")
+            if rest and not rest[0].isalpha():
+                # Keystone never returns on a statement that starts with an operator, a
+                # bracket or a stray dot ("*", "+1", "(", "[", "!", "~", ".0 0"), on every
+                # architecture; a directive hidden after a ";" is refused here too.
                 raise AssemblyError(f"line {n}: {s!r}: a statement must start with an instruction "
                                     "(Keystone hangs on anything else)")
             if not _balanced(rest):
