@@ -168,3 +168,32 @@ def test_public_register_calls_give_the_same_verdicts(monkeypatch):
         assert v.check(s.text, spec).ok
         broken = v.check(s.text.replace("0xdb", "0xda").replace("$219", "$218"), spec)
         assert broken.ok == (s.arch != "386")
+
+
+def test_hand_edited_text_is_assembled_in_a_child_with_a_time_limit(tmp_path, monkeypatch, capsys):
+    """Keystone can hang inside C on malformed text the guards do not know; a file whose
+    hash differs from the manifest's is assembled in a forked child, which is killed."""
+    import time
+
+    from stubgen.verifier import assembler, verify_dir
+
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate(dialects=["gnu"], arches=["amd64"]), out)
+    f = out / "gnu" / "stubs_linux_amd64.S"
+    f.write_text(f.read_text().replace("syscall", "syscall\n\tnop"))
+    assert verify_dir(out, real_tools=False) == 0  # edited, still right, verified through the child
+
+    real = assembler.KeystoneAssembler._asm
+
+    def hang(self, lines, address):
+        if any("nop" in ln for ln in lines):
+            time.sleep(60)
+        return real(self, lines, address)
+
+    monkeypatch.setattr(assembler.KeystoneAssembler, "_asm", hang)
+    monkeypatch.setattr(assembler, "ISOLATION_SECONDS", 1)
+    capsys.readouterr()
+    t = time.monotonic()
+    assert verify_dir(out, real_tools=False) == 1
+    assert time.monotonic() - t < 10
+    assert "Keystone did not finish within 1 s" in capsys.readouterr().out

@@ -102,7 +102,11 @@ class KeystoneAssembler:
             self._ks.syntax = getattr(keystone, f"KS_OPT_SYNTAX_{syntax.upper()}")
         self._keystone = keystone
 
-    def assemble(self, lines: list[str], address: int, symbols: dict[str, int] | None = None) -> Assembled:
+    def assemble(self, lines: list[str], address: int, symbols: dict[str, int] | None = None,
+                 isolated: bool = False) -> Assembled:
+        """isolated: assemble in a forked child with a time limit. Keystone hangs inside
+        C on some malformed text that the guards do not know yet; text stubgen rendered
+        itself never does, but a file edited by hand might."""
         # Symbols become absolute addresses in the text: Keystone's symbol resolver puts
         # PC-relative targets 4 bytes off.
         for name, addr in (symbols or {}).items():
@@ -110,6 +114,11 @@ class KeystoneAssembler:
                 pat = _symbol_pattern(name)
                 lines = [pat.sub(f"{addr:#x}", ln) for ln in lines]
         check_keystone_safe(lines)
+        if isolated:
+            return _in_child(self._asm, lines, address)
+        return self._asm(lines, address)
+
+    def _asm(self, lines: list[str], address: int) -> Assembled:
         try:
             code, count = self._ks.asm("\n".join(lines), address, as_bytes=True)
         except self._keystone.KsError as e:
@@ -117,3 +126,39 @@ class KeystoneAssembler:
         if not code or not count:
             raise AssemblyError("Keystone returned no code")
         return Assembled(bytes(code), count)
+
+
+ISOLATION_SECONDS = 10
+
+
+def _in_child(fn, *args) -> Assembled:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+
+    def child():
+        try:
+            send.send(("ok", fn(*args)))
+        except AssemblyError as e:
+            send.send(("error", str(e)))
+
+    proc = ctx.Process(target=child, daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if not recv.poll(ISOLATION_SECONDS):
+            raise AssemblyError(f"Keystone did not finish within {ISOLATION_SECONDS} s "
+                                "(it hangs on some malformed input)")
+        try:
+            kind, value = recv.recv()
+        except EOFError:
+            raise AssemblyError("Keystone died on this input") from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        recv.close()
+    if kind == "error":
+        raise AssemblyError(value)
+    return value
