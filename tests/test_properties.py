@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import stubgen
-from stubgen import tables
+from stubgen import resources, tables
 from stubgen.cli import main
 from stubgen.errors import StubgenError
 from stubgen.verifier import Spec, Verifier
@@ -84,10 +84,10 @@ def _register_values(arch_doc):
 
 
 @FAST
-@given(_register_values(yaml.safe_load((Path(stubgen.__file__).parent.parent / "arch" / "amd64.yaml").read_text())),
+@given(_register_values(yaml.safe_load((resources.tables_dir() / "amd64.yaml").read_text())),
        st.sampled_from(["rax", "rdi", "nope", "RAX"]))
 def test_random_register_names_in_a_table(args, number):
-    doc = yaml.safe_load((Path(stubgen.__file__).parent.parent / "arch" / "amd64.yaml").read_text())
+    doc = yaml.safe_load((resources.tables_dir() / "amd64.yaml").read_text())
     doc["kernel"]["args"], doc["kernel"]["number"] = args, number
     t = _load({"amd64.yaml": yaml.safe_dump(doc)})
     if t is not None:
