@@ -27,3 +27,14 @@ def test_go_vet_and_build(go_env, package, goarch):
     for cmd in (["vet", "."], ["build", "."]):
         r = go(go_env, goarch, *cmd, cwd=package)
         assert r.returncode == 0, f"go {' '.join(cmd)} GOARCH={goarch}:\n{r.stdout}{r.stderr}"
+
+
+def test_generated_go_is_gofmt_clean(go_env, tmp_path):
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate("all", dialects=["plan9"]), out)
+    goroot = subprocess.run(["go", "env", "GOROOT"], env=go_env, capture_output=True, text=True).stdout.strip()
+    r = subprocess.run([f"{goroot}/bin/gofmt", "-l", "."], cwd=out / "plan9", capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "", r.stdout + r.stderr
+    (out / "plan9" / "stubs_linux.go").write_text((out / "plan9" / "stubs_linux.go").read_text() + "func  x() {}\n")
+    r = subprocess.run([f"{goroot}/bin/gofmt", "-l", "."], cwd=out / "plan9", capture_output=True, text=True)
+    assert "stubs_linux.go" in r.stdout
