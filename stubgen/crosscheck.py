@@ -312,11 +312,7 @@ def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
 
             def asm():
                 syms = realtools.go_asm_bytes(module() / "stubs" / asm_name, arch, tables=tables)
-                names = [s["name"] for s in entry["symbols"]]
-                missing = [n for n in names if not syms.get(n)]
-                if missing:
-                    return FAIL, f"no code for {', '.join(missing)} in the listing"
-                return PASS, ", ".join(f"{n} {len(syms[n])} B" for n in names)
+                return _every_symbol(entry, syms, "in the listing")
 
             if "go vet" in wanted:
                 out.append(_guard("go vet", arch.name, "plan9", policy, vet))
@@ -335,6 +331,15 @@ def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
     return tasks
 
 
+def _every_symbol(entry: dict, syms: dict, where: str):
+    """PASS with each symbol's size when a real assembler made code for every symbol of a file."""
+    names = [s["name"] for s in entry["symbols"]]
+    missing = [n for n in names if not syms.get(n)]
+    if missing:
+        return FAIL, f"no code for {', '.join(missing)} {where}"
+    return PASS, ", ".join(f"{n} {len(syms[n])} B" for n in names)
+
+
 def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
     tasks = []
     header = g.header()
@@ -350,12 +355,7 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
             out = []
 
             def gas():
-                syms = realtools.gnu_asm_bytes(asm, arch, tables=tables)
-                names = [s["name"] for s in entry["symbols"]]
-                missing = [n for n in names if not syms.get(n)]
-                if missing:
-                    return FAIL, f"no .text bytes for {', '.join(missing)}"
-                return PASS, ", ".join(f"{n} {len(syms[n])} B" for n in names)
+                return _every_symbol(entry, realtools.gnu_asm_bytes(asm, arch, tables=tables), "in .text")
 
             if "gnu as" in wanted:
                 out.append(_guard("gnu as", arch.name, "gnu", policy, gas))

@@ -128,8 +128,6 @@ class Dialect:
 
 @lru_cache(maxsize=64)
 def _module(env, name: str):
-    from jinja2 import TemplateError
-
     try:
         return env.get_template(name).module
     except Exception as e:

@@ -6,7 +6,6 @@ import sys
 import pytest
 
 import stubgen
-from stubgen import tables
 from stubgen.verifier import Verifier
 from stubgen.verifier.assembler import AssemblyError, KeystoneAssembler, check_keystone_safe
 from stubgen.verifier.emulator import CODE

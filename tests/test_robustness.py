@@ -1,7 +1,6 @@
 """Bad input and hostile files: clear errors naming file and line, nothing half-written,
 nothing outside -o DIR, a CI check mode, and the same bytes whatever the hash seed."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -4,7 +4,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -53,8 +52,6 @@ def _generated(tmp_path, *args):
 
 
 def test_verify_dir_reads_files_on_disk(tmp_path, capsys):
-    import stubgen.cli  # noqa: F401
-
     out = _generated(tmp_path)
     assert verify_dir(out) == 0
     f = out / "plan9" / "stubs_linux_386.s"
@@ -69,8 +66,6 @@ def test_verify_dir_reads_files_on_disk(tmp_path, capsys):
 
 
 def test_cli_verify_exit_codes(tmp_path):
-    import stubgen.cli  # noqa: F401
-
     out = _generated(tmp_path, "-d", "gnu")
     r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(out)], capture_output=True, text=True)
     assert r.returncode == 0 and "3 passed, 0 failed" in r.stdout
@@ -186,9 +181,13 @@ def test_kernel_statement_agrees_with_the_tables():
 
 
 def test_manifest_lists_what_verify_reads(tmp_path):
-    import stubgen.cli  # noqa: F401
-
     out = _generated(tmp_path)
     man = json.loads((out / "manifest.json").read_text())
     n = sum(len(f["symbols"]) for f in man["files"] if f["arch"])
     assert n == 6
+
+
+def test_plan9_branch_past_the_end_is_a_read_error(verifier):
+    (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash")
+    rep = verifier.check(s.text.replace("JLS\t2(PC)", "JLS\t9(PC)"), _spec("386", "plan9", "crash"))
+    assert any("points past the last instruction" in p for p in rep.problems), rep.describe()

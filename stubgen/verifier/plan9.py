@@ -146,34 +146,18 @@ class Plan9Reader:
         if frame[0] != 0:
             raise ReadError(f"·{symbol} has a ${frame[0]} frame: the verifier reads frameless functions only")
         body = Body(symbol, [], [], [], frame)
-        instrs = []
+        idx, pool, targets = 0, False, set()
         for s in lines:
             if m := _LABEL.fullmatch(s):
-                instrs.append(("label", m.group(1)))
-            else:
-                instrs.append(("insn", s))
-        n_insn, pool = 0, False
-        targets = {}
-        for kind, s in instrs:
-            if kind == "label":
-                targets.setdefault(n_insn, []).append(f".L{s}")
-            else:
-                n_insn += 1
-        idx = 0
-        pending_pc = set()
-        for kind, s in instrs:
-            if kind == "label":
+                body.lines.append(f".L{m.group(1)}:")
                 continue
             mnem, rest = (_SPACE.split(s, maxsplit=1) + [""])[:2]
             base, _, cond = mnem.partition(".")
             ops = [self._operand(o, idx, symbols) for o in _split_operands(rest)]
-            for o in ops:
-                if o.kind == "l" and str(o.value).startswith(".Lpc"):
-                    pending_pc.add(int(str(o.value)[4:]))
+            targets |= {int(str(o.value)[4:]) for o in ops if o.kind == "l" and str(o.value).startswith(".Lpc")}
             rule = self._rule(base, ops, s)
-            for lbl in targets.get(idx, []):
-                body.lines.append(f"{lbl}:")
-            body.lines.append(f"\x00{idx}")  # placeholder for .Lpc labels, filled below
+            # Every instruction gets a label, so that n(PC) branches have a target; labels cost no bytes.
+            body.lines.append(f".Lpc{idx}:")
             body.lines.append(rule.format(*ops, cond=cond.lower()))
             pool |= ".pool}" in rule
             body.source.append(s)
@@ -181,21 +165,12 @@ class Plan9Reader:
             body.numbers.append(set() if ".pool}" in rule else
                                 {o.value if o.kind == "i" else o.offset for o in ops if o.kind in "im"})
             idx += 1
-        out = []
-        for ln in body.lines:
-            if ln.startswith("\x00"):
-                i = int(ln[1:])
-                if i in pending_pc:
-                    out.append(f".Lpc{i}:")
-                continue
-            out.append(ln)
-        if any(i >= idx for i in pending_pc):
+        if any(i >= idx for i in targets):
             raise ReadError(f"·{symbol}: a branch n(PC) points past the last instruction")
         if pool:
-            out.append(self.fmt["pool_tail"])
+            body.lines.append(self.fmt["pool_tail"])
             body.source.append("(literal pool)")
             body.numbers.append(set())
-        body.lines = out
         return body
 
     def _rule(self, mnem: str, ops: list[Operand], src: str) -> str:
