@@ -12,7 +12,7 @@ from .. import layout, policies, render, tables as tables_mod
 from ..errors import StubgenError
 from .assembler import AssemblyError, KeystoneAssembler
 from .body import ReadError
-from .checks import INJECTED, evaluate
+from .checks import INJECTED, evaluate, placement
 from .kernel import linux_abi
 
 READERS = {"plan9": "Plan9Reader", "gnu": "GnuReader"}
@@ -150,11 +150,13 @@ class Verifier:
         machine.load(code)
         setup = lay_out(arch, convention, frame, len(code))
         prepared = machine.prepare(setup.regs, setup.memory)
+        where = placement(abi, setup, arch)
         for inject in INJECTED:
             run = machine.run_prepared(prepared, inject)
             rep.runs += 1
             problems = evaluate(run, setup, abi=abi, arch=arch, convention=convention, policy=policy,
-                                number=spec.number, inject=inject, machine=machine, code_len=len(code))
+                                number=spec.number, inject=inject, machine=machine, code_len=len(code),
+                                where=where)
             if problems:
                 rep.problems += [f"{label}kernel result {inject}: {p}" for p in problems]
                 if run.traps:

@@ -13,7 +13,17 @@ def _m(bits: int) -> int:
     return (1 << bits) - 1
 
 
-def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machine, code_len) -> list[str]:
+def placement(abi, setup, arch):
+    """Where the kernel reads each argument (the same for every run of a stub), or why
+    the arguments do not fit."""
+    try:
+        return abi.placement(setup.args, arch.word_bytes, arch.endian)
+    except ValueError as e:
+        return str(e)
+
+
+def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machine, code_len,
+             where) -> list[str]:
     p = []
     word_mask = _m(8 * arch.word_bytes)
     is_error = abi.error_range[0] <= inject <= abi.error_range[1]
@@ -26,11 +36,9 @@ def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machi
             number = setup.number & _m(abi.number_bits)
         if t.number & _m(abi.number_bits) != number:
             p.append(f"number register {abi.number} = {t.number:#x} at the trap, expected {number} ({number:#x})")
-        try:
-            where = abi.placement(setup.args, arch.word_bytes, arch.endian)
-        except ValueError as e:
+        if isinstance(where, str):
+            p.append(where)
             where = []
-            p.append(str(e))
         for i, r, want, bits in where:
             got = t.args[r] & _m(bits)
             if got != want:

@@ -146,27 +146,29 @@ class Plan9Reader:
         if frame[0] != 0:
             raise ReadError(f"·{symbol} has a ${frame[0]} frame: the verifier reads frameless functions only")
         body = Body(symbol, [], [], [], frame)
-        idx, pool, targets = 0, False, set()
+        parsed, targets = [], set()  # labels cost Keystone time: place only those branches use
         for s in lines:
             if m := _LABEL.fullmatch(s):
-                body.lines.append(f".L{m.group(1)}:")
+                parsed.append((f".L{m.group(1)}:", None, None))
                 continue
             mnem, rest = (_SPACE.split(s, maxsplit=1) + [""])[:2]
             base, _, cond = mnem.partition(".")
-            ops = [self._operand(o, idx, symbols) for o in _split_operands(rest)]
+            ops = [self._operand(o, len(body.source), symbols) for o in _split_operands(rest)]
             targets |= {int(str(o.value)[4:]) for o in ops if o.kind == "l" and str(o.value).startswith(".Lpc")}
             rule = self._rule(base, ops, s)
-            # Every instruction gets a label, so that n(PC) branches have a target; labels cost no bytes.
-            body.lines.append(f".Lpc{idx}:")
-            body.lines.append(rule.format(*ops, cond=cond.lower()))
-            pool |= ".pool}" in rule
+            parsed.append((rule.format(*ops, cond=cond.lower()), len(body.source), rule))
             body.source.append(s)
             # A pooled constant is checked by running it; Capstone shows only the pool offset.
             body.numbers.append(set() if ".pool}" in rule else
                                 {o.value if o.kind == "i" else o.offset for o in ops if o.kind in "im"})
-            idx += 1
-        if any(i >= idx for i in targets):
+        if any(i >= len(body.source) for i in targets):
             raise ReadError(f"·{symbol}: a branch n(PC) points past the last instruction")
+        pool = False
+        for line, idx, rule in parsed:
+            if idx in targets:
+                body.lines.append(f".Lpc{idx}:")
+            body.lines.append(line)
+            pool |= rule is not None and ".pool}" in rule
         if pool:
             body.lines.append(self.fmt["pool_tail"])
             body.source.append("(literal pool)")
