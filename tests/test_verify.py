@@ -99,6 +99,10 @@ def _spec(arch, dialect, policy="raw", symbol="sys_madvise"):
 
 
 BROKEN = {
+    "loses the result": ("amd64", "mov $0x1c, %eax\nsyscall\nxor %eax, %eax\nret", "result register rax"),
+    "calls the errno handler under raw": ("amd64", "mov $0x1c, %eax\nsyscall\npush %rax\ncall stubgen_errno\n"
+                                          "pop %rax\nret", "called the errno handler"),
+    "crashes on success": ("amd64", "mov $0x1c, %eax\nsyscall\nint3\nret", "crashed (interrupt 3)"),
     "loops": ("amd64", "mov $0x1c, %eax\nsyscall\n.Lspin:\njmp .Lspin\nret", "did not return within"),
     "two syscalls": ("amd64", "mov $0x1c, %eax\nsyscall\nsyscall\nret", "2 syscalls"),
     "no syscall": ("amd64", "mov $0x1c, %eax\nret", "0 syscalls"),
