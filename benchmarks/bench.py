@@ -16,7 +16,6 @@ import ast
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys

@@ -18,7 +18,8 @@ class Row:
 
 
 def coverage(tables: str | None = None, templates: str | None = None, policy: str = "raw") -> list[Row]:
-    from . import generator, render, tables as tables_mod
+    from . import generator, render
+    from . import tables as tables_mod
     from .verifier import Verifier, stub_specs
 
     t = tables_mod.load(tables)

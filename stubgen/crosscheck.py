@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import policies, realtools, tables as tables_mod
+from . import policies, realtools
+from . import tables as tables_mod
 from .errors import StubgenError
 from .output import MANIFEST
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import layout, policies, render, tables as tables_mod
+from . import layout, policies, render
+from . import tables as tables_mod
 from .errors import StubgenError, choices
 from .model import Arch
 

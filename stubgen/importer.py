@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from . import schema, syscalltbl, tables as tables_mod
+from . import schema, syscalltbl
+from . import tables as tables_mod
 from .errors import StubgenError
 from .output import atomic_write
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from . import tables as tables_mod
@@ -187,7 +187,7 @@ def gcc_package(arch, tables=None) -> str:
     return f"gcc-{_debian(_arch(arch, tables).gnu_triple)} and its C library (libc6-dev, or libc6-dev-*-cross)"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _host_triple() -> str | None:
     for cmd in (["gcc", "-dumpmachine"], ["cc", "-dumpmachine"]):
         if shutil.which(cmd[0]):

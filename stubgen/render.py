@@ -8,7 +8,6 @@ from pathlib import Path
 from . import schema, yamlio
 from .errors import StubgenError, choices
 
-
 # Bounds on what one template expression may build: the sandbox keeps a template from
 # reaching Python's internals but not from asking for 9**9**9 or 'x' * 10**12, which
 # would hang or exhaust memory instead of failing.
@@ -186,7 +185,7 @@ def _format_problems(doc) -> list[str]:
             if field not in allowed or spec or conv:
                 out.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath)}: placeholder "
                            f"{{{field}{'!' + conv if conv else ''}{':' + spec if spec else ''}}} is not "
-                           f"allowed; valid: {', '.join('{%s}' % a for a in sorted(allowed))}")
+                           f"allowed; valid: {', '.join('{' + a + '}' for a in sorted(allowed))}")
     return out
 
 

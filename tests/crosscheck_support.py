@@ -7,11 +7,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import REQUIRE_TOOLS
 
 import stubgen
 from stubgen import crosscheck
-
-from conftest import REQUIRE_TOOLS
 
 ARCHES = ["386", "amd64", "arm"]
 # Plan 9 has no errno policy (Go code has no errno); the GNU dialect offers all four.
@@ -23,7 +22,7 @@ _ROOT = Path(tempfile.mkdtemp(prefix="stubgen-crosscheck-tests-"))
 atexit.register(shutil.rmtree, _ROOT, True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def generated(policy: str) -> Path:
     out = _ROOT / policy
     dialects = [d for d, ps in POLICIES.items() if policy in ps]
@@ -31,7 +30,7 @@ def generated(policy: str) -> Path:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def results(policy: str) -> dict:
     """{(check, arch, dialect): Result} for the stubs of one policy."""
     rs = crosscheck.run(generated(policy), checks=CHECKS, work=_ROOT / f"work-{policy}")

@@ -90,8 +90,7 @@ def test_list_and_help():
 
 
 def test_help_and_generate_do_not_import_the_engines(tmp_path):
-    code = ("import sys; from stubgen.cli import main; main(['generate', '-o', %r]); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('unicorn', 'keystone', 'capstone')))"
-            % str(tmp_path))
+    code = (f"import sys; from stubgen.cli import main; main(['generate', '-o', {str(tmp_path)!r}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('unicorn', 'keystone', 'capstone')))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr

@@ -4,10 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REQUIRE_TOOLS
 
 import stubgen
-
-from conftest import REQUIRE_TOOLS
 
 
 def _run(*args, env=None):

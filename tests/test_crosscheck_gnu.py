@@ -5,11 +5,10 @@ policy, and the callee-saved registers kept."""
 import subprocess
 
 import pytest
-
-from stubgen import crosscheck, realtools, tables
-
 from conftest import REQUIRE_TOOLS
 from crosscheck_support import ARCHES, POLICIES, generated, require, results
+
+from stubgen import crosscheck, realtools, tables
 
 # GUIDE §4: GNU as on the C ABI raw stubs.
 GNU_ANCHORS = {

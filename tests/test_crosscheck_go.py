@@ -2,11 +2,10 @@
 frames, Go's assembler gives GUIDE §4's bytes, and Go programs calling the
 generated stubs see madvise(MADV_DONTNEED) work (natively, or under qemu-user)."""
 import pytest
+from crosscheck_support import ARCHES, POLICIES, generated, require, results
 
 from stubgen import realtools, tables
 from stubgen.realtools import ToolFailed, parse_go_listing
-
-from crosscheck_support import ARCHES, POLICIES, generated, require, results
 
 # GUIDE §4: Go's assembler on the Go runtime's madvise (raw policy).
 GO_ANCHORS = {

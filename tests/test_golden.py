@@ -3,9 +3,9 @@ madvise (raw) and the seed's 2011 stubs (crash). The expected sequences are
 transcribed from src/runtime/sys_linux_*.s and from Go commit e6f5a90b, not from
 stubgen's output."""
 import pytest
+from plan9text import instructions, split
 
 import stubgen
-from plan9text import instructions, split
 
 GO_RUNTIME = {
     "386": ("$0-16", "MOVL $219, AX; MOVL addr+0(FP), BX; MOVL n+4(FP), CX; MOVL flags+8(FP), DX; "

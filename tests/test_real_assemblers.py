@@ -5,10 +5,10 @@ import io
 import shutil
 
 import pytest
+from conftest import need_tool
 
 import stubgen
 import stubgen.cli  # noqa: F401
-from conftest import need_tool
 from stubgen import resources
 from stubgen.verifier import verify_dir
 

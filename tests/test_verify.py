@@ -1,5 +1,4 @@
 """The verifier passes every generated stub and says no to broken ones."""
-import stubgen.cli  # noqa: F401  (the CLI module, for main)
 import json
 import shutil
 import subprocess
@@ -9,8 +8,10 @@ import pytest
 import yaml
 
 import stubgen
+import stubgen.cli  # noqa: F401  (the CLI module, for main)
 from stubgen.verifier import Spec, Verifier, verify, verify_dir
-from stubgen.verifier.mutants import KINDS, run as run_mutants
+from stubgen.verifier.mutants import KINDS
+from stubgen.verifier.mutants import run as run_mutants
 
 MATRIX = [("plan9", p) for p in ("raw", "crash", "ignore")] + [("gnu", p) for p in ("raw", "crash", "ignore", "errno")]
 

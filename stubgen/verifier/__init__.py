@@ -8,7 +8,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import layout, policies, render, tables as tables_mod
+from .. import layout, policies, render
+from .. import tables as tables_mod
 from ..errors import StubgenError
 from .assembler import AssemblyError, KeystoneAssembler
 from .body import ReadError

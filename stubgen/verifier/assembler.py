@@ -5,8 +5,8 @@ written in hex, and a None result is an error, never an empty stub."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from ..errors import StubgenError
