@@ -37,7 +37,6 @@ class Context:
     c_decl: str
     errno_handler: str
     policy_summary: str
-    returns: bool
 
     def reg(self, name: str) -> str:
         """The Go assembler's name of a register."""
@@ -150,7 +149,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 go_decl, c_decl = _decls(arch, sig, frame, symbol)
                 number = None if sig.generic else arch.numbers[name]
                 ctx = Context(arch, name, symbol, number, policy, trap, frame, go_decl, c_decl,
-                              opts.errno_handler, pol.summary, pol.returns)
+                              opts.errno_handler, pol.summary)
                 text = render_stub(mod, ctx)
                 stubs.append(Stub(aname, dname, name, symbol, ctx.number, policy,
                                   trap, text.strip("\n"), ctx, opts))

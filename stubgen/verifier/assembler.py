@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from ..errors import StubgenError
+from .body import LOCAL_LABEL
 
 
 class AssemblyError(StubgenError):
@@ -19,7 +20,6 @@ class AssemblyError(StubgenError):
 @dataclass(frozen=True)
 class Assembled:
     code: bytes
-    count: int  # statements Keystone encoded
 
 
 class Assembler(Protocol):
@@ -30,7 +30,6 @@ class Assembler(Protocol):
 # (and the AT&T syntax and the symbol resolver are options).
 _DECIMAL = re.compile(r"(?<![\w.])-?([0-9]{2,})(?![\w])")
 _NUMERIC_LABEL = re.compile(r"^\s*\d+\s*:|(?<![\w.])\d+[bf]\b")
-_LOCAL_LABEL = re.compile(r"\.L\w+:")
 _UNPRINTABLE = re.compile(r"[^\t\x20-\x7e]")
 _LABELS = re.compile(r"^(\s*[.\w]+\s*:)*\s*")
 _ASSIGNMENT = re.compile(r"[.\w$]+\s*=(?!=)")
@@ -78,7 +77,7 @@ def check_keystone_safe(lines: list[str]) -> None:
             if _ASSIGNMENT.match(rest):
                 # "a=b=c" never returns either; an assignment is a directive in disguise.
                 raise AssemblyError(f"line {n}: {s!r}: symbol assignment in a body (Keystone hangs on some)")
-        if s.startswith(".") and not _LOCAL_LABEL.fullmatch(s):
+        if s.startswith(".") and not LOCAL_LABEL.fullmatch(s):
             raise AssemblyError(f"line {n}: directive {s.split()[0]!r} in a body: Keystone crashes or "
                                 "silently returns nothing on directives (.text, .section, unbalanced .cfi_*)")
         if "/*" in s or "//" in s:
@@ -125,7 +124,7 @@ class KeystoneAssembler:
             raise AssemblyError(f"Keystone: {e}") from None
         if not code or not count:
             raise AssemblyError("Keystone returned no code")
-        return Assembled(bytes(code), count)
+        return Assembled(bytes(code))
 
 
 ISOLATION_SECONDS = 10

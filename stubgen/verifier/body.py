@@ -6,14 +6,19 @@ import re
 from dataclasses import dataclass, field
 
 
+def mask(bits: int) -> int:
+    return (1 << bits) - 1
+
+
 @dataclass
 class Body:
-    symbol: str
     lines: list[str]  # Keystone input: instructions and .L labels
     source: list[str]  # one entry per instruction, as written in the file
     numbers: list[set[int]] = field(default_factory=list)  # immediates and offsets per instruction
     frame: tuple[int, int] | None = None  # Plan 9 TEXT $frame-argsize
-    data_tail: int = 0  # bytes of literal pool after the last instruction
+
+
+LOCAL_LABEL = re.compile(r"\.L\w+:")  # the only labels Keystone is given
 
 
 class ReadError(Exception):

@@ -5,23 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..layout import Frame
+from .body import mask
 from .emulator import CODE, SENTINEL, SP0, VDSO_CELL
 
 OWN_FRAME = 0x100  # bytes below the entry stack pointer a stub may use
 
 
-def _mask(bits: int) -> int:
-    return (1 << bits) - 1
-
-
 def arg_value(i: int, size: int) -> int:
     """Distinct per argument, top bit set in every width, no byte repeated."""
     v = 0x8A7B6C5D4E3F2011 + i * 0x0102030405060708
-    return (v & _mask(8 * size)) | (1 << (8 * size - 1))
+    return (v & mask(8 * size)) | (1 << (8 * size - 1))
 
 
 def poison(i: int, word: int) -> int:
-    return (0xC5C4C3C2_B0B1B2B3 + i * 0x0101010111111111) & _mask(8 * word)
+    return (0xC5C4C3C2_B0B1B2B3 + i * 0x0101010111111111) & mask(8 * word)
 
 
 @dataclass
@@ -71,7 +68,7 @@ def lay_out(arch, convention: str, frame: Frame, code_len: int) -> Setup:
                 pv = int.from_bytes(raw[j * part.size:(j + 1) * part.size], endian)
                 if part.c_reg:
                     # The upper bits of a narrow argument are the caller's junk: keep the poison there.
-                    regs[part.c_reg] = (regs[part.c_reg] & ~_mask(8 * part.size) | pv) & _mask(8 * word)
+                    regs[part.c_reg] = (regs[part.c_reg] & ~mask(8 * part.size) | pv) & mask(8 * word)
                 else:
                     memory.append((SP0 + part.c_stack, pv.to_bytes(c.stack_slot, endian)))
                     end = max(end, SP0 + part.c_stack + c.stack_slot)

@@ -3,14 +3,11 @@ arguments exactly once, and the caller got back what its convention and the
 error policy promise."""
 from __future__ import annotations
 
+from .body import mask
 from .caller import bad_accesses
 from .emulator import STEP_LIMIT
 
 INJECTED = (0, 1, -1, -22, -4095, -4096, 0x7FFFFFFF)
-
-
-def _m(bits: int) -> int:
-    return (1 << bits) - 1
 
 
 def placement(abi, setup, arch):
@@ -25,7 +22,7 @@ def placement(abi, setup, arch):
 def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machine, code_len,
              where) -> list[str]:
     p = []
-    word_mask = _m(8 * arch.word_bytes)
+    word_mask = mask(8 * arch.word_bytes)
     is_error = abi.error_range[0] <= inject <= abi.error_range[1]
     if len(run.traps) != 1:
         p.append(f"{len(run.traps)} syscalls, expected exactly one")
@@ -33,14 +30,14 @@ def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machi
         t = run.traps[0]
         # A generic stub's number is whatever its caller passed; the kernel reads a C int.
         if setup.number is not None:
-            number = setup.number & _m(abi.number_bits)
-        if t.number & _m(abi.number_bits) != number:
+            number = setup.number & mask(abi.number_bits)
+        if t.number & mask(abi.number_bits) != number:
             p.append(f"number register {abi.number} = {t.number:#x} at the trap, expected {number} ({number:#x})")
         if isinstance(where, str):
             p.append(where)
             where = []
         for i, r, want, bits in where:
-            got = t.args[r] & _m(bits)
+            got = t.args[r] & mask(bits)
             if got != want:
                 size = setup.args[i][1]
                 what = f"{8 * size}-bit" if bits == 8 * size else f"{bits}-bit part of a {8 * size}-bit value"
@@ -89,8 +86,8 @@ def _result(run, setup, arch, convention, policy, inject, is_error, machine, wor
     if convention == "go_abi0":
         addr, size = setup.result_slot
         got = int.from_bytes(machine.uc.mem_read(addr, size), arch.endian)
-        if got != expected & _m(8 * size):
-            p.append(f"result slot ret at {addr:#x} holds {got:#x}, expected {expected & _m(8 * size):#x}")
+        if got != expected & mask(8 * size):
+            p.append(f"result slot ret at {addr:#x} holds {got:#x}, expected {expected & mask(8 * size):#x}")
     else:
         got = run.regs[arch.c_abi.result]
         if got != expected & word_mask:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .body import Body, ReadError, strip_block_comments
+from .body import LOCAL_LABEL, Body, ReadError, strip_block_comments
 
 _NUM = re.compile(r"(?<![\w.])-?0x[0-9a-fA-F]+|(?<![\w.])-?\d+(?![\w])")
 
@@ -18,7 +18,6 @@ def _number(tok: str) -> int:
             raise ReadError(f"{tok!r} is not a number GNU as reads")
         return int(tok, 8)
     return int(tok, 0)
-_LOCAL_LABEL = re.compile(r"\.L\w+:")
 
 
 class GnuReader:
@@ -49,23 +48,20 @@ class GnuReader:
             out.append(ln.strip())
         return out
 
-    def symbols(self, text: str) -> list[str]:
-        return re.findall(r"^\s*\.globl\s+(\w+)", strip_block_comments(text), flags=re.M)
-
     def read(self, text: str, symbol: str, symbols: dict[str, int]) -> Body:
         lines, labels = self._index(text)
         start = labels.get(f"{symbol}:")
         if start is None:
             raise ReadError(f"no label {symbol}: in the file")
         size = re.compile(r"\.size\s+" + re.escape(symbol) + r"\b")
-        body = Body(symbol, [], [], [])
+        body = Body([], [], [])
         for i in range(start + 1, len(lines)):
             s = lines[i]
             if not s:
                 continue
             if (s.endswith(":") and not s.startswith(".L")) or (s.startswith(".size") and size.match(s)):
                 break
-            if _LOCAL_LABEL.fullmatch(s):
+            if LOCAL_LABEL.fullmatch(s):
                 body.lines.append(s)
                 continue
             if s.startswith("."):

@@ -95,11 +95,10 @@ def mutants(stub):
 
 def run(verifier, stubs):
     """{(kind, arch, dialect): [killed, total]} and the survivors' reports."""
-    from . import Spec
+    from . import stub_specs
 
     table, survivors = {}, []
-    for s in stubs:
-        spec = Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap, s.options.errno_handler)
+    for s, (_, spec) in zip(stubs, stub_specs(stubs)):
         for kind, text in mutants(s):
             rep = verifier.check(text, spec)
             cell = table.setdefault((kind, s.arch, s.dialect), [0, 0])

@@ -91,9 +91,6 @@ class Plan9Reader:
         self._text: str | None = None
         self._funcs: dict = {}
 
-    def symbols(self, text: str) -> list[str]:
-        return [m.group("sym") for m in (_TEXT.match(ln.strip()) for ln in text.splitlines()) if m]
-
     def _operand(self, s: str, index: int, symbols: dict[str, int]) -> Operand:
         mk = lambda kind, **kw: Operand(kind, self.fmt, subregs=self.subregs, **kw)  # noqa: E731
         sp = self.arch.stack_pointer
@@ -145,7 +142,7 @@ class Plan9Reader:
             raise ReadError(f"no TEXT ·{symbol}(SB) in the file")
         if frame[0] != 0:
             raise ReadError(f"·{symbol} has a ${frame[0]} frame: the verifier reads frameless functions only")
-        body = Body(symbol, [], [], [], frame)
+        body = Body([], [], [], frame)
         parsed, targets = [], set()  # labels cost Keystone time: place only those branches use
         for s in lines:
             if m := _LABEL.fullmatch(s):
