@@ -156,7 +156,7 @@ def cmd_list(a) -> int:
         print(f"  {d.name:8} {d.summary}")
     print("error policies:")
     for p in policies.POLICIES.values():
-        print(f"  {p.name:8} {p.summary}")
+        print(f"  {p.name:12} {p.summary}" + (" (verify only)" if p.verify_only else ""))
     return 0
 
 

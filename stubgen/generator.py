@@ -103,8 +103,8 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
     if opts.symbol_prefix:
         _identifier("symbol prefix", opts.symbol_prefix)
     t = tables_mod.load(opts.tables)
-    if policy not in policies.POLICIES:
-        raise choices("error policy", policy, policies.POLICIES)
+    if policy not in policies.GENERATED:
+        raise choices("error policy", policy, policies.GENERATED)
     pol = policies.POLICIES[policy]
     arch_names = [t.arch(a).name for a in (arches or t.arches)]
     arch_names = list(dict.fromkeys(arch_names))

@@ -1,6 +1,7 @@
-"""Error policies: what a stub does with the kernel's result. Each is implemented
-by a macro `policy_<name>` in every template that offers it; the verifier checks
-the contract written here."""
+"""Error policies: what a stub does with the kernel's result. Each policy a template
+offers is a macro `policy_<name>` in it; the verifier checks the contract written
+here (also for stubs stubgen did not write: errno-return and noreturn describe
+conventions of other runtimes that no template offers)."""
 from dataclasses import dataclass
 
 
@@ -10,7 +11,10 @@ class Policy:
     summary: str
     returns: bool  # the stub delivers a result
     crashes_on_error: bool = False
-    calls_handler: bool = False  # hands the positive errno to a handler and returns -1
+    calls_handler: bool = False  # hands the positive errno to a handler on an error
+    handler_result: bool = False  # ...and returns what the handler returns (-1), even by a tail call
+    never_returns: bool = False  # the call ends the process or thread: nothing after the trap runs
+    verify_only: bool = False  # a convention of other runtimes' stubs: no template offers it
 
 
 POLICIES = {p.name: p for p in (
@@ -20,5 +24,11 @@ POLICIES = {p.name: p for p in (
     Policy("ignore", "return nothing and do not look at the result", False),
     Policy("errno", "on error call the handler with the positive errno and return -1", True,
            calls_handler=True),
+    Policy("errno-return", "on error hand the positive errno to a handler that itself returns -1 "
+           "(bionic's __set_errno_internal, also by a tail call)", True,
+           calls_handler=True, handler_result=True, verify_only=True),
+    Policy("noreturn", "the call does not return (exit, exit_group): only the trap is checked", False,
+           never_returns=True, verify_only=True),
 )}
 DEFAULT = "raw"
+GENERATED = {n: p for n, p in POLICIES.items() if not p.verify_only}  # what --errors offers

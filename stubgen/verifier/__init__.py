@@ -8,12 +8,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import layout, policies, render
+from .. import policies, render
 from .. import tables as tables_mod
 from ..errors import StubgenError
 from .assembler import AssemblyError, KeystoneAssembler
 from .body import ReadError
-from .checks import INJECTED, evaluate, placement
+from .checks import INJECTED, Stage, Subject, evaluate, placement
+from .conventions import call_frame, conventions
 from .kernel import linux_abi
 
 READERS = {"plan9": "Plan9Reader", "gnu": "GnuReader"}
@@ -42,6 +43,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     listing: str = ""
     runs: int = 0
+    warnings: list[str] = field(default_factory=list)  # allowed, but worth knowing
 
     @property
     def ok(self) -> bool:
@@ -65,6 +67,7 @@ class Verifier:
         self._assemblers: dict = {}
         self._machines: dict = {}
         self._readers: dict = {}
+        self._watches: dict = {}
 
     def assembler(self, arch, syntax=None):
         key = (arch.name, syntax)
@@ -93,18 +96,39 @@ class Verifier:
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
         return self._readers[key]
 
-    def check(self, text: str, spec: Spec, reference=None) -> Report:
+    def watch(self, machine, arch):
+        """The CallWatch on machine's errno handler (one per engine)."""
+        from .caller import CallWatch
+        from .emulator import HANDLER
+
+        if arch.name not in self._watches:
+            self._watches[arch.name] = CallWatch(machine, conventions(arch.name).c, [HANDLER])
+        return self._watches[arch.name]
+
+    def subject(self, spec: Spec, arch, dialect, go_result: bool | None = None) -> Subject | str:
+        """What spec's stub is held to, or why it cannot be checked. go_result: whether
+        the Go function has a result (None: as the policy says)."""
+        policy = policies.POLICIES[spec.policy]
+        sig = self.tables.signature(arch, spec.syscall)
+        if sig is None:
+            return f"no signature for {spec.syscall!r} in the tables"
+        conv = conventions(arch.name)
+        kind = dialect.verify["convention"]
+        returns = policy.returns if go_result is None else go_result and policy.returns
+        frame = call_frame(conv, arch.word_bytes, [(p.type.bytes(arch), p.role) for p in sig.args],
+                           sig.result.bytes(arch) if returns else None)
+        return Subject(arch, linux_abi(arch.name), conv, kind, frame, policy, spec.number, spec.errno_handler)
+
+    def check(self, text: str, spec: Spec, reference=None, go_result: bool | None = None) -> Report:
         """Check one stub's text. reference: the same stub's bytes from a real
         assembler (reference.Reference); they must match the lowering and pass the
         same emulated checks."""
         from .disasm import compare, listing
-        from .emulator import CODE
+        from .emulator import CODE, CODE_SIZE
 
         rep = Report(spec)
         arch = self.tables.arch(spec.arch)
         dialect = render.dialect(spec.dialect, self.templates)
-        policy = policies.POLICIES[spec.policy]
-        abi = linux_abi(arch.name)
         machine = self.machine(arch)
         reader, syntax, aliases = self.reader(dialect, arch)
         symbols = machine.symbols(spec.errno_handler)
@@ -115,53 +139,54 @@ class Verifier:
         except (ReadError, AssemblyError) as e:
             rep.problems.append(f"cannot assemble: {e}")
             return rep
-        from .emulator import CODE_SIZE
-
         if len(code) > CODE_SIZE:
             rep.problems.append(f"{len(code)} bytes of code, more than the {CODE_SIZE:#x}-byte code area")
             return rep
-        sig = self.tables.signature(arch, spec.syscall)
-        if sig is None:
-            rep.problems.append(f"no signature for {spec.syscall!r} in the tables")
+        subject = self.subject(spec, arch, dialect, go_result)
+        if isinstance(subject, str):
+            rep.problems.append(subject)
             return rep
-        frame = layout.plan(arch, sig, policy.returns)
-        convention = dialect.verify["convention"]
-        if body.frame and body.frame[1] != frame.argsize:
+        if body.frame and body.frame[1] is not None and body.frame[1] != subject.frame.argsize:
             rep.problems.append(f"TEXT declares argument size {body.frame[1]}, the Go declaration needs "
-                                f"{frame.argsize}")
-        rep.problems += compare(arch, body, code, CODE, abi.forbidden, aliases)
-        fail_pc = self._emulate(rep, code, arch, abi, machine, convention, frame, policy, spec)
+                                f"{subject.frame.argsize}")
+        rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases)
+        fail_pc = self._emulate(rep, code, subject, machine)
         if reference is not None and not rep.problems:
             from .reference import compare_code
 
-            theirs = reference.patched(machine.symbols(spec.errno_handler))
+            theirs = reference.patched(symbols)
             rep.problems += compare_code(arch, code, theirs, reference)
             if not rep.problems and theirs != code and reference.emulate:
-                fail_pc = self._emulate(rep, theirs, arch, abi, machine, convention, frame, policy, spec,
-                                        label=f"{reference.tool}'s bytes: ")
+                fail_pc = self._emulate(rep, theirs, subject, machine, label=f"{reference.tool}'s bytes: ")
                 code = theirs if rep.problems else code
         if rep.problems:
             rep.listing = listing(arch, code, CODE, fail_pc)
         return rep
 
-    def _emulate(self, rep, code, arch, abi, machine, convention, frame, policy, spec, label=""):
+    def _emulate(self, rep, code, s: Subject, machine, label=""):
         """Run code once per injected result; the first failing run's problems go to rep."""
         from .caller import lay_out
+        from .checks import HANDLER_POISON
 
         machine.load(code)
-        setup = lay_out(arch, convention, frame, len(code))
+        setup = lay_out(s.arch, s.conv, s.kind, s.frame)
         prepared = machine.prepare(setup.regs, setup.memory)
-        where = placement(abi, setup, arch)
+        stage = Stage(setup, placement(s, setup), len(code))
+        watch = self.watch(machine, s.arch)
+        watch.result = -1 if s.policy.handler_result else HANDLER_POISON
+        mem = machine.uc.mem_read
         for inject in INJECTED:
+            watch.calls = []
             run = machine.run_prepared(prepared, inject)
             rep.runs += 1
-            problems = evaluate(run, setup, abi=abi, arch=arch, convention=convention, policy=policy,
-                                number=spec.number, inject=inject, machine=machine, code_len=len(code),
-                                where=where)
+            problems, warnings = evaluate(run, watch.calls, s, stage, inject, mem)
+            for w in warnings:
+                if w not in rep.warnings:
+                    rep.warnings.append(w)
             if problems:
                 rep.problems += [f"{label}kernel result {inject}: {p}" for p in problems]
                 if run.traps:
-                    t = run.traps[0]
+                    t, abi = run.traps[0], s.abi
                     rep.problems.append("seen at the trap: " + ", ".join(
                         [f"{abi.number}={t.number:#x}"] + [f"{r}={v:#x}" for r, v in zip(abi.args, t.args)]))
                 return run.pc
@@ -261,7 +286,9 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     out = out or sys.stdout
     specs = manifest_specs(directory)
     v = Verifier(tables, templates)
-    cache, notes, compared = {}, set(), {}
+    cache: dict = {}
+    notes: set[str] = set()
+    compared: dict[str, int] = {}
     reports = []
     for text, spec in specs:
         ref = references(v, text, spec, cache, notes) if real_tools else None

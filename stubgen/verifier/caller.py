@@ -1,14 +1,16 @@
-"""The emulated caller: registers and memory laid out per calling convention, the
-argument values to look for in the kernel's registers, and the memory a stub may touch."""
+"""The emulated caller: registers and memory laid out per calling convention (the
+verifier's own statement, conventions.yaml), the argument values to look for in the
+kernel's registers, the calls a stub makes into C, and the memory it may touch."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..layout import Frame
 from .body import mask
+from .conventions import CallFrame, CConvention
 from .emulator import CODE, SENTINEL, SP0, VDSO_CELL
 
 OWN_FRAME = 0x100  # bytes below the entry stack pointer a stub may use
+CALLER_SLACK = 0x40  # bytes past the arguments that are still the caller's frame (reads there: a warning)
 
 
 def arg_value(i: int, size: int) -> int:
@@ -29,26 +31,35 @@ class Setup:
     number: int | None  # the number the caller passed, for a stub that takes it as an argument
     result_slot: tuple[int, int] | None  # (address, size) of a Go result
     caller_frame: tuple[int, int]  # [start, end) of the caller's frame the stub may read
+    sp: int  # the stack pointer at entry
     sp_after: int  # the stack pointer the caller expects back
     poisoned: dict
 
 
-def lay_out(arch, convention: str, frame: Frame, code_len: int) -> Setup:
+def entry_sp(return_address: str, word: int, call_align: int) -> int:
+    """The stack pointer at entry, as a caller that keeps the C alignment leaves it:
+    aligned at its call, less the return address the call pushed."""
+    pushed = word if return_address == "stack" else 0
+    return (SP0 // call_align) * call_align - pushed
+
+
+def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
+    """kind: "go_abi0" (arguments in the Go frame) or "c_abi"."""
     word, endian = arch.word_bytes, arch.endian
     regs = {r: poison(i, word) for i, r in enumerate(arch.registers) if r != arch.stack_pointer}
     memory, args = [], []
-    conv = getattr(arch, convention)
-    ra_on_stack = conv.return_address == "stack"
+    ra = getattr(conv, "go_abi0" if kind == "go_abi0" else "c").return_address
+    ra_on_stack = ra == "stack"
+    sp = entry_sp(ra, word, conv.c.call_align)
     if ra_on_stack:
-        memory.append((SP0, SENTINEL.to_bytes(word, endian)))
+        memory.append((sp, SENTINEL.to_bytes(word, endian)))
     else:
-        regs[conv.return_address] = SENTINEL
-    regs[arch.stack_pointer] = SP0
-    end = SP0 + (word if ra_on_stack else 0)
-    result_slot = None
-    number = None
-    if convention == "go_abi0":
-        base = SP0 + arch.go_abi0.fp
+        regs[ra] = SENTINEL
+    regs[arch.stack_pointer] = sp
+    end = sp + (word if ra_on_stack else 0)
+    result_slot, number = None, None
+    if kind == "go_abi0":
+        base = sp + conv.go_abi0.fp
         for a in frame.args:
             v = arg_value(a.index, a.size)
             memory.append((base + a.fp, v.to_bytes(a.size, endian)))
@@ -57,40 +68,82 @@ def lay_out(arch, convention: str, frame: Frame, code_len: int) -> Setup:
             else:
                 args.append((v, a.size))
         if frame.result:
-            result_slot = (base + frame.result.fp, frame.result.size)
+            result_slot = (base + frame.result[0], frame.result[1])
         end = base + frame.argsize
     else:
-        c = arch.c_abi
+        slot = conv.c.stack_slot
         for a in frame.args:
             v = arg_value(a.index, a.size)
             raw = v.to_bytes(a.size, endian)
-            for j, part in enumerate(a.parts):
-                pv = int.from_bytes(raw[j * part.size:(j + 1) * part.size], endian)
-                if part.c_reg:
+            for j, place in enumerate(a.places):
+                pv = int.from_bytes(raw[j * place.size:(j + 1) * place.size], endian)
+                if place.stack is None:
                     # The upper bits of a narrow argument are the caller's junk: keep the poison there.
-                    regs[part.c_reg] = (regs[part.c_reg] & ~mask(8 * part.size) | pv) & mask(8 * word)
+                    assert place.reg is not None
+                    regs[place.reg] = (regs[place.reg] & ~mask(8 * place.size) | pv) & mask(8 * word)
                 else:
-                    memory.append((SP0 + part.c_stack, pv.to_bytes(c.stack_slot, endian)))
-                    end = max(end, SP0 + part.c_stack + c.stack_slot)
+                    memory.append((sp + place.stack, pv.to_bytes(slot, endian)))
+                    end = max(end, sp + place.stack + slot)
             if a.role == "number":
                 number = v
             else:
                 args.append((v, a.size))
-    return Setup(regs, memory, args, number, result_slot, (SP0, end), SP0 + (word if ra_on_stack else 0),
+    return Setup(regs, memory, args, number, result_slot, (sp, end), sp, sp + (word if ra_on_stack else 0),
                  {r: v for r, v in regs.items()})
 
 
-def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_pc=None) -> list[str]:
-    """Reads and writes outside what the stub may touch."""
-    problems = []
+@dataclass(frozen=True)
+class Call:
+    target: int
+    sp: int  # at the call instruction, before the return address was pushed
+    first_arg: int
+
+
+class CallWatch:
+    """Every call a stub makes into a C function of the emulator (the errno handler):
+    where the stack pointer stood at the call and what the first argument was, read
+    by the verifier's own conventions. Installed once per engine; cleared per run."""
+
+    def __init__(self, machine, c: CConvention, targets):
+        import unicorn
+
+        self.machine, self.c = machine, c
+        self.calls: list[Call] = []
+        self.result: int | None = None  # what the handler leaves in the C result register
+        self._result_id = machine.reg_ids[c.result]
+        self.pushed = machine.word if c.return_address == "stack" else 0
+        for t in targets:
+            machine.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_call, None, t, t)
+
+    def _on_call(self, uc, address, size, _):
+        m, c = self.machine, self.c
+        sp = m.reg(m.sp)
+        if c.args:
+            first = m.reg(c.args[0])
+        else:
+            first = int.from_bytes(uc.mem_read(sp + c.stack_args, m.word), m.arch.endian)
+        self.calls.append(Call(address, sp + self.pushed, first))
+        if self.result is not None:
+            uc.reg_write(self._result_id, self.result & m.mask)
+
+
+def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_pc=None) -> tuple[list[str], list[str]]:
+    """(problems, warnings): reads and writes outside what the stub may touch. A read
+    just past the arguments is still in the caller's frame: a warning. skip_pc: the
+    write that crashed the stub on purpose (Unicorn reports a faulting write, not a
+    faulting read)."""
+    problems, warnings = [], []
     lo, hi = setup.caller_frame
-    own = (SP0 - OWN_FRAME, SP0)
+    own = (setup.sp - OWN_FRAME, setup.sp)
     for addr, size, pc in run.reads:
-        if pc == skip_pc:
-            continue
         ok = (own[0] <= addr and addr + size <= hi) or (CODE <= addr and addr + size <= CODE + code_len) \
             or (VDSO_CELL <= addr < VDSO_CELL + 8)
-        if not ok:
+        if ok:
+            continue
+        if hi <= addr and addr + size <= hi + CALLER_SLACK:
+            warnings.append(f"read of {size} bytes at {addr:#x} (pc {pc:#x}), past the arguments in the "
+                            "caller's frame")
+        else:
             problems.append(f"read of {size} bytes at {addr:#x} (pc {pc:#x}) outside the caller's frame and stack")
     for addr, size, value, pc in run.writes:
         if pc == skip_pc:
@@ -101,4 +154,4 @@ def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_
             continue
         problems.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}), "
                         + ("into the caller's frame" if addr >= lo else "outside the stack the stub may use"))
-    return problems
+    return problems, warnings

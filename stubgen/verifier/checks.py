@@ -3,46 +3,74 @@ arguments exactly once, and the caller got back what its convention and the
 error policy promise."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..model import Arch
+from ..policies import Policy
 from .body import mask
-from .caller import bad_accesses
+from .caller import Setup, bad_accesses
+from .conventions import CallFrame, Conventions
 from .emulator import STEP_LIMIT
+from .kernel import LinuxABI
 
 INJECTED = (0, 1, -1, -22, -4095, -4096, 0x7FFFFFFF)
+HANDLER_POISON = 0x5A5A5A5A5A5A5A5A  # what a C errno handler leaves in the result register
 
 
-def placement(abi, setup, arch):
-    """Where the kernel reads each argument (the same for every run of a stub), or why
-    the arguments do not fit."""
+@dataclass(frozen=True)
+class Subject:
+    """Everything one stub is held to: its architecture, the kernel ABI, the caller's
+    convention and frame, the error policy and the syscall number."""
+
+    arch: Arch  # register names, word size, endianness
+    abi: LinuxABI
+    conv: Conventions
+    kind: str  # "go_abi0" or "c_abi": which of conv the caller uses
+    frame: CallFrame
+    policy: Policy
+    number: int  # the table's number (a generic stub's comes from its caller)
+    handler: str  # the errno handler's symbol
+
+    @property
+    def word_mask(self) -> int:
+        return mask(8 * self.arch.word_bytes)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What is the same for every run of one stub's code."""
+
+    setup: Setup
+    where: list | str  # the kernel's placement of the arguments, or why they do not fit
+    code_len: int
+
+
+def placement(s: Subject, setup: Setup):
+    """Where the kernel reads each argument, or why the arguments do not fit."""
     try:
-        return abi.placement(setup.args, arch.word_bytes, arch.endian)
+        return s.abi.placement(setup.args, s.arch.word_bytes, s.arch.endian)
     except ValueError as e:
         return str(e)
 
 
-def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machine, code_len,
-             where) -> list[str]:
-    p = []
-    word_mask = mask(8 * arch.word_bytes)
+def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of one run. calls: the CallWatch's calls of this run;
+    read_memory(address, size): the emulator's memory after it."""
+    p: list[str] = []
+    abi, arch, policy, setup = s.abi, s.arch, s.policy, st.setup
     is_error = abi.error_range[0] <= inject <= abi.error_range[1]
-    if len(run.traps) != 1:
-        p.append(f"{len(run.traps)} syscalls, expected exactly one")
+    traps = run.traps[:1] if policy.never_returns else run.traps
+    if len(traps) != 1:
+        p.append(f"{len(traps)} syscalls, expected exactly one")
     else:
-        t = run.traps[0]
-        # A generic stub's number is whatever its caller passed; the kernel reads a C int.
-        if setup.number is not None:
-            number = setup.number & mask(abi.number_bits)
-        if t.number & mask(abi.number_bits) != number:
-            p.append(f"number register {abi.number} = {t.number:#x} at the trap, expected {number} ({number:#x})")
-        if isinstance(where, str):
-            p.append(where)
-            where = []
-        for i, r, want, bits in where:
-            got = t.args[r] & mask(bits)
-            if got != want:
-                size = setup.args[i][1]
-                what = f"{8 * size}-bit" if bits == 8 * size else f"{bits}-bit part of a {8 * size}-bit value"
-                p.append(f"argument {i + 1} ({what}) in {abi.args[r]} = {got:#x} at the trap, expected {want:#x}")
-    if policy.crashes_on_error and is_error:
+        p += _trap(traps[0], s, st)
+    if policy.never_returns:
+        # Nothing after the trap runs on Linux: what the emulator did there is moot.
+        if traps:
+            after = traps[0].pc
+            run.reads[:] = [r for r in run.reads if r[2] < after]
+            run.writes[:] = [w for w in run.writes if w[3] < after]
+    elif policy.crashes_on_error and is_error:
         if run.returned:
             p.append("returned on an error result; the crash policy must crash")
         elif run.steps_exhausted:
@@ -50,7 +78,7 @@ def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machi
     elif run.fault:
         p.append(f"fault: {run.fault} at pc {run.pc:#x}")
     elif run.crash:
-        p.append(f"crashed ({run.crash}) at pc {run.pc:#x} on a result that is not an error")
+        p.append(f"crashed ({run.crash}) at pc {run.pc:#x}; policy {policy.name} does not crash")
     elif run.steps_exhausted:
         p.append(f"did not return within {STEP_LIMIT} instructions (pc {run.pc:#x})")
     else:
@@ -58,38 +86,67 @@ def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machi
         if sp != setup.sp_after:
             p.append(f"stack pointer {sp:#x} after return, expected {setup.sp_after:#x} "
                      f"({sp - setup.sp_after:+d} bytes unbalanced)")
-        if convention == "c_abi":
-            for r in arch.c_abi.callee_saved:
+        if s.kind == "c_abi":
+            for r in s.conv.c.callee_saved:
                 if run.regs[r] != setup.poisoned[r]:
                     p.append(f"callee-saved {r} = {run.regs[r]:#x} after return, expected {setup.poisoned[r]:#x}")
-        p += _result(run, setup, arch, convention, policy, inject, is_error, machine, word_mask)
+        p += _result(run, calls, s, setup, inject, is_error, read_memory)
+    p += _alignment(calls, s)
     # The access that crashed the stub on purpose is not a stray one.
     skip_pc = run.pc if policy.crashes_on_error and is_error and (run.fault or run.crash) else None
-    p += bad_accesses(run, setup, code_len, policy.returns, skip_pc)
+    bad, warnings = bad_accesses(run, setup, st.code_len, policy.returns, skip_pc)
+    return p + bad, warnings
+
+
+def _trap(t, s: Subject, st: Stage) -> list[str]:
+    p, abi, setup, where = [], s.abi, st.setup, st.where
+    number = s.number
+    # A generic stub's number is whatever its caller passed; the kernel reads a C int.
+    if setup.number is not None:
+        number = setup.number & mask(abi.number_bits)
+    if t.number & mask(abi.number_bits) != number:
+        p.append(f"number register {abi.number} = {t.number:#x} at the trap, expected {number} ({number:#x})")
+    if isinstance(where, str):
+        return p + [where]
+    for i, r, want, bits in where:
+        got = t.args[r] & mask(bits)
+        if got != want:
+            size = setup.args[i][1]
+            what = f"{8 * size}-bit" if bits == 8 * size else f"{bits}-bit part of a {8 * size}-bit value"
+            p.append(f"argument {i + 1} ({what}) in {abi.args[r]} = {got:#x} at the trap, expected {want:#x}")
     return p
 
 
-def _result(run, setup, arch, convention, policy, inject, is_error, machine, word_mask) -> list[str]:
-    p = []
+def _alignment(calls, s: Subject) -> list[str]:
+    align = s.conv.c.call_align
+    return [f"calls {s.handler} with the stack pointer at {c.sp:#x}, not a multiple of {align} "
+            f"(the C ABI's alignment at a call)" for c in calls if c.sp % align]
+
+
+def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory) -> list[str]:
+    p, policy, arch = [], s.policy, s.arch
     if policy.calls_handler:
         want_calls = [(-inject) & 0xFFFFFFFF] if is_error else []
-        got_calls = [a & 0xFFFFFFFF for a in run.handler_args]
+        got_calls = [c.first_arg & 0xFFFFFFFF for c in calls]
         if got_calls != want_calls:
             p.append(f"errno handler called with {got_calls}, expected {want_calls}")
         expected = -1 if is_error else inject
     else:
         expected = inject
-        if run.handler_args:
+        if calls:
             p.append("called the errno handler")
     if not policy.returns:
         return p
-    if convention == "go_abi0":
+    if s.kind == "go_abi0":
+        if setup.result_slot is None:
+            return p
         addr, size = setup.result_slot
-        got = int.from_bytes(machine.uc.mem_read(addr, size), arch.endian)
+        got = int.from_bytes(read_memory(addr, size), arch.endian)
         if got != expected & mask(8 * size):
             p.append(f"result slot ret at {addr:#x} holds {got:#x}, expected {expected & mask(8 * size):#x}")
     else:
-        got = run.regs[arch.c_abi.result]
-        if got != expected & word_mask:
-            p.append(f"result register {arch.c_abi.result} = {got:#x}, expected {expected & word_mask:#x}")
+        r = s.conv.c.result
+        got = run.regs[r]
+        if got != expected & s.word_mask:
+            p.append(f"result register {r} = {got:#x}, expected {expected & s.word_mask:#x}")
     return p

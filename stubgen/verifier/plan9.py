@@ -125,7 +125,7 @@ class Plan9Reader:
         for ln in text.splitlines():
             s = ln.split("//")[0].strip()
             if m := _TEXT.match(s):
-                frame = (int(m.group("frame")), int(m.group("args") or 0))
+                frame = (int(m.group("frame")), int(m.group("args")) if m.group("args") else None)
                 # A symbol defined twice: its last TEXT wins, with the lines of every one.
                 cur = funcs.setdefault(m.group("sym"), [frame, []])
                 cur[0] = frame

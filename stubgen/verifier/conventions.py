@@ -1,0 +1,123 @@
+"""The verifier's own statement of the C calling conventions and Go ABI0 frames
+(conventions.yaml), and where a caller puts each argument under them. Written apart
+from stubgen/layout.py on purpose: the generator follows the tables, this follows
+the psABIs, and the emulated caller is laid out from this."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+import yaml
+
+from ..errors import StubgenError
+
+
+@dataclass(frozen=True)
+class CConvention:
+    args: tuple[str, ...]
+    stack_args: int
+    stack_slot: int
+    pair_registers: int
+    pair_stack: int
+    sticky_stack: bool
+    return_address: str
+    callee_saved: tuple[str, ...]
+    result: str
+    call_align: int
+
+
+@dataclass(frozen=True)
+class GoABI0:
+    fp: int
+    int64_align: int
+    result_align: int
+    return_address: str
+
+
+@dataclass(frozen=True)
+class Conventions:
+    c: CConvention
+    go_abi0: GoABI0
+
+
+@dataclass(frozen=True)
+class Place:
+    """One word of an argument under the C convention: a register, or a stack offset
+    from the stack pointer at entry."""
+
+    reg: str | None
+    stack: int | None
+    size: int
+
+
+@dataclass(frozen=True)
+class Arg:
+    index: int
+    size: int
+    role: str | None  # "number": the syscall number, passed by the caller
+    fp: int  # offset in the Go ABI0 frame
+    places: tuple[Place, ...]  # C placement, one entry per word
+
+
+@dataclass(frozen=True)
+class CallFrame:
+    args: tuple[Arg, ...]
+    result: tuple[int, int] | None  # (fp, size) of the Go result
+    argsize: int  # the Go frame's argument size, results included
+
+
+def _align(n: int, a: int) -> int:
+    return -(-n // a) * a
+
+
+@lru_cache(maxsize=1)
+def _all() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "conventions.yaml").read_text(encoding="utf-8"))
+
+
+@cache
+def conventions(arch_name: str) -> Conventions:
+    d = _all().get(arch_name)
+    if d is None:
+        raise StubgenError(f"the verifier has no statement of the calling conventions for {arch_name!r} "
+                           f"(stubgen/verifier/conventions.yaml knows {', '.join(sorted(_all()))})")
+    c, g = d["c"], d["go_abi0"]
+    return Conventions(
+        CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
+                    c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
+                    c["call_align"]),
+        GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"]))
+
+
+def known_arches() -> list[str]:
+    return sorted(_all())
+
+
+def call_frame(conv: Conventions, word: int, args, result_size: int | None) -> CallFrame:
+    """Where a caller puts arguments of these (size, role) pairs, in order, and the Go
+    result of result_size bytes (None: no result)."""
+    c, g = conv.c, conv.go_abi0
+    out, fp, reg, stack = [], 0, 0, 0
+    for i, (size, role) in enumerate(args):
+        words = max(1, size // word)
+        fp = _align(fp, g.int64_align if size >= 8 else size)
+        part = min(size, word)
+        first = _align(reg, c.pair_registers) if words > 1 else reg
+        if first + words <= len(c.args):
+            places = tuple(Place(c.args[first + j], None, part) for j in range(words))
+            reg = first + words
+        else:
+            if c.sticky_stack:
+                reg = len(c.args)
+            stack = _align(stack, c.pair_stack if words > 1 else c.stack_slot)
+            places = tuple(Place(None, c.stack_args + stack + j * c.stack_slot, part) for j in range(words))
+            stack += words * c.stack_slot
+        out.append(Arg(i, size, role, fp, places))
+        fp += size
+    result = None
+    if result_size is not None:
+        fp = _align(fp, g.result_align)
+        result = (fp, result_size)
+        fp += result_size
+    return CallFrame(tuple(out), result, fp)
