@@ -78,8 +78,21 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--coverage", action="store_true", help="per architecture: syscalls with numbers, with "
                     "signatures, and passing verification (runs the verifier)")
 
-    v = sub.add_parser("verify", help="verify the stubs in a generated directory (reads its manifest)")
-    v.add_argument("directory", metavar="DIR")
+    v = sub.add_parser("verify", help="verify the stubs in a generated directory (reads its manifest), or "
+                       "the syscall stubs in assembly files stubgen did not write")
+    v.add_argument("paths", nargs="+", metavar="DIR|FILE",
+                   help="a directory stubgen generated, or assembly files (Go's .s, GNU .S/.s) with --arch")
+    v.add_argument("--arch", metavar="ARCH", help="files: their architecture (a name or alias)")
+    v.add_argument("--dialect", choices=("plan9", "gnu"), help="files: the syntax (default: Plan 9 where a "
+                   "TEXT ...(SB) line is, GNU otherwise)")
+    v.add_argument("--stub", action="append", default=[], metavar="SYMBOL=SYSCALL[:POLICY]",
+                   help="files: check SYMBOL as SYSCALL under POLICY (default raw); without it a function is "
+                   "checked when its name (less a sys_ prefix) is a syscall in the tables")
+    v.add_argument("-I", dest="includes", action="append", default=[], metavar="DIR",
+                   help="files: a header directory (cpp for GNU .S, #include for Plan 9)")
+    v.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="files: a macro for the preprocessor")
+    v.add_argument("--json", action="store_true", help="files: one JSON object per function")
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
     v.add_argument("--no-real-tools", action="store_true",
                    help="do not compare with go tool asm or GNU as even where they are installed")
@@ -161,10 +174,22 @@ def cmd_list(a) -> int:
 
 
 def cmd_verify(a) -> int:
-    from .verifier import verify_dir
+    from pathlib import Path
 
-    return verify_dir(a.directory, tables=a.tables, templates=a.templates, mutants=a.mutants,
-                      real_tools=not a.no_real_tools)
+    files = [p for p in a.paths if Path(p).is_file()]
+    if not files and not a.arch:
+        if len(a.paths) > 1:
+            raise StubgenError("verify: one generated directory at a time (files need --arch)")
+        from .verifier import verify_dir
+
+        return verify_dir(a.paths[0], tables=a.tables, templates=a.templates, mutants=a.mutants,
+                          real_tools=not a.no_real_tools)
+    if not a.arch:
+        raise StubgenError("verify FILE...: --arch is required (a name or alias, e.g. amd64, i386, arm)")
+    from .verifier.foreign import verify_files
+
+    return verify_files(a.paths, a.arch, a.dialect, a.stub, a.includes, a.defines, tables=a.tables,
+                        templates=a.templates, as_json=a.json)
 
 
 def cmd_tables(a) -> int:

@@ -61,7 +61,7 @@ def test_verify_dir_reads_files_on_disk(tmp_path, capsys):
     assert verify_dir(out) == 1
     msg = capsys.readouterr().out
     assert "FAIL  386/plan9 madvise" in msg
-    assert "number register eax = 0xda at the trap, expected 219 (0xdb)" in msg
+    assert "number register eax = 0xda (mincore) at the trap, expected madvise 219 (0xdb)" in msg
     assert "mov eax, 0xda" in msg  # the disassembly is shown
     assert "1 failed" in msg
 

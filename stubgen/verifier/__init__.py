@@ -14,7 +14,7 @@ from ..errors import StubgenError
 from .assembler import AssemblyError, KeystoneAssembler
 from .body import ReadError
 from .checks import INJECTED, Stage, Subject, evaluate, placement
-from .conventions import call_frame, conventions
+from .conventions import CallFrame, call_frame, conventions, go_frame
 from .kernel import linux_abi
 
 READERS = {"plan9": "Plan9Reader", "gnu": "GnuReader"}
@@ -44,10 +44,11 @@ class Report:
     listing: str = ""
     runs: int = 0
     warnings: list[str] = field(default_factory=list)  # allowed, but worth knowing
+    unverified: list[str] = field(default_factory=list)  # why it could not be checked (foreign stubs)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.unverified
 
     def describe(self) -> str:
         s = self.spec
@@ -105,24 +106,34 @@ class Verifier:
             self._watches[arch.name] = CallWatch(machine, conventions(arch.name).c, [HANDLER])
         return self._watches[arch.name]
 
-    def subject(self, spec: Spec, arch, dialect, go_result: bool | None = None) -> Subject | str:
-        """What spec's stub is held to, or why it cannot be checked. go_result: whether
-        the Go function has a result (None: as the policy says)."""
+    def subject(self, spec: Spec, arch, dialect, body=None) -> tuple[Subject | str, list[str]]:
+        """What spec's stub is held to (or why it cannot be checked), and notes. body:
+        a stub stubgen did not write, whose Go frame comes from its FP references."""
         policy = policies.POLICIES[spec.policy]
         sig = self.tables.signature(arch, spec.syscall)
         if sig is None:
-            return f"no signature for {spec.syscall!r} in the tables"
+            return f"no signature for {spec.syscall!r} in the tables", []
         conv = conventions(arch.name)
         kind = dialect.verify["convention"]
-        returns = policy.returns if go_result is None else go_result and policy.returns
-        frame = call_frame(conv, arch.word_bytes, [(p.type.bytes(arch), p.role) for p in sig.args],
-                           sig.result.bytes(arch) if returns else None)
-        return Subject(arch, linux_abi(arch.name), conv, kind, frame, policy, spec.number, spec.errno_handler)
+        sizes = [(p.type.bytes(arch), p.role) for p in sig.args]
+        found = go_frame(arch.word_bytes, sizes, body.slots) if body is not None and kind == "go_abi0" else None
+        if found is not None:
+            frame, notes = found
+            if not policy.returns and frame.result is not None:
+                frame = CallFrame(frame.args, None, frame.argsize)
+        else:
+            notes = []
+            frame = call_frame(conv, arch.word_bytes, sizes, sig.result.bytes(arch) if policy.returns else None)
+        # The number is the tables', whatever a manifest or the file says.
+        number = arch.numbers.get(spec.syscall, spec.number)
+        return Subject(arch, linux_abi(arch.name), conv, kind, frame, policy, spec.syscall, number,
+                       spec.errno_handler), notes
 
-    def check(self, text: str, spec: Spec, reference=None, go_result: bool | None = None) -> Report:
+    def check(self, text: str, spec: Spec, reference=None, foreign: bool = False) -> Report:
         """Check one stub's text. reference: the same stub's bytes from a real
         assembler (reference.Reference); they must match the lowering and pass the
-        same emulated checks."""
+        same emulated checks. foreign: text stubgen did not write: what the verifier
+        cannot read is unverified, not failed, and a Go frame comes from the text."""
         from .disasm import compare, listing
         from .emulator import CODE, CODE_SIZE
 
@@ -137,18 +148,22 @@ class Verifier:
             code = self.assembler(arch, syntax).assemble(body.lines, CODE, symbols,
                                                          isolated=not spec.rendered).code
         except (ReadError, AssemblyError) as e:
-            rep.problems.append(f"cannot assemble: {e}")
+            (rep.unverified if foreign else rep.problems).append(f"cannot assemble: {e}")
             return rep
         if len(code) > CODE_SIZE:
             rep.problems.append(f"{len(code)} bytes of code, more than the {CODE_SIZE:#x}-byte code area")
             return rep
-        subject = self.subject(spec, arch, dialect, go_result)
+        subject, notes = self.subject(spec, arch, dialect, body if foreign else None)
         if isinstance(subject, str):
             rep.problems.append(subject)
             return rep
-        if body.frame and body.frame[1] is not None and body.frame[1] != subject.frame.argsize:
-            rep.problems.append(f"TEXT declares argument size {body.frame[1]}, the Go declaration needs "
-                                f"{subject.frame.argsize}")
+        rep.warnings += notes
+        if spec.number is not None and subject.number is not None and spec.number != subject.number:
+            rep.problems.append(f"declared as {spec.syscall} number {spec.number}, the tables say "
+                                f"{subject.number}{_named(arch, spec.number)}")
+        declared, needed = (body.frame[1] if body.frame else None), subject.frame.argsize
+        if declared is not None and (declared < needed if foreign else declared != needed):
+            rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}")
         rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases)
         fail_pc = self._emulate(rep, code, subject, machine)
         if reference is not None and not rep.problems:
@@ -191,6 +206,11 @@ class Verifier:
                         [f"{abi.number}={t.number:#x}"] + [f"{r}={v:#x}" for r, v in zip(abi.args, t.args)]))
                 return run.pc
         return None
+
+
+def _named(arch, number: int) -> str:
+    names = [n for n, v in arch.numbers.items() if v == number]
+    return f" ({number} is {names[0]})" if names else ""
 
 
 def stub_specs(stubs) -> list[tuple[str, Spec]]:

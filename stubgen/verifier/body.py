@@ -15,7 +15,9 @@ class Body:
     lines: list[str]  # Keystone input: instructions and .L labels
     source: list[str]  # one entry per instruction, as written in the file
     numbers: list[set[int]] = field(default_factory=list)  # immediates and offsets per instruction
-    frame: tuple[int, int] | None = None  # Plan 9 TEXT $frame-argsize
+    frame: tuple[int, int | None] | None = None  # Plan 9 TEXT $frame-argsize (None: not written)
+    slots: list[tuple[str, int, int | None]] = field(default_factory=list)  # Go FP slots: name, offset, bytes
+    pooled: list[int] = field(default_factory=list)  # constants loaded from a literal pool (ldr rN, =imm)
 
 
 LOCAL_LABEL = re.compile(r"\.L\w+:")  # the only labels Keystone is given

@@ -66,7 +66,8 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
             if a.role == "number":
                 number = v
             else:
-                args.append((v, a.size))
+                ks = a.kernel_size or a.size
+                args.append((v & mask(8 * ks), ks))
         if frame.result:
             result_slot = (base + frame.result[0], frame.result[1])
         end = base + frame.argsize

@@ -28,7 +28,8 @@ class Subject:
     kind: str  # "go_abi0" or "c_abi": which of conv the caller uses
     frame: CallFrame
     policy: Policy
-    number: int  # the table's number (a generic stub's comes from its caller)
+    syscall: str
+    number: int | None  # the table's number (None: a generic stub's comes from its caller)
     handler: str  # the errno handler's symbol
 
     @property
@@ -104,8 +105,12 @@ def _trap(t, s: Subject, st: Stage) -> list[str]:
     # A generic stub's number is whatever its caller passed; the kernel reads a C int.
     if setup.number is not None:
         number = setup.number & mask(abi.number_bits)
-    if t.number & mask(abi.number_bits) != number:
-        p.append(f"number register {abi.number} = {t.number:#x} at the trap, expected {number} ({number:#x})")
+    seen = t.number & mask(abi.number_bits)
+    if seen != number:
+        names = {v: k for k, v in s.arch.numbers.items()}
+        what = f" ({names[seen]})" if seen in names else ""
+        want = f"{s.syscall} " if setup.number is None else ""
+        p.append(f"number register {abi.number} = {t.number:#x}{what} at the trap, expected {want}{number} ({number:#x})")
     if isinstance(where, str):
         return p + [where]
     for i, r, want, bits in where:

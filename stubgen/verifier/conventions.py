@@ -58,6 +58,7 @@ class Arg:
     role: str | None  # "number": the syscall number, passed by the caller
     fp: int  # offset in the Go ABI0 frame
     places: tuple[Place, ...]  # C placement, one entry per word
+    kernel_size: int | None = None  # bytes the kernel is checked at, where fewer than size
 
 
 @dataclass(frozen=True)
@@ -121,3 +122,32 @@ def call_frame(conv: Conventions, word: int, args, result_size: int | None) -> C
         result = (fp, result_size)
         fp += result_size
     return CallFrame(tuple(out), result, fp)
+
+
+def go_frame(word: int, args, slots) -> tuple[CallFrame, list[str]] | None:
+    """The Go ABI0 frame a stub's own FP references describe (a stub stubgen did
+    not write: its Go declaration is not at hand). args: the signature's (size, role)
+    pairs; slots: (name, offset, bytes) per FP reference (x_lo/x_hi halves are one
+    slot). The first len(args) slots by offset are the arguments, one more is the
+    result. None when the stub names fewer slots than arguments. The notes say where
+    the Go frame is narrower than what the kernel reads."""
+    merged: dict[str, list[int]] = {}
+    for name, off, width in slots:
+        base = name[:-3] if name.endswith(("_lo", "_hi")) else name
+        lo, hi = off, off + (width or word)
+        if base in merged:
+            lo, hi = min(lo, merged[base][0]), max(hi, merged[base][1])
+        merged[base] = [lo, hi]
+    ordered = sorted(merged.items(), key=lambda kv: kv[1][0])
+    if len(ordered) < len(args):
+        return None
+    out, notes = [], []
+    for i, ((size, role), (name, (lo, hi))) in enumerate(zip(args, ordered)):
+        width = hi - lo
+        if width < size:
+            notes.append(f"argument {i + 1} ({name}): the Go frame passes {width} bytes where the kernel reads {size}")
+        out.append(Arg(i, width, role, lo, (), kernel_size=min(width, size)))
+    rest = ordered[len(args):]
+    result = (rest[0][1][0], rest[0][1][1] - rest[0][1][0]) if rest else None
+    end = max([hi for _, (_, hi) in ordered], default=0)
+    return CallFrame(tuple(out), result, end), notes

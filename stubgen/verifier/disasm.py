@@ -39,7 +39,8 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=()) -> lis
         return [f"Capstone decodes {len(insns)} instructions where the source has {len(body.source)}"]
     wmask = (1 << (8 * arch.word_bytes)) - 1
     for src, want, (at, _, mnemonic, op_str) in zip(body.source, body.numbers, insns):
-        if mnemonic in forbidden:
+        # forbidden: a mnemonic, or a mnemonic with its operands as Capstone prints them ("int 0x80")
+        if mnemonic in forbidden or f"{mnemonic} {op_str}" in forbidden:
             problems.append(f"{mnemonic} at {at:#x}: not a syscall trap on this architecture "
                             f"(SIGILL on real hardware; emulators run it anyway)")
         if mnemonic in aliases:
@@ -49,4 +50,9 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=()) -> lis
         if missing:
             problems.append(f"{src!r} encoded as '{mnemonic} {op_str}': "
                             f"{', '.join(hex(m) for m in sorted(missing))} missing")
+    step = arch.word_bytes
+    for v in body.pooled:
+        word = (v & wmask).to_bytes(step, arch.endian)
+        if not any(code[i:i + step] == word for i in range(0, len(code) - step + 1, step)):
+            problems.append(f"{v:#x} (ldr =) is not in the literal pool")
     return problems

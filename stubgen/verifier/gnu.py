@@ -70,7 +70,11 @@ class GnuReader:
             body.source.append(s)
             nums = set()
             for m in _NUM.finditer(s):
-                nums.add(_number(m.group(0)))
+                if s[:m.start()].endswith("="):
+                    # ldr rN, =imm: the constant lives in a literal pool, not in the instruction.
+                    body.pooled.append(_number(m.group(0)))
+                else:
+                    nums.add(_number(m.group(0)))
             body.numbers.append(nums)
         if not body.source:
             raise ReadError(f"{symbol} has no instructions")

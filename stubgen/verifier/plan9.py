@@ -8,10 +8,13 @@ import re
 
 from .body import Body, ReadError
 
-_TEXT = re.compile(r"^TEXT\s+·?(?P<sym>[\w·.]+)\(SB\)\s*,\s*(?:[\w|]+\s*,\s*)?\$(?P<frame>-?\d+)(?:-(?P<args>\d+))?$")
+# TEXT pkg·name(SB), TEXT ·name(SB), TEXT name<>(SB) (file-local), name<ABIInternal>.
+# The symbol is the name without its package; $frame without -argsize is allowed.
+TEXT = re.compile(r"^TEXT\s+(?:[\w./]*·)?(?P<sym>\w+)(?:<>)?(?:<(?P<abi>\w+)>)?\(SB\)\s*,\s*"
+                  r"(?:[\w|]+\s*,\s*)?\$(?P<frame>-?\d+)(?:-(?P<args>\d+))?$")
 _NUM = r"-?(?:0x[0-9a-fA-F]+|\d+)"
 _IMM = re.compile(r"\$(" + _NUM + ")")
-_FP = re.compile(r"\w+\+(" + _NUM + r")\(FP\)")
+_FP = re.compile(r"(\w+)\+(" + _NUM + r")\(FP\)")
 _PC = re.compile(r"(" + _NUM + r")\(PC\)")
 _MEM = re.compile(r"(" + _NUM + r")?\((\w+)\)")
 _SB = re.compile(r"\*([\w·.]+)\(SB\)")
@@ -19,6 +22,7 @@ _NAME = re.compile(r"[A-Za-z_]\w*")
 _LABEL = re.compile(r"(\w+):")
 _OCTAL = re.compile(r"-?0\d+")
 _SPACE = re.compile(r"\s")
+_ABSOLUTE = re.compile(_NUM)  # a bare address: MOVL $0xf1, 0xf1
 
 
 def _int(s: str) -> int:
@@ -35,6 +39,7 @@ class Operand:
     def __init__(self, kind, fmt, value=None, reg=None, base=None, offset=0, subregs=None):
         self.kind, self.fmt, self.value, self.reg = kind, fmt, value, reg
         self.base, self.offset, self.subregs = base, offset, subregs or {}
+        self.slot: tuple[str, int] | None = None  # (name, offset) of a Go FP slot
 
     def kinds(self) -> list[str]:
         if self.kind != "i":
@@ -63,6 +68,8 @@ class Operand:
             return self.fmt["imm"].format(value=self.value)
         if self.kind == "m":
             return self.fmt["mem"].format(base=self.base, offset=self.offset)
+        if self.kind == "a":
+            return self.fmt["absolute"].format(value=self.value)
         return str(self.value)  # labels and symbol addresses
 
 
@@ -87,6 +94,7 @@ class Plan9Reader:
         self.fmt = rules["format"]
         self.rules = rules["rules"]
         self.subregs = rules.get("subregisters", {})
+        self.operand_bytes = rules.get("operand_bytes", {})  # bytes a mnemonic moves, for FP slot widths
         self.canon = {v: k for k, v in arch.registers.items()}  # Plan 9 name -> canonical
         self._text: str | None = None
         self._funcs: dict = {}
@@ -97,7 +105,9 @@ class Plan9Reader:
         if m := _IMM.fullmatch(s):
             return mk("i", value=_int(m.group(1)))
         if m := _FP.fullmatch(s):
-            return mk("m", base=sp, offset=self.arch.go_abi0.fp + _int(m.group(1)))
+            op = mk("m", base=sp, offset=self.arch.go_abi0.fp + _int(m.group(2)))
+            op.slot = (m.group(1), _int(m.group(2)))
+            return op
         if m := _PC.fullmatch(s):
             return mk("l", value=f".Lpc{index + _int(m.group(1))}")
         if m := _MEM.fullmatch(s):
@@ -111,6 +121,8 @@ class Plan9Reader:
             return mk("p", value=f"{symbols[m.group(1)]:#x}")
         if s in self.canon:
             return mk("r", reg=self.canon[s])
+        if _ABSOLUTE.fullmatch(s):
+            return mk("a", value=_int(s))
         if _NAME.fullmatch(s):
             return mk("l", value=f".L{s}")
         raise ReadError(f"cannot read operand {s!r}")
@@ -124,7 +136,7 @@ class Plan9Reader:
         cur = None
         for ln in text.splitlines():
             s = ln.split("//")[0].strip()
-            if m := _TEXT.match(s):
+            if m := TEXT.match(s):
                 frame = (int(m.group("frame")), int(m.group("args")) if m.group("args") else None)
                 # A symbol defined twice: its last TEXT wins, with the lines of every one.
                 cur = funcs.setdefault(m.group("sym"), [frame, []])
@@ -157,7 +169,8 @@ class Plan9Reader:
             body.source.append(s)
             # A pooled constant is checked by running it; Capstone shows only the pool offset.
             body.numbers.append(set() if ".pool}" in rule else
-                                {o.value if o.kind == "i" else o.offset for o in ops if o.kind in "im"})
+                                {o.value if o.kind in "ia" else o.offset for o in ops if o.kind in "ima"})
+            body.slots += [(o.slot[0], o.slot[1], self.operand_bytes.get(base)) for o in ops if o.slot]
         if any(i >= len(body.source) for i in targets):
             raise ReadError(f"·{symbol}: a branch n(PC) points past the last instruction")
         pool = False
