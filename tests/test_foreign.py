@@ -301,3 +301,15 @@ def test_arguments_that_do_not_fit_the_kernel_registers(tmp_path):
     rep = v.check(text, Spec("386", "gnu", "sys_madvise", "madvise", 219, "raw"))
     found = [p for p in rep.problems if not p.startswith("seen at the trap")]
     assert found and all("does not fit in the kernel's 6 registers" in p for p in found), rep.describe()
+
+
+def test_hostile_text_is_one_clear_error_or_unverified(tmp_path):
+    text = "#define A B B\n#define B A A\nTEXT ·madvise(SB),$0\n\tMOVL $A, AX\n"
+    with pytest.raises(StubgenError, match="macro expands to more than"):
+        foreign.plan9_preprocess(text, tmp_path / "x.s", "386", [], [])
+    assert foreign.fold("mov $(1 << 99999999), %eax") == "mov $(1 << 99999999), %eax"
+    f = tmp_path / "bad.s"
+    f.write_text(".globl sys_getpid\nsys_getpid:\n\tb 0x10 {]\n\tret\n")
+    code, got = _run([f], "amd64")
+    v = got[("bad.s", "sys_getpid")]
+    assert code == 1 and v["verdict"] == "unverified" and "cannot assemble" in v["reasons"][0]

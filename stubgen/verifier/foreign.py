@@ -102,7 +102,13 @@ def _eval(node):
     if isinstance(node, ast.Constant) and isinstance(node.value, int):
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_eval(node.left), _eval(node.right))
+        left, right = _eval(node.left), _eval(node.right)
+        if isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= right < 128:
+            raise ValueError("shift out of range")
+        value = _OPS[type(node.op)](left, right)
+        if abs(value) >= 1 << 128:
+            raise ValueError("constant out of range")
+        return value
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))
     raise ValueError("not a constant expression")
@@ -139,7 +145,10 @@ def cpp(path: Path, arch, includes, defines) -> str:
     if arch.c_macro:
         args.append(f"-D{arch.c_macro}")
     args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines] + [str(path)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise StubgenError(f"{path}: cpp did not finish within 30 s") from None
     if proc.returncode != 0:
         first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip())
         raise StubgenError(f"{path}: cpp failed: {first.strip()} (pass header directories with -I)")
@@ -248,6 +257,7 @@ def gnu_functions(text: str) -> dict[str, Function]:
 _DIRECTIVE = re.compile(r"^\s*#\s*(\w+)\s*(.*)$")
 _DEFINE = re.compile(r"^(\w+)(\(([^)]*)\))?\s*(.*)$")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+MAX_LINE = 4096  # a self-multiplying macro stops here
 
 
 class _Macros:
@@ -303,7 +313,10 @@ class _Macros:
             i, changed = end, True
         if not changed:
             return line
-        return self.expand("".join(out) + line[i:], depth + 1)
+        line = "".join(out) + line[i:]
+        if len(line) > MAX_LINE:
+            raise StubgenError(f"a macro expands to more than {MAX_LINE} characters on one line")
+        return self.expand(line, depth + 1)
 
 
 def plan9_preprocess(text: str, path: Path, goarch: str, includes, defines) -> tuple[str, list[str]]:

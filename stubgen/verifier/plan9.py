@@ -173,6 +173,8 @@ class Plan9Reader:
             body.numbers.append(set() if ".pool}" in rule else
                                 {o.value if o.kind in "ia" else o.offset for o in ops if o.kind in "ima"})
             body.slots += [(o.slot[0], o.slot[1], self.operand_bytes.get(base)) for o in ops if o.slot]
+            if ".pool}" in rule:
+                body.pooled += [o.value for o in ops if o.kind == "i"]
         if any(i >= len(body.source) for i in targets):
             raise ReadError(f"·{symbol}: a branch n(PC) points past the last instruction")
         pool = False
