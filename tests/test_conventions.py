@@ -75,14 +75,17 @@ def test_wrong_placement_in_the_tables_is_caught(tmp_path, arch, syscall, change
     assert verify(stubgen.generate(syscalls=[syscall], arches=[arch], dialects=["gnu"]))[0].ok
 
 
-@pytest.mark.parametrize("arch, edit", [
-    ("amd64", lambda t: t.replace("\tsub\t$0x8, %rsp\n", "").replace("\tadd\t$0x8, %rsp\n", "")),
+@pytest.mark.parametrize("arch, edit, align", [
+    ("amd64", lambda t: t.replace("\tsub\t$0x8, %rsp\n", "").replace("\tadd\t$0x8, %rsp\n", ""), 16),
+    ("386", lambda t: t.replace("\tsub\t$0x8, %esp\n", "\tsub\t$0x4, %esp\n")
+     .replace("\tadd\t$0xc, %esp\n", "\tadd\t$0x8, %esp\n"), 16),
+    ("arm", lambda t: t.replace("push\t{r4, lr}", "push\t{lr}").replace("pop\t{r4, lr}", "pop\t{lr}"), 8),
 ])
-def test_misaligned_call_is_caught(arch, edit):
+def test_misaligned_call_is_caught(arch, edit, align):
     (s,) = stubgen.generate(arches=[arch], dialects=["gnu"], policy="errno")
     text = edit(s.text)
     assert text != s.text
     rep = Verifier().check(text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy))
     assert not rep.ok
     found = [p for p in rep.problems if not p.startswith("seen at the trap")]
-    assert found and all("not a multiple of 16" in p for p in found), rep.describe()
+    assert found and all(f"not a multiple of {align}" in p for p in found), rep.describe()

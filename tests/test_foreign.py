@@ -313,3 +313,29 @@ def test_hostile_text_is_one_clear_error_or_unverified(tmp_path):
     code, got = _run([f], "amd64")
     v = got[("bad.s", "sys_getpid")]
     assert code == 1 and v["verdict"] == "unverified" and "cannot assemble" in v["reasons"][0]
+
+
+def test_errno_return_by_a_tail_jump(tmp_path):
+    f = tmp_path / "stubs.s"
+    f.write_text(".globl madvise\nmadvise:\n\tmov $28, %eax\n\tsyscall\n\tcmp $-4095, %rax\n\tjae 1f\n\tret\n"
+                 "1:\n\tneg %eax\n\tmov %eax, %edi\n\tjmp __set_errno\n")
+    code, got = _run([f], "amd64", "madvise=madvise:errno-return")
+    assert code == 0, got
+    # under errno (the stub returns -1 itself) the same text fails: nothing sets -1
+    code, got = _run([f], "amd64", "madvise=madvise:errno")
+    assert code == 1 and any("result register rax" in r for r in got[("stubs.s", "madvise")]["reasons"])
+
+
+def test_a_literal_pool_constant_must_be_in_the_pool():
+    from stubgen import tables
+    from stubgen.verifier.assembler import KeystoneAssembler
+    from stubgen.verifier.body import Body
+    from stubgen.verifier.disasm import compare
+    from stubgen.verifier.emulator import CODE
+
+    arch = tables.load().arch("arm")
+    code = KeystoneAssembler(arch.engines.keystone).assemble(["ldr r7, =0xdc", "bx lr"], CODE).code
+    body = Body(["ldr r7, =0xdc", "bx lr"], ["ldr r7, =0xdc", "bx lr"], [set(), set()], pooled=[0xDC])
+    assert compare(arch, body, code, CODE, ()) == []
+    body.pooled = [0xDB]
+    assert compare(arch, body, code, CODE, ()) == ["0xdb (ldr =) is not in the literal pool"]

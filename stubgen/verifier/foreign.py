@@ -383,7 +383,6 @@ def plan9_preprocess(text: str, path: Path, goarch: str, includes, defines) -> t
 
 
 _PLAN9_TEXT_LINE = re.compile(r"^TEXT\s+(?:[\w./]*·)?(?P<sym>\w+)(?:<>)?(?:<(?P<abi>\w+)>)?\(SB\)")
-_IMM_EXPR = re.compile(r"\$(\([^,]*\)|[-~]?\(.*?\))")
 
 
 def plan9_translate(text: str) -> tuple[str, dict[str, Function]]:
@@ -483,17 +482,11 @@ def go_results(fn: Function, nargs: int) -> list[str] | None:
 
 def _syscall_of(name: str, arch, tables) -> str | None:
     """The syscall a function is named after, as it is or without the generator's prefix."""
-    for cand in (name, name[len(SYMBOL_PREFIX):] if name.startswith(SYMBOL_PREFIX) else None):
-        if cand and (cand in arch.numbers or (tables.signature(arch, cand) or _NO_SIG).generic):
+    for cand in (name, name.removeprefix(SYMBOL_PREFIX)):
+        sig = tables.signature(arch, cand)
+        if cand in arch.numbers or (sig is not None and sig.generic):
             return cand
     return None
-
-
-class _NoSig:
-    generic = False
-
-
-_NO_SIG = _NoSig()
 
 
 def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> Verdict:
