@@ -432,23 +432,24 @@ def read_source(path: Path, arch, dialect: str | None, includes, defines, templa
 
 # ---------------------------------------------------------------- what cannot be modelled
 
-_PLAN9_CALL = re.compile(r"^(?:CALL|JMP|BL|B)\s+(?!\*)(?:[\w./]*·)?(\w+)(?:<>)?\(SB\)")
-_GNU_CALL = re.compile(r"^(?:call|jmp|b|bl|blx|b[a-z]{2}|j[a-z]{1,3})\s+([A-Za-z_$][\w$.@]*)\s*$")
-_TLS = re.compile(r"%[fg]s:|\(TLS\)|\bTLS\b|\bmrc\s+p15\b|\bmrs\b.*tpidr", re.I)
+_SYMBOL = r"\s+(?!\*)(?:[\w./]*·)?([A-Za-z_$][\w$.@]*)(?:<>)?(?:\(SB\))?\s*$"
 
 
-def external_targets(fn: Function, dialect: str, local: set[str]) -> list[str]:
-    """Functions fn calls or jumps to outside itself."""
-    pat = _PLAN9_CALL if dialect == "plan9" else _GNU_CALL
+def external_targets(fn: Function, rules: dict, registers: set[str]) -> list[str]:
+    """Functions fn calls or jumps to outside itself, by the reading rules' `foreign:
+    calls` mnemonics (a register or a local label is no function)."""
+    if not rules.get("calls"):
+        return []
+    pat = re.compile(r"^(?:" + rules["calls"] + ")" + _SYMBOL)
     out = []
     for s in fn.lines:
-        if (m := pat.match(s)) and m.group(1) not in local and not m.group(1).startswith(".L"):
+        if (m := pat.match(s)) and m.group(1) not in registers and not m.group(1).startswith(".L"):
             if m.group(1) not in out:
                 out.append(m.group(1))
     return out
 
 
-def unmodelled(fn: Function, dialect: str, policy, targets: list[str]) -> list[str]:
+def unmodelled(fn: Function, rules: dict, policy, targets: list[str]) -> list[str]:
     """Why the verifier cannot model fn's convention (empty: it can)."""
     why = []
     if fn.abi and fn.abi != "ABI0":
@@ -456,7 +457,8 @@ def unmodelled(fn: Function, dialect: str, policy, targets: list[str]) -> list[s
     helpers = targets[1:] if policy.calls_handler else targets
     if helpers:
         why.append(f"calls a helper function ({', '.join(helpers)}) that the verifier cannot run")
-    if any(_TLS.search(s) for s in fn.lines):
+    tls = rules.get("tls")
+    if tls and any(re.search(tls, s) for s in fn.lines):
         why.append("reads thread-local storage (errno or g kept in TLS): not modelled")
     return why
 
@@ -490,6 +492,7 @@ def _syscall_of(name: str, arch, tables) -> str | None:
 
 
 def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> Verdict:
+    from .. import render
     from . import Spec
 
     syscall = choice.syscall if choice else _syscall_of(fn.name, arch, verifier.tables)
@@ -504,8 +507,9 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
         v.verdict = "unverified"
         v.reasons.append(f"the tables have no signature for {syscall}")
         return v
-    targets = external_targets(fn, src.dialect, set(arch.registers) | set(arch.registers.values()))
-    why = unmodelled(fn, src.dialect, policy, targets)
+    rules = render.dialect(src.dialect, verifier.templates).reading_rules(arch.name).get("foreign", {})
+    targets = external_targets(fn, rules, set(arch.registers) | set(arch.registers.values()))
+    why = unmodelled(fn, rules, policy, targets)
     if src.dialect == "plan9":
         results = go_results(fn, len(sig.args))
         if results and len(results) > 1:
