@@ -579,6 +579,9 @@ def verify_files(files, arch_name: str, dialect: str | None = None, stubs=(), in
     else:
         _print(verdicts, sources, out)
     checked = [v for v in verdicts if v.verdict != "skipped"]
+    if not checked and not as_json:
+        print("nothing checked: no function is named after a syscall in the tables "
+              "(--stub SYMBOL=SYSCALL[:POLICY] picks one)", file=out)
     return 0 if checked and all(v.verdict == "pass" for v in checked) else 1
 
 
