@@ -344,3 +344,12 @@ def test_a_literal_pool_constant_must_be_in_the_pool():
     assert compare(arch, body, code, CODE, ()) == []
     body.pooled = [0xDB]
     assert compare(arch, body, code, CODE, ()) == ["0xdb (ldr =) is not in the literal pool"]
+
+
+def test_a_go_frame_declared_too_small_fails(tmp_path):
+    f = tmp_path / "sys.s"
+    f.write_text((FIX / "go" / "sys_linux_386.s").read_text().replace(
+        "TEXT runtime·madvise(SB),NOSPLIT,$0\n", "TEXT runtime·madvise(SB),NOSPLIT,$0-12\n"))
+    code, got = _run([f], "386")
+    v = got[("sys.s", "madvise")]
+    assert v["verdict"] == "fail" and v["reasons"] == ["TEXT declares argument size 12, the Go declaration needs 16"]
