@@ -158,20 +158,6 @@ def go_asm_bytes(source, arch, package: str = "example.com/stubs", tables=None) 
     return {n: s.code for n, s in go_asm(source, arch, package, tables).items() if s.kind == "STEXT"}
 
 
-def go_stubs_bytes(stubs, tables=None) -> dict[tuple[str, str], bytes]:
-    """{(arch, symbol): bytes} for Plan 9 Stub objects, one assembler run per architecture."""
-    by_arch: dict[str, list] = {}
-    for s in stubs:
-        if s.dialect == "plan9":
-            by_arch.setdefault(s.arch, []).append(s)
-    out = {}
-    for arch, group in by_arch.items():
-        text = '#include "textflag.h"\n\n' + "\n\n".join(s.text for s in group) + "\n"
-        for name, code in go_asm_bytes(text, arch, tables=tables).items():
-            out[(arch, name)] = code
-    return out
-
-
 # --- GNU binutils and gcc -----------------------------------------------------------
 
 def _debian(triple: str) -> str:
