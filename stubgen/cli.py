@@ -154,10 +154,20 @@ def cmd_list(a) -> int:
     print("dialects:")
     for d in render.dialects(a.templates).values():
         print(f"  {d.name:8} {d.summary}")
+        print(f"  {'':8} traps: " + "; ".join(_traps_of(d, name) for name in t.arches if d.has_arch(name)))
     print("error policies:")
     for p in policies.POLICIES.values():
         print(f"  {p.name:8} {p.summary}")
     return 0
+
+
+def _traps_of(dialect, arch: str) -> str:
+    """'386 int80 (default), vdso (note)': the traps a dialect offers on an architecture."""
+    mod = dialect.module(arch)
+    default, notes = getattr(mod, "default_trap", None), getattr(mod, "about_traps", {})
+    names = [n + (" (default)" if n == default else f" ({notes[n]})" if n in notes else "")
+             for n in dialect.offers(arch, "trap")]
+    return f"{arch} {', '.join(names)}"
 
 
 def cmd_verify(a) -> int:

@@ -80,6 +80,18 @@ def _identifier(kind: str, value: str):
         raise StubgenError(f"{kind} {value!r} is not an identifier (letters, digits, _)")
 
 
+def _trap_elsewhere(dname: str, aname: str, trap: str, valid: list[str], templates) -> StubgenError:
+    """The error for a trap a dialect does not have: if another dialect has it, say that
+    the trap belongs to that dialect, so it must be selected alone."""
+    owners = [o.name for o in render.dialects(templates).values()
+              if o.name != dname and o.has_arch(aname) and trap in o.offers(aname, "trap")]
+    if not owners:
+        return choices(f"trap for {aname} in dialect {dname}", trap, valid)
+    return StubgenError(f"trap {trap!r} for {aname} is a trap of dialect {', '.join(owners)} only; dialect "
+                        f"{dname} has {', '.join(valid)}; a trap applies to every selected dialect, so select "
+                        f"{' or '.join(owners)} alone (-d {owners[0]})")
+
+
 def render_stub(module, ctx: Context, policy_macro: str | None = None) -> str:
     """A stub's text from its template module; policy_macro overrides the policy's
     macro (the mutator uses it to render a stub that breaks its contract)."""
@@ -138,8 +150,15 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 raise StubgenError(f"template {dname}/{d.stub_template.format(arch=aname)}: sets no "
                                    f"default_trap; valid traps: {', '.join(trap_names) or 'none'}")
             if trap not in trap_names:
-                raise choices(f"trap for {aname} in dialect {dname}", trap, trap_names)
+                raise _trap_elsewhere(dname, aname, trap, trap_names, opts.templates)
             mod = d.module(aname)
+            needs = getattr(mod, "requires_package", {}).get(trap)
+            if needs and opts.go_package != needs:
+                raise StubgenError(
+                    f"trap {trap!r} for {aname} (dialect {dname}) refers to symbols that exist only in Go "
+                    f"package {needs} and would not link in package {opts.go_package!r}; use it only with "
+                    f"go_package {needs!r} (--go-package {needs}), else one of: "
+                    f"{', '.join(n for n in trap_names if n != trap)}")
             for name in names:
                 if not t.available(arch, name):
                     continue

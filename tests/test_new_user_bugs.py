@@ -30,3 +30,24 @@ def test_overlay_of_only_the_arch_file_keeps_its_numbers(tmp_path, arch):
     assert tables.load(str(tmp_path)).arches[arch].numbers == shipped
     stubs = stubgen.generate(tables=str(tmp_path), dialects=["gnu"])
     assert arch in {s.arch for s in stubs}
+
+
+# --- 2: the vdso trap only in package runtime; a trap of one dialect only -------------------
+
+def test_vdso_trap_is_refused_outside_package_runtime():
+    with pytest.raises(StubgenError, match=r"exist only in Go package runtime.*--go-package runtime"):
+        stubgen.generate(arches=["386"], dialects=["plan9"], traps={"386": "vdso"})
+    (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], traps={"386": "vdso"}, go_package="runtime")
+    assert "runtime·_vdso" in s.text
+
+
+def test_a_trap_of_one_dialect_says_to_select_it_alone():
+    with pytest.raises(StubgenError, match=r"trap 'vdso' for 386 is a trap of dialect plan9 only.*-d plan9"):
+        stubgen.generate(arches=["386"], traps={"386": "vdso"}, go_package="runtime")
+
+
+def test_list_shows_each_dialects_traps():
+    p = run_cli("list")
+    assert p.returncode == 0, p.stderr
+    plan9 = p.stdout.split("  plan9", 1)[1].splitlines()[1]
+    assert "386 int80 (default), vdso (" in plan9 and "package runtime" in plan9
