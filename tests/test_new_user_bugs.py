@@ -69,3 +69,38 @@ def test_crosscheck_without_madvise_vets_and_skips_the_kernel_programs(tmp_path)
         assert r.status == (crosscheck.PASS if r.check == "go vet" else crosscheck.SKIP), r
         if r.check == "kernel valid":
             assert "no madvise stub was generated" in r.detail
+
+
+# --- 4: tables import never writes into an installed package ---------------------------------
+
+KERNEL = Path(__file__).parent / "fixtures" / "kernel"
+
+
+def test_tables_import_refuses_the_installed_tables(tmp_path, monkeypatch, capsys):
+    from stubgen import importer, resources
+
+    site = tmp_path / "site-packages"
+    installed = site / "stubgen" / "arch"  # where a wheel puts the tables
+    shutil.copytree(SHIPPED, installed)
+    before = {p: p.read_bytes() for p in installed.rglob("*.yaml")}
+    monkeypatch.setattr(resources, "tables_dir", lambda: installed)
+    monkeypatch.setattr(importer, "installed_roots", lambda: [site.resolve()])
+    tables.load.cache_clear()
+    try:
+        assert cli.main(["tables", "import", "--kernel-src", str(KERNEL)]) == 2
+    finally:
+        tables.load.cache_clear()
+    err = capsys.readouterr().err
+    assert "inside an installed package" in err and "--tables DIR" in err
+    assert {p: p.read_bytes() for p in installed.rglob("*.yaml")} == before
+
+
+def test_the_package_directory_and_site_packages_count_as_installed():
+    from stubgen import importer
+
+    with pytest.raises(StubgenError, match="installed package"):
+        importer.refuse_installed(Path(stubgen.__file__).parent / "arch" / "numbers" / "amd64.yaml")
+    import sysconfig
+
+    with pytest.raises(StubgenError, match="installed package"):
+        importer.refuse_installed(Path(sysconfig.get_paths()["purelib"]) / "stubgen" / "arch")
