@@ -35,6 +35,16 @@ def _add_generation_options(p):
     p.add_argument("--symbol-prefix", default="sys_", metavar="PREFIX", help="prefix of the C symbols")
     p.add_argument("--errno-handler", default="stubgen_errno", metavar="SYMBOL",
                    help="C function the errno policy calls with the positive errno")
+    p.add_argument("--go-exported", action="store_true",
+                   help="Go: exported function names (Madvise, ClockGettime) instead of the syscall's name")
+    p.add_argument("--builtins", choices=("warn", "rename"), default="warn",
+                   help="a Go function named like a builtin (close): warn (default) or rename it (close_)")
+    p.add_argument("--sysnum-prefix", default="STUBGEN_SYS_", metavar="PREFIX",
+                   help="C: prefix of the syscall number macros (default STUBGEN_SYS_, as in STUBGEN_SYS_madvise; "
+                   "SYS_ gives glibc's names, which collide with <sys/syscall.h>)")
+    p.add_argument("--visibility", choices=("default", "hidden", "protected"), default="default",
+                   help="C: ELF visibility of the stub symbols (hidden: as a libc links its own)")
+    p.add_argument("--weak", action="store_true", help="C: weak stub symbols (a definition of your own wins)")
     _add_sources(p)
 
 
@@ -108,7 +118,8 @@ def _options(a):
     from .generator import Options
 
     return Options(go_package=a.go_package, symbol_prefix=a.symbol_prefix, errno_handler=a.errno_handler,
-                   tables=a.tables, templates=a.templates)
+                   tables=a.tables, templates=a.templates, go_exported=a.go_exported, builtins=a.builtins,
+                   sysnum_prefix=a.sysnum_prefix, visibility=a.visibility, weak=a.weak)
 
 
 def cmd_generate(a) -> int:
@@ -193,9 +204,17 @@ def cmd_crosscheck(a) -> int:
     return crosscheck.main(a.directory, tables=a.tables, checks=a.check, jobs=a.jobs)
 
 
+def _warn(message, category, filename, lineno, file=None, line=None):
+    # A warning is one line for the user, like an error, not Python's file:line form.
+    print(f"stubgen: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
+    import warnings
+
     ap = _parser()
     a = ap.parse_args(argv)
+    warnings.showwarning = _warn
     try:
         return {"generate": cmd_generate, "list": cmd_list, "verify": cmd_verify, "tables": cmd_tables,
                 "crosscheck": cmd_crosscheck}[a.command](a)

@@ -104,3 +104,58 @@ def test_the_package_directory_and_site_packages_count_as_installed():
 
     with pytest.raises(StubgenError, match="installed package"):
         importer.refuse_installed(Path(sysconfig.get_paths()["purelib"]) / "stubgen" / "arch")
+
+
+# --- 5: keywords as package and argument names -----------------------------------------------
+
+@pytest.mark.parametrize("package", ["type", "func", "map", "chan", "range", "go"])
+def test_go_keywords_are_refused_as_package_names(package):
+    with pytest.raises(StubgenError, match=f"Go package name '{package}' is a Go keyword"):
+        stubgen.generate(go_package=package)
+
+
+def _signature_overlay(tmp_path, name: str, go: str | None = None) -> str:
+    import yaml
+
+    doc = yaml.safe_load((SHIPPED / "common" / "signatures.yaml").read_text())
+    arg = {"name": name, "type": "pointer"}
+    if go:
+        arg["go"] = go
+    doc["madvise"]["args"][0] = arg
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "signatures.yaml").write_text(yaml.safe_dump(doc))
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("name, dialect, language", [("type", "plan9", "Go"), ("range", "plan9", "Go"),
+                                                     ("int", "gnu", "C"), ("class", "gnu", "C")])
+def test_keywords_are_refused_as_argument_names(tmp_path, name, dialect, language):
+    tables_dir_ = _signature_overlay(tmp_path, name)
+    with pytest.raises(StubgenError, match=f"argument name '{name}' is a {language} keyword"):
+        stubgen.generate(dialects=[dialect], tables=tables_dir_)
+
+
+def test_a_go_name_of_its_own_avoids_the_go_keyword(tmp_path):
+    tables_dir_ = _signature_overlay(tmp_path, "type", go="typ")
+    (s,) = stubgen.generate(dialects=["plan9"], arches=["amd64"], tables=tables_dir_)
+    assert "typ+0(FP)" in s.text
+
+
+def test_cli_refuses_a_keyword_package_with_one_line():
+    p = run_cli("generate", "-o", "/nonexistent/x", "--go-package", "type")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Go keyword" in p.stderr
+
+
+# --- 7: the library's front door ----------------------------------------------------------------
+
+def test_generate_accepts_a_string_of_syscalls():
+    assert {s.syscall for s in stubgen.generate(syscalls="madvise")} == {"madvise"}
+    assert {s.syscall for s in stubgen.generate(syscalls="getpid,write", arches=["amd64"])} == {"getpid", "write"}
+    with pytest.raises(StubgenError, match="list of names or a string"):
+        stubgen.generate(syscalls=42)
+
+
+def test_the_lazy_api_is_in_dir():
+    for name in ("generate", "write", "verify", "Options", "Stub"):
+        assert name in dir(stubgen)
+        assert callable(getattr(stubgen, name))
