@@ -50,6 +50,8 @@ def _add_generation_options(p):
 
 TABLES_HELP = ("your tables: each file in DIR (<arch>.yaml, numbers/<arch>.yaml, common/*.yaml) replaces the "
                "shipped file of the same path; the rest come from the shipped tables")
+KERNEL_ABI_HELP = ("your statement of the kernel's syscall ABI for architectures the verifier does not know "
+                   "(the form of stubgen/verifier/linux_abi.yaml); it may add architectures, not restate one")
 TEMPLATES_HELP = ("your templates: each file in DIR (<dialect>/dialect.yaml, <dialect>/*.j2, "
                   "<dialect>/<arch>.lower.yaml) replaces the shipped file of the same path")
 
@@ -79,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, metavar="DIR")
     _add_generation_options(g)
     g.add_argument("--verify", action="store_true", help="verify the written stubs under emulation")
+    g.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
     g.add_argument("--force", action="store_true", help="overwrite files that stubgen did not generate")
     g.add_argument("--check", action="store_true", help="write nothing; exit 1 and print a unified diff if the "
                    "files in DIR differ from what would be generated, 0 if they match (for CI)")
@@ -93,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
     v.add_argument("--no-real-tools", action="store_true",
                    help="do not compare with go tool asm or GNU as even where they are installed")
+    v.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
     _add_sources(v)
 
     tb = sub.add_parser("tables", help="maintain the architecture tables")
@@ -143,7 +147,7 @@ def cmd_generate(a) -> int:
     if a.verify:
         from .verifier import verify_dir
 
-        return verify_dir(a.output, tables=a.tables, templates=a.templates)
+        return verify_dir(a.output, tables=a.tables, templates=a.templates, kernel_abi=a.kernel_abi)
     return 0
 
 
@@ -185,7 +189,7 @@ def cmd_verify(a) -> int:
     from .verifier import verify_dir
 
     return verify_dir(a.directory, tables=a.tables, templates=a.templates, mutants=a.mutants,
-                      real_tools=not a.no_real_tools)
+                      real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi)
 
 
 def cmd_tables(a) -> int:

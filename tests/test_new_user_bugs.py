@@ -159,3 +159,76 @@ def test_the_lazy_api_is_in_dir():
     for name in ("generate", "write", "verify", "Options", "Stub"):
         assert name in dir(stubgen)
         assert callable(getattr(stubgen, name))
+
+
+# --- 8: a new architecture's kernel ABI from the user; renumbering is never silent ------------
+
+def _new_arch(tmp_path, name="amd64b"):
+    """amd64 again under a new name, as a user would add an architecture: tables and
+    templates by overlay, nothing in the shipped files."""
+    import yaml
+
+    from stubgen.resources import templates_dir
+
+    t, p = tmp_path / "tables", tmp_path / "templates"
+    (t / "numbers").mkdir(parents=True)
+    (p / "gnu").mkdir(parents=True)
+    doc = yaml.safe_load((SHIPPED / "amd64.yaml").read_text())
+    doc.update(name=name, aliases=[])
+    (t / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+    shutil.copy(SHIPPED / "numbers" / "amd64.yaml", t / "numbers" / f"{name}.yaml")
+    shutil.copy(templates_dir() / "gnu" / "amd64.S.j2", p / "gnu" / f"{name}.S.j2")
+    shutil.copy(templates_dir() / "gnu" / "amd64.lower.yaml", p / "gnu" / f"{name}.lower.yaml")
+    return str(t), str(p)
+
+
+def _kernel_abi(tmp_path, name, **change):
+    import yaml
+
+    from stubgen.verifier import kernel
+
+    entry = dict(yaml.safe_load((Path(kernel.__file__).parent / "linux_abi.yaml").read_text())["amd64"], **change)
+    f = tmp_path / f"abi_{name}_{len(list(tmp_path.glob('abi_*')))}.yaml"
+    f.write_text(yaml.safe_dump({name: entry}))
+    return str(f)
+
+
+def test_a_new_architecture_is_verified_against_the_users_kernel_abi(tmp_path, capsys):
+    t, p = _new_arch(tmp_path)
+    out = str(tmp_path / "out")
+    assert cli.main(["generate", "-o", out, "-a", "amd64b", "-d", "gnu", "--tables", t, "--templates", p]) == 0
+    common = ["verify", out, "--tables", t, "--templates", p, "--no-real-tools"]
+    capsys.readouterr()
+    assert cli.main(common) == 2
+    assert "--kernel-abi FILE" in capsys.readouterr().err
+    assert cli.main(common + ["--kernel-abi", _kernel_abi(tmp_path, "amd64b")]) == 0
+    assert "1 passed, 0 failed" in capsys.readouterr().out
+    # The statement is used: with the kernel's first two argument registers swapped, the stub fails.
+    swapped = _kernel_abi(tmp_path, "amd64b", args=["rsi", "rdi", "rdx", "r10", "r8", "r9"])
+    assert cli.main(common + ["--kernel-abi", swapped]) == 1
+
+
+def test_a_users_kernel_abi_cannot_restate_a_known_architecture(tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert cli.main(["generate", "-o", out, "-a", "amd64", "-d", "gnu"]) == 0
+    assert cli.main(["verify", out, "--no-real-tools", "--kernel-abi", _kernel_abi(tmp_path, "amd64")]) == 2
+    assert "may only add architectures" in capsys.readouterr().err
+
+
+def test_verify_says_when_a_table_renumbers_a_syscall(tmp_path, capsys):
+    import yaml
+
+    doc = yaml.safe_load((SHIPPED / "numbers" / "amd64.yaml").read_text())
+    doc["numbers"]["madvise"] = 999
+    (tmp_path / "t" / "numbers").mkdir(parents=True)
+    (tmp_path / "t" / "numbers" / "amd64.yaml").write_text(yaml.safe_dump(doc))
+    out, t = str(tmp_path / "out"), str(tmp_path / "t")
+    assert cli.main(["generate", "-o", out, "-a", "amd64", "-d", "gnu", "--tables", t]) == 0
+    capsys.readouterr()
+    assert cli.main(["verify", out, "--tables", t, "--no-real-tools"]) == 0
+    said = capsys.readouterr().out
+    assert "amd64 madvise is number 999 here, 28 in the kernel tables stubgen ships" in said
+    assert cli.main(["generate", "-o", out, "-a", "amd64", "-d", "gnu"]) == 0
+    capsys.readouterr()
+    assert cli.main(["verify", out, "--no-real-tools"]) == 0
+    assert "renumbered" not in capsys.readouterr().out
