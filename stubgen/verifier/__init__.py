@@ -66,6 +66,7 @@ class Verifier:
         self._assemblers: dict = {}
         self._machines: dict = {}
         self._readers: dict = {}
+        self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
 
     def assembler(self, arch, syntax=None):
         key = (arch.name, syntax)
@@ -92,6 +93,7 @@ class Verifier:
             rules = dialect.reading_rules(arch.name)
             cls = getattr({"plan9": plan9, "gnu": gnu}[kind], READERS[kind])
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
+            self._link_symbols[key] = tuple(rules.get("link_symbols", ()))
         return self._readers[key]
 
     def check(self, text: str, spec: Spec, reference=None) -> Report:
@@ -99,7 +101,7 @@ class Verifier:
         assembler (reference.Reference); they must match the lowering and pass the
         same emulated checks."""
         from .disasm import compare, listing
-        from .emulator import CODE
+        from .emulator import CODE, LINKER
 
         rep = Report(spec)
         arch = self.tables.arch(spec.arch)
@@ -108,7 +110,8 @@ class Verifier:
         abi = linux_abi(arch.name, self.kernel_abi)
         machine = self.machine(arch)
         reader, syntax, aliases = self.reader(dialect, arch)
-        symbols = machine.symbols(spec.errno_handler)
+        linker = self._link_symbols[(dialect.name, arch.name)]
+        symbols = {**dict.fromkeys(linker, LINKER), **machine.symbols(spec.errno_handler)}
         try:
             body = reader.read(text, spec.symbol, symbols)
             code = self.assembler(arch, syntax).assemble(body.lines, CODE, symbols,
