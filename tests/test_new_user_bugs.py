@@ -1,4 +1,5 @@
 """The bugs a new user hit (issue 10), each with a test that failed before its fix."""
+import re
 import shutil
 import subprocess
 import sys
@@ -232,3 +233,42 @@ def test_verify_says_when_a_table_renumbers_a_syscall(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["verify", out, "--no-real-tools"]) == 0
     assert "renumbered" not in capsys.readouterr().out
+
+
+# --- 6: what exactly matches the seed -----------------------------------------------------------
+
+# The seed's 386 stub, verbatim from Go commit e6f5a90b (src/pkg/runtime/linux/386/sys.s,
+# December 2011), the one architecture whose text the seed gives in full.
+SEED_386 = """TEXT runtime·madvise(SB),7,$0
+	MOVL	$219, AX	// madvise
+	MOVL	4(SP), BX
+	MOVL	8(SP), CX
+	MOVL	12(SP), DX
+	CALL	*runtime·_vdso(SB)
+	CMPL	AX, $0xfffff001
+	JLS	2(PC)
+	INT $3
+	RET
+"""
+
+
+def test_the_386_crash_stub_is_the_seed_but_for_frame_notation_and_threshold():
+    """The README's claim, exactly: 386, -e crash --trap 386=vdso --go-package runtime,
+    against the seed's own text: the 2011 N(SP) reads are today's named FP slots (FP is
+    SP plus the table's go_abi0.fp) and the threshold is 0xfffff000; nothing else differs."""
+    from plan9text import instructions
+
+    (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash", traps={"386": "vdso"},
+                            go_package="runtime")
+    fp = tables.load().arches["386"].go_abi0.fp
+    ours = instructions(s.text, "madvise")
+    seed = instructions(SEED_386.replace("TEXT runtime·madvise", "TEXT ·madvise"), "madvise")
+    assert len(ours) == len(seed)
+    differ = [(a, b) for a, b in zip(seed, ours) if a != b]
+    for a, b in differ:
+        m = re.fullmatch(r"MOVL (\d+)\(SP\), (\w+)", a)
+        if m:
+            assert re.fullmatch(rf"MOVL \w+\+{int(m[1]) - fp}\(FP\), {m[2]}", b), (a, b)
+        else:
+            assert (a, b) == ("CMPL AX, $0xfffff001", "CMPL AX, $0xfffff000")
+    assert ("CMPL AX, $0xfffff001", "CMPL AX, $0xfffff000") in differ
