@@ -172,7 +172,7 @@ def _format_problems(doc) -> list[str]:
     import string
 
     out = []
-    spots = [(("stub_template",), doc.data["stub_template"], FIELDS["stub_template"]),
+    spots: list[tuple[tuple, str, set]] = [(("stub_template",), doc.data["stub_template"], FIELDS["stub_template"]),
              (("symbol",), doc.data["symbol"], FIELDS["symbol"])]
     spots += [(("files", i, "path"), f["path"], FIELDS["path"]) for i, f in enumerate(doc.data["files"])]
     if "exported_symbol" in doc.data.get("names", {}):
