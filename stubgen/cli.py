@@ -35,11 +35,23 @@ def _add_generation_options(p):
     p.add_argument("--symbol-prefix", default="sys_", metavar="PREFIX", help="prefix of the C symbols")
     p.add_argument("--errno-handler", default="stubgen_errno", metavar="SYMBOL",
                    help="C function the errno policy calls with the positive errno")
+    p.add_argument("--go-exported", action="store_true",
+                   help="Go: exported function names (Madvise, ClockGettime) instead of the syscall's name")
+    p.add_argument("--builtins", choices=("warn", "rename"), default="warn",
+                   help="a Go function named like a builtin (close): warn (default) or rename it (close_)")
+    p.add_argument("--sysnum-prefix", default="STUBGEN_SYS_", metavar="PREFIX",
+                   help="C: prefix of the syscall number macros (default STUBGEN_SYS_, as in STUBGEN_SYS_madvise; "
+                   "SYS_ gives glibc's names, which collide with <sys/syscall.h>)")
+    p.add_argument("--visibility", choices=("default", "hidden", "protected"), default="default",
+                   help="C: ELF visibility of the stub symbols (hidden: as a libc links its own)")
+    p.add_argument("--weak", action="store_true", help="C: weak stub symbols (a definition of your own wins)")
     _add_sources(p)
 
 
 TABLES_HELP = ("your tables: each file in DIR (<arch>.yaml, numbers/<arch>.yaml, common/*.yaml) replaces the "
                "shipped file of the same path; the rest come from the shipped tables")
+KERNEL_ABI_HELP = ("your statement of the kernel's syscall ABI for architectures the verifier does not know "
+                   "(the form of stubgen/verifier/linux_abi.yaml); it may add architectures, not restate one")
 TEMPLATES_HELP = ("your templates: each file in DIR (<dialect>/dialect.yaml, <dialect>/*.j2, "
                   "<dialect>/<arch>.lower.yaml) replaces the shipped file of the same path")
 
@@ -69,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, metavar="DIR")
     _add_generation_options(g)
     g.add_argument("--verify", action="store_true", help="verify the written stubs under emulation")
+    g.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
     g.add_argument("--force", action="store_true", help="overwrite files that stubgen did not generate")
     g.add_argument("--check", action="store_true", help="write nothing; exit 1 and print a unified diff if the "
                    "files in DIR differ from what would be generated, 0 if they match (for CI)")
@@ -96,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
     v.add_argument("--no-real-tools", action="store_true",
                    help="do not compare with go tool asm or GNU as even where they are installed")
+    v.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
     _add_sources(v)
 
     tb = sub.add_parser("tables", help="maintain the architecture tables")
@@ -121,7 +135,8 @@ def _options(a):
     from .generator import Options
 
     return Options(go_package=a.go_package, symbol_prefix=a.symbol_prefix, errno_handler=a.errno_handler,
-                   tables=a.tables, templates=a.templates)
+                   tables=a.tables, templates=a.templates, go_exported=a.go_exported, builtins=a.builtins,
+                   sysnum_prefix=a.sysnum_prefix, visibility=a.visibility, weak=a.weak)
 
 
 def cmd_generate(a) -> int:
@@ -145,7 +160,7 @@ def cmd_generate(a) -> int:
     if a.verify:
         from .verifier import verify_dir
 
-        return verify_dir(a.output, tables=a.tables, templates=a.templates)
+        return verify_dir(a.output, tables=a.tables, templates=a.templates, kernel_abi=a.kernel_abi)
     return 0
 
 
@@ -167,10 +182,20 @@ def cmd_list(a) -> int:
     print("dialects:")
     for d in render.dialects(a.templates).values():
         print(f"  {d.name:8} {d.summary}")
+        print(f"  {'':8} traps: " + "; ".join(_traps_of(d, name) for name in t.arches if d.has_arch(name)))
     print("error policies:")
     for p in policies.POLICIES.values():
         print(f"  {p.name:12} {p.summary}" + (" (verify only)" if p.verify_only else ""))
     return 0
+
+
+def _traps_of(dialect, arch: str) -> str:
+    """'386 int80 (default), vdso (note)': the traps a dialect offers on an architecture."""
+    mod = dialect.module(arch)
+    default, notes = getattr(mod, "default_trap", None), getattr(mod, "about_traps", {})
+    names = [n + (" (default)" if n == default else f" ({notes[n]})" if n in notes else "")
+             for n in dialect.offers(arch, "trap")]
+    return f"{arch} {', '.join(names)}"
 
 
 def cmd_verify(a) -> int:
@@ -183,7 +208,7 @@ def cmd_verify(a) -> int:
         from .verifier import verify_dir
 
         return verify_dir(a.paths[0], tables=a.tables, templates=a.templates, mutants=a.mutants,
-                          real_tools=not a.no_real_tools)
+                          real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi)
     if not a.arch:
         raise StubgenError("verify FILE...: --arch is required (a name or alias, e.g. amd64, i386, arm)")
     from .verifier.foreign import verify_files
@@ -208,9 +233,17 @@ def cmd_crosscheck(a) -> int:
     return crosscheck.main(a.directory, tables=a.tables, checks=a.check, jobs=a.jobs)
 
 
+def _warn(message, category, filename, lineno, file=None, line=None):
+    # A warning is one line for the user, like an error, not Python's file:line form.
+    print(f"stubgen: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
+    import warnings
+
     ap = _parser()
     a = ap.parse_args(argv)
+    warnings.showwarning = _warn
     try:
         return {"generate": cmd_generate, "list": cmd_list, "verify": cmd_verify, "tables": cmd_tables,
                 "crosscheck": cmd_crosscheck}[a.command](a)

@@ -7,6 +7,8 @@ Checks, each one row per architecture and dialect:
   go vet catches    vet reports a wrong frame size and a wrong FP offset (so a pass means something)
   go asm            go tool asm assembles every Plan 9 stub
   gnu as            the cross as assembles every GNU stub with --fatal-warnings
+  gnu link          the stubs link into a shared library (-shared) and a PIE (-pie) beside a C unit
+                    that includes <sys/syscall.h> and every generated header: no warning, no TEXTREL
   kernel valid      a program maps 64 MiB, touches it, calls the madvise stub with
                     MADV_DONTNEED: result 0, RSS drops by 60 MiB, the pages read back zero
   kernel misaligned the stub on a misaligned address: -22 (raw), -1 and errno 22 (errno),
@@ -33,7 +35,7 @@ from .output import MANIFEST
 PROGRAMS = Path(__file__).parent / "crosscheck_programs"
 KERNEL_SYSCALL = "madvise"
 PASS, FAIL, SKIP = "pass", "FAIL", "skip"
-CHECKS = ("go vet", "go vet catches", "go asm", "gnu as", "kernel valid", "kernel misaligned",
+CHECKS = ("go vet", "go vet catches", "go asm", "gnu as", "gnu link", "kernel valid", "kernel misaligned",
           "kernel callee-saved")
 
 
@@ -64,6 +66,12 @@ class Generated:
             if f["dialect"] == dialect:
                 return self.root / Path(f["path"]).parent
         return None
+
+    def c_headers(self, arch: str) -> list[Path]:
+        """Every generated C header an architecture's program may include: the shared ones
+        (prototypes, the umbrella) and the architecture's own."""
+        return [self.root / f["path"] for f in self.files
+                if f["dialect"] == "gnu" and f["path"].endswith(".h") and f.get("arch") in (None, arch)]
 
     def header(self) -> Path | None:
         for f in self.files:
@@ -113,23 +121,27 @@ package {package}
 
 import "unsafe"
 
-func Madvise(addr unsafe.Pointer, n uintptr, flags int32) (int32, bool) {{
+func StubgenCrosscheckMadvise(addr unsafe.Pointer, n uintptr, flags int32) (int32, bool) {{
 {body}
 }}
 """
 
 
-def go_module(plan9_dir: Path, work: Path, package: str, returns: bool) -> Path:
-    """A module holding the generated package as ./stubs and the kernel test program."""
+def go_module(plan9_dir: Path, work: Path, package: str, symbol: str | None, returns: bool) -> Path:
+    """A module holding the generated package as ./stubs and, when the package has a
+    madvise stub (symbol: its Go name, from the manifest), the kernel test program and
+    the wrapper it calls; without one, the package alone (vet and asm still apply)."""
     mod = work / "gomod"
     if mod.exists():
         shutil.rmtree(mod)
     pkg = mod / "stubs"
-    shutil.copytree(plan9_dir, pkg, ignore=shutil.ignore_patterns("go.mod", "go.sum", "*_test.go"))
+    shutil.copytree(plan9_dir, pkg, ignore=shutil.ignore_patterns("go.mod", "go.sum", "*_test.go", MANIFEST))
     (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
-    body = ("\treturn madvise(addr, n, flags), true" if returns else "\tmadvise(addr, n, flags)\n\treturn 0, false")
-    (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
-    shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
+    if symbol is not None:
+        call = f"{symbol}(addr, n, flags)"
+        body = f"\treturn {call}, true" if returns else f"\t{call}\n\treturn 0, false"
+        (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
+        shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
     return mod
 
 
@@ -194,6 +206,45 @@ def build_go(module: Path, goarch: str, out: Path) -> Path:
 
 # --- C ------------------------------------------------------------------------------
 
+def _gcc(cmd: list, gcc: str, arch, tables=None, warnings_fail: bool = False) -> subprocess.CompletedProcess:
+    """Run gcc; a missing C library is a missing tool, any other refusal (or, with
+    warnings_fail, any word on stderr) a failure."""
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300)
+    msg = (r.stderr or r.stdout).strip()
+    if r.returncode != 0 and ("cannot find -lc" in msg or "crt1.o" in msg or "stdio.h" in msg
+                              or "sys/syscall.h: No such file" in msg):
+        raise realtools.ToolMissing(f"the C library for {Path(gcc).name}", realtools.gcc_package(arch, tables))
+    if r.returncode != 0 or (warnings_fail and r.stderr.strip()):
+        raise realtools.ToolFailed(f"{Path(gcc).name}: {msg}")
+    return r
+
+
+def link_c(asm: Path, headers: list[Path], arch, errno_handler: str, work: Path, tables=None) -> tuple[str, str]:
+    """(status, detail): the stubs linked -shared and -pie with a PIC C unit that includes
+    <sys/syscall.h> and every generated header; a warning or a TEXTREL fails."""
+    gcc = realtools.gnu_tool(arch, "gcc", tables)
+    readelf = realtools.gnu_tool(arch, "readelf", tables)
+    obj = realtools.gnu_assemble(asm, arch, work / "stubs.o", tables)
+    unit = work / "link_unit.o"
+    # <sys/syscall.h> first, as a program would: a macro the generated headers define
+    # again is then reported in them (GCC says nothing about a system header's own).
+    source = work / "link_unit.c"
+    source.write_text("".join(f'#include {h}\n' for h in
+                              ["<sys/syscall.h>", *(f'"{p.resolve()}"' for p in headers),
+                               f'"{(PROGRAMS / "link.c").resolve()}"']))
+    _gcc([gcc, "-c", "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
+          f"-DERRNO_HANDLER={errno_handler}", "-o", unit, source], gcc, arch, tables, True)
+    done = []
+    for kind, flags in (("-shared", ["-shared"]), ("-pie", ["-fPIE", "-pie"])):
+        out = work / f"link{kind}"
+        _gcc([gcc, *flags, "-Wl,-z,text", "-Wl,--fatal-warnings", "-o", out, unit, obj], gcc, arch, tables, True)
+        dynamic = subprocess.run([readelf, "-d", str(out)], capture_output=True, text=True, timeout=60).stdout
+        if "TEXTREL" in dynamic:
+            return FAIL, f"{kind}: the output has DT_TEXTREL"
+        done.append(kind)
+    return PASS, f"{' and '.join(done)}: no warning, no TEXTREL ({len(headers)} headers with <sys/syscall.h>)"
+
+
 def build_c(asm: Path, header: Path, arch, symbol: str, policy: str, errno_handler: str, out: Path,
             tables=None) -> Path:
     """Statically link the test program with the stub, assembled by GNU as on its own."""
@@ -203,13 +254,7 @@ def build_c(asm: Path, header: Path, arch, symbol: str, policy: str, errno_handl
     cmd = [gcc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-include", str(header),
            f"-DSTUB={symbol}", f"-DSTUB_RETURNS={returns}", f"-DPOLICY_ERRNO={int(policy == 'errno')}",
            f"-DERRNO_HANDLER={errno_handler}", "-o", str(out), str(PROGRAMS / "madvise.c"), str(obj)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        msg = (r.stderr or r.stdout).strip()
-        if "cannot find -lc" in msg or "crt1.o" in msg or "stdio.h" in msg:
-            raise realtools.ToolMissing(f"the C library for {Path(gcc).name}",
-                                        realtools.gcc_package(arch, tables))
-        raise realtools.ToolFailed(f"{Path(gcc).name}: {msg}")
+    _gcc(cmd, gcc, arch, tables)
     return out
 
 
@@ -302,7 +347,7 @@ def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
             def module():
                 if "m" not in mod_holder:
                     realtools.go_tool()
-                    mod_holder["m"] = go_module(pkg_src, adir, package, returns)
+                    mod_holder["m"] = go_module(pkg_src, adir, package, sym and sym["name"], returns)
                 return mod_holder["m"]
 
             def vet():
@@ -360,6 +405,10 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
 
             if "gnu as" in wanted:
                 out.append(_guard("gnu as", arch.name, "gnu", policy, gas))
+            if "gnu link" in wanted:
+                handler = g.options.get("errno_handler", "stubgen_errno")
+                out.append(_guard("gnu link", arch.name, "gnu", policy,
+                                  lambda: link_c(asm, g.c_headers(arch.name), arch, handler, adir, tables)))
             modes = [m for m in ("valid", "misaligned", "callee-saved") if f"kernel {m}" in wanted]
             if modes:
                 def build():
@@ -376,7 +425,8 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
 
 def _kernel(dialect, arch, policy, sym, modes, tables, build) -> list[Result]:
     if sym is None:
-        return [Result(f"kernel {m}", arch.name, dialect, SKIP, f"no {KERNEL_SYSCALL} stub", policy)
+        return [Result(f"kernel {m}", arch.name, dialect, SKIP,
+                       f"no {KERNEL_SYSCALL} stub was generated (the kernel programs call {KERNEL_SYSCALL})", policy)
                 for m in modes]
     built = _guard("build", arch.name, dialect, policy, lambda: (PASS, str(build())))
     if built.status != PASS:

@@ -1,6 +1,7 @@
 """The library's front door: turn (syscalls x architectures x dialects) into stubs."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 from . import layout, policies, render
@@ -20,6 +21,26 @@ class Options:
     errno_handler: str = "stubgen_errno"
     tables: str | None = None
     templates: str | None = None
+    # Exported names where a dialect has them (Go: Madvise, ClockGettime).
+    go_exported: bool = False
+    # A function named like a predeclared identifier of its language (Go's close):
+    # "warn" (a StubgenWarning) or "rename" (a trailing "_": close_).
+    builtins: str = "warn"
+    # The C macros of the syscall numbers: STUBGEN_SYS_madvise, not glibc's SYS_madvise,
+    # so that the headers can sit beside <sys/syscall.h>.
+    sysnum_prefix: str = "STUBGEN_SYS_"
+    # ELF symbol visibility of the C stubs (a libc links its own stubs hidden), and weak
+    # binding (a program's own definition wins).
+    visibility: str = "default"
+    weak: bool = False
+
+
+BUILTIN_CHOICES = ("warn", "rename")
+VISIBILITIES = ("default", "hidden", "protected")
+
+
+class StubgenWarning(UserWarning):
+    """Legal output that is probably not what the user wants (a shadowed builtin)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +58,7 @@ class Context:
     c_decl: str
     errno_handler: str
     policy_summary: str
+    options: Options
 
     def reg(self, name: str) -> str:
         """The Go assembler's name of a register."""
@@ -59,7 +81,7 @@ class Stub:
 
 def _decls(arch: Arch, sig, frame: layout.Frame, symbol: str) -> tuple[str, str]:
     go_args = ", ".join(f"{a.go_name} {a.go_type}" for a in frame.args)
-    go = f"{sig.name}({go_args})" + (f" {frame.result.go_type}" if frame.result else "")
+    go = f"{symbol}({go_args})" + (f" {frame.result.go_type}" if frame.result else "")
     c_args = ", ".join(f"{a.c_type}{'' if a.c_type.endswith('*') else ' '}{a.name}" for a in frame.args) or "void"
     c = f"{'long' if frame.result else 'void'} {symbol}({c_args})"
     return go, c
@@ -75,8 +97,85 @@ def _pick(kind: str, wanted, valid: list[str]) -> list[str]:
 
 
 def _identifier(kind: str, value: str):
-    if not value.isidentifier() or not value.isascii():
+    if not isinstance(value, str) or not value.isidentifier() or not value.isascii():
         raise StubgenError(f"{kind} {value!r} is not an identifier (letters, digits, _)")
+
+
+def camel(name: str) -> str:
+    """clock_gettime -> ClockGettime; a part that starts with a digit keeps its "_"
+    (fadvise64_64 -> Fadvise64_64), so that no two names meet."""
+    out = ""
+    for part in name.split("_"):
+        out += ("_" + part) if part[:1].isdigit() and out else part[:1].upper() + part[1:]
+    return out
+
+
+def _names_of(d) -> dict:
+    n = d.names
+    return {"language": n.get("language", d.name), "keywords": set(n.get("keywords", ())),
+            "builtins": set(n.get("builtins", ()))}
+
+
+def _check_package(opts: Options, dialects):
+    """The package option must not be a keyword of a language that writes it as a package."""
+    for d in dialects:
+        words = _names_of(d)
+        if d.names.get("package") and opts.go_package in words["keywords"]:
+            raise StubgenError(f"Go package name {opts.go_package!r} is a {words['language']} keyword; "
+                               f"pick another name (--go-package)")
+
+
+def _check_params(d, arch: Arch, sig):
+    """Parameter names reach declarations: a keyword of the dialect's language is an error."""
+    words = _names_of(d)
+    key = "go" if d.names.get("param") == "go" else "name"
+    for p in sig.args:
+        name = p.go_name if key == "go" else p.name
+        if name in words["keywords"]:
+            raise StubgenError(f"syscall {sig.name} on {arch.name}: argument name {name!r} is a "
+                               f"{words['language']} keyword (dialect {d.name}); rename it in the tables "
+                               f"(signatures: args: {key})")
+
+
+def _symbol(d, name: str, opts: Options) -> str:
+    """A stub's symbol in dialect d: its format, exported on request, and a name that
+    shadows a builtin warned about or renamed."""
+    fmt = d.names.get("exported_symbol") if opts.go_exported and d.names.get("exported_symbol") else d.symbol
+    symbol = fmt.format(prefix=opts.symbol_prefix, syscall=name, Syscall=camel(name))
+    _identifier(f"symbol of dialect {d.name}", symbol)
+    words = _names_of(d)
+    if symbol in words["keywords"]:
+        raise StubgenError(f"symbol {symbol!r} of dialect {d.name} is a {words['language']} keyword; "
+                           "set a symbol prefix or exported names")
+    if symbol in words["builtins"]:
+        if opts.builtins == "rename":
+            return symbol + "_"
+        warnings.warn(StubgenWarning(
+            f"{d.name} function {symbol!r} shadows the {words['language']} builtin {symbol!r} in its package "
+            f"(legal, but surprising); rename it with --builtins rename ({symbol}_) or export names"),
+            stacklevel=3)
+    return symbol
+
+
+def _syscall_names(syscalls):
+    """syscalls as a list: a string is one name or a comma-separated list (like -s)."""
+    if isinstance(syscalls, str):
+        return ALL if syscalls == ALL else [v.strip() for v in syscalls.split(",") if v.strip()]
+    if syscalls is not None and not isinstance(syscalls, (list, tuple)):
+        raise StubgenError(f"syscalls must be a list of names or a string, not {type(syscalls).__name__}")
+    return syscalls
+
+
+def _trap_elsewhere(dname: str, aname: str, trap: str, valid: list[str], templates) -> StubgenError:
+    """The error for a trap a dialect does not have: if another dialect has it, say that
+    the trap belongs to that dialect, so it must be selected alone."""
+    owners = [o.name for o in render.dialects(templates).values()
+              if o.name != dname and o.has_arch(aname) and trap in o.offers(aname, "trap")]
+    if not owners:
+        return choices(f"trap for {aname} in dialect {dname}", trap, valid)
+    return StubgenError(f"trap {trap!r} for {aname} is a trap of dialect {', '.join(owners)} only; dialect "
+                        f"{dname} has {', '.join(valid)}; a trap applies to every selected dialect, so select "
+                        f"{' or '.join(owners)} alone (-d {owners[0]})")
 
 
 def render_stub(module, ctx: Context, policy_macro: str | None = None) -> str:
@@ -100,8 +199,14 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
     opts = options or Options(**option_kw)
     _identifier("Go package name", opts.go_package)
     _identifier("errno handler", opts.errno_handler)
+    _identifier("syscall number macro prefix", opts.sysnum_prefix)
     if opts.symbol_prefix:
         _identifier("symbol prefix", opts.symbol_prefix)
+    if opts.builtins not in BUILTIN_CHOICES:
+        raise choices("builtins choice", opts.builtins, BUILTIN_CHOICES)
+    if opts.visibility not in VISIBILITIES:
+        raise choices("visibility", opts.visibility, VISIBILITIES)
+    syscalls = _syscall_names(syscalls)
     t = tables_mod.load(opts.tables)
     if policy not in policies.GENERATED:
         raise choices("error policy", policy, policies.GENERATED)
@@ -119,6 +224,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 raise StubgenError(f"syscall {name!r} has no number on {', '.join(arch_names)}"
                                    + (f" (it has one on {', '.join(where)})" if where else ""))
     traps = {t.arch(k).name: v for k, v in (traps or {}).items()}
+    _check_package(opts, [render.dialect(n, opts.templates) for n in dnames])
 
     stubs = []
     for dname in dnames:
@@ -137,19 +243,31 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 raise StubgenError(f"template {dname}/{d.stub_template.format(arch=aname)}: sets no "
                                    f"default_trap; valid traps: {', '.join(trap_names) or 'none'}")
             if trap not in trap_names:
-                raise choices(f"trap for {aname} in dialect {dname}", trap, trap_names)
+                raise _trap_elsewhere(dname, aname, trap, trap_names, opts.templates)
             mod = d.module(aname)
+            needs = getattr(mod, "requires_package", {}).get(trap)
+            if needs and opts.go_package != needs:
+                raise StubgenError(
+                    f"trap {trap!r} for {aname} (dialect {dname}) refers to symbols that exist only in Go "
+                    f"package {needs} and would not link in package {opts.go_package!r}; use it only with "
+                    f"go_package {needs!r} (--go-package {needs}), else one of: "
+                    f"{', '.join(n for n in trap_names if n != trap)}")
+            symbols: dict[str, str] = {}
             for name in names:
                 if not t.available(arch, name):
                     continue
                 sig = t.signature(arch, name)
+                _check_params(d, arch, sig)
                 frame = layout.plan(arch, sig, pol.returns)
-                symbol = d.symbol.format(prefix=opts.symbol_prefix, syscall=name)
-                _identifier(f"symbol of dialect {dname}", symbol)
+                symbol = _symbol(d, name, opts)
+                if symbol in symbols:
+                    raise StubgenError(f"syscalls {symbols[symbol]} and {name} both get the symbol {symbol!r} in "
+                                       f"dialect {dname}")
+                symbols[symbol] = name
                 go_decl, c_decl = _decls(arch, sig, frame, symbol)
                 number = None if sig.generic else arch.numbers[name]
                 ctx = Context(arch, name, symbol, number, policy, trap, frame, go_decl, c_decl,
-                              opts.errno_handler, pol.summary)
+                              opts.errno_handler, pol.summary, opts)
                 text = render_stub(mod, ctx)
                 stubs.append(Stub(aname, dname, name, symbol, ctx.number, policy,
                                   trap, text.strip("\n"), ctx, opts))

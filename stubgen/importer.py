@@ -144,9 +144,38 @@ def plan(kernel_src, kernel_version: str | None = None, tables: str | None = Non
     return imports
 
 
+def installed_roots() -> list[Path]:
+    """Directories that belong to an installation, never to a user's tables: the
+    stubgen package itself and every site-packages directory Python knows."""
+    import site
+    import sysconfig
+
+    import stubgen
+
+    roots = [Path(stubgen.__file__).parent]
+    roots += [Path(p) for p in site.getsitepackages()]
+    roots += [Path(site.getusersitepackages())]
+    paths = sysconfig.get_paths()
+    roots += [Path(paths[k]) for k in ("purelib", "platlib") if k in paths]
+    return list(dict.fromkeys(r.resolve() for r in roots))
+
+
+def refuse_installed(target: Path):
+    """An import must not rewrite an installed package's tables (pip would not know,
+    and the next upgrade would silently undo it)."""
+    where = target.resolve()
+    for root in installed_roots():
+        if where == root or root in where.parents:
+            raise StubgenError(f"{target} is inside an installed package ({root}); stubgen tables import "
+                               "does not write there: pass --tables DIR to write numbers/<arch>.yaml into a "
+                               "tables directory of your own (DIR overlays the shipped tables)")
+
+
 def run(kernel_src, kernel_version: str | None = None, tables: str | None = None) -> list[Import]:
     """Import every architecture, writing only once all of them have been read."""
     imports = plan(kernel_src, kernel_version, tables)
+    for imp in imports:
+        refuse_installed(imp.path)
     for imp in imports:
         atomic_write(imp.path, imp.text())
     tables_mod.load.cache_clear()

@@ -33,6 +33,9 @@ def render_files(stubs) -> dict[str, tuple[str, dict]]:
         by_dialect.setdefault(s.dialect, []).append(s)
     for dname, dstubs in by_dialect.items():
         d = render.dialect(dname, opts.templates)
+        # A dialect that writes a package of its own (Go) writes it into the output
+        # directory itself when it is the run's only dialect.
+        subdir = "" if d.alone_in_output and len(by_dialect) == 1 else f"{d.dir}/"
         arch_names = list(dict.fromkeys(s.arch for s in dstubs))
         everywhere = _Everywhere(dstubs, arch_names)
         for f in d.files:
@@ -40,7 +43,7 @@ def render_files(stubs) -> dict[str, tuple[str, dict]]:
             for group in groups:
                 gstubs = [s for s in dstubs if s.arch in group]
                 arch = t.arches[group[0]]
-                rel = f"{d.dir}/" + f["path"].format(package=opts.go_package, arch=arch.name, goarch=arch.goarch)
+                rel = subdir + f["path"].format(package=opts.go_package, arch=arch.name, goarch=arch.goarch)
                 views = [_View(s) for s in gstubs]
                 text = render.render_file(
                     d.env, f"{dname}/{f['template']}", stubs=views, arch=arch, version=__version__,

@@ -158,20 +158,6 @@ def go_asm_bytes(source, arch, package: str = "example.com/stubs", tables=None) 
     return {n: s.code for n, s in go_asm(source, arch, package, tables).items() if s.kind == "STEXT"}
 
 
-def go_stubs_bytes(stubs, tables=None) -> dict[tuple[str, str], bytes]:
-    """{(arch, symbol): bytes} for Plan 9 Stub objects, one assembler run per architecture."""
-    by_arch: dict[str, list] = {}
-    for s in stubs:
-        if s.dialect == "plan9":
-            by_arch.setdefault(s.arch, []).append(s)
-    out = {}
-    for arch, group in by_arch.items():
-        text = '#include "textflag.h"\n\n' + "\n\n".join(s.text for s in group) + "\n"
-        for name, code in go_asm_bytes(text, arch, tables=tables).items():
-            out[(arch, name)] = code
-    return out
-
-
 # --- GNU binutils and gcc -----------------------------------------------------------
 
 def _debian(triple: str) -> str:
@@ -242,19 +228,43 @@ def gnu_asm_bytes(source, arch, tables=None) -> dict[str, bytes]:
     """{symbol: machine code} of the .text symbols in a GNU .S, cut out of
     `objcopy -O binary -j .text` by the offsets and sizes `nm -S` reports. Bytes
     at relocation sites are the assembler's placeholders."""
+    return {name: code for name, (code, _) in gnu_asm_code(source, arch, tables).items()}
+
+
+def gnu_asm_code(source, arch, tables=None) -> dict[str, tuple[bytes, list]]:
+    """{symbol: (machine code, relocations)} of the .text symbols in a GNU .S; each
+    relocation is (offset in the symbol, size, type, target), as in a Go listing."""
     objcopy = gnu_tool(arch, "objcopy", tables)
     with tempfile.TemporaryDirectory(prefix="stubgen-as-") as tmp:
         obj = gnu_assemble(source, arch, Path(tmp) / "stub.o", tables)
         binf = Path(tmp) / "text.bin"
         _run([objcopy, "-O", "binary", "-j", ".text", str(obj), str(binf)], f"objcopy {obj.name}")
         text = binf.read_bytes() if binf.exists() else b""
-        syms = [(n, v, s) for n, t, v, s in _nm_symbols(obj, arch, tables) if t in "Tt"]
+        syms = [(n, v, s) for n, t, v, s in _nm_symbols(obj, arch, tables) if t in "TtW"]  # W: weak
+        relocs = _text_relocations(obj, arch, tables)
     syms.sort(key=lambda x: x[1])
     out = {}
     for i, (name, value, size) in enumerate(syms):
         if size is None:  # no .size directive: up to the next symbol
             size = (syms[i + 1][1] if i + 1 < len(syms) else len(text)) - value
-        out[name] = text[value:value + size]
+        mine = [(off - value, n, kind, target) for off, n, kind, target in relocs if value <= off < value + size]
+        out[name] = (text[value:value + size], mine)
+    return out
+
+
+_RELOC = re.compile(r"^([0-9a-f]+)\s+(R_\w+)\s+(.*)$")
+
+
+def _text_relocations(obj: Path, arch, tables=None) -> list[tuple[int, int, str, str]]:
+    """(offset, size, type, target) of .text's relocations, from `objdump -r`. The size
+    is the bit count a type ends in (R_386_PC32: 4 bytes), else a 32-bit field."""
+    r = _run([gnu_tool(arch, "objdump", tables), "-r", "-j", ".text", str(obj)], f"objdump -r {obj.name}")
+    out = []
+    for line in r.stdout.splitlines():
+        m = _RELOC.match(line.strip())
+        if m:
+            bits = re.search(r"(8|16|32|64)$", m[2])
+            out.append((int(m[1], 16), int(bits[1]) // 8 if bits else 4, m[2], m[3].strip()))
     return out
 
 

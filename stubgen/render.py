@@ -85,10 +85,12 @@ class Dialect:
         self.search_path = search_path
         self.summary = spec["summary"]
         self.dir = spec["dir"]
+        self.alone_in_output = spec.get("alone_in_output", False)
         self.stub_template = spec["stub_template"]
         self.files = spec["files"]
         self.symbol = spec["symbol"]
         self.verify = spec.get("verify", {})
+        self.names = spec.get("names", {})
 
     @property
     def env(self):
@@ -162,7 +164,7 @@ def dialects(templates_root: str | None = None) -> dict[str, Dialect]:
 
 # The placeholders each format string of dialect.yaml may use; anything else (an
 # attribute, an index, a conversion) could pull text from Python objects into a path.
-FIELDS = {"stub_template": {"arch"}, "symbol": {"prefix", "syscall"},
+FIELDS = {"stub_template": {"arch"}, "symbol": {"prefix", "syscall", "Syscall"},
           "path": {"package", "arch", "goarch"}}
 
 
@@ -170,9 +172,11 @@ def _format_problems(doc) -> list[str]:
     import string
 
     out = []
-    spots = [(("stub_template",), doc.data["stub_template"], FIELDS["stub_template"]),
+    spots: list[tuple[tuple, str, set]] = [(("stub_template",), doc.data["stub_template"], FIELDS["stub_template"]),
              (("symbol",), doc.data["symbol"], FIELDS["symbol"])]
     spots += [(("files", i, "path"), f["path"], FIELDS["path"]) for i, f in enumerate(doc.data["files"])]
+    if "exported_symbol" in doc.data.get("names", {}):
+        spots.append((("names", "exported_symbol"), doc.data["names"]["exported_symbol"], FIELDS["symbol"]))
     for keypath, text, allowed in spots:
         try:
             parts = list(string.Formatter().parse(text))

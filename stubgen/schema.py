@@ -119,6 +119,7 @@ _TEMPLATE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_.{}-]+$"}
 DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
     "summary": {"type": "string", "pattern": r"^[^\n]*$"},
     "dir": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"},
+    "alone_in_output": {"type": "boolean"},
     "stub_template": _TEMPLATE_NAME,
     "symbol": {"type": "string", "pattern": r"^[A-Za-z0-9_{}]+$"},
     "files": {"type": "array", "minItems": 1, "items": _obj(["template", "path", "per"], {
@@ -129,6 +130,15 @@ DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
         "skip_empty": {"type": "boolean"},
     })},
     "verify": _obj([], {"reader": _IDENT, "convention": {"enum": ["c_abi", "go_abi0"]}, "reference": _IDENT}),
+    # The output language's names: see generator.check_names.
+    "names": _obj(["language"], {
+        "language": {"type": "string", "pattern": r"^[^\n]*$"},
+        "param": {"enum": ["name", "go"]},
+        "package": {"type": "boolean"},
+        "exported_symbol": {"type": "string", "pattern": r"^[A-Za-z0-9_{}]+$"},
+        "keywords": {"type": "array", "items": _IDENT},
+        "builtins": {"type": "array", "items": _IDENT},
+    }),
 })
 
 # What `stubgen verify` needs of a manifest.json, which may have been edited by hand.

@@ -167,9 +167,9 @@ def load(root: str | None = None) -> model.Tables:
     for fname in sorted(arch_files):
         path = arch_files[fname]
         doc = _read_yaml(path, problems)
-        npath = base / "numbers" / f"{path.stem}.yaml"
-        if not npath.exists() and under is not None and path.parent == under:
-            npath = under / "numbers" / f"{path.stem}.yaml"
+        # A user's <arch>.yaml without its numbers keeps the shipped numbers, whichever
+        # directory the architecture's own file comes from.
+        npath = _overlay(base, under, f"numbers/{path.stem}.yaml")
         # The numbers are checked even when the architecture's file is not, so that one
         # run reports both files' problems.
         ndoc = _read_yaml(npath, problems) if npath.exists() else yamlio.Document(npath, {"numbers": {}})

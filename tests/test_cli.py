@@ -16,7 +16,7 @@ def test_generate_writes_files_and_manifest_last(tmp_path):
     man = json.loads((tmp_path / "manifest.json").read_text())
     paths = sorted(f["path"] for f in man["files"])
     assert paths == ["gnu/stubs.h", "gnu/stubs_linux_386.S", "gnu/stubs_linux_amd64.S", "gnu/stubs_linux_arm.S",
-                     "gnu/stubs_sysnum_386.h", "gnu/stubs_sysnum_amd64.h", "gnu/stubs_sysnum_arm.h",
+                     "gnu/stubs_sysnum.h", "gnu/stubs_sysnum_386.h", "gnu/stubs_sysnum_amd64.h", "gnu/stubs_sysnum_arm.h",
                      "plan9/stubs_linux.go", "plan9/stubs_linux_386.s", "plan9/stubs_linux_amd64.s",
                      "plan9/stubs_linux_arm.s", "plan9/stubs_sysnum_linux_386.go",
                      "plan9/stubs_sysnum_linux_amd64.go", "plan9/stubs_sysnum_linux_arm.go"]

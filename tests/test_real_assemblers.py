@@ -15,7 +15,7 @@ from stubgen.verifier import verify_dir
 pytestmark = pytest.mark.crosscheck
 
 CASES = [("plan9", "raw", []), ("plan9", "crash", []), ("plan9", "ignore", []),
-         ("plan9", "crash", ["--trap", "386=vdso"]),
+         ("plan9", "crash", ["--trap", "386=vdso", "--go-package", "runtime"]),
          ("gnu", "raw", []), ("gnu", "crash", []), ("gnu", "ignore", []), ("gnu", "errno", [])]
 
 
@@ -61,7 +61,8 @@ def test_go_relocations_are_patched_before_running_gos_bytes():
     from stubgen.verifier import Verifier
     from stubgen.verifier.reference import go_references
 
-    (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash", traps={"386": "vdso"})
+    (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash", traps={"386": "vdso"},
+                            go_package="runtime")
     v = Verifier()
     arch = v.tables.arch("386")
     ref = go_references('#include "textflag.h"\n' + s.text + "\n", arch)["madvise"]

@@ -228,10 +228,10 @@ def test_constants_files(all_dir):
         consts = dict(re.findall(r"^\tSYS_(\w+)\s+= (\d+)$", go, flags=re.M))
         assert {k: int(v) for k, v in consts.items()} == {k.upper(): v for k, v in a.numbers.items()}
         h = (all_dir / "gnu" / f"stubs_sysnum_{a.name}.h").read_text()
-        defines = dict(re.findall(r"^#define SYS_(\w+) (\d+)$", h, flags=re.M))
+        defines = dict(re.findall(r"^#define STUBGEN_SYS_(\w+) (\d+)$", h, flags=re.M))
         assert {k: int(v) for k, v in defines.items()} == a.numbers
     assert re.search(r"\tSYS_MADVISE += 219\n", (all_dir / "plan9" / "stubs_sysnum_linux_386.go").read_text())
-    assert "#define SYS_set_tls 983045" in (all_dir / "gnu" / "stubs_sysnum_arm.h").read_text()
+    assert "#define STUBGEN_SYS_set_tls 983045" in (all_dir / "gnu" / "stubs_sysnum_arm.h").read_text()
     man = json.loads((all_dir / "manifest.json").read_text())
     kinds = {f["path"]: f for f in man["files"]}
     assert kinds["gnu/stubs_sysnum_arm.h"]["symbols"] == [] and kinds["gnu/stubs_sysnum_arm.h"]["arch"] == "arm"

@@ -30,7 +30,8 @@ def test_every_stub_passes(verifier, dialect, policy):
 
 
 def test_vdso_trap_passes(verifier):
-    (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash", traps={"386": "vdso"})
+    (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash", traps={"386": "vdso"},
+                            go_package="runtime")
     assert verify([s])[0].ok
 
 

@@ -1,6 +1,6 @@
 // Cross-check of a generated Plan 9 madvise stub against the running kernel.
 // stubgen.crosscheck copies the generated package next to this file as ./stubs
-// and adds Madvise, an exported wrapper that says whether the stub returns a
+// and adds StubgenCrosscheckMadvise, an exported wrapper that says whether the stub returns a
 // result. Only package syscall is used, so a cold build cache stays cheap.
 // The mode is $STUBGEN_CROSSCHECK_MODE (valid, misaligned).
 // Prints PASS/FAIL lines; exits 1 if anything failed. A stub that crashes on
@@ -97,7 +97,7 @@ func touched() []byte {
 func valid() {
 	mem := touched()
 	before := resident()
-	r, returns := stubs.Madvise(unsafe.Pointer(&mem[0]), size, madvDontneed)
+	r, returns := stubs.StubgenCrosscheckMadvise(unsafe.Pointer(&mem[0]), size, madvDontneed)
 	if returns {
 		check(r == 0, "result", "madvise(DONTNEED) returned "+itoa(int64(r)))
 	}
@@ -114,7 +114,7 @@ func valid() {
 
 func misaligned() {
 	mem := touched()
-	r, returns := stubs.Madvise(unsafe.Pointer(&mem[1]), 4096, madvDontneed)
+	r, returns := stubs.StubgenCrosscheckMadvise(unsafe.Pointer(&mem[1]), 4096, madvDontneed)
 	say("survived result=" + itoa(int64(r)))
 	if returns {
 		check(r == -einval, "misaligned", "returned "+itoa(int64(r))+" (want "+itoa(-einval)+")")

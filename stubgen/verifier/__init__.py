@@ -62,13 +62,15 @@ class Report:
 class Verifier:
     """Holds one assembler and one Unicorn engine per architecture and reuses them."""
 
-    def __init__(self, tables: str | None = None, templates: str | None = None):
+    def __init__(self, tables: str | None = None, templates: str | None = None, kernel_abi: str | None = None):
         self.tables = tables_mod.load(tables)
         self.templates = templates
+        self.kernel_abi = kernel_abi  # a user's statement for architectures linux_abi.yaml lacks
         self._assemblers: dict = {}
         self._machines: dict = {}
         self._readers: dict = {}
         self._watches: dict = {}
+        self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
 
     def assembler(self, arch, syntax=None):
         key = (arch.name, syntax)
@@ -80,7 +82,7 @@ class Verifier:
         from .emulator import Machine
 
         if arch.name not in self._machines:
-            self._machines[arch.name] = Machine(arch, linux_abi(arch.name), self.assembler(arch))
+            self._machines[arch.name] = Machine(arch, linux_abi(arch.name, self.kernel_abi), self.assembler(arch))
         return self._machines[arch.name]
 
     def reader(self, dialect, arch):
@@ -95,6 +97,7 @@ class Verifier:
             rules = dialect.reading_rules(arch.name)
             cls = getattr({"plan9": plan9, "gnu": gnu}[kind], READERS[kind])
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
+            self._link_symbols[key] = tuple(rules.get("link_symbols", ()))
         return self._readers[key]
 
     def watch(self, machine, arch):
@@ -103,7 +106,7 @@ class Verifier:
         from .emulator import HANDLER
 
         if arch.name not in self._watches:
-            self._watches[arch.name] = CallWatch(machine, conventions(arch.name).c, [HANDLER])
+            self._watches[arch.name] = CallWatch(machine, conventions(arch.name, self.kernel_abi).c, [HANDLER])
         return self._watches[arch.name]
 
     def subject(self, spec: Spec, arch, dialect, body=None) -> tuple[Subject | str, list[str]]:
@@ -113,7 +116,7 @@ class Verifier:
         sig = self.tables.signature(arch, spec.syscall)
         if sig is None:
             return f"no signature for {spec.syscall!r} in the tables", []
-        conv = conventions(arch.name)
+        conv = conventions(arch.name, self.kernel_abi)
         kind = dialect.verify["convention"]
         sizes = [(p.type.bytes(arch), p.role) for p in sig.args]
         found = go_frame(arch.word_bytes, sizes, body.slots) if body is not None and kind == "go_abi0" else None
@@ -126,7 +129,7 @@ class Verifier:
             frame = call_frame(conv, arch.word_bytes, sizes, sig.result.bytes(arch) if policy.returns else None)
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
-        return Subject(arch, linux_abi(arch.name), conv, kind, frame, policy, spec.syscall, number,
+        return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
                        spec.errno_handler), notes
 
     def check(self, text: str, spec: Spec, reference=None, foreign: bool = False) -> Report:
@@ -135,14 +138,15 @@ class Verifier:
         same emulated checks. foreign: text stubgen did not write: what the verifier
         cannot read is unverified, not failed, and a Go frame comes from the text."""
         from .disasm import compare, listing
-        from .emulator import CODE, CODE_SIZE
+        from .emulator import CODE, CODE_SIZE, LINKER
 
         rep = Report(spec)
         arch = self.tables.arch(spec.arch)
         dialect = render.dialect(spec.dialect, self.templates)
         machine = self.machine(arch)
         reader, syntax, aliases = self.reader(dialect, arch)
-        symbols = machine.symbols(spec.errno_handler)
+        linker = self._link_symbols[(dialect.name, arch.name)]
+        symbols = {**dict.fromkeys(linker, LINKER), **machine.symbols(spec.errno_handler)}
         try:
             body = reader.read(text, spec.symbol, symbols)
             code = self.assembler(arch, syntax).assemble(body.lines, CODE, symbols,
@@ -300,12 +304,12 @@ def references(verifier, text: str, spec: Spec, cache: dict, notes: set):
 
 
 def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
-               real_tools: bool = True, out=None) -> int:
+               real_tools: bool = True, out=None, kernel_abi: str | None = None) -> int:
     """Verify the stubs of a generated directory as they are on disk; where Go's
     assembler or GNU as is installed, their bytes must agree with ours too."""
     out = out or sys.stdout
     specs = manifest_specs(directory)
-    v = Verifier(tables, templates)
+    v = Verifier(tables, templates, kernel_abi)
     cache: dict = {}
     notes: set[str] = set()
     compared: dict[str, int] = {}
@@ -328,6 +332,10 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
           f"{len(reports) - len(failed)} passed, {len(failed)} failed", file=out)
     for n in sorted(notes):
         print(f"note: not compared with a real assembler: {n}", file=out)
+    from .shipped import renumbered
+
+    for line in renumbered(s for _, s in specs):
+        print(f"note: {line}", file=out)
     code = 1 if failed else 0
     if mutants:
         from .mutants import kill_table

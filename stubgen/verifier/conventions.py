@@ -78,11 +78,19 @@ def _all() -> dict:
 
 
 @cache
-def conventions(arch_name: str) -> Conventions:
+def conventions(arch_name: str, extra: str | None = None) -> Conventions:
+    """The verifier's statement of the C and Go ABI0 conventions of an architecture;
+    extra: a user's --kernel-abi file, whose entry for an architecture the shipped
+    statement lacks may carry a `conventions:` mapping of the same form."""
     d = _all().get(arch_name)
+    if d is None and extra is not None:
+        from .kernel import _all as kernel_statements
+
+        d = kernel_statements(extra).get(arch_name, {}).get("conventions")
     if d is None:
         raise StubgenError(f"the verifier has no statement of the calling conventions for {arch_name!r} "
-                           f"(stubgen/verifier/conventions.yaml knows {', '.join(sorted(_all()))})")
+                           f"(stubgen/verifier/conventions.yaml knows {', '.join(sorted(_all()))}; for a new "
+                           "architecture, add a conventions: mapping to its entry in your --kernel-abi FILE)")
     c, g = d["c"], d["go_abi0"]
     return Conventions(
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],

@@ -17,6 +17,9 @@ SENTINEL = SPECIAL  # the return address: reaching it ends the run
 HANDLER = SPECIAL + 0x100  # the errno handler
 VDSO = SPECIAL + 0x200  # a fake __kernel_vsyscall
 VDSO_CELL = SPECIAL + 0x400  # a pointer to it, like runtime·_vdso
+# Where symbols the static linker defines (_GLOBAL_OFFSET_TABLE_) point: unmapped, so a
+# stub may compute with such an address (PIC code adds it to the PC) but never read through it.
+LINKER = 0x500000
 CANARY = 0xA5
 STEP_LIMIT = 500
 

@@ -24,6 +24,9 @@ class GnuReader:
     def __init__(self, arch, rules: dict):
         self.arch = arch
         self.comment = rules.get("line_comment")
+        # Relocation suffixes (call f@PLT) that Keystone mis-encodes: a call through the
+        # PLT reaches f itself at run time, so the verifier reads it as a direct call.
+        self.link_suffixes = tuple(rules.get("link_suffixes", ()))
         self._text: str | None = None
         self._lines: list[str] = []
         self._labels: dict[str, int] = {}
@@ -45,6 +48,8 @@ class GnuReader:
         for ln in strip_block_comments(text).splitlines():
             if self.comment and self.comment in ln:
                 ln = ln.split(self.comment)[0]
+            for suffix in self.link_suffixes:
+                ln = ln.replace(suffix, "")
             out.append(ln.strip())
         return out
 

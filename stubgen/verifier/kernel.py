@@ -46,16 +46,46 @@ class LinuxABI:
         return out
 
 
-@lru_cache(maxsize=1)
-def _all() -> dict:
-    return yaml.safe_load((Path(__file__).parent / "linux_abi.yaml").read_text(encoding="utf-8"))
+_REQUIRED = ("trap", "number", "number_bits", "args", "result", "error_range", "return", "forbidden",
+             "crash_interrupts")
 
 
-def linux_abi(arch_name: str) -> LinuxABI:
-    d = _all().get(arch_name)
+@lru_cache(maxsize=8)
+def _all(extra: str | None = None) -> dict:
+    """The shipped statement, plus a user's statement (--kernel-abi FILE) for
+    architectures it does not cover: a user may add an architecture, never restate one
+    that the verifier knows on its own (that independence is what the checks rest on)."""
+    shipped = yaml.safe_load((Path(__file__).parent / "linux_abi.yaml").read_text(encoding="utf-8"))
+    if extra is None:
+        return shipped
+    try:
+        own = yaml.safe_load(Path(extra).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise StubgenError(f"{extra}: cannot read the kernel ABI statement: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise StubgenError(f"{extra}: not YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(own, dict):
+        raise StubgenError(f"{extra}: expected a mapping of architecture name to its kernel ABI")
+    for name, d in own.items():
+        if name in shipped:
+            raise StubgenError(f"{extra}: {name}: the verifier's own statement covers {name}; a --kernel-abi "
+                               f"file may only add architectures (it knows {', '.join(sorted(shipped))})")
+        missing = [k for k in _REQUIRED if not isinstance(d, dict) or k not in d]
+        if missing:
+            raise StubgenError(f"{extra}: {name}: missing {', '.join(missing)} (see stubgen/verifier/"
+                               "linux_abi.yaml for the form)")
+    return {**shipped, **own}
+
+
+def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
+    """The verifier's picture of the kernel ABI of an architecture; extra: a user's
+    statement for architectures the shipped one lacks."""
+    known = _all(extra)
+    d = known.get(arch_name)
     if d is None:
         raise StubgenError(f"the verifier has no statement of the Linux ABI for {arch_name!r} "
-                           f"(stubgen/verifier/linux_abi.yaml knows {', '.join(sorted(_all()))})")
+                           f"(stubgen/verifier/linux_abi.yaml knows {', '.join(sorted(known))}; for a new "
+                           "architecture, give your own with --kernel-abi FILE)")
     return LinuxABI(trap=d["trap"], number=d["number"], number_bits=d["number_bits"], args=tuple(d["args"]),
                     result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]), cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
                     crash_interrupts=tuple(d["crash_interrupts"]), vdso=d.get("vdso"),

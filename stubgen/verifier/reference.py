@@ -86,4 +86,5 @@ def go_references(text: str, arch) -> dict[str, Reference]:
 def gnu_references(text: str, arch, exact: bool) -> dict[str, Reference]:
     from .. import realtools
 
-    return {name: Reference("GNU as", code, [], exact, emulate=False) for name, code in realtools.gnu_asm_bytes(text, arch).items()}
+    return {name: Reference("GNU as", code, relocs, exact, emulate=False)
+            for name, (code, relocs) in realtools.gnu_asm_code(text, arch).items()}

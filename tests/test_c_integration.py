@@ -1,0 +1,124 @@
+"""What a C project expects of the GNU output: syscall number macros that sit beside
+<sys/syscall.h>, one header that picks the architecture, symbol visibility, and stubs
+that link into a shared library and a PIE without a warning, on every architecture of
+the tables that has a cross gcc here."""
+import re
+import subprocess
+
+import pytest
+from conftest import REQUIRE_TOOLS
+
+import stubgen
+from stubgen import cli, crosscheck, realtools, tables
+from stubgen.errors import StubgenError
+
+ARCHES = sorted(tables.load().arches)
+
+
+def tool(arch, name):
+    try:
+        return realtools.gnu_tool(arch, name)
+    except realtools.ToolMissing as e:
+        if REQUIRE_TOOLS:
+            pytest.fail(str(e))
+        pytest.skip(str(e))
+
+
+def sh(*cmd, cwd=None):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_number_macros_are_namespaced_by_default_and_the_prefix_is_an_option(tmp_path):
+    stubgen.write(stubgen.generate(dialects=["gnu"], arches=["amd64"]), tmp_path / "a")
+    h = (tmp_path / "a" / "gnu" / "stubs_sysnum_amd64.h").read_text()
+    assert "#define STUBGEN_SYS_madvise 28\n" in h and not re.search(r"^#define SYS_", h, re.M)
+    stubgen.write(stubgen.generate(dialects=["gnu"], arches=["amd64"], sysnum_prefix="MY_NR_"), tmp_path / "b")
+    assert "#define MY_NR_madvise 28\n" in (tmp_path / "b" / "gnu" / "stubs_sysnum_amd64.h").read_text()
+    with pytest.raises(StubgenError, match="prefix 'SYS-' is not an identifier"):
+        stubgen.generate(dialects=["gnu"], sysnum_prefix="SYS-")
+
+
+def test_clone_and_rt_sigreturn_are_marked_in_the_header(tmp_path):
+    stubgen.write(stubgen.generate(["clone", "rt_sigreturn", "madvise"], dialects=["gnu"]), tmp_path)
+    h = (tmp_path / "gnu" / "stubs.h").read_text()
+    for name in ("clone", "rt_sigreturn"):
+        assert re.search(rf"Not an ordinary call: {name} [^*]*\*/\n(__attribute__\S* )?long sys_{name}\(", h), name
+    assert "madvise: return the kernel's result (a negative errno on failure). */" in h
+
+
+@pytest.fixture(scope="module", params=["raw", "errno"])
+def generated(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(f"c-{request.param}")
+    stubgen.write(stubgen.generate("all", dialects=["gnu"], policy=request.param), out)
+    return out, request.param
+
+
+PROGRAM = """#include <sys/syscall.h>
+#include "stubs_sysnum.h"
+#include "stubs.h"
+_Static_assert(STUBGEN_SYS_madvise == {madvise}, "the umbrella header picked {arch}'s numbers");
+void stubgen_errno(int err) {{ (void)err; }}
+long call_it(char *p) {{ return sys_madvise(p, 4096, 4) + SYS_madvise; }}
+int main(void) {{ return 0; }}
+"""
+
+
+@pytest.mark.crosscheck
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_c_program_with_sys_syscall_h_compiles_and_links_shared_and_pie(generated, arch, tmp_path):
+    out, policy = generated
+    gcc = tool(arch, "gcc")
+    a = tables.load().arches[arch]
+    src = tmp_path / "prog.c"
+    src.write_text(PROGRAM.format(madvise=a.numbers["madvise"], arch=arch))
+    obj = tmp_path / "stubs.o"
+    r = sh(gcc, "-c", "-o", obj, out / "gnu" / f"stubs_linux_{arch}.S")
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    r = sh(gcc, "-c", "-fPIC", "-Wall", "-Wextra", "-Werror", "-I", out / "gnu", "-o", tmp_path / "prog.o", src)
+    if "sys/syscall.h: No such file" in r.stderr:
+        pytest.skip(f"no C library for {gcc}")
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    for flags in (["-shared"], ["-fPIE", "-pie"]):
+        target = tmp_path / ("lib.so" if "-shared" in flags else "prog")
+        r = sh(gcc, *flags, "-o", target, tmp_path / "prog.o", obj)
+        assert r.returncode == 0 and r.stderr == "", f"{policy} {flags}: {r.stderr}"
+        dyn = sh(tool(arch, "readelf"), "-d", target).stdout
+        assert "TEXTREL" not in dyn, f"{policy} {flags}: DT_TEXTREL"
+
+
+@pytest.mark.crosscheck
+def test_the_link_check_fails_on_a_stub_that_needs_a_text_relocation(tmp_path):
+    """The 386 errno stub before its PLT call: a plain call to the handler."""
+    tool("386", "gcc")
+    stubgen.write(stubgen.generate(dialects=["gnu"], arches=["386"], policy="errno"), tmp_path / "out")
+    asm = tmp_path / "out" / "gnu" / "stubs_linux_386.S"
+    assert "call\tstubgen_errno@PLT" in asm.read_text()
+    asm.write_text(asm.read_text().replace("stubgen_errno@PLT", "stubgen_errno"))
+    (r,) = crosscheck.run(tmp_path / "out", checks=["gnu link"], work=tmp_path / "work")
+    assert r.status == crosscheck.FAIL and "text" in r.detail.lower(), r
+
+
+@pytest.mark.crosscheck
+def test_the_link_check_fails_when_the_number_macros_collide_with_glibc(tmp_path):
+    tool("amd64", "gcc")
+    stubgen.write(stubgen.generate(dialects=["gnu"], arches=["amd64"], sysnum_prefix="SYS_"), tmp_path / "out")
+    (r,) = crosscheck.run(tmp_path / "out", checks=["gnu link"], work=tmp_path / "work")
+    assert r.status == crosscheck.FAIL and "redefined" in r.detail, r
+
+
+@pytest.mark.crosscheck
+@pytest.mark.parametrize("arch", ARCHES)
+def test_hidden_and_weak_symbols(arch, tmp_path):
+    readelf = tool(arch, "readelf")
+    stubgen.write(stubgen.generate(dialects=["gnu"], arches=[arch], visibility="hidden", weak=True), tmp_path)
+    obj = realtools.gnu_assemble(tmp_path / "gnu" / f"stubs_linux_{arch}.S", arch, tmp_path / "s.o")
+    (line,) = [ln for ln in sh(readelf, "-sW", obj).stdout.splitlines() if ln.endswith(" sys_madvise")]
+    assert " WEAK " in line and " HIDDEN " in line, line
+    assert 'visibility("hidden")' in (tmp_path / "gnu" / "stubs.h").read_text()
+    # The verifier reads the weak symbol back, and GNU as's bytes still match.
+    assert cli.main(["verify", str(tmp_path)]) == 0
+
+
+def test_visibility_is_checked():
+    with pytest.raises(StubgenError, match="unknown visibility 'secret'"):
+        stubgen.generate(dialects=["gnu"], visibility="secret")
