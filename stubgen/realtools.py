@@ -135,9 +135,10 @@ def parse_go_listing(text: str, package: str | None = None) -> dict[str, GoSymbo
     return syms
 
 
-def go_asm(source, arch, package: str = "example.com/stubs", tables=None) -> dict[str, GoSymbol]:
+def go_asm(source, arch, package: str = "example.com/stubs", tables=None, flags=()) -> dict[str, GoSymbol]:
     """Assemble Plan 9 source (a path, or the text itself) for arch with `go tool asm -S`
-    and return its symbols. Text is written to a temporary file named so that the
+    and return its symbols. flags: more options for the assembler (riscv64's reading
+    rules turn off compressed instructions, so the bytes compare with ours). Text is written to a temporary file named so that the
     assembler (and a reader of its messages) sees the architecture suffix."""
     a = _arch(arch, tables)
     go = go_tool()
@@ -147,7 +148,7 @@ def go_asm(source, arch, package: str = "example.com/stubs", tables=None) -> dic
         else:
             path = Path(tmp) / f"stub_linux_{a.goarch}.s"
             path.write_text(source, encoding="utf-8")
-        r = _run([go, "tool", "asm", "-p", package, "-I", str(Path(_goroot()) / "pkg" / "include"),
+        r = _run([go, "tool", "asm", *flags, "-p", package, "-I", str(Path(_goroot()) / "pkg" / "include"),
                   "-D", "GOOS_linux", "-D", f"GOARCH_{a.goarch}", "-S", "-o", str(Path(tmp) / "out.o"),
                   str(path)], f"go tool asm ({a.goarch}) {path.name}", env=go_env(a.goarch))
     return parse_go_listing(r.stdout, package)
@@ -156,20 +157,6 @@ def go_asm(source, arch, package: str = "example.com/stubs", tables=None) -> dic
 def go_asm_bytes(source, arch, package: str = "example.com/stubs", tables=None) -> dict[str, bytes]:
     """{symbol: machine code} of the text symbols Go's assembler makes from source."""
     return {n: s.code for n, s in go_asm(source, arch, package, tables).items() if s.kind == "STEXT"}
-
-
-def go_stubs_bytes(stubs, tables=None) -> dict[tuple[str, str], bytes]:
-    """{(arch, symbol): bytes} for Plan 9 Stub objects, one assembler run per architecture."""
-    by_arch: dict[str, list] = {}
-    for s in stubs:
-        if s.dialect == "plan9":
-            by_arch.setdefault(s.arch, []).append(s)
-    out = {}
-    for arch, group in by_arch.items():
-        text = '#include "textflag.h"\n\n' + "\n\n".join(s.text for s in group) + "\n"
-        for name, code in go_asm_bytes(text, arch, tables=tables).items():
-            out[(arch, name)] = code
-    return out
 
 
 # --- GNU binutils and gcc -----------------------------------------------------------

@@ -12,6 +12,15 @@ from ..errors import StubgenError
 
 
 @dataclass(frozen=True)
+class Opcode:
+    """A trap instruction: its word of `size` bytes, masked, equals value."""
+
+    size: int
+    mask: int
+    value: int
+
+
+@dataclass(frozen=True)
 class LinuxABI:
     trap: dict
     number: str
@@ -25,6 +34,7 @@ class LinuxABI:
     crash_interrupts: tuple[int, ...]
     vdso: dict | None
     pair_align: int = 1
+    opcodes: tuple[Opcode, ...] = ()  # the trap instructions, found from the bytes around the PC
 
     def placement(self, args, word: int, endian: str):
         """Where the kernel reads each argument: (argument index, register index, value,
@@ -51,15 +61,18 @@ def _all() -> dict:
     return yaml.safe_load((Path(__file__).parent / "linux_abi.yaml").read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=None)
 def linux_abi(arch_name: str) -> LinuxABI:
     d = _all().get(arch_name)
     if d is None:
         raise StubgenError(f"the verifier has no statement of the Linux ABI for {arch_name!r} "
                            f"(stubgen/verifier/linux_abi.yaml knows {', '.join(sorted(_all()))})")
     return LinuxABI(trap=d["trap"], number=d["number"], number_bits=d["number_bits"], args=tuple(d["args"]),
-                    result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]), cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
+                    result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]),
+                    cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
                     crash_interrupts=tuple(d["crash_interrupts"]), vdso=d.get("vdso"),
-                    pair_align=d.get("pair_align", 1))
+                    pair_align=d.get("pair_align", 1),
+                    opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
 
 
 def known_arches() -> list[str]:
