@@ -3,7 +3,7 @@ from the tables the generator reads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -61,7 +61,7 @@ def _all() -> dict:
     return yaml.safe_load((Path(__file__).parent / "linux_abi.yaml").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def linux_abi(arch_name: str) -> LinuxABI:
     d = _all().get(arch_name)
     if d is None:
