@@ -151,3 +151,42 @@ def test_no_python_line_names_an_architecture():
         text = f.read_text()
         for n in names:
             assert not re.search(rf"""["']{re.escape(n)}["']""", text), (f.name, n)
+
+
+def test_verify_reports_the_second_assembler_and_a_missing_one(tmp_path, monkeypatch, capsys):
+    from stubgen.verifier import assembler, verify_dir
+
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate(arches=["arm64", "riscv64"]), out)
+    assert verify_dir(out, real_tools=False) == 0
+    text = capsys.readouterr().out
+    assert "2 also against LLVM (second assembler)" in text and "4 passed, 0 failed" in text
+    monkeypatch.setattr(assembler, "_importable", lambda m: False)  # as on an aarch64 host: no Keystone
+    assert verify_dir(out, real_tools=False) == 0
+    text = capsys.readouterr().out
+    assert "second assembler" not in text
+    assert "note: not assembled twice: Keystone for arm64 not installed: pip install keystone-engine" in text
+
+
+def test_llvm_as_must_agree_with_gnu_as(tmp_path, monkeypatch):
+    from stubgen import realtools
+
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate(arches=["riscv64"], dialects=["gnu"], policy="errno"), out)
+    f = out / "gnu" / "stubs_linux_riscv64.S"
+    entry = {"symbols": [{"name": "sys_madvise"}]}
+    ours = realtools.llvm_asm_bytes(f, "riscv64")["sys_madvise"]
+    monkeypatch.setattr(realtools, "gnu_asm_bytes", lambda *a, **k: {"sys_madvise": ours})
+    assert realtools.llvm_agrees_with_gnu(f, "riscv64", entry)[0] == "pass"
+    monkeypatch.setattr(realtools, "gnu_asm_bytes", lambda *a, **k: {"sys_madvise": ours[:-4] + b"\0\0\0\0"})
+    status, detail = realtools.llvm_agrees_with_gnu(f, "riscv64", entry)
+    assert status == "FAIL" and "vs GNU as" in detail
+
+
+@pytest.mark.crosscheck
+@pytest.mark.parametrize("arch", ["arm64", "riscv64"])
+@pytest.mark.parametrize("policy", ["raw", "errno"])
+def test_crosscheck_llvm_as_row(arch, policy):
+    from crosscheck_support import require, results
+
+    require(results(policy).get(("llvm as", arch, "gnu")))

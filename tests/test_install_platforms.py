@@ -55,11 +55,11 @@ def requirements(whl: Path, env: dict, extras=("llvm",)) -> list[str]:
         if not line.startswith("Requires-Dist:"):
             continue
         req = Requirement(line.split(":", 1)[1].strip())
-        if req.marker is None or any(req.marker.evaluate(dict(env, extra=e)) for e in ("", *extras)) \
-                and not (req.marker and not extras and "extra" in str(req.marker)):
-            if req.name != "stubgen":
-                req.marker = None
-                out.append(str(req))
+        # extra="" selects the unconditional requirements, extra="llvm" the extra's.
+        if req.name != "stubgen" and (req.marker is None or any(req.marker.evaluate(dict(env, extra=e))
+                                                                 for e in ("", *extras))):
+            req.marker = None
+            out.append(str(req))
     return out
 
 

@@ -129,6 +129,7 @@ class LlvmAssembler:
 
     def _batch(self, todo) -> list[bytes]:
         from elftools.elf.elffile import ELFFile
+        from elftools.elf.sections import SymbolTableSection
 
         source, defs = self._source(todo)
         exe = str(zig())
@@ -148,10 +149,15 @@ class LlvmAssembler:
             with open(elf, "rb") as f:
                 e = ELFFile(f)
                 symtab = e.get_section_by_name(".symtab")
+                if not isinstance(symtab, SymbolTableSection):
+                    raise AssemblyError("LLVM's linker wrote no symbol table")
                 out = []
                 for i in range(len(todo)):
                     sec = e.get_section_by_name(f"stubgen_j{i}")
-                    (sym,) = symtab.get_symbol_by_name(f"stubgen_s{i}")
+                    found = symtab.get_symbol_by_name(f"stubgen_s{i}")
+                    if sec is None or not found:
+                        raise AssemblyError(f"LLVM's output has no stubgen_s{i} in its own section")
+                    sym = found[0]
                     start = sym["st_value"] - sec["sh_addr"]
                     code = sec.data()[start:start + sym["st_size"]]
                     if not code:
