@@ -190,3 +190,28 @@ def test_crosscheck_llvm_as_row(arch, policy):
     from crosscheck_support import require, results
 
     require(results(policy).get(("llvm as", arch, "gnu")))
+
+
+def test_llvm_beside_keystone_is_a_table_fact(tmp_path):
+    """LLVM for another architecture is data: an llvm engine in its table (with the
+    directives for the reading syntax, and ARM's .ltorg so a literal pool stays inside
+    the stub). Both assemblers then run on every stub and must agree."""
+    import yaml
+
+    from stubgen.resources import tables_dir
+
+    engines = {"amd64": {"triple": "x86_64-linux-gnu",
+                         "syntax": {"default": [".intel_syntax noprefix"], "att": [".att_syntax"]}},
+               "arm": {"triple": "arm-linux-gnueabi", "preamble": [".syntax unified", ".arm"], "epilogue": [".ltorg"]}}
+    root = tmp_path / "arch"
+    (root / "numbers").mkdir(parents=True)
+    for name, llvm in engines.items():
+        (root / "numbers" / f"{name}.yaml").write_text((tables_dir() / "numbers" / f"{name}.yaml").read_text())
+        d = yaml.safe_load((tables_dir() / f"{name}.yaml").read_text())
+        d["engines"]["llvm"] = llvm
+        (root / f"{name}.yaml").write_text(yaml.safe_dump(d))
+    v = Verifier(str(root))
+    stubs = stubgen.generate(["madvise", "set_tls"], ["amd64", "arm"], policy="crash", tables=str(root))
+    reps = v.check_many([(s.text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
+                         for s in stubs])
+    assert len(reps) == 6 and all(r.ok and r.agreed == ["LLVM"] for r in reps), [r.describe() for r in reps]
