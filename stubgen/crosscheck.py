@@ -9,6 +9,8 @@ Checks, each one row per architecture and dialect:
   gnu as            the cross as assembles every GNU stub with --fatal-warnings
   gnu link          the stubs link into a shared library (-shared) and a PIE (-pie) beside a C unit
                     that includes <sys/syscall.h> and every generated header: no warning, no TEXTREL
+  llvm as           LLVM's assembler (where the tables name an llvm target) assembles the GNU
+                    file and every stub's bytes equal GNU as's: two assemblers nobody here wrote
   kernel valid      a program maps 64 MiB, touches it, calls the madvise stub with
                     MADV_DONTNEED: result 0, RSS drops by 60 MiB, the pages read back zero
   kernel misaligned the stub on a misaligned address: -22 (raw), -1 and errno 22 (errno),
@@ -35,7 +37,7 @@ from .output import MANIFEST
 PROGRAMS = Path(__file__).parent / "crosscheck_programs"
 KERNEL_SYSCALL = "madvise"
 PASS, FAIL, SKIP = "pass", "FAIL", "skip"
-CHECKS = ("go vet", "go vet catches", "go asm", "gnu as", "gnu link", "kernel valid", "kernel misaligned",
+CHECKS = ("go vet", "go vet catches", "go asm", "gnu as", "gnu link", "llvm as", "kernel valid", "kernel misaligned",
           "kernel callee-saved")
 
 
@@ -409,6 +411,9 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
                 handler = g.options.get("errno_handler", "stubgen_errno")
                 out.append(_guard("gnu link", arch.name, "gnu", policy,
                                   lambda: link_c(asm, g.c_headers(arch.name), arch, handler, adir, tables)))
+            if "llvm as" in wanted and arch.engines.llvm:
+                out.append(_guard("llvm as", arch.name, "gnu", policy,
+                                  lambda: realtools.llvm_agrees_with_gnu(asm, arch, entry, tables)))
             modes = [m for m in ("valid", "misaligned", "callee-saved") if f"kernel {m}" in wanted]
             if modes:
                 def build():

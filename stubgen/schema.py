@@ -3,10 +3,27 @@
 _IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 _REG = {"type": "string", "pattern": r"^[a-z][a-z0-9]*$"}
 _REGS = {"type": "array", "items": _REG, "uniqueItems": True}
+# mode: one constant, or a list of them OR-ed together (CS_MODE_RISCV64 | CS_MODE_RISCVC).
+_MODE = {"oneOf": [_IDENT, {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True}]}
 _ENGINE = {
     "type": "object",
     "required": ["arch", "mode"],
-    "properties": {"arch": _IDENT, "mode": _IDENT, "consts": _IDENT, "prefix": _IDENT, "pc": _REG},
+    "properties": {"arch": _IDENT, "mode": _MODE, "consts": _IDENT, "prefix": _IDENT, "pc": _REG},
+    "additionalProperties": False,
+}
+_DIRECTIVES = {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z_]+( [a-z0-9_]+)*$"}}
+# LLVM's integrated assembler: the target triple, and directives every body needs
+# (RISC-V: .option norvc, so the bytes are the uncompressed ones the stubs ask for).
+_LLVM = {
+    "type": "object",
+    "required": ["triple"],
+    "properties": {"triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+                   "preamble": _DIRECTIVES,
+                   # per reading syntax (a lower.yaml's `syntax`, "default" without one):
+                   # x86 would need .intel_syntax noprefix / .att_syntax
+                   "syntax": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _DIRECTIVES},
+                   # after each body: ARM's .ltorg puts a literal pool inside the body's symbol
+                   "epilogue": _DIRECTIVES},
     "additionalProperties": False,
 }
 
@@ -44,8 +61,10 @@ ARCH = _obj(
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
         "word_bytes": {"enum": [4, 8]},
         "endian": {"enum": ["little", "big"]},
-        "engines": _obj(["keystone", "capstone", "unicorn"],
-                        {"keystone": _ENGINE, "capstone": _ENGINE, "unicorn": _ENGINE}),
+        # An assembler (Keystone, LLVM or both: then their bytes must agree), a decoder, an emulator.
+        "engines": dict(_obj(["capstone", "unicorn"],
+                             {"keystone": _ENGINE, "llvm": _LLVM, "capstone": _ENGINE, "unicorn": _ENGINE}),
+                        anyOf=[{"required": ["keystone"]}, {"required": ["llvm"]}]),
         "registers": {"type": "object", "minProperties": 1,
                       "propertyNames": _REG,
                       "additionalProperties": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"}},
@@ -54,7 +73,6 @@ ARCH = _obj(
             "number": _REG,
             "args": dict(_REGS, minItems=6, maxItems=7),
             "result": _REG,
-            "clobbers": _REGS,
             "error_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
             "pair_align": {"enum": [1, 2]},
         }),

@@ -49,8 +49,7 @@ def _check_registers(doc: yamlio.Document, problems: _Problems):
     k, c = d["kernel"], d["c_abi"]
     refs = [(("stack_pointer",), d["stack_pointer"]), (("kernel", "number"), k["number"]),
             (("kernel", "result"), k["result"]), (("c_abi", "result"), c["result"])]
-    for key in ("args", "clobbers"):
-        refs += [(("kernel", key, i), r) for i, r in enumerate(k.get(key, ()))]
+    refs += [(("kernel", "args", i), r) for i, r in enumerate(k["args"])]
     for key in ("args", "callee_saved"):
         refs += [(("c_abi", key, i), r) for i, r in enumerate(c[key])]
     for keypath, ra in ((("c_abi", "return_address"), c["return_address"]),
@@ -88,7 +87,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
         engines=model.Engines(**d["engines"]), registers=dict(d["registers"]),
         stack_pointer=d["stack_pointer"],
         kernel=model.KernelABI(number=k["number"], args=tuple(k["args"]), result=k["result"],
-                               clobbers=tuple(k.get("clobbers", ())), error_range=tuple(k["error_range"]),
+                               error_range=tuple(k["error_range"]),
                                pair_align=k.get("pair_align", 1)),
         c_abi=model.CallingConvention(
             args=tuple(c["args"]), stack_args=c["stack_args"], stack_slot=c["stack_slot"],

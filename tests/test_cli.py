@@ -15,11 +15,11 @@ def test_generate_writes_files_and_manifest_last(tmp_path):
     assert main(["generate", "-o", str(tmp_path)]) == 0
     man = json.loads((tmp_path / "manifest.json").read_text())
     paths = sorted(f["path"] for f in man["files"])
-    assert paths == ["gnu/stubs.h", "gnu/stubs_linux_386.S", "gnu/stubs_linux_amd64.S", "gnu/stubs_linux_arm.S",
-                     "gnu/stubs_sysnum.h", "gnu/stubs_sysnum_386.h", "gnu/stubs_sysnum_amd64.h", "gnu/stubs_sysnum_arm.h",
-                     "plan9/stubs_linux.go", "plan9/stubs_linux_386.s", "plan9/stubs_linux_amd64.s",
-                     "plan9/stubs_linux_arm.s", "plan9/stubs_sysnum_linux_386.go",
-                     "plan9/stubs_sysnum_linux_amd64.go", "plan9/stubs_sysnum_linux_arm.go"]
+    arches = ["386", "amd64", "arm", "arm64", "riscv64"]
+    assert paths == sorted(["gnu/stubs.h", "gnu/stubs_sysnum.h", "plan9/stubs_linux.go"]
+                           + [f"gnu/stubs_linux_{a}.S" for a in arches] + [f"gnu/stubs_sysnum_{a}.h" for a in arches]
+                           + [f"plan9/stubs_linux_{a}.s" for a in arches]
+                           + [f"plan9/stubs_sysnum_linux_{a}.go" for a in arches])
     syms = {(s["arch"], f["dialect"]): s for f in man["files"] for s in f["symbols"]}
     assert {a: syms[(a, "gnu")]["number"] for a in ("386", "amd64", "arm")} == {"386": 219, "amd64": 28, "arm": 220}
     assert syms[("amd64", "gnu")]["name"] == "sys_madvise" and syms[("amd64", "plan9")]["name"] == "madvise"

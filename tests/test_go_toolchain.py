@@ -5,7 +5,7 @@ import pytest
 
 import stubgen
 
-GOARCHES = ["386", "amd64", "arm"]
+GOARCHES = ["386", "amd64", "arm", "arm64", "riscv64"]
 pytestmark = pytest.mark.crosscheck
 
 

@@ -28,6 +28,11 @@ EXPECTED = {
     "arm": {"restart_syscall": 0, "exit": 1, "madvise": 220, "arm_sync_file_range": 341, "eabi_only_call": 400,
             "breakpoint": 0x0f0001, "cacheflush": 0x0f0002, "usr26": 0x0f0003, "usr32": 0x0f0004,
             "set_tls": 0x0f0005, "get_tls": 0x0f0006},
+    # The generic table with each architecture's ABI tags from its Makefile.syscalls.
+    "arm64": {"io_setup": 0, "io_getevents": 4, "renameat": 38, "newfstatat": 79, "exit": 93, "getrlimit": 163,
+              "madvise": 233, "memfd_secret": 447},
+    "riscv64": {"io_setup": 0, "io_getevents": 4, "newfstatat": 79, "exit": 93, "getrlimit": 163, "madvise": 233,
+                "riscv_flush_icache": 259, "memfd_secret": 447},
 }
 
 
@@ -107,7 +112,7 @@ def test_import_end_to_end(tabledir, capsys):
     for arch in EXPECTED:
         assert (tabledir / f"{arch}.yaml").read_bytes() == (tables_dir() / f"{arch}.yaml").read_bytes()
     stubs = stubgen.generate(tables=str(tabledir), dialects=["gnu"])
-    assert {s.arch: s.number for s in stubs} == {"386": 219, "amd64": 28, "arm": 220}
+    assert {s.arch: s.number for s in stubs} == {"386": 219, "amd64": 28, "arm": 220, "arm64": 233, "riscv64": 233}
     files = render_files(stubs)
     header = files["gnu/stubs_linux_arm.S"][0].splitlines()[1]
     assert header == f"/* stubgen {stubgen.__version__}: arm tables, kernel 9.8.7 */"
@@ -122,7 +127,7 @@ def test_generic_architecture_end_to_end(tabledir):
         "abis_from": {"path": "arch/arm64/kernel/Makefile.syscalls", "variable": "syscall_abis_64"}})
     (tabledir / "generic64.yaml").write_text(yaml.safe_dump(d))
     imports = importer.run(KERNEL, tables=str(tabledir))
-    assert [i.arch for i in imports] == ["386", "amd64", "arm", "generic64"]
+    assert [i.arch for i in imports] == ["386", "amd64", "arm", "arm64", "generic64", "riscv64"]
     g = tables.load(str(tabledir)).arches["generic64"]
     assert g.numbers["memfd_secret"] == 447 and "riscv_flush_icache" not in g.numbers
     assert [s["path"] for s in g.provenance["sources"]] == ["scripts/syscall.tbl",
@@ -245,7 +250,7 @@ def test_arches_without_kernel_table_are_left_alone(tabledir):
         p = tabledir / f"{arch}.yaml"
         p.write_text(p.read_text().split("\n# Where `stubgen tables import`")[0] + "\n")
     before = snapshot(tabledir)
-    assert [i.arch for i in importer.run(KERNEL, tables=str(tabledir))] == ["amd64"]
+    assert [i.arch for i in importer.run(KERNEL, tables=str(tabledir))] == ["amd64", "arm64", "riscv64"]
     after = snapshot(tabledir)
     assert after["386.yaml"] == before["386.yaml"] and after["arm.yaml"] == before["arm.yaml"]
 
@@ -253,5 +258,5 @@ def test_arches_without_kernel_table_are_left_alone(tabledir):
 def test_stubgen_code_names_no_architecture():
     for name in ("importer.py", "syscalltbl.py"):
         text = (Path(stubgen.__file__).parent / name).read_text()
-        for arch in ("386", "amd64", "x86", "arm", "i386"):
+        for arch in ("386", "amd64", "x86", "arm", "i386", "arm64", "aarch64", "riscv64"):
             assert f'"{arch}"' not in text and f"'{arch}'" not in text

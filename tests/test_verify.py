@@ -70,7 +70,7 @@ def test_verify_dir_reads_files_on_disk(tmp_path, capsys):
 def test_cli_verify_exit_codes(tmp_path):
     out = _generated(tmp_path, "-d", "gnu")
     r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0 and "3 passed, 0 failed" in r.stdout
+    assert r.returncode == 0 and "5 passed, 0 failed" in r.stdout
     f = out / "gnu" / "stubs_linux_386.S"
     f.write_text(f.read_text().replace("\tpop\t%ebx\n", ""))  # forget to restore ebx
     r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(out)], capture_output=True, text=True)
@@ -91,7 +91,7 @@ def test_generate_verify_mutants_cli(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
     assert "check_inverted" in r.stdout and "SURVIVED" not in r.stdout
-    assert "mutants: 45/45 killed" in r.stdout
+    assert "mutants: 75/75 killed" in r.stdout
 
 
 # Hand-written broken stubs: each check must be able to say no on its own.
@@ -190,7 +190,7 @@ def test_manifest_lists_what_verify_reads(tmp_path):
     out = _generated(tmp_path)
     man = json.loads((out / "manifest.json").read_text())
     n = sum(len(f["symbols"]) for f in man["files"] if f["arch"])
-    assert n == 6
+    assert n == 10
 
 
 def test_plan9_branch_past_the_end_is_a_read_error(verifier):

@@ -1,5 +1,7 @@
-"""Verify stubs: read each one back from its text, assemble it with Keystone, decode
-it with Capstone, and run it on Unicorn under a fake kernel, once per injected result."""
+"""Verify stubs: read each one back from its text, assemble it (Keystone, or LLVM where
+Keystone lacks the architecture; both where both can, and their bytes must agree),
+decode it with Capstone, and run it on Unicorn under a fake kernel, once per injected
+result."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +13,7 @@ from pathlib import Path
 from .. import policies, render
 from .. import tables as tables_mod
 from ..errors import StubgenError
-from .assembler import AssemblyError, KeystoneAssembler
+from .assembler import AssemblyError, NoAssembler, backends, make, missing_note
 from .body import ReadError
 from .checks import INJECTED, Stage, Subject, evaluate, placement
 from .conventions import CallFrame, call_frame, conventions, go_frame
@@ -45,6 +47,7 @@ class Report:
     runs: int = 0
     warnings: list[str] = field(default_factory=list)  # allowed, but worth knowing
     unverified: list[str] = field(default_factory=list)  # why it could not be checked (foreign stubs)
+    agreed: list[str] = field(default_factory=list)  # second assemblers whose bytes matched
 
     @property
     def ok(self) -> bool:
@@ -71,12 +74,21 @@ class Verifier:
         self._readers: dict = {}
         self._watches: dict = {}
         self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
+        self._expands: dict = {}  # (dialect, arch) -> {pseudo-instruction: instructions it becomes}
 
-    def assembler(self, arch, syntax=None):
+    def assemblers(self, arch, syntax=None) -> list:
+        """The installed assemblers the tables allow for arch, the one that decides first
+        (Keystone, in-process, where it has the architecture); the others must agree."""
         key = (arch.name, syntax)
         if key not in self._assemblers:
-            self._assemblers[key] = KeystoneAssembler(arch.engines.keystone, syntax)
+            self._assemblers[key] = [make(name, arch, syntax) for name, ok in backends(arch).items() if ok]
         return self._assemblers[key]
+
+    def assembler(self, arch, syntax=None):
+        found = self.assemblers(arch, syntax)
+        if not found:
+            raise NoAssembler(f"no assembler installed for {arch.name}: {missing_note(arch)}")
+        return found[0]
 
     def machine(self, arch):
         from .emulator import Machine
@@ -98,6 +110,7 @@ class Verifier:
             cls = getattr({"plan9": plan9, "gnu": gnu}[kind], READERS[kind])
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
             self._link_symbols[key] = tuple(rules.get("link_symbols", ()))
+            self._expands[key] = dict(rules.get("expands", {}))
         return self._readers[key]
 
     def watch(self, machine, arch):
@@ -132,28 +145,80 @@ class Verifier:
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
                        spec.errno_handler), notes
 
+    def symbols(self, arch, dialect, errno_handler: str) -> dict[str, int]:
+        """Every symbol a stub may name: the fake errno handler and vDSO, and what the
+        static linker defines (placed where no code is)."""
+        from .emulator import LINKER, stub_symbols
+
+        self.reader(dialect, arch)
+        linker = self._link_symbols[(dialect.name, arch.name)]
+        return {**dict.fromkeys(linker, LINKER), **stub_symbols(linux_abi(arch.name, self.kernel_abi), errno_handler)}
+
+    def prefetch(self, items) -> None:
+        """Read every stub and hand the bodies to each assembler at once: LLVM then runs
+        once for all of them instead of once per stub. Problems are left to check()."""
+        from .emulator import CODE
+
+        jobs: dict = {}
+        for text, spec in items:
+            try:
+                arch = self.tables.arch(spec.arch)
+                reader, syntax, _ = self.reader(render.dialect(spec.dialect, self.templates), arch)
+                asms = [a for a in self.assemblers(arch, syntax) if a.batched]
+                if not asms:
+                    continue
+                symbols = self.symbols(arch, render.dialect(spec.dialect, self.templates), spec.errno_handler)
+                body = reader.read(text, spec.symbol, symbols)
+            except (StubgenError, ReadError):
+                continue
+            for a in asms:
+                jobs.setdefault(id(a), (a, []))[1].append((body.lines, CODE, symbols))
+        for a, batch in jobs.values():
+            a.prefetch(batch)
+
+    def check_many(self, items) -> list[Report]:
+        """check() for each (text, spec[, reference]), the assembling batched first."""
+        items = [it if len(it) == 3 else (*it, None) for it in items]
+        self.prefetch([(text, spec) for text, spec, _ in items])
+        return [self.check(text, spec, ref) for text, spec, ref in items]
+
     def check(self, text: str, spec: Spec, reference=None, foreign: bool = False) -> Report:
         """Check one stub's text. reference: the same stub's bytes from a real
         assembler (reference.Reference); they must match the lowering and pass the
         same emulated checks. foreign: text stubgen did not write: what the verifier
         cannot read is unverified, not failed, and a Go frame comes from the text."""
         from .disasm import compare, listing
-        from .emulator import CODE, CODE_SIZE, LINKER
+        from .emulator import CODE, CODE_SIZE
 
         rep = Report(spec)
         arch = self.tables.arch(spec.arch)
         dialect = render.dialect(spec.dialect, self.templates)
-        machine = self.machine(arch)
+        try:
+            machine = self.machine(arch)
+        except NoAssembler as e:
+            rep.problems.append(str(e))
+            return rep
         reader, syntax, aliases = self.reader(dialect, arch)
-        linker = self._link_symbols[(dialect.name, arch.name)]
-        symbols = {**dict.fromkeys(linker, LINKER), **machine.symbols(spec.errno_handler)}
+        expands = self._expands[(dialect.name, arch.name)]
+        symbols = self.symbols(arch, dialect, spec.errno_handler)
         try:
             body = reader.read(text, spec.symbol, symbols)
-            code = self.assembler(arch, syntax).assemble(body.lines, CODE, symbols,
-                                                         isolated=not spec.rendered).code
+            first, *others = self.assemblers(arch, syntax)
+            code = first.assemble(body.lines, CODE, symbols, isolated=not spec.rendered).code
         except (ReadError, AssemblyError) as e:
             (rep.unverified if foreign else rep.problems).append(f"cannot assemble: {e}")
             return rep
+        for other in others:
+            # A second assembler of the same text at the same address: an oracle of its own.
+            try:
+                theirs = other.assemble(body.lines, CODE, symbols, isolated=not spec.rendered).code
+            except AssemblyError as e:
+                rep.problems.append(f"{first.name} assembles it, {other.name} does not: {e}")
+                continue
+            if theirs != code:
+                rep.problems.append(f"{first.name} and {other.name} disagree: {code.hex()} vs {theirs.hex()}")
+            else:
+                rep.agreed.append(other.name)
         if len(code) > CODE_SIZE:
             rep.problems.append(f"{len(code)} bytes of code, more than the {CODE_SIZE:#x}-byte code area")
             return rep
@@ -168,12 +233,12 @@ class Verifier:
         declared, needed = (body.frame[1] if body.frame else None), subject.frame.argsize
         if declared is not None and (declared < needed if foreign else declared != needed):
             rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}")
-        rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases)
+        rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands)
         fail_pc = self._emulate(rep, code, subject, machine)
         if reference is not None and not rep.problems:
             from .reference import compare_code
 
-            theirs = reference.patched(symbols)
+            theirs = reference.patched(symbols, len(code))
             rep.problems += compare_code(arch, code, theirs, reference)
             if not rep.problems and theirs != code and reference.emulate:
                 fail_pc = self._emulate(rep, theirs, subject, machine, label=f"{reference.tool}'s bytes: ")
@@ -228,7 +293,7 @@ def verify(stubs, tables: str | None = None, templates: str | None = None) -> li
         tables = tables or stubs[0].options.tables
         templates = templates or stubs[0].options.templates
     v = Verifier(tables, templates)
-    return [v.check(text, spec) for text, spec in stub_specs(stubs)]
+    return v.check_many(stub_specs(stubs))
 
 
 def _check_manifest(man, path):
@@ -287,11 +352,12 @@ def references(verifier, text: str, spec: Spec, cache: dict, notes: set):
     key = (kind, arch.name, text)
     if key not in cache:
         try:
+            rules = dialect.reading_rules(arch.name)
             if kind == "go":
-                cache[key] = reference.go_references(text, arch)
+                cache[key] = reference.go_references(text, arch, rules.get("go_asm_flags", ()))
             else:
-                exact = dialect.reading_rules(arch.name).get("real_assembler", "bytes") == "bytes"
-                cache[key] = reference.gnu_references(text, arch, exact)
+                exact = rules.get("real_assembler", "bytes") == "bytes"
+                cache[key] = reference.gnu_references(text, arch, exact, rules.get("linker_filled", ()))
         except realtools.ToolMissing as e:
             notes.add(str(e))
             cache[key] = None
@@ -314,15 +380,25 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     notes: set[str] = set()
     compared: dict[str, int] = {}
     reports = []
+    todo = []
     for text, spec in specs:
         ref = references(v, text, spec, cache, notes) if real_tools else None
+        todo.append((text, spec, ref))
+    v.prefetch([(text, spec) for text, spec, ref in todo if not isinstance(ref, str)])
+    for text, spec, ref in todo:
         if isinstance(ref, str):
             rep = Report(spec, [f"real assembler: {ref}"])
         else:
             rep = v.check(text, spec, ref)
             if ref is not None:
                 compared[ref.tool] = compared.get(ref.tool, 0) + 1
+            for name in rep.agreed:
+                compared[f"{name} (second assembler)"] = compared.get(f"{name} (second assembler)", 0) + 1
         reports.append(rep)
+    for name in sorted({s.arch for _, s in specs}):
+        note = missing_note(v.tables.arch(name))
+        if note:
+            notes.add(f"not assembled twice: {note}")
     failed = [r for r in reports if not r.ok]
     for r in failed:
         print(r.describe(), file=out)
@@ -331,7 +407,8 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     print(f"verified {len(reports)} stubs ({runs} emulated calls{'; ' + also if also else ''}): "
           f"{len(reports) - len(failed)} passed, {len(failed)} failed", file=out)
     for n in sorted(notes):
-        print(f"note: not compared with a real assembler: {n}", file=out)
+        print(f"note: {n}" if n.startswith("not assembled") else f"note: not compared with a real assembler: {n}",
+              file=out)
     from .shipped import renumbered
 
     for line in renumbered(s for _, s in specs):

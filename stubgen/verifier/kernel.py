@@ -3,12 +3,21 @@ from the tables the generator reads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
 
 from ..errors import StubgenError
+
+
+@dataclass(frozen=True)
+class Opcode:
+    """A trap instruction: its word of `size` bytes, masked, equals value."""
+
+    size: int
+    mask: int
+    value: int
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,7 @@ class LinuxABI:
     crash_interrupts: tuple[int, ...]
     vdso: dict | None
     pair_align: int = 1
+    opcodes: tuple[Opcode, ...] = ()  # the trap instructions, found from the bytes around the PC
 
     def placement(self, args, word: int, endian: str):
         """Where the kernel reads each argument: (argument index, register index, value,
@@ -77,6 +87,7 @@ def _all(extra: str | None = None) -> dict:
     return {**shipped, **own}
 
 
+@cache
 def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
     """The verifier's picture of the kernel ABI of an architecture; extra: a user's
     statement for architectures the shipped one lacks."""
@@ -87,9 +98,11 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
                            f"(stubgen/verifier/linux_abi.yaml knows {', '.join(sorted(known))}; for a new "
                            "architecture, give your own with --kernel-abi FILE)")
     return LinuxABI(trap=d["trap"], number=d["number"], number_bits=d["number_bits"], args=tuple(d["args"]),
-                    result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]), cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
+                    result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]),
+                    cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
                     crash_interrupts=tuple(d["crash_interrupts"]), vdso=d.get("vdso"),
-                    pair_align=d.get("pair_align", 1))
+                    pair_align=d.get("pair_align", 1),
+                    opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
 
 
 def known_arches() -> list[str]:
