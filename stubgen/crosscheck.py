@@ -15,7 +15,6 @@ Checks, each one row per architecture and dialect:
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import signal
@@ -28,7 +27,6 @@ from pathlib import Path
 from . import policies, realtools
 from . import tables as tables_mod
 from .errors import StubgenError
-from .output import MANIFEST
 
 PROGRAMS = Path(__file__).parent / "crosscheck_programs"
 KERNEL_SYSCALL = "madvise"
@@ -73,15 +71,12 @@ class Generated:
 
 
 def load(directory) -> Generated:
-    root = Path(directory)
-    path = root / MANIFEST
-    try:
-        m = json.loads(path.read_text(encoding="utf-8"))
-        return Generated(root, dict(m.get("options", {})), list(m["files"]))
-    except FileNotFoundError:
-        raise StubgenError(f"{path}: no manifest; run stubgen generate -o {directory} first") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise StubgenError(f"{path}: not a stubgen manifest ({e})") from None
+    """The manifest through the one checked, confined reader (inputs.read_manifest)."""
+    from .inputs import read_manifest
+
+    m = read_manifest(directory)
+    files = [dict(f, symbols=f.get("symbols", [])) for f in m["files"]]
+    return Generated(Path(directory), dict(m.get("options", {})), files)
 
 
 def _symbol(entry: dict, syscall: str) -> dict | None:

@@ -34,12 +34,31 @@ def _sandboxed_environment_class():
     return Environment
 
 
+def _confined_loader(search_path: tuple[str, ...]):
+    """Jinja's FileSystemLoader, reading through inputs: a template that is a symlink
+    out of its directory, a FIFO or a huge file is refused like any other input."""
+    from jinja2 import FileSystemLoader, TemplateNotFound
+
+    from . import inputs
+
+    class Loader(FileSystemLoader):
+        def get_source(self, environment, template):
+            for root in self.searchpath:
+                f = Path(root, *template.split("/"))
+                if f.exists() or f.is_symlink():
+                    text = inputs.read_text(f, [root], what="template")
+                    return text, str(f), lambda: True
+            raise TemplateNotFound(template)
+
+    return Loader(list(search_path))
+
+
 @lru_cache(maxsize=8)
 def environment(search_path: tuple[str, ...]):
-    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2 import StrictUndefined
 
     env = _sandboxed_environment_class()(
-        loader=FileSystemLoader(list(search_path)), undefined=StrictUndefined, trim_blocks=True,
+        loader=_confined_loader(search_path), undefined=StrictUndefined, trim_blocks=True,
         lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["imm_chunks"] = imm_chunks
     return env
@@ -107,8 +126,8 @@ class Dialect:
         rel = f"{self.name}/{arch}.lower.yaml"
         for p in self.search_path:
             f = Path(p) / rel
-            if f.is_file():
-                doc = yamlio.read(f)
+            if f.exists() or f.is_symlink():
+                doc = yamlio.read(f, roots=[p])
                 if doc.problems:
                     raise StubgenError("; ".join(doc.problems))
                 if doc.data is None:
@@ -144,7 +163,7 @@ def dialects(templates_root: str | None = None) -> dict[str, Dialect]:
     found, problems = {}, []
     for root in reversed(path):  # a user's dialect replaces a shipped one of the same name
         for f in sorted(Path(root).glob("*/dialect.yaml")):
-            doc = yamlio.read(f)
+            doc = yamlio.read(f, roots=[root])
             problems += doc.problems
             if doc.data is None:
                 continue

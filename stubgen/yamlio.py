@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from .errors import StubgenError
+
 # libyaml's parser when PyYAML has it: the same nodes, marks and tags, several times faster.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL = "tag:yaml.org,2002:bool"
@@ -81,15 +83,18 @@ def dotted(path) -> str:
                     for p in path)
 
 
-def read(path) -> Document:
-    """Read one YAML file. Syntax errors and key problems land in .problems (each
+def read(path, roots=None) -> Document:
+    """Read one YAML file (confined to roots when given; a regular file of bounded
+    size, see inputs). Syntax errors and key problems land in .problems (each
     "file:line[:column]: message"); .data is None when the file could not be parsed."""
+    from . import inputs
+
     path = Path(path)
     doc = Document(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        doc.problems.append(f"{path}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
+        text = inputs.read_text(path, roots, what="YAML file")
+    except StubgenError as e:
+        doc.problems.append(str(e))
         return doc
     try:
         # The constructor already reads the text and refuses control characters.

@@ -2,11 +2,8 @@
 it with Capstone, and run it on Unicorn under a fake kernel, once per injected result."""
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import layout, policies, render
 from .. import tables as tables_mod
@@ -31,8 +28,10 @@ class Spec:
     policy: str
     trap: str = ""
     errno_handler: str = "stubgen_errno"
-    # False for text that is not what stubgen wrote (its hash differs from the
-    # manifest's): Keystone then runs in a child process with a time limit.
+    # True only for text this process rendered from the shipped templates. Anything
+    # else (a file read from disk, whatever its hash in the manifest says, or text
+    # from a user's --templates) is checked in a child process under limits
+    # (isolate.py): the engines hang or crash on some text.
     rendered: bool = True
 
 
@@ -96,7 +95,43 @@ class Verifier:
     def check(self, text: str, spec: Spec, reference=None) -> Report:
         """Check one stub's text. reference: the same stub's bytes from a real
         assembler (reference.Reference); they must match the lowering and pass the
-        same emulated checks."""
+        same emulated checks. Text that is not spec.rendered runs in a child."""
+        return self.check_many([(text, spec, reference)])[0]
+
+    def check_many(self, items) -> list[Report]:
+        """Reports for (text, spec, reference) items, in order. Untrusted text goes to
+        one child per architecture and dialect, which is one per file of a manifest:
+        forking per stub would cost more than the checks."""
+        from . import isolate
+
+        out: list[Report | None] = [None] * len(items)
+        groups: dict[tuple, list[int]] = {}
+        for i, (text, spec, ref) in enumerate(items):
+            if spec.rendered or isolate.in_child():
+                out[i] = self._check(text, spec, ref)
+            else:  # one file: one architecture in one dialect
+                groups.setdefault((spec.arch, spec.dialect), []).append(i)
+        for idx in groups.values():
+            for i in idx:  # engines and readers are made here, from tables, not text
+                self._warm(items[i][1])
+            try:
+                reports = isolate.run(lambda idx=idx: [self._check(*items[i]) for i in idx],
+                                      seconds=isolate.SECONDS + isolate.SECONDS_PER_ITEM * len(idx),
+                                      what=f"{items[idx[0]][1].arch}/{items[idx[0]][1].dialect} text")
+            except isolate.Died as e:
+                reports = [Report(items[i][1], [f"cannot check: {e}"]) for i in idx]
+            for i, rep in zip(idx, reports):
+                out[i] = rep
+        return out  # type: ignore[return-value]
+
+    def _warm(self, spec: Spec):
+        arch = self.tables.arch(spec.arch)
+        dialect = render.dialect(spec.dialect, self.templates)
+        _, syntax, _ = self.reader(dialect, arch)
+        self.assembler(arch, syntax)
+        self.machine(arch)
+
+    def _check(self, text: str, spec: Spec, reference=None) -> Report:
         from .disasm import compare, listing
         from .emulator import CODE
 
@@ -110,8 +145,7 @@ class Verifier:
         symbols = machine.symbols(spec.errno_handler)
         try:
             body = reader.read(text, spec.symbol, symbols)
-            code = self.assembler(arch, syntax).assemble(body.lines, CODE, symbols,
-                                                         isolated=not spec.rendered).code
+            code = self.assembler(arch, syntax).assemble(body.lines, CODE, symbols).code
         except (ReadError, AssemblyError) as e:
             rep.problems.append(f"cannot assemble: {e}")
             return rep
@@ -169,8 +203,10 @@ class Verifier:
 
 
 def stub_specs(stubs) -> list[tuple[str, Spec]]:
+    """(text, Spec) for stubs from stubgen.generate(); only stubs rendered from the
+    shipped templates count as rendered (a user's templates can make any text)."""
     return [(s.text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap,
-                          s.options.errno_handler)) for s in stubs]
+                          s.options.errno_handler, rendered=s.options.templates is None)) for s in stubs]
 
 
 def verify(stubs, tables: str | None = None, templates: str | None = None) -> list[Report]:
@@ -179,48 +215,34 @@ def verify(stubs, tables: str | None = None, templates: str | None = None) -> li
         tables = tables or stubs[0].options.tables
         templates = templates or stubs[0].options.templates
     v = Verifier(tables, templates)
-    return [v.check(text, spec) for text, spec in stub_specs(stubs)]
+    return v.check_many([(text, spec, None) for text, spec in stub_specs(stubs)])
 
 
 def _check_manifest(man, path):
-    import jsonschema
+    from ..inputs import check_manifest
 
-    from ..schema import MANIFEST
-
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(MANIFEST).iter_errors(man))
-    if err is not None:
-        key = ".".join(str(p) for p in err.absolute_path) or "(top)"
-        raise StubgenError(f"{path}: {key}: {err.message}")
-    for f in man["files"]:
-        for s in f.get("symbols", ()):
-            if s["policy"] not in policies.POLICIES:
-                raise StubgenError(f"{path}: {f['path']}: {s['name']}: unknown error policy {s['policy']!r}")
+    check_manifest(man, path)
 
 
 def manifest_specs(directory) -> list[tuple[str, Spec]]:
-    """The stubs a generated directory holds, read from its files as they are on disk."""
-    d = Path(directory)
-    try:
-        man = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StubgenError(f"{d}: no manifest.json (was it written by stubgen generate?)") from None
-    except (OSError, ValueError) as e:
-        raise StubgenError(f"{d / 'manifest.json'}: {e}") from None
-    _check_manifest(man, d / "manifest.json")
+    """The stubs a generated directory holds, read from its files as they are on disk
+    (confined to the directory, regular files of bounded size). Text from disk is never
+    rendered: the manifest's sha256 is input too and cannot vouch for it."""
+    from ..inputs import read_listed, read_manifest
+
+    man = read_manifest(directory)
     handler = man.get("options", {}).get("errno_handler", "stubgen_errno")
     out = []
+    texts: dict[str, str] = {}
     for f in man.get("files", []):
         if not f.get("arch"):
             continue
-        path = d / f["path"]
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise StubgenError(f"{path}: {e}") from None
-        rendered = hashlib.sha256(text.encode("utf-8")).hexdigest() == f.get("sha256")
+        if f["path"] not in texts:
+            texts[f["path"]] = read_listed(directory, f["path"])
+        text = texts[f["path"]]
         for s in f.get("symbols", ()):
             out.append((text, Spec(s["arch"], f["dialect"], s["name"], s["syscall"], s["number"], s["policy"],
-                                   s.get("trap", ""), handler, rendered)))
+                                   s.get("trap", ""), handler, rendered=False)))
     return out
 
 
@@ -262,16 +284,17 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     specs = manifest_specs(directory)
     v = Verifier(tables, templates)
     cache, notes, compared = {}, set(), {}
-    reports = []
-    for text, spec in specs:
+    items, refused = [], {}
+    for i, (text, spec) in enumerate(specs):
         ref = references(v, text, spec, cache, notes) if real_tools else None
         if isinstance(ref, str):
-            rep = Report(spec, [f"real assembler: {ref}"])
-        else:
-            rep = v.check(text, spec, ref)
-            if ref is not None:
-                compared[ref.tool] = compared.get(ref.tool, 0) + 1
-        reports.append(rep)
+            refused[i] = Report(spec, [f"real assembler: {ref}"])
+            continue
+        items.append((text, spec, ref))
+        if ref is not None:
+            compared[ref.tool] = compared.get(ref.tool, 0) + 1
+    checked = iter(v.check_many(items))
+    reports = [refused[i] if i in refused else next(checked) for i in range(len(specs))]
     failed = [r for r in reports if not r.ok]
     for r in failed:
         print(r.describe(), file=out)

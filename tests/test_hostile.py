@@ -1,0 +1,182 @@
+"""Issue 9: one test per class of hostile input, with the inputs that broke stubgen.
+Each class has a design-level fix; tests/test_hostile_properties.py generates more
+inputs of each class."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stubgen import inputs, render, tables
+from stubgen.cli import main
+from stubgen.errors import StubgenError
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    tables.load.cache_clear()
+    render.dialects.cache_clear()
+    yield
+    tables.load.cache_clear()
+    render.dialects.cache_clear()
+
+
+def cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "stubgen", *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1])))
+
+
+def one_line_error(r, code=2, *words):
+    assert r.returncode == code, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("stubgen: error:") and r.stderr.count("\n") == 1, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+    return r.stderr
+
+
+def generated(tmp_path, *args) -> Path:
+    out = tmp_path / "out"
+    assert main(["generate", "-o", str(out), *args]) == 0
+    return out
+
+
+def set_manifest_path(out: Path, suffix: str, new_path: str):
+    m = json.loads((out / "manifest.json").read_text())
+    for f in m["files"]:
+        if f["path"].endswith(suffix):
+            f["path"] = new_path
+    (out / "manifest.json").write_text(json.dumps(m))
+
+
+def edit_with_hash(out: Path, rel: str, text: str):
+    """A hand edit whose author also updated the manifest's hash: the hash vouches for nothing."""
+    (out / rel).write_text(text)
+    m = json.loads((out / "manifest.json").read_text())
+    for f in m["files"]:
+        if f["path"] == rel:
+            f["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(m))
+
+
+# --- class 1: every input path is confined ---------------------------------------------
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../../x", "/dev/zero", "fifo", "link-out", "link-dev"])
+@pytest.mark.parametrize("command", ["verify", "crosscheck"])
+def test_class1_manifest_paths_are_confined(tmp_path, target, command):
+    out = generated(tmp_path, "-d", "gnu", "-a", "amd64")
+    if target == "fifo":
+        os.mkfifo(out / "fifo")
+    if target == "link-out":
+        (out / "link-out").symlink_to("/etc/passwd")
+    if target == "link-dev":
+        (out / "link-dev").symlink_to("/dev/zero")
+    set_manifest_path(out, "amd64.S", target)
+    extra = ["--check", "gnu as"] if command == "crosscheck" else ["--no-real-tools"]
+    err = one_line_error(cli(command, str(out), *extra, timeout=60))
+    assert "root:" not in err  # nothing of /etc/passwd is shown
+    assert any(w in err for w in ("leaves", "outside", "not a regular file")), err
+
+
+def test_class1_confined_reader_refuses_special_and_huge_files(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(StubgenError, match="FIFO"):
+        inputs.read_text(tmp_path / "fifo", [tmp_path])
+    with pytest.raises(StubgenError, match="character device"):
+        inputs.read_text("/dev/zero")
+    big = tmp_path / "sparse"
+    with open(big, "wb") as f:
+        f.truncate(6 << 30)  # a 6 GB sparse file: refused after one fstat
+    with pytest.raises(StubgenError, match="more than"):
+        inputs.read_text(big, [tmp_path])
+    (tmp_path / "out").symlink_to("/etc")
+    with pytest.raises(StubgenError, match="outside"):
+        inputs.read_text(tmp_path / "out" / "passwd", [tmp_path])
+
+
+def test_class1_tables_and_templates_are_confined(tmp_path):
+    t = tmp_path / "t"
+    (t / "numbers").mkdir(parents=True)
+    (t / "numbers" / "amd64.yaml").symlink_to("/etc/passwd")
+    one_line_error(cli("list", "--tables", str(t)), 2, "outside")
+    tp = tmp_path / "tp" / "gnu"
+    tp.mkdir(parents=True)
+    (tp / "header.h.j2").symlink_to("/etc/passwd")
+    err = one_line_error(cli("generate", "-o", str(tmp_path / "o"), "-d", "gnu", "--templates", str(tp.parent)),
+                         2, "outside")
+    assert "root:" not in err
+
+
+# --- class 2: untrusted text never runs in-process --------------------------------------
+
+def test_class2_an_edited_file_with_its_hash_updated_is_isolated(tmp_path, monkeypatch):
+    from stubgen.verifier import isolate, manifest_specs, verify_dir
+
+    monkeypatch.setattr(isolate, "SECONDS", 2.0)
+    monkeypatch.setattr(isolate, "SECONDS_PER_ITEM", 0.0)
+    out = generated(tmp_path, "-d", "gnu", "-a", "amd64")
+    rel = "gnu/stubs_linux_amd64.S"
+    good = (out / rel).read_text()
+    assert all(not spec.rendered for _, spec in manifest_specs(out))  # the hash cannot vouch for text
+    edit_with_hash(out, rel, good.replace("\tsyscall\n", "\tlock |\n\tsyscall\n"))  # hangs Keystone
+    import io
+
+    buf = io.StringIO()
+    assert verify_dir(out, real_tools=False, out=buf) == 1
+    assert "did not finish within 2 s" in buf.getvalue()
+    nested = "(" * 100000 + "1" + ")" * 100000  # kills Keystone with SIGSEGV
+    edit_with_hash(out, rel, good.replace("\tsyscall\n", f"\tmov $({nested}), %rax\n\tsyscall\n"))
+    buf = io.StringIO()
+    assert verify_dir(out, real_tools=False, out=buf) == 1
+    assert "died" in buf.getvalue() or "cannot" in buf.getvalue()
+
+
+def test_class2_user_templates_are_isolated(tmp_path, monkeypatch):
+    import stubgen
+    from stubgen.verifier import isolate, stub_specs, verify
+
+    monkeypatch.setattr(isolate, "SECONDS", 2.0)
+    monkeypatch.setattr(isolate, "SECONDS_PER_ITEM", 0.0)
+    tp = tmp_path / "tp" / "gnu"
+    tp.mkdir(parents=True)
+    shipped = (Path(stubgen.__file__).parent.parent / "templates" / "gnu" / "amd64.S.j2")
+    from stubgen.resources import templates_dir
+
+    shipped = templates_dir() / "gnu" / "amd64.S.j2"
+    (tp / "amd64.S.j2").write_text(shipped.read_text().replace("\tsyscall", "\tlock |\n\tsyscall", 1))
+    stubs = stubgen.generate(arches=["amd64"], dialects=["gnu"], templates=str(tp.parent))
+    assert not any(spec.rendered for _, spec in stub_specs(stubs))
+    reports = verify(stubs)
+    assert not reports[0].ok and "did not finish" in reports[0].problems[0]
+    shipped_stubs = stubgen.generate(arches=["amd64"], dialects=["gnu"])
+    assert all(spec.rendered for _, spec in stub_specs(shipped_stubs))
+
+
+@pytest.mark.parametrize("directive", ['.incbin "/etc/hostname"', '.include "/etc/passwd"',
+                                       ".rept 100000000\n.rept 100000000\nnop\n.endr\n.endr",
+                                       ".irp x,1,2\nnop\n.endr", ".macro m\nnop\n.endm", ".fill 1000000000, 1, 0",
+                                       ".p2align 30"])
+def test_class2_real_tools_get_no_directive_that_reads_or_repeats(directive):
+    from stubgen import realtools
+
+    name = directive.split()[0]
+    with pytest.raises(realtools.ToolFailed, match=rf"source:\d+: (directive )?\{name}"):
+        realtools.check_gnu_source("\t.text\n" + directive + "\n")
+    with pytest.raises(realtools.ToolFailed, match="#include"):
+        realtools.check_go_source('#include "/etc/passwd"\n')
+    with pytest.raises(realtools.ToolFailed, match="#define"):
+        realtools.check_go_source("#define A B B B\n")
+
+
+def test_class2_verify_names_the_refused_directive(tmp_path):
+    out = generated(tmp_path, "-d", "gnu", "-a", "amd64")
+    rel = "gnu/stubs_linux_amd64.S"
+    edit_with_hash(out, rel, '\t.incbin "/etc/hostname"\n' + (out / rel).read_text())
+    r = cli("verify", str(out))
+    host = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else "\0"
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert ".incbin" in r.stdout or "GNU as" not in r.stdout  # refused by name where GNU as is installed
+    assert host not in r.stdout.replace("/etc/hostname", "")
