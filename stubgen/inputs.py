@@ -143,7 +143,9 @@ def check_manifest(man, path):
     err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(man))
     if err is not None:
         key = ".".join(str(p) for p in err.absolute_path) or "(top)"
-        raise StubgenError(f"{path}: {key}: {err.message}")
+        from .yamlio import short
+
+        raise StubgenError(f"{path}: {key}: {short(err.message)}")
     for f in man["files"]:
         for s in f.get("symbols", ()):
             if s["policy"] not in policies.POLICIES:

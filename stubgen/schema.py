@@ -80,8 +80,21 @@ ARCH = _obj(
     },
 )
 
+# Provenance is printed into every generated file's header and the manifest: each
+# string is one line of plain characters (no "*/" or newline to leave a comment, no NUL)
+# and the structure is the importer's: scalars, or lists of small records.
+_PROVENANCE_TEXT = {"type": "string", "maxLength": 200, "pattern": r"^[A-Za-z0-9 _.,:;=+@%/()\[\]<>~-]*$"}
+_PROVENANCE_SCALAR = {"anyOf": [_PROVENANCE_TEXT, {"type": "integer"}]}
+_PROVENANCE_RECORD = {"type": "object", "maxProperties": 32, "propertyNames": _IDENT, "additionalProperties": {
+    "anyOf": [_PROVENANCE_SCALAR, {"type": "array", "maxItems": 1024, "items": _PROVENANCE_SCALAR}]}}
+_PROVENANCE = {
+    "type": "object", "maxProperties": 32, "propertyNames": _IDENT,
+    "additionalProperties": {"anyOf": [
+        _PROVENANCE_SCALAR, _PROVENANCE_RECORD,
+        {"type": "array", "maxItems": 1024, "items": {"anyOf": [_PROVENANCE_SCALAR, _PROVENANCE_RECORD]}}]},
+}
 NUMBERS = _obj(["numbers"], {
-    "provenance": {"type": "object"},
+    "provenance": _PROVENANCE,
     "numbers": {"type": "object", "propertyNames": _IDENT,
                 "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 0x7fffffff}},
 })
@@ -117,7 +130,7 @@ ARCH["$defs"] = {"signatures": SIGNATURES}
 # writing, after it is resolved.
 _TEMPLATE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_.{}-]+$"}
 DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
-    "summary": {"type": "string", "pattern": r"^[^\n]*$"},
+    "summary": {"type": "string", "pattern": r"^[^\x00-\x1f\x7f]*$"},
     "dir": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"},
     "stub_template": _TEMPLATE_NAME,
     "symbol": {"type": "string", "pattern": r"^[A-Za-z0-9_{}]+$"},
@@ -131,6 +144,7 @@ DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
     "verify": _obj([], {"reader": _IDENT, "convention": {"enum": ["c_abi", "go_abi0"]}, "reference": _IDENT}),
 })
 
+_ARCH_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}
 # What `stubgen verify` needs of a manifest.json, which may have been edited by hand.
 MANIFEST = {
     "type": "object", "required": ["files"],
@@ -139,22 +153,29 @@ MANIFEST = {
         "files": {"type": "array", "items": {
             "type": "object", "required": ["path", "dialect"],
             "properties": {
-                "path": {"type": "string", "minLength": 1},
+                "path": {"type": "string", "minLength": 1, "pattern": r"^[^\x00-\x1f\x7f]*$"},
                 "dialect": _IDENT,
-                "arch": {"type": ["string", "null"]},
+                "arch": {"anyOf": [_ARCH_NAME, {"type": "null"}]},
                 "symbols": {"type": "array", "items": {
                     "type": "object", "required": ["name", "syscall", "number", "arch", "policy"],
                     "properties": {"name": _IDENT, "syscall": _IDENT, "number": {"type": ["integer", "null"]},
-                                   "arch": {"type": "string"}, "policy": _IDENT, "trap": {"type": "string"}}}},
+                                   "arch": _ARCH_NAME, "policy": _IDENT,
+                                   "trap": {"type": "string", "pattern": r"^[A-Za-z0-9_]*$"}}}},
             }}},
     },
 }
+
+
+# No string of a table is longer than this (a 50 MB string is refused, not carried).
+MAX_STRING = 256
 
 
 def _anchor_end(node):
     # jsonschema matches with re.search, where "$" also matches before a final newline:
     # "madvise\n" would pass as a name and carry the newline into a file or a symbol.
     if isinstance(node, dict):
+        if node.get("type") == "string":
+            node.setdefault("maxLength", MAX_STRING)
         for k, v in node.items():
             if k == "pattern" and isinstance(v, str) and v.endswith("$"):
                 node[k] = v[:-1] + r"\Z"
@@ -165,5 +186,5 @@ def _anchor_end(node):
             _anchor_end(v)
 
 
-for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE, DIALECT, MANIFEST):
+for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE, DIALECT, MANIFEST, _PROVENANCE):
     _anchor_end(_s)

@@ -145,7 +145,7 @@ def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) ->
         if "propertyNames" in e.relative_schema_path:
             # e.instance is the offending name and the path is its mapping's.
             out.append(f"{doc.where(path + (e.instance,))}: {dotted(path + (e.instance,))}: "
-                       f"name {e.instance!r} is not allowed ({_why_name(e)})")
+                       f"name {short(repr(e.instance))} is not allowed ({_why_name(e)})")
             continue
         out.append(f"{doc.where(path)}: {dotted(path) or '(top)'}: {_message(e)}")
     return out
@@ -160,5 +160,16 @@ def _why_name(e) -> str:
 
 def _message(e) -> str:
     if e.validator == "pattern":
-        return f"{e.instance!r} is not allowed here (it must match {e.schema['pattern']})"
-    return e.message
+        return f"{short(repr(e.instance))} is not allowed here (it must match {e.schema['pattern']})"
+    if e.validator == "maxLength":
+        return f"a string of {len(e.instance)} characters; at most {e.schema['maxLength']}"
+    if e.validator == "anyOf" and isinstance(e.instance, str):
+        return f"{short(repr(e.instance))} is not allowed here (one printable line of plain characters)"
+    if e.validator in ("anyOf", "type") and not isinstance(e.instance, (str, int, float, list, dict, type(None))):
+        return f"{short(repr(e.instance))} is a {type(e.instance).__name__}, not text or a number; quote it"
+    return short(e.message)
+
+
+def short(text: str, limit: int = 120) -> str:
+    """A value quoted in a message, cut so that a huge or many-line value cannot flood it."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -180,3 +180,28 @@ def test_class2_verify_names_the_refused_directive(tmp_path):
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert ".incbin" in r.stdout or "GNU as" not in r.stdout  # refused by name where GNU as is installed
     assert host not in r.stdout.replace("/etc/hostname", "")
+
+
+# --- class 3: table strings reach the output only as one bounded printable line --------
+
+def numbers_table(tmp_path, provenance_value: str) -> Path:
+    t = tmp_path / "t"
+    (t / "numbers").mkdir(parents=True, exist_ok=True)
+    (t / "numbers" / "amd64.yaml").write_text(f"provenance:\n  kernel: {provenance_value}\nnumbers: {{madvise: 28}}\n")
+    return t
+
+
+@pytest.mark.parametrize("value", ['"7.1\\n\\t.incbin \\"/etc/hostname\\""', '"a\\0b"', '"7 */ .incbin x /*"',
+                                   "x" * 300, "2024-01-01"])
+def test_class3_table_strings_are_one_bounded_printable_line(tmp_path, value):
+    t = numbers_table(tmp_path, value)
+    out = tmp_path / "o"
+    err = one_line_error(cli("generate", "-o", str(out), "-d", "gnu", "-a", "amd64", "--tables", str(t), "--verify"),
+                         2, "amd64.yaml:2:", "provenance.kernel")
+    assert len(err) < 400
+    assert not out.exists()
+
+
+def test_class3_a_50_mb_string_is_refused_by_size(tmp_path):
+    t = numbers_table(tmp_path, "x" * (50 << 20))
+    one_line_error(cli("list", "--tables", str(t)), 2, "more than")
