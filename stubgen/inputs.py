@@ -38,8 +38,9 @@ def confined(path, roots) -> Path:
     return real
 
 
-def read_bytes(path, roots=None, limit: int = MAX_BYTES, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most limit bytes, inside roots when given."""
+def read_bytes(path, roots=None, limit: int = MAX_BYTES, what: str = "file", head: int | None = None) -> bytes:
+    """The bytes of a regular file of at most limit bytes, inside roots when given;
+    head: only its first head bytes, whatever its size."""
     path = Path(path)
     real = confined(path, roots) if roots is not None else path
     try:
@@ -51,6 +52,8 @@ def read_bytes(path, roots=None, limit: int = MAX_BYTES, what: str = "file") -> 
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise StubgenError(f"{path}: not a regular file ({_kind(st.st_mode)}); a {what} must be one")
+        if head is not None:
+            return os.read(fd, head)
         if st.st_size > limit:
             raise StubgenError(f"{path}: {st.st_size} bytes, more than the {limit} a {what} may have")
         chunks, total = [], 0
@@ -148,6 +151,9 @@ def check_manifest(man, path):
         raise StubgenError(f"{path}: {key}: {short(err.message)}")
     for f in man["files"]:
         for s in f.get("symbols", ()):
+            if isinstance(s["number"], float):  # JSON Schema's "integer" lets 29.0 through
+                raise StubgenError(f"{path}: {f['path']}: {s['name']}: number {s['number']!r} is not a whole "
+                                   "number written as one")
             if s["policy"] not in policies.POLICIES:
                 raise StubgenError(f"{path}: {f['path']}: {s['name']}: unknown error policy {s['policy']!r}")
 

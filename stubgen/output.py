@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import __version__, render
+from . import __version__, inputs, render
 from . import tables as tables_mod
 from .errors import StubgenError
 
@@ -121,13 +121,17 @@ def _stage(path: Path, text: str) -> str:
 
 
 def _is_ours(p: Path) -> bool:
-    text = p.read_text(encoding="utf-8", errors="replace")
+    """Whether stubgen wrote p (a special file never is: it is refused, not read)."""
     if p.name == MANIFEST:
         try:
-            return str(json.loads(text).get("generator", "")).startswith("stubgen ")
-        except (ValueError, AttributeError):
+            man = inputs.load_json(p, what="manifest")
+        except StubgenError as e:
+            if "not a regular file" in str(e):
+                raise
             return False
-    return GENERATED_MARK in text[:400]
+        return isinstance(man, dict) and str(man.get("generator", "")).startswith("stubgen ")
+    head = inputs.read_bytes(p, what="file to replace", head=400)
+    return GENERATED_MARK in head.decode("utf-8", errors="replace")
 
 
 def plan(stubs, directory, force: bool = False) -> list[tuple[str, Path, str]]:

@@ -122,19 +122,13 @@ class Dialect:
         return any((Path(p) / rel).is_file() for p in self.search_path)
 
     def reading_rules(self, arch: str) -> dict:
-        """templates/<dialect>/<arch>.lower.yaml: how the verifier reads this dialect back."""
+        """templates/<dialect>/<arch>.lower.yaml: how the verifier reads this dialect back,
+        checked: its shape, every placeholder of its format strings, every mutation regex."""
         rel = f"{self.name}/{arch}.lower.yaml"
         for p in self.search_path:
             f = Path(p) / rel
             if f.exists() or f.is_symlink():
-                doc = yamlio.read(f, roots=[p])
-                if doc.problems:
-                    raise StubgenError("; ".join(doc.problems))
-                if doc.data is None:
-                    return {}
-                if not isinstance(doc.data, dict):
-                    raise StubgenError(f"{f}: expected a mapping of reading rules")
-                return doc.data
+                return _reading_rules(f, p, self.verify.get("reader"))
         raise StubgenError(f"dialect {self.name} has no {rel} for the verifier")
 
     def offers(self, arch: str, kind: str) -> list[str]:
@@ -142,6 +136,164 @@ class Dialect:
         mod = self.module(arch)
         prefix = kind + "_"
         return sorted(n[len(prefix):] for n in mod.__dict__ if n.startswith(prefix))
+
+
+def _reading_rules(f: Path, root: str, reader) -> dict:
+    doc = yamlio.read(f, roots=[root])
+    problems = list(doc.problems)
+    if doc.data is None and not problems:
+        return {}
+    if not problems:
+        problems = yamlio.schema_problems(doc, schema.LOWER)
+    if not problems:
+        problems = _lowering_problems(doc, reader)
+    if problems:
+        raise StubgenError(problems[0] if len(problems) == 1 else
+                           f"{len(problems)} problems in reading rules:\n  " + "\n  ".join(problems))
+    return doc.data
+
+
+# A Plan 9 lowering rule names operands by position ({0}, {1}), a register's other
+# name through a subregister table ({1.r32}), a pooled constant ({0.pool}) and the
+# condition suffix ({cond}); the operand formats name the operand's parts. Nothing
+# else: str.format would follow any attribute or index into Python's internals.
+RULE_FIELDS = {"cond"}
+OPERAND_FIELDS = {"imm": {"value"}, "pool": {"value"}, "mem": {"base", "offset"}, "pool_tail": set()}
+MAX_OPERANDS = 6
+_SPEC = None
+
+
+def plain_format(text: str, args=(), fields=None, attrs=frozenset()) -> str:
+    """text.format(*args, **fields), for plain fields only: {N} or {name}, at most one
+    attribute from attrs ({1.r32}), a format spec of at most '#x' (no width that could
+    make a gigabyte), no conversion, no index. A bad field raises StubgenError."""
+    import string
+
+    out = []
+    fields = fields or {}
+    for literal, field, spec, conv in string.Formatter().parse(text):
+        out.append(literal)
+        if field is None:
+            continue
+        problem = _field_problem(field, spec, conv, len(args), set(fields), attrs)
+        if problem:
+            raise StubgenError(f"{text!r}: {problem}")
+        name, _, attr = field.partition(".")
+        value = args[int(name)] if name.isdigit() else fields[name]
+        if attr:
+            value = getattr(value, attr)
+        out.append(format(value, spec))
+    return "".join(out)
+
+
+def _field_problem(field: str, spec, conv, nargs: int, names: set, attrs) -> str | None:
+    import re
+
+    global _SPEC
+    _SPEC = _SPEC or re.compile(r"#?[xXdob]?")
+    name, dot, attr = field.partition(".")
+    if conv:
+        return f"placeholder {{{field}!{conv}}}: no conversion is allowed"
+    if spec and not _SPEC.fullmatch(spec):
+        return f"placeholder {{{field}:{spec}}}: the only format specs are x, #x, d, o, b"
+    if "[" in field or (dot and (not attr or attr not in attrs)):
+        return (f"placeholder {{{field}}} is not allowed; an operand's only attributes are "
+                f"{', '.join(sorted(attrs)) or 'none'}")
+    if name.isdigit():
+        if int(name) >= nargs:
+            return f"placeholder {{{field}}}: there are {nargs} operands ({{0}}..{{{nargs - 1}}})"
+        return None
+    if name not in names:
+        return f"placeholder {{{field}}} is not allowed; valid: {', '.join('{' + n + '}' for n in sorted(names))}"
+    return None
+
+
+def _lowering_problems(doc, reader) -> list[str]:
+    """Placeholders and regexes of a valid-shaped .lower.yaml; the Plan 9 reader also needs
+    its operand formats and rules."""
+    import string
+
+    data, out = doc.data or {}, []
+
+    def check(keypath, text, nargs, names, attrs):
+        try:
+            parts = list(string.Formatter().parse(text))
+        except ValueError as e:
+            out.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath)}: {e}")
+            return
+        for _, field, spec, conv in parts:
+            if field is None:
+                continue
+            problem = _field_problem(field, spec, conv, nargs, names, attrs)
+            if problem:
+                out.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath)}: {problem}")
+
+    if reader == "plan9":
+        for key in ("format", "rules"):
+            if key not in data:
+                out.append(f"{doc.where()}: {key}: the Plan 9 reader needs it")
+        for key in ("imm", "mem"):
+            if key not in data.get("format", {}):
+                out.append(f"{doc.where(('format',))}: format.{key}: the Plan 9 reader needs it")
+    for key, text in data.get("format", {}).items():
+        check(("format", key), text, 0, OPERAND_FIELDS[key], frozenset())
+    attrs = frozenset(data.get("subregisters", {})) | {"pool"}
+    for mnem, table in data.get("rules", {}).items():
+        for kinds, text in table.items():
+            nargs = len(kinds.split(",")) if kinds else 0
+            check(("rules", mnem, kinds), text, min(nargs, MAX_OPERANDS), RULE_FIELDS, attrs)
+    for kind, rule in data.get("mutations", {}).items():
+        if "find" in rule:
+            problem = regex_problem(rule["find"], rule["replace"])
+            if problem:
+                out.append(f"{doc.where(('mutations', kind, 'find'))}: mutations.{kind}.find: {problem}")
+    return out
+
+
+def regex_problem(pattern: str, replace: str | None = None) -> str | None:
+    """Why a mutation regex is refused: it does not compile, its replacement names a
+    group it lacks, or a quantifier repeats something that itself repeats or branches
+    ((.*.*)*, (a|a)*), which can backtrack for longer than anyone waits."""
+    import re
+
+    try:
+        compiled = re.compile(pattern)
+        if replace is not None:
+            compiled.sub(replace, "")
+    except re.error as e:
+        return f"bad regular expression {pattern!r}: {e}"
+    try:
+        import re._parser as parser  # type: ignore[import-not-found]
+    except ImportError:  # Python 3.10
+        import sre_parse as parser  # type: ignore[no-redef]
+    return _nested_repeat(parser.parse(pattern), parser, pattern)
+
+
+def _nested_repeat(tree, parser, pattern, inside: bool = False) -> str | None:
+    repeats = (parser.MAX_REPEAT, parser.MIN_REPEAT, getattr(parser, "POSSESSIVE_REPEAT", None))
+    for op, av in tree:
+        if op in repeats and av[1] > 1:
+            if inside:
+                return f"{pattern!r}: a repeat inside a repeat can backtrack without end; write it without nesting"
+            found = _nested_repeat(av[2], parser, pattern, True)
+            if found:
+                return found
+        elif op is parser.BRANCH:
+            if inside:
+                return f"{pattern!r}: alternatives inside a repeat can backtrack without end"
+            for branch in av[1]:
+                found = _nested_repeat(branch, parser, pattern, inside)
+                if found:
+                    return found
+        elif op is parser.SUBPATTERN:
+            found = _nested_repeat(av[-1], parser, pattern, inside)
+            if found:
+                return found
+        elif op in (parser.ASSERT, parser.ASSERT_NOT):
+            found = _nested_repeat(av[1], parser, pattern, inside)
+            if found:
+                return found
+    return None
 
 
 @lru_cache(maxsize=64)

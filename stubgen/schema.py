@@ -144,6 +144,29 @@ DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
     "verify": _obj([], {"reader": _IDENT, "convention": {"enum": ["c_abi", "go_abi0"]}, "reference": _IDENT}),
 })
 
+# templates/<dialect>/<arch>.lower.yaml: how the verifier reads a dialect back. The
+# format strings' placeholders and the mutation regexes are checked by render.py.
+_FORMAT_TEXT = {"type": "string", "maxLength": 200, "pattern": r"^[\x20-\x7e\t]*$"}
+_MUTATION = {"oneOf": [
+    _obj(["find", "replace"], {"find": dict(_FORMAT_TEXT, minLength=1), "replace": _FORMAT_TEXT}),
+    _obj(["swap"], {"swap": {"type": "array", "minItems": 1, "items": {
+        "type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.]+$"}}}}),
+]}
+LOWER = _obj([], {
+    "syntax": {"enum": ["att", "intel", "nasm", "masm", "gas", "radix16"]},
+    "line_comment": {"type": "string", "minLength": 1, "maxLength": 2, "pattern": r"^[#@;!/|]+$"},
+    "real_assembler": {"enum": ["bytes", "instructions"]},
+    "unchecked_aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9.]*$"}},
+    "format": _obj([], {"imm": _FORMAT_TEXT, "mem": _FORMAT_TEXT, "pool": _FORMAT_TEXT, "pool_tail": _FORMAT_TEXT}),
+    "subregisters": {"type": "object", "propertyNames": _IDENT, "additionalProperties": {
+        "type": "object", "propertyNames": _REG, "additionalProperties": _REG}},
+    "rules": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"},
+              "additionalProperties": {"type": "object",
+                                       "propertyNames": {"type": "string", "pattern": r"^[a-z0-9]*(,[a-z0-9]+)*$"},
+                                       "additionalProperties": _FORMAT_TEXT}},
+    "mutations": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _MUTATION},
+})
+
 _ARCH_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}
 # What `stubgen verify` needs of a manifest.json, which may have been edited by hand.
 MANIFEST = {
@@ -186,5 +209,5 @@ def _anchor_end(node):
             _anchor_end(v)
 
 
-for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE, DIALECT, MANIFEST, _PROVENANCE):
+for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE, DIALECT, MANIFEST, _PROVENANCE, LOWER):
     _anchor_end(_s)

@@ -6,7 +6,7 @@ import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
-from . import model, schema, yamlio
+from . import engine_names, model, schema, yamlio
 from .errors import StubgenError
 
 
@@ -184,6 +184,8 @@ def load(root: str | None = None) -> model.Tables:
             problems.at(doc, ("name",), f"{d['name']!r} does not match the file name {path.stem!r}")
             continue
         _check_registers(doc, problems)
+        for keypath, message in engine_names.problems(d):
+            problems.at(doc, keypath, message)
         if not numbers_ok:
             continue
         numbers = ndoc.data

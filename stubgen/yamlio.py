@@ -83,6 +83,24 @@ def dotted(path) -> str:
                     for p in path)
 
 
+# Tables nest four or five levels; a document nested hundreds deep is refused before
+# the recursive walks (ours, the constructor's, jsonschema's) meet it.
+MAX_DEPTH = 32
+
+
+def _deeper_than(node, limit: int) -> bool:
+    stack = [(node, 1)]
+    while stack:
+        n, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(n, yaml.MappingNode):
+            stack += [(v, depth + 1) for kv in n.value for v in kv]
+        elif isinstance(n, yaml.SequenceNode):
+            stack += [(v, depth + 1) for v in n.value]
+    return False
+
+
 def read(path, roots=None) -> Document:
     """Read one YAML file (confined to roots when given; a regular file of bounded
     size, see inputs). Syntax errors and key problems land in .problems (each
@@ -104,6 +122,9 @@ def read(path, roots=None) -> Document:
         return doc
     try:
         node = loader.get_single_node()
+        if node is not None and _deeper_than(node, MAX_DEPTH):
+            doc.problems.append(f"{path}: nested more than {MAX_DEPTH} levels deep; no table needs that")
+            return doc
         if node is not None:
             _walk(loader, node, (), doc)
             doc.data = loader.construct_document(node)

@@ -106,6 +106,8 @@ class Verifier:
 
         out: list[Report | None] = [None] * len(items)
         groups: dict[tuple, list[int]] = {}
+        for _, spec, _ in items:
+            self._check_spec(spec)
         for i, (text, spec, ref) in enumerate(items):
             if spec.rendered or isolate.in_child():
                 out[i] = self._check(text, spec, ref)
@@ -123,6 +125,18 @@ class Verifier:
             for i, rep in zip(idx, reports):
                 out[i] = rep
         return out  # type: ignore[return-value]
+
+    def _check_spec(self, spec: Spec):
+        """A spec's facts against the tables, before any text is looked at: a manifest
+        is input too (a null number for a syscall that has one is a mistake, not a crash)."""
+        arch = self.tables.arch(spec.arch)
+        sig = self.tables.signature(arch, spec.syscall)
+        if sig is not None and (spec.number is None) != sig.generic:
+            need = "no number (the caller passes it)" if sig.generic else "its number"
+            raise StubgenError(f"{spec.arch}/{spec.dialect} {spec.symbol}: number {spec.number!r}; "
+                               f"{spec.syscall} needs {need}")
+        if spec.number is not None and (not isinstance(spec.number, int) or isinstance(spec.number, bool)):
+            raise StubgenError(f"{spec.arch}/{spec.dialect} {spec.symbol}: number {spec.number!r} is not an integer")
 
     def _warm(self, spec: Spec):
         arch = self.tables.arch(spec.arch)

@@ -81,10 +81,12 @@ def run(fn, *args, seconds: float = SECONDS, what: str = "this text"):
                 payload = ("ok", fn(*args))
             except StubgenError as e:
                 payload = ("error", (type(e).__name__, str(e), getattr(e, "exit_code", 2)))
-            except MemoryError:
-                payload = ("died", "ran out of its memory limit")
-            except RecursionError:
-                payload = ("died", "recursed too deeply")
+            except (MemoryError, RecursionError) as e:
+                payload = ("died", "ran out of memory" if isinstance(e, MemoryError) else "recursed too deeply")
+            except Exception as e:  # a verifier bug on odd input: say what, in one line
+                payload = ("error", (type(e).__name__, f"{type(e).__name__}: {e}".splitlines()[0], 1))
+            except BaseException:
+                payload = ("died", "was interrupted")
             data = pickle.dumps(payload)
             with os.fdopen(w, "wb") as f:
                 f.write(data)
