@@ -127,6 +127,9 @@ def read_manifest(directory) -> dict:
     path = d / MANIFEST
     if not path.exists() and not path.is_symlink():
         raise StubgenError(f"{d}: no manifest.json (was it written by stubgen generate?)")
+    if (d / ".stubgen-journal.json").exists():
+        raise StubgenError(f"{d}: an interrupted run left it half-written (.stubgen-journal.json); run "
+                           "stubgen generate on it again, which repairs it")
     man = load_json(path, [d])
     check_manifest(man, path)
     for f in man["files"]:

@@ -325,6 +325,12 @@ def dialects(templates_root: str | None = None) -> dict[str, Dialect]:
             problems += found_here
             if not found_here and not doc.problems:
                 found[f.parent.name] = Dialect(f.parent.name, path, doc.data)
+    dirs: dict[str, str] = {}
+    for name, d in sorted(found.items()):
+        if d.dir in dirs:
+            problems.append(f"dialect {name}: dir {d.dir!r} is also dialect {dirs[d.dir]}'s; each dialect "
+                            "writes into a directory of its own")
+        dirs.setdefault(d.dir, name)
     if problems:
         raise StubgenError(problems[0] if len(problems) == 1 else
                            f"{len(problems)} problems in templates:\n  " + "\n  ".join(problems))
@@ -344,6 +350,10 @@ def _format_problems(doc) -> list[str]:
     spots = [(("stub_template",), doc.data["stub_template"], FIELDS["stub_template"]),
              (("symbol",), doc.data["symbol"], FIELDS["symbol"])]
     spots += [(("files", i, "path"), f["path"], FIELDS["path"]) for i, f in enumerate(doc.data["files"])]
+    for i, f in enumerate(doc.data["files"]):
+        if f["per"] == "arch" and "{arch}" not in f["path"] and "{goarch}" not in f["path"]:
+            out.append(f"{doc.where(('files', i, 'path'))}: files.{i}.path: a file per arch needs {{arch}} or "
+                       "{goarch} in its path (else every architecture writes the same file)")
     for keypath, text, allowed in spots:
         try:
             parts = list(string.Formatter().parse(text))

@@ -122,7 +122,12 @@ def read(path, roots=None) -> Document:
         return doc
     try:
         node = loader.get_single_node()
-        if node is not None and _deeper_than(node, MAX_DEPTH):
+        if node is None:
+            # An empty file is a mistake (a truncated copy, a wrong path), never "no facts":
+            # read as nothing, it would silently drop an architecture.
+            doc.problems.append(f"{path}: empty (no YAML document)")
+            return doc
+        if _deeper_than(node, MAX_DEPTH):
             doc.problems.append(f"{path}: nested more than {MAX_DEPTH} levels deep; no table needs that")
             return doc
         if node is not None:

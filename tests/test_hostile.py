@@ -34,7 +34,7 @@ def one_line_error(r, code=2, *words):
     assert "Traceback" not in r.stderr
     # One line; a run's several problems are listed indented beneath that line.
     lines = r.stderr.splitlines()
-    assert lines and lines[0].startswith("stubgen: error:"), r.stderr
+    assert lines and lines[0].startswith("stubgen") and ": error: " in lines[0], r.stderr
     assert all(ln.startswith("  ") for ln in lines[1:]) and (len(lines) == 1 or "problems" in lines[0]), r.stderr
     for w in words:
         assert w in r.stderr, r.stderr
@@ -278,3 +278,183 @@ def test_class7_lower_yaml_of_the_wrong_shape(tmp_path, text, word):
     out = generated(tmp_path, "-d", "plan9", "-a", "amd64")
     err = one_line_error(cli("verify", str(out), "--templates", str(tp.parent)), 2, "amd64.lower.yaml")
     assert word in err or word.split(":")[0] in err, err
+
+
+# --- class 8: no silently wrong result ----------------------------------------------------
+
+def test_class8_empty_tables_are_errors_not_missing_architectures(tmp_path):
+    t = tmp_path / "t"
+    (t / "numbers").mkdir(parents=True)
+    (t / "numbers" / "amd64.yaml").write_text("")
+    one_line_error(cli("list", "--tables", str(t)), 2, "amd64.yaml", "empty")
+    (t / "numbers" / "amd64.yaml").unlink()
+    (t / "amd64.yaml").write_text("# nothing\n")
+    one_line_error(cli("list", "--tables", str(t)), 2, "amd64.yaml", "empty")
+
+
+def user_dialect(tmp_path, edit) -> Path:
+    from stubgen.resources import templates_dir
+
+    tp = tmp_path / "tp" / "gnu"
+    tp.mkdir(parents=True)
+    (tp / "dialect.yaml").write_text(edit((templates_dir() / "gnu" / "dialect.yaml").read_text()))
+    return tp.parent
+
+
+def test_class8_a_per_arch_path_without_arch_is_refused(tmp_path):
+    tp = user_dialect(tmp_path, lambda s: s.replace("_{arch}.S", ".S"))
+    one_line_error(cli("generate", "-o", str(tmp_path / "o"), "--templates", str(tp)), 2, "{arch}")
+    assert not (tmp_path / "o").exists()
+
+
+def test_class8_two_dialects_in_one_directory_are_refused(tmp_path):
+    tp = user_dialect(tmp_path, lambda s: s.replace("dir: gnu", "dir: plan9"))
+    one_line_error(cli("generate", "-o", str(tmp_path / "o"), "--templates", str(tp)), 2, "dir 'plan9'")
+
+
+def test_class8_an_errno_handler_that_is_a_stub_is_refused(tmp_path):
+    one_line_error(cli("generate", "-o", str(tmp_path / "o"), "-d", "gnu", "-e", "errno",
+                       "--errno-handler", "sys_madvise"), 2, "would call itself")
+
+
+@pytest.mark.parametrize("args", [["-o", ""], ["-o", "X", "-s", ""], ["-o", "X", "-a", ""], ["-o", "X", "-d", ","]])
+def test_class8_empty_options_are_refused(tmp_path, args):
+    args = [str(tmp_path / "o") if a == "X" else a for a in args]
+    r = subprocess.run([sys.executable, "-m", "stubgen", "generate", *args], capture_output=True, text=True,
+                       cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1])), timeout=60)
+    one_line_error(r, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, not into the cwd either
+
+
+def test_class8_file_modes_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = generated(tmp_path, "-d", "gnu", "-a", "amd64")
+        assert all((p.stat().st_mode & 0o777) == 0o644 for p in out.rglob("*") if p.is_file())
+        f = out / "gnu" / "stubs.h"
+        f.chmod(0o640)
+        assert main(["generate", "-o", str(out), "-d", "gnu", "-a", "amd64", "-e", "ignore"]) == 0
+        assert f.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+    finally:
+        os.umask(old)
+
+
+# --- class 5: all or nothing --------------------------------------------------------------
+
+def files_of(d: Path) -> dict:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 4])
+def test_class5_a_failure_after_renames_restores_the_old_set(tmp_path, monkeypatch, fail_at):
+    import stubgen
+    from stubgen import output
+
+    out = generated(tmp_path, "-d", "gnu")
+    old = files_of(out)
+    real, calls = os.replace, []
+
+    def failing(src, dst):
+        calls.append(dst)
+        if len(calls) == fail_at:  # as an immutable target would
+            raise PermissionError(1, "Operation not permitted", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", failing)
+    with pytest.raises(StubgenError, match="cannot write"):
+        stubgen.write(stubgen.generate(dialects=["gnu"], policy="ignore"), out)
+    monkeypatch.setattr(output.os, "replace", real)
+    assert files_of(out) == old  # the complete old set, no backup, journal or temporary file
+
+
+def test_class5_sigint_during_the_commit_is_deferred(tmp_path, monkeypatch):
+    import signal
+
+    import stubgen
+    from stubgen import output
+
+    out = generated(tmp_path, "-d", "gnu")
+    real, sent = os.replace, []
+
+    def interrupted(src, dst):
+        sent.append(dst)
+        if len(sent) == 2:  # the first rename after the journal's: inside the commit
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", interrupted)
+    new = stubgen.generate(dialects=["gnu"], policy="ignore")
+    with pytest.raises(KeyboardInterrupt):
+        stubgen.write(new, out)
+    monkeypatch.setattr(output.os, "replace", real)
+    assert not output.check(new, out)  # the complete new set: the interrupt waited for the commit
+    assert not [p for p in out.rglob(".*")]
+
+
+_KILLED_RUN = """
+import os, sys, stubgen
+from stubgen import output
+real, n = os.replace, []
+def dying(src, dst):
+    n.append(dst)
+    if len(n) == int(sys.argv[2]):
+        os._exit(9)  # killed between two renames
+    return real(src, dst)
+output.os.replace = dying
+stubgen.write(stubgen.generate(dialects=["gnu"], policy="ignore"), sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("die_at", [2, 5])
+def test_class5_a_killed_run_is_detected_and_repaired(tmp_path, die_at):
+    out = generated(tmp_path, "-d", "gnu")
+    old = files_of(out)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    r = subprocess.run([sys.executable, "-c", _KILLED_RUN, str(out), str(die_at)], env=env, timeout=120)
+    assert r.returncode == 9
+    one_line_error(cli("verify", str(out)), 2, "interrupted run")
+    one_line_error(cli("generate", "-o", str(out), "-d", "gnu", "--check"), 2, "interrupted run")
+    r = cli("generate", "-o", str(out), "-d", "gnu")  # the same as the old set: rolled back, then written
+    assert r.returncode == 0 and "rolled back an interrupted run" in r.stderr, r.stderr
+    assert files_of(out) == old
+
+
+def test_class5_concurrent_writers_into_a_fresh_directory(tmp_path):
+    out = tmp_path / "fresh" / "out"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    procs = [subprocess.Popen([sys.executable, "-m", "stubgen", "generate", "-o", str(out), "-d", "gnu"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(10)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in results), results
+    r = cli("verify", str(out), "--no-real-tools")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not [p for p in out.rglob(".*")]
+
+
+# --- class 6: special files ---------------------------------------------------------------
+
+@pytest.mark.parametrize("flag", [[], ["--check"], ["--force"]])
+def test_class6_a_fifo_at_an_output_path(tmp_path, flag):
+    out = generated(tmp_path, "-d", "gnu", "-a", "amd64")
+    f = out / "gnu" / "stubs.h"
+    f.unlink()
+    os.mkfifo(f)
+    one_line_error(cli("generate", "-o", str(out), "-d", "gnu", "-a", "amd64", *flag, timeout=60), 2,
+                   "not a regular file")
+
+
+def test_class6_a_huge_sparse_file_is_not_read(tmp_path):
+    out = generated(tmp_path, "-d", "gnu", "-a", "amd64")
+    f = out / "gnu" / "stubs.h"
+    with open(f, "r+b") as h:
+        h.truncate(6 << 30)
+    one_line_error(cli("generate", "-o", str(out), "-d", "gnu", "-a", "amd64", "--check", timeout=60), 2,
+                   "more than")
+
+
+def test_class6_a_fifo_in_tables(tmp_path):
+    t = tmp_path / "t"
+    (t / "numbers").mkdir(parents=True)
+    os.mkfifo(t / "numbers" / "amd64.yaml")
+    one_line_error(cli("list", "--tables", str(t), timeout=60), 2, "FIFO")
