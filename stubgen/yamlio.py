@@ -88,17 +88,24 @@ def dotted(path) -> str:
 MAX_DEPTH = 32
 
 
-def _deeper_than(node, limit: int) -> bool:
-    stack = [(node, 1)]
+def _shape_problem(node, limit: int) -> str | None:
+    """Why a document's node graph is refused: nested too deep, or an alias. An alias
+    is expanded once per reference, so nine of them nested make a 564-byte file that
+    never finishes loading; no table needs one. Walked without recursion, each node once."""
+    stack, seen = [(node, 1)], set()
     while stack:
         n, depth = stack.pop()
+        if id(n) in seen:
+            return "a YAML alias (*name): tables and rules spell every value out"
+        if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            seen.add(id(n))
         if depth > limit:
-            return True
+            return f"nested more than {limit} levels deep; no table needs that"
         if isinstance(n, yaml.MappingNode):
             stack += [(v, depth + 1) for kv in n.value for v in kv]
         elif isinstance(n, yaml.SequenceNode):
             stack += [(v, depth + 1) for v in n.value]
-    return False
+    return None
 
 
 def read(path, roots=None) -> Document:
@@ -127,8 +134,9 @@ def read(path, roots=None) -> Document:
             # read as nothing, it would silently drop an architecture.
             doc.problems.append(f"{path}: empty (no YAML document)")
             return doc
-        if _deeper_than(node, MAX_DEPTH):
-            doc.problems.append(f"{path}: nested more than {MAX_DEPTH} levels deep; no table needs that")
+        shape = _shape_problem(node, MAX_DEPTH)
+        if shape:
+            doc.problems.append(f"{path}: {shape}")
             return doc
         if node is not None:
             _walk(loader, node, (), doc)

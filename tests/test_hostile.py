@@ -458,3 +458,97 @@ def test_class6_a_fifo_in_tables(tmp_path):
     (t / "numbers").mkdir(parents=True)
     os.mkfifo(t / "numbers" / "amd64.yaml")
     one_line_error(cli("list", "--tables", str(t), timeout=60), 2, "FIFO")
+
+
+# --- class 4: parsers and formatters that could be made to explode ---------------------------
+
+BILLION_LAUGHS = "".join(f"  {c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+                         for p, c in zip(" abcdefgh", "abcdefghi"))
+
+
+def test_class4_yaml_aliases_are_refused(tmp_path):
+    t = tmp_path / "t"
+    (t / "numbers").mkdir(parents=True)
+    (t / "numbers" / "amd64.yaml").write_text("numbers: {madvise: 28}\nprovenance:\n" + BILLION_LAUGHS)
+    assert len((t / "numbers" / "amd64.yaml").read_bytes()) < 1024
+    one_line_error(cli("list", "--tables", str(t), timeout=30), 2, "alias")
+
+
+def lowered_with_rule(tmp_path, rule: str):
+    from stubgen.resources import templates_dir
+
+    tp = tmp_path / "tp" / "plan9"
+    tp.mkdir(parents=True)
+    text = (templates_dir() / "plan9" / "amd64.lower.yaml").read_text()
+    (tp / "amd64.lower.yaml").write_text(text.replace('"": "syscall"', f'"": "{rule}"'))
+    out = generated(tmp_path, "-d", "plan9", "-a", "amd64")
+    return cli("verify", str(out), "--no-real-tools", "--templates", str(tp.parent))
+
+
+@pytest.mark.parametrize("rule", ["{0.__init__.__globals__[os].environ[HOME]}", "{cond.__class__}", "{0!r}",
+                                  "{cond:>1000000000}", "{5}"])
+def test_class4_lowering_rules_allow_plain_fields_only(tmp_path, rule):
+    r = lowered_with_rule(tmp_path, rule)
+    err = one_line_error(r, 2, "amd64.lower.yaml", "rules.SYSCALL")
+    assert os.environ.get("HOME", "/root") not in err.replace(str(tmp_path), "")
+
+
+@pytest.mark.parametrize("find,word", [("(.*.*)*QQQ", "repeat inside a repeat"), ("(", "bad regular expression"),
+                                       ("(a|ab)*c", "alternatives inside a repeat")])
+def test_class4_mutation_regexes_are_compiled_safely(tmp_path, find, word):
+    from stubgen.resources import templates_dir
+
+    tp = tmp_path / "tp" / "gnu"
+    tp.mkdir(parents=True)
+    text = (templates_dir() / "gnu" / "amd64.lower.yaml").read_text()
+    (tp / "amd64.lower.yaml").write_text(text.replace("find: 'syscall'", f"find: '{find}'"))
+    out = generated(tmp_path, "-d", "gnu", "-a", "amd64")
+    one_line_error(cli("verify", str(out), "--mutants", "--no-real-tools", "--templates", str(tp.parent), timeout=60),
+                   2, "mutations.wrong_trap.find", word)
+
+
+def header_template(tmp_path, extra: str) -> Path:
+    from stubgen.resources import templates_dir
+
+    tp = tmp_path / "tp" / "gnu"
+    tp.mkdir(parents=True, exist_ok=True)
+    (tp / "header.h.j2").write_text((templates_dir() / "gnu" / "header.h.j2").read_text() + extra)
+    return tp.parent
+
+
+@pytest.mark.parametrize("mutation", ['{% set _ = arches[0].numbers.update({"madvise": 1}) %}',
+                                      '{{ arches[0].numbers.__setitem__("madvise", 1) }}',
+                                      '{% set _ = arches[0].numbers.pop("madvise") %}'])
+def test_class4_templates_cannot_change_the_cached_tables(tmp_path, mutation):
+    import stubgen
+    from stubgen.verifier import verify
+
+    tp = header_template(tmp_path, mutation)
+    with pytest.raises(StubgenError, match="unsafe"):
+        stubgen.write(stubgen.generate(dialects=["gnu"], templates=str(tp)), tmp_path / "o")
+    stubs = stubgen.generate(dialects=["gnu"])  # the same process, the shipped templates
+    assert {s.number for s in stubs if s.arch == "amd64"} == {28}
+    assert all(r.ok for r in verify(stubs))
+
+
+@pytest.mark.parametrize("extra,word", [
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "longer than"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", "longer than"),
+    ("{% set n = namespace(x=2) %}{% for i in range(40) %}{% set n.x = n.x * n.x %}{% endfor %}{{ n.x }}", "large"),
+    ('{{ "{:1000000000}".format(1) }}', "too wide"),
+    ('{{ "%1000000000d"|format(1) }}', "too wide"),
+    ('{{ "%1000000000d" % 1 }}', "too wide"),
+    ('{{ "x"|center(1000000000) }}', "too wide"),
+])
+def test_class4_rendering_has_a_time_budget_and_an_output_cap(tmp_path, monkeypatch, extra, word):
+    import time
+
+    import stubgen
+
+    monkeypatch.setattr(render, "RENDER_SECONDS", 1.0)
+    tp = header_template(tmp_path, extra)
+    t = time.monotonic()
+    with pytest.raises(StubgenError, match=word):
+        stubgen.write(stubgen.generate(dialects=["gnu"], templates=str(tp)), tmp_path / "o")
+    assert time.monotonic() - t < 8
+    assert not (tmp_path / "o").exists()
