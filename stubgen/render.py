@@ -293,7 +293,11 @@ def plain_format(text: str, args=(), fields=None, attrs=frozenset()) -> str:
 
     out = []
     fields = fields or {}
-    for literal, field, spec, conv in string.Formatter().parse(text):
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as e:
+        raise StubgenError(f"{text!r}: {e}") from None
+    for literal, field, spec, conv in parts:
         out.append(literal)
         if field is None:
             continue
@@ -377,9 +381,12 @@ def regex_problem(pattern: str, replace: str | None = None) -> str | None:
     group it lacks, or a quantifier repeats something that itself repeats or branches
     ((.*.*)*, (a|a)*), which can backtrack for longer than anyone waits."""
     import re
+    import warnings
 
     try:
-        compiled = re.compile(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FutureWarning about [[ sets: the verdict is compile's
+            compiled = re.compile(pattern)
         if replace is not None:
             compiled.sub(replace, "")
     except re.error as e:
