@@ -40,10 +40,10 @@ def names(package: str, module: str) -> frozenset[str] | None:
     return frozenset(_ASSIGN.findall(f.read_text(encoding="utf-8", errors="replace")))
 
 
-def problems(data: dict) -> list[tuple[tuple, str]]:
+def problems(data) -> list[tuple[tuple, str]]:
     """(key path, message) for every engine setting or register of an architecture
     table that its engine does not know."""
-    out = []
+    out: list[tuple[tuple, str]] = []
     engines = data["engines"]
     for engine, module in _SOURCES.items():
         e = engines[engine]

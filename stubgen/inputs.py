@@ -9,6 +9,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from .errors import StubgenError
 
@@ -103,7 +104,7 @@ def json_depth_ok(value, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
-def load_json(path, roots=None, what: str = "manifest") -> object:
+def load_json(path, roots=None, what: str = "manifest") -> Any:
     """A JSON file read confined, parsed without recursion errors and shallow."""
     text = read_text(path, roots, what=what)
     try:

@@ -283,18 +283,19 @@ def recover(directory) -> str | None:
         raise StubgenError(f"{jpath}: an interrupted run left a journal that cannot be read ({e}); "
                            "check the directory by hand and remove the journal") from None
     restored = 0
-    for e in entries:
-        target, backup, tmp = (root / e[k] if e.get(k) else None for k in ("path", "backup", "tmp"))
-        if tmp is not None and os.path.lexists(tmp):
-            os.unlink(tmp)
+    for entry in entries:
+        target = root / entry["path"]
+        backup = root / entry["backup"] if entry.get("backup") else None
+        if entry.get("tmp"):
+            _unlink_quietly(root / entry["tmp"])
         if committed:
-            if backup is not None and os.path.lexists(backup):
-                os.unlink(backup)
+            if backup is not None:
+                _unlink_quietly(backup)
             continue
         if backup is not None and os.path.lexists(backup):
             os.replace(backup, target)
             restored += 1
-        elif target is not None and e.get("new") and os.path.lexists(target):
+        elif entry.get("new") and os.path.lexists(target):
             os.unlink(target)
     os.unlink(jpath)
     if committed:

@@ -272,7 +272,7 @@ def _reading_rules(f: Path, root: str, reader) -> dict:
     if problems:
         raise StubgenError(problems[0] if len(problems) == 1 else
                            f"{len(problems)} problems in reading rules:\n  " + "\n  ".join(problems))
-    return doc.data
+    return dict(doc.data)  # type: ignore[call-overload]  # the schema made it a mapping
 
 
 # A Plan 9 lowering rule names operands by position ({0}, {1}), a register's other
@@ -308,7 +308,7 @@ def plain_format(text: str, args=(), fields=None, attrs=frozenset()) -> str:
         value = args[int(name)] if name.isdigit() else fields[name]
         if attr:
             value = getattr(value, attr)
-        out.append(format(value, spec))
+        out.append(format(value, spec or ""))
     return "".join(out)
 
 
