@@ -120,12 +120,32 @@ def go_module(plan9_dir: Path, work: Path, package: str, returns: bool) -> Path:
     if mod.exists():
         shutil.rmtree(mod)
     pkg = mod / "stubs"
-    shutil.copytree(plan9_dir, pkg, ignore=shutil.ignore_patterns("go.mod", "go.sum", "*_test.go"))
+    _copy_package(plan9_dir, pkg)
     (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
     body = ("\treturn madvise(addr, n, flags), true" if returns else "\tmadvise(addr, n, flags)\n\treturn 0, false")
     (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
     shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
     return mod
+
+
+def _copy_package(src: Path, dst: Path):
+    """The package's own files, read through the confined reader (regular files inside
+    src, bounded in size), its assembly checked like any text a real tool is given:
+    go vet and go build preprocess .s files, and #include could read any file."""
+    import fnmatch
+
+    from . import inputs
+
+    dst.mkdir(parents=True)
+    for f in sorted(src.iterdir()):
+        if any(fnmatch.fnmatch(f.name, pat) for pat in ("go.mod", "go.sum", "*_test.go")):
+            continue
+        if f.suffix not in (".go", ".s", ".h") or f.is_dir():
+            continue
+        data = inputs.read_bytes(f, [src], what="package file")
+        if f.suffix == ".s":
+            realtools.check_go_source(data.decode("utf-8", errors="replace"), f.name)
+        (dst / f.name).write_bytes(data)
 
 
 def go(args, cwd: Path, goarch: str, timeout: float = 300) -> subprocess.CompletedProcess:

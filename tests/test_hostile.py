@@ -552,3 +552,13 @@ def test_class4_rendering_has_a_time_budget_and_an_output_cap(tmp_path, monkeypa
         stubgen.write(stubgen.generate(dialects=["gnu"], templates=str(tp)), tmp_path / "o")
     assert time.monotonic() - t < 8
     assert not (tmp_path / "o").exists()
+
+
+def test_class2_crosscheck_gives_go_no_include_of_another_file(tmp_path):
+    out = generated(tmp_path, "-d", "plan9", "-a", "amd64")
+    f = out / "plan9" / "stubs_linux_amd64.s"
+    f.write_text('#include "/etc/passwd"\n' + f.read_text())
+    r = cli("crosscheck", str(out), "--check", "go vet,go asm", timeout=300)
+    assert "Traceback" not in r.stderr and "root:" not in r.stdout + r.stderr
+    if "go not found" not in r.stdout:
+        assert r.returncode == 1 and "#include is refused" in r.stdout, r.stdout
