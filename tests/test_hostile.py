@@ -562,3 +562,22 @@ def test_class2_crosscheck_gives_go_no_include_of_another_file(tmp_path):
     assert "Traceback" not in r.stderr and "root:" not in r.stdout + r.stderr
     if "go not found" not in r.stdout:
         assert r.returncode == 1 and "#include is refused" in r.stdout, r.stdout
+
+
+def test_class2_a_verifier_with_user_templates_trusts_no_text(tmp_path, monkeypatch):
+    from stubgen.verifier import Spec, Verifier, isolate
+
+    forks = []
+    monkeypatch.setattr(isolate, "run", lambda fn, *a, **k: forks.append(1) or fn(*a))
+    tp = tmp_path / "tp"
+    (tp / "gnu").mkdir(parents=True)
+    stub = stubgen_stub()
+    spec = Spec("amd64", "gnu", stub.symbol, "madvise", 28, "raw", stub.trap)  # rendered=True, as mutants build it
+    assert Verifier().check(stub.text, spec).ok and not forks
+    assert Verifier(templates=str(tp)).check(stub.text, spec).ok and forks
+
+
+def stubgen_stub():
+    import stubgen
+
+    return stubgen.generate(arches=["amd64"], dialects=["gnu"])[0]
