@@ -181,7 +181,8 @@ MANIFEST = {
                 "arch": {"anyOf": [_ARCH_NAME, {"type": "null"}]},
                 "symbols": {"type": "array", "items": {
                     "type": "object", "required": ["name", "syscall", "number", "arch", "policy"],
-                    "properties": {"name": _IDENT, "syscall": _IDENT, "number": {"type": ["integer", "null"]},
+                    "properties": {"name": _IDENT, "syscall": _IDENT, "number": {"anyOf": [
+                                       {"type": "integer", "minimum": 0, "maximum": 0x7fffffff}, {"type": "null"}]},
                                    "arch": _ARCH_NAME, "policy": _IDENT,
                                    "trap": {"type": "string", "pattern": r"^[A-Za-z0-9_]*$"}}}},
             }}},

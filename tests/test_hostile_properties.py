@@ -201,7 +201,7 @@ def monkeypatch_render():
 
 # --- classes 5 and 6: file-system states ---------------------------------------------------------
 
-_STATES = st.sampled_from(["missing", "ours", "foreign", "fifo", "dir", "symlink-out", "readonly-dir"])
+_STATES = st.sampled_from(["missing", "ours", "foreign", "fifo", "dir", "symlink-out"])
 
 
 @SLOW
