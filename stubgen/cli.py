@@ -9,7 +9,11 @@ from .errors import StubgenError, VerificationFailed
 
 
 def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+    items = [v.strip() for v in value.split(",")]
+    if not all(items):
+        # -s '' must not quietly mean the default list.
+        raise argparse.ArgumentTypeError(f"{value!r}: an empty name in a comma-separated list")
+    return items
 
 
 def _traps(values) -> dict:

@@ -19,7 +19,6 @@ Checks, each one row per architecture and dialect:
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import signal
@@ -32,7 +31,6 @@ from pathlib import Path
 from . import policies, realtools
 from . import tables as tables_mod
 from .errors import StubgenError
-from .output import MANIFEST
 
 PROGRAMS = Path(__file__).parent / "crosscheck_programs"
 KERNEL_SYSCALL = "madvise"
@@ -83,15 +81,12 @@ class Generated:
 
 
 def load(directory) -> Generated:
-    root = Path(directory)
-    path = root / MANIFEST
-    try:
-        m = json.loads(path.read_text(encoding="utf-8"))
-        return Generated(root, dict(m.get("options", {})), list(m["files"]))
-    except FileNotFoundError:
-        raise StubgenError(f"{path}: no manifest; run stubgen generate -o {directory} first") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise StubgenError(f"{path}: not a stubgen manifest ({e})") from None
+    """The manifest through the one checked, confined reader (inputs.read_manifest)."""
+    from .inputs import read_manifest
+
+    m = read_manifest(directory)
+    files = [dict(f, symbols=f.get("symbols", [])) for f in m["files"]]
+    return Generated(Path(directory), dict(m.get("options", {})), files)
 
 
 def _symbol(entry: dict, syscall: str) -> dict | None:
@@ -137,7 +132,7 @@ def go_module(plan9_dir: Path, work: Path, package: str, symbol: str | None, ret
     if mod.exists():
         shutil.rmtree(mod)
     pkg = mod / "stubs"
-    shutil.copytree(plan9_dir, pkg, ignore=shutil.ignore_patterns("go.mod", "go.sum", "*_test.go", MANIFEST))
+    _copy_package(plan9_dir, pkg)
     (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
     if symbol is not None:
         call = f"{symbol}(addr, n, flags)"
@@ -145,6 +140,26 @@ def go_module(plan9_dir: Path, work: Path, package: str, symbol: str | None, ret
         (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
         shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
     return mod
+
+
+def _copy_package(src: Path, dst: Path):
+    """The package's own files, read through the confined reader (regular files inside
+    src, bounded in size), its assembly checked like any text a real tool is given:
+    go vet and go build preprocess .s files, and #include could read any file."""
+    import fnmatch
+
+    from . import inputs
+
+    dst.mkdir(parents=True)
+    for f in sorted(src.iterdir()):
+        if any(fnmatch.fnmatch(f.name, pat) for pat in ("go.mod", "go.sum", "*_test.go")):
+            continue
+        if f.suffix not in (".go", ".s", ".h") or f.is_dir():
+            continue
+        data = inputs.read_bytes(f, [src], what="package file")
+        if f.suffix == ".s":
+            realtools.check_go_source(data.decode("utf-8", errors="replace"), f.name)
+        (dst / f.name).write_bytes(data)
 
 
 def go(args, cwd: Path, goarch: str, timeout: float = 300) -> subprocess.CompletedProcess:

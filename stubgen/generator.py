@@ -271,4 +271,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 text = render_stub(mod, ctx)
                 stubs.append(Stub(aname, dname, name, symbol, ctx.number, policy,
                                   trap, text.strip("\n"), ctx, opts))
+    if opts.errno_handler in {s.symbol for s in stubs}:
+        raise StubgenError(f"errno handler {opts.errno_handler!r} is one of the stubs: on an error the stub "
+                           "would call itself; name a C function of your own")
     return stubs

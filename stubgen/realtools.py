@@ -49,11 +49,112 @@ def _which(tool: str, package: str) -> str:
     return path
 
 
-def _run(cmd, what: str, **kw) -> subprocess.CompletedProcess:
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+# Limits on one run of a real assembler: GNU as and Go's assembler are not made for
+# hostile text either, and a stub file is assembled in milliseconds.
+TOOL_SECONDS = 60
+TOOL_MEMORY = 2 << 30
+
+
+def _limits():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CPU, (TOOL_SECONDS, TOOL_SECONDS + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _run(cmd, what: str, limited: bool = False, **kw) -> subprocess.CompletedProcess:
+    if limited:
+        kw.setdefault("timeout", TOOL_SECONDS)
+        kw.setdefault("preexec_fn", _limits)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    except subprocess.TimeoutExpired:
+        raise ToolFailed(f"{what} did not finish within {kw.get('timeout')} s") from None
     if r.returncode != 0:
         raise ToolFailed(f"{what} failed (exit {r.returncode}): {(r.stderr or r.stdout).strip()}")
     return r
+
+
+# --- what real tools may see ------------------------------------------------------
+
+# The directives a stub file needs on every architecture; anything else is refused by
+# name before a real assembler sees it, unless the architecture's GNU reading rules
+# (templates/gnu/<arch>.lower.yaml, `directives:`) add it. Refused are above all those
+# that read files (.incbin, .include) or repeat (.rept, .irp, .macro, .fill, .space...):
+# a hand-edited file must not make GNU as print /etc/passwd or run without end.
+GNU_DIRECTIVES = frozenset([
+    "text", "globl", "global", "weak", "hidden", "protected", "internal", "type", "size", "section", "file",
+    "ident", "p2align", "balign", "align", "cfi_sections", "cfi_startproc", "cfi_endproc",
+    "cfi_adjust_cfa_offset", "cfi_rel_offset", "cfi_restore", "cfi_offset", "cfi_def_cfa",
+    "cfi_def_cfa_offset", "cfi_def_cfa_register", "cfi_remember_state", "cfi_restore_state", "cfi_signal_frame",
+])
+
+
+def gnu_directives(arch) -> frozenset[str]:
+    """GNU_DIRECTIVES and the architecture's own (ARM's .syntax and .arm, RISC-V's
+    .option), from the shipped GNU reading rules."""
+    from . import render
+    from .errors import StubgenError
+
+    try:
+        rules = render.dialect("gnu").reading_rules(arch.name)
+    except StubgenError:
+        return GNU_DIRECTIVES
+    return GNU_DIRECTIVES | frozenset(rules.get("directives", ()))
+_ALIGN_MAX = 4096
+_GNU_LABELS = re.compile(r"^(\s*[\w.$]+\s*:)*\s*")
+_GO_INCLUDES = frozenset(['"textflag.h"', '"go_asm.h"', '"funcdata.h"'])
+
+
+def check_gnu_source(text: str, name: str = "source", allowed: frozenset[str] = GNU_DIRECTIVES):
+    """Refuse, naming it, any directive a stub file does not need (file reads, repeats,
+    macros, data); alignment is bounded."""
+    from .verifier.body import strip_block_comments
+
+    for n, line in enumerate(strip_block_comments(text).splitlines(), 1):
+        for stmt in line.split(";"):
+            rest = _GNU_LABELS.sub("", stmt, count=1)
+            if not rest.startswith("."):
+                continue
+            directive = rest.split(None, 1)[0].rstrip(",")
+            if directive[1:] not in allowed:
+                raise ToolFailed(f"{name}:{n}: directive {directive} is refused before GNU as sees it "
+                                 "(a stub file needs only symbol, section, alignment and CFI directives; "
+                                 "none that reads a file or repeats)")
+            if directive[1:] in ("p2align", "balign", "align"):
+                arg = rest[len(directive):].split(",")[0].strip()
+                limit = 12 if directive == ".p2align" else _ALIGN_MAX
+                if arg and (not arg.isdigit() or int(arg) > limit):
+                    raise ToolFailed(f"{name}:{n}: {directive} {arg}: alignment above {limit} refused")
+
+
+def check_go_source(text: str, name: str = "source"):
+    """Refuse preprocessor lines other than the standard includes: #include of any
+    other file would print it, and #define can expand without end."""
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if s.startswith("#"):
+            word, _, arg = s[1:].strip().partition(" ")
+            if word != "include" or arg.strip() not in _GO_INCLUDES:
+                raise ToolFailed(f"{name}:{n}: #{word} is refused before go tool asm sees it "
+                                 f"(only #include {', '.join(sorted(_GO_INCLUDES))})")
+
+
+def _checked_source(source, tmp: str, filename: str, check) -> Path:
+    """source (a path, read confined in size and kind, or text) checked and written
+    into tmp: the real tool reads only text that passed the check."""
+    from . import inputs
+
+    if isinstance(source, Path):
+        text = inputs.read_text(source, what="source file")
+        name = source.name
+    else:
+        text, name = source, filename
+    check(text, name)
+    path = Path(tmp) / filename
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # --- Go ---------------------------------------------------------------------------
@@ -143,14 +244,11 @@ def go_asm(source, arch, package: str = "example.com/stubs", tables=None, flags=
     a = _arch(arch, tables)
     go = go_tool()
     with tempfile.TemporaryDirectory(prefix="stubgen-goasm-") as tmp:
-        if isinstance(source, Path):
-            path = source
-        else:
-            path = Path(tmp) / f"stub_linux_{a.goarch}.s"
-            path.write_text(source, encoding="utf-8")
+        filename = source.name if isinstance(source, Path) else f"stub_linux_{a.goarch}.s"
+        path = _checked_source(source, tmp, filename, check_go_source)
         r = _run([go, "tool", "asm", *flags, "-p", package, "-I", str(Path(_goroot()) / "pkg" / "include"),
                   "-D", "GOOS_linux", "-D", f"GOARCH_{a.goarch}", "-S", "-o", str(Path(tmp) / "out.o"),
-                  str(path)], f"go tool asm ({a.goarch}) {path.name}", env=go_env(a.goarch))
+                  str(path)], f"go tool asm ({a.goarch}) {path.name}", limited=True, env=go_env(a.goarch))
     return parse_go_listing(r.stdout, package)
 
 
@@ -203,12 +301,14 @@ def gnu_tool(arch, tool: str, tables=None) -> str:
 
 def gnu_assemble(source, arch, obj: Path, tables=None, extra=()) -> Path:
     """Assemble a GNU .S (a path, or its text) into obj; warnings are errors."""
-    asm = gnu_tool(arch, "as", tables)
+    a = _arch(arch, tables)
+    asm = gnu_tool(a, "as", tables)
     with tempfile.TemporaryDirectory(prefix="stubgen-as-") as tmp:
-        path = source if isinstance(source, Path) else Path(tmp) / "stub.S"
-        if not isinstance(source, Path):
-            path.write_text(source, encoding="utf-8")
-        _run([asm, "--fatal-warnings", *extra, "-o", str(obj), str(path)], f"{Path(asm).name} {path.name}")
+        filename = source.name if isinstance(source, Path) else "stub.S"
+        path = _checked_source(source, tmp, filename,
+                               lambda t, n: check_gnu_source(t, n, gnu_directives(a)))
+        _run([asm, "--fatal-warnings", *extra, "-o", str(obj), str(path)], f"{Path(asm).name} {path.name}",
+             limited=True)
     return obj
 
 

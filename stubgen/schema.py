@@ -98,8 +98,21 @@ ARCH = _obj(
     },
 )
 
+# Provenance is printed into every generated file's header and the manifest: each
+# string is one line of plain characters (no "*/" or newline to leave a comment, no NUL)
+# and the structure is the importer's: scalars, or lists of small records.
+_PROVENANCE_TEXT = {"type": "string", "maxLength": 200, "pattern": r"^[A-Za-z0-9 _.,:;=+@%/()\[\]<>~-]*$"}
+_PROVENANCE_SCALAR = {"anyOf": [_PROVENANCE_TEXT, {"type": "integer"}]}
+_PROVENANCE_RECORD = {"type": "object", "maxProperties": 32, "propertyNames": _IDENT, "additionalProperties": {
+    "anyOf": [_PROVENANCE_SCALAR, {"type": "array", "maxItems": 1024, "items": _PROVENANCE_SCALAR}]}}
+_PROVENANCE = {
+    "type": "object", "maxProperties": 32, "propertyNames": _IDENT,
+    "additionalProperties": {"anyOf": [
+        _PROVENANCE_SCALAR, _PROVENANCE_RECORD,
+        {"type": "array", "maxItems": 1024, "items": {"anyOf": [_PROVENANCE_SCALAR, _PROVENANCE_RECORD]}}]},
+}
 NUMBERS = _obj(["numbers"], {
-    "provenance": {"type": "object"},
+    "provenance": _PROVENANCE,
     "numbers": {"type": "object", "propertyNames": _IDENT,
                 "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 0x7fffffff}},
 })
@@ -135,7 +148,7 @@ ARCH["$defs"] = {"signatures": SIGNATURES}
 # writing, after it is resolved.
 _TEMPLATE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_.{}-]+$"}
 DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
-    "summary": {"type": "string", "pattern": r"^[^\n]*$"},
+    "summary": {"type": "string", "pattern": r"^[^\x00-\x1f\x7f]*$"},
     "dir": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"},
     "alone_in_output": {"type": "boolean"},
     "stub_template": _TEMPLATE_NAME,
@@ -159,6 +172,50 @@ DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
     }),
 })
 
+# templates/<dialect>/<arch>.lower.yaml: how the verifier reads a dialect back. The
+# format strings' placeholders and the mutation regexes are checked by render.py.
+_FORMAT_TEXT = {"type": "string", "maxLength": 200, "pattern": r"^[\x20-\x7e\t]*$"}
+_MUTATION = {"oneOf": [
+    _obj(["find", "replace"], {"find": dict(_FORMAT_TEXT, minLength=1), "replace": _FORMAT_TEXT}),
+    _obj(["swap"], {"swap": {"type": "array", "minItems": 1, "items": {
+        "type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.]+$"}}}}),
+]}
+LOWER = _obj([], {
+    "syntax": {"enum": ["att", "intel", "nasm", "masm", "gas", "radix16"]},
+    "line_comment": {"type": "string", "minLength": 1, "maxLength": 2, "pattern": r"^[#@;!/|]+$"},
+    "real_assembler": {"enum": ["bytes", "instructions"]},
+    "unchecked_aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9.]*$"}},
+    "format": _obj([], {"imm": _FORMAT_TEXT, "mem": _FORMAT_TEXT, "pool": _FORMAT_TEXT, "pool_tail": _FORMAT_TEXT,
+                        "absolute": _FORMAT_TEXT}),
+    # Bytes each Plan 9 mnemonic moves, for a foreign stub's FP slot widths.
+    "operand_bytes": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Z][A-Z0-9.]*$"},
+                      "additionalProperties": {"enum": [1, 2, 4, 8]}},
+    # Patterns (mnemonics) of instructions that call out or read thread-local storage:
+    # a foreign stub using them cannot be modelled and is reported unverified.
+    "foreign": _obj([], {"calls": {"type": "string", "minLength": 1}, "tls": {"type": "string", "minLength": 1}}),
+    # Symbols the static linker defines, and suffixes (@PLT) read as the plain symbol.
+    "link_symbols": {"type": "array", "items": _IDENT},
+    "link_suffixes": {"type": "array", "items": {"type": "string", "pattern": r"^@[A-Za-z]+$"}},
+    # Pseudo-instructions that assemble to several instructions (RISC-V call: auipc+jalr).
+    "expands": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[a-z][a-z0-9.]*$"},
+                "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 8}},
+    # Instructions whose immediates the linker fills (GNU as leaves zeros there).
+    "linker_filled": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9.]*$"}},
+    # GNU directives this architecture's stub files use beyond the common ones
+    # (realtools.GNU_DIRECTIVES): what a real assembler may be given.
+    "directives": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}},
+    # Extra flags for `go tool asm` (riscv64: -d=compressinstructions=0).
+    "go_asm_flags": {"type": "array", "items": {"type": "string", "pattern": r"^-[A-Za-z0-9=_.,-]+$"}},
+    "subregisters": {"type": "object", "propertyNames": _IDENT, "additionalProperties": {
+        "type": "object", "propertyNames": _REG, "additionalProperties": _REG}},
+    "rules": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"},
+              "additionalProperties": {"type": "object",
+                                       "propertyNames": {"type": "string", "pattern": r"^[a-z0-9]*(,[a-z0-9]+)*$"},
+                                       "additionalProperties": _FORMAT_TEXT}},
+    "mutations": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _MUTATION},
+})
+
+_ARCH_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}
 # What `stubgen verify` needs of a manifest.json, which may have been edited by hand.
 MANIFEST = {
     "type": "object", "required": ["files"],
@@ -167,22 +224,30 @@ MANIFEST = {
         "files": {"type": "array", "items": {
             "type": "object", "required": ["path", "dialect"],
             "properties": {
-                "path": {"type": "string", "minLength": 1},
+                "path": {"type": "string", "minLength": 1, "pattern": r"^[^\x00-\x1f\x7f]*$"},
                 "dialect": _IDENT,
-                "arch": {"type": ["string", "null"]},
+                "arch": {"anyOf": [_ARCH_NAME, {"type": "null"}]},
                 "symbols": {"type": "array", "items": {
                     "type": "object", "required": ["name", "syscall", "number", "arch", "policy"],
-                    "properties": {"name": _IDENT, "syscall": _IDENT, "number": {"type": ["integer", "null"]},
-                                   "arch": {"type": "string"}, "policy": _IDENT, "trap": {"type": "string"}}}},
+                    "properties": {"name": _IDENT, "syscall": _IDENT, "number": {"anyOf": [
+                                       {"type": "integer", "minimum": 0, "maximum": 0x7fffffff}, {"type": "null"}]},
+                                   "arch": _ARCH_NAME, "policy": _IDENT,
+                                   "trap": {"type": "string", "pattern": r"^[A-Za-z0-9_]*$"}}}},
             }}},
     },
 }
+
+
+# No string of a table is longer than this (a 50 MB string is refused, not carried).
+MAX_STRING = 256
 
 
 def _anchor_end(node):
     # jsonschema matches with re.search, where "$" also matches before a final newline:
     # "madvise\n" would pass as a name and carry the newline into a file or a symbol.
     if isinstance(node, dict):
+        if node.get("type") == "string":
+            node.setdefault("maxLength", MAX_STRING)
         for k, v in node.items():
             if k == "pattern" and isinstance(v, str) and v.endswith("$"):
                 node[k] = v[:-1] + r"\Z"
@@ -193,5 +258,5 @@ def _anchor_end(node):
             _anchor_end(v)
 
 
-for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE, DIALECT, MANIFEST):
+for _s in (ARCH, NUMBERS, TYPES, SIGNATURES, KERNEL_TABLE, DIALECT, MANIFEST, _PROVENANCE, LOWER):
     _anchor_end(_s)

@@ -6,7 +6,7 @@ import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
-from . import model, schema, yamlio
+from . import engine_names, model, schema, yamlio
 from .errors import StubgenError
 
 
@@ -27,8 +27,8 @@ class _Problems:
                                f"{len(self.lines)} problems in tables:\n  " + "\n  ".join(self.lines))
 
 
-def _read_yaml(path: Path, problems: _Problems) -> yamlio.Document:
-    doc = yamlio.read(path)
+def _read_yaml(path: Path, problems: _Problems, roots=None) -> yamlio.Document:
+    doc = yamlio.read(path, roots)
     problems.lines += doc.problems
     return doc
 
@@ -153,9 +153,10 @@ def load(root: str | None = None) -> model.Tables:
     if not base.is_dir():
         raise StubgenError(f"{base}: tables directory not found")
     under = None if base.resolve() == shipped.resolve() else shipped
+    roots = [base] + ([under] if under else [])  # every file read must lie inside one of them
     problems = _Problems()
     types = {}
-    tdoc = _read_yaml(_overlay(base, under, "common/types.yaml"), problems)
+    tdoc = _read_yaml(_overlay(base, under, "common/types.yaml"), problems, roots)
     bad: set = set()
     if _validate(tdoc, schema.TYPES, problems, bad) or (tdoc.data is not None and None not in bad):
         types = {n: model.Type(name=n, **t) for n, t in tdoc.data.items() if n not in bad}
@@ -165,13 +166,14 @@ def load(root: str | None = None) -> model.Tables:
     arches, aliases, arch_signatures = {}, {}, {}
     for fname in sorted(arch_files):
         path = arch_files[fname]
-        doc = _read_yaml(path, problems)
+        doc = _read_yaml(path, problems, roots)
         # A user's <arch>.yaml without its numbers keeps the shipped numbers, whichever
         # directory the architecture's own file comes from.
         npath = _overlay(base, under, f"numbers/{path.stem}.yaml")
         # The numbers are checked even when the architecture's file is not, so that one
         # run reports both files' problems.
-        ndoc = _read_yaml(npath, problems) if npath.exists() else yamlio.Document(npath, {"numbers": {}})
+        listed = npath.exists() or npath.is_symlink()
+        ndoc = _read_yaml(npath, problems, roots) if listed else yamlio.Document(npath, {"numbers": {}})
         numbers_ok = _validate(ndoc, schema.NUMBERS, problems)
         numbers_ok = _check_numbers(ndoc, problems) and numbers_ok
         if not _validate(doc, schema.ARCH, problems):
@@ -181,6 +183,8 @@ def load(root: str | None = None) -> model.Tables:
             problems.at(doc, ("name",), f"{d['name']!r} does not match the file name {path.stem!r}")
             continue
         _check_registers(doc, problems)
+        for keypath, message in engine_names.problems(d):
+            problems.at(doc, keypath, message)
         if not numbers_ok:
             continue
         numbers = ndoc.data
@@ -192,7 +196,7 @@ def load(root: str | None = None) -> model.Tables:
         if d.get("signatures"):
             arch_signatures[d["name"]] = doc
 
-    sdoc = _read_yaml(_overlay(base, under, "common/signatures.yaml"), problems)
+    sdoc = _read_yaml(_overlay(base, under, "common/signatures.yaml"), problems, roots)
     signatures = {}
     bad = set()
     if _validate(sdoc, schema.SIGNATURES, problems, bad) or (sdoc.data is not None and None not in bad):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from .errors import StubgenError
+
 # libyaml's parser when PyYAML has it: the same nodes, marks and tags, several times faster.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL = "tag:yaml.org,2002:bool"
@@ -81,15 +83,43 @@ def dotted(path) -> str:
                     for p in path)
 
 
-def read(path) -> Document:
-    """Read one YAML file. Syntax errors and key problems land in .problems (each
+# Tables nest four or five levels; a document nested hundreds deep is refused before
+# the recursive walks (ours, the constructor's, jsonschema's) meet it.
+MAX_DEPTH = 32
+
+
+def _shape_problem(node, limit: int) -> str | None:
+    """Why a document's node graph is refused: nested too deep, or an alias. An alias
+    is expanded once per reference, so nine of them nested make a 564-byte file that
+    never finishes loading; no table needs one. Walked without recursion, each node once."""
+    stack, seen = [(node, 1)], set()
+    while stack:
+        n, depth = stack.pop()
+        if id(n) in seen:
+            return "a YAML alias (*name): tables and rules spell every value out"
+        if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            seen.add(id(n))
+        if depth > limit:
+            return f"nested more than {limit} levels deep; no table needs that"
+        if isinstance(n, yaml.MappingNode):
+            stack += [(v, depth + 1) for kv in n.value for v in kv]
+        elif isinstance(n, yaml.SequenceNode):
+            stack += [(v, depth + 1) for v in n.value]
+    return None
+
+
+def read(path, roots=None) -> Document:
+    """Read one YAML file (confined to roots when given; a regular file of bounded
+    size, see inputs). Syntax errors and key problems land in .problems (each
     "file:line[:column]: message"); .data is None when the file could not be parsed."""
+    from . import inputs
+
     path = Path(path)
     doc = Document(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        doc.problems.append(f"{path}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
+        text = inputs.read_text(path, roots, what="YAML file")
+    except StubgenError as e:
+        doc.problems.append(str(e))
         return doc
     try:
         # The constructor already reads the text and refuses control characters.
@@ -99,6 +129,15 @@ def read(path) -> Document:
         return doc
     try:
         node = loader.get_single_node()
+        if node is None:
+            # An empty file is a mistake (a truncated copy, a wrong path), never "no facts":
+            # read as nothing, it would silently drop an architecture.
+            doc.problems.append(f"{path}: empty (no YAML document)")
+            return doc
+        shape = _shape_problem(node, MAX_DEPTH)
+        if shape:
+            doc.problems.append(f"{path}: {shape}")
+            return doc
         if node is not None:
             _walk(loader, node, (), doc)
             doc.data = loader.construct_document(node)
@@ -140,7 +179,7 @@ def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) ->
         if "propertyNames" in e.relative_schema_path:
             # e.instance is the offending name and the path is its mapping's.
             out.append(f"{doc.where(path + (e.instance,))}: {dotted(path + (e.instance,))}: "
-                       f"name {e.instance!r} is not allowed ({_why_name(e)})")
+                       f"name {short(repr(e.instance))} is not allowed ({_why_name(e)})")
             continue
         out.append(f"{doc.where(path)}: {dotted(path) or '(top)'}: {_message(e)}")
     return out
@@ -155,5 +194,16 @@ def _why_name(e) -> str:
 
 def _message(e) -> str:
     if e.validator == "pattern":
-        return f"{e.instance!r} is not allowed here (it must match {e.schema['pattern']})"
-    return e.message
+        return f"{short(repr(e.instance))} is not allowed here (it must match {e.schema['pattern']})"
+    if e.validator == "maxLength":
+        return f"a string of {len(e.instance)} characters; at most {e.schema['maxLength']}"
+    if e.validator == "anyOf" and isinstance(e.instance, str):
+        return f"{short(repr(e.instance))} is not allowed here (one printable line of plain characters)"
+    if e.validator in ("anyOf", "type") and not isinstance(e.instance, (str, int, float, list, dict, type(None))):
+        return f"{short(repr(e.instance))} is a {type(e.instance).__name__}, not text or a number; quote it"
+    return short(e.message)
+
+
+def short(text: str, limit: int = 120) -> str:
+    """A value quoted in a message, cut so that a huge or many-line value cannot flood it."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -4,11 +4,8 @@ decode it with Capstone, and run it on Unicorn under a fake kernel, once per inj
 result."""
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import policies, render
 from .. import tables as tables_mod
@@ -34,8 +31,10 @@ class Spec:
     policy: str
     trap: str = ""
     errno_handler: str = "stubgen_errno"
-    # False for text that is not what stubgen wrote (its hash differs from the
-    # manifest's): Keystone then runs in a child process with a time limit.
+    # True only for text this process rendered from the shipped templates. Anything
+    # else (a file read from disk, whatever its hash in the manifest says, or text
+    # from a user's --templates) is checked in a child process under limits
+    # (isolate.py): the engines hang or crash on some text.
     rendered: bool = True
 
 
@@ -176,17 +175,74 @@ class Verifier:
         for a, batch in jobs.values():
             a.prefetch(batch)
 
-    def check_many(self, items) -> list[Report]:
-        """check() for each (text, spec[, reference]), the assembling batched first."""
-        items = [it if len(it) == 3 else (*it, None) for it in items]
-        self.prefetch([(text, spec) for text, spec, _ in items])
-        return [self.check(text, spec, ref) for text, spec, ref in items]
-
     def check(self, text: str, spec: Spec, reference=None, foreign: bool = False) -> Report:
         """Check one stub's text. reference: the same stub's bytes from a real
         assembler (reference.Reference); they must match the lowering and pass the
         same emulated checks. foreign: text stubgen did not write: what the verifier
-        cannot read is unverified, not failed, and a Go frame comes from the text."""
+        cannot read is unverified, not failed, and a Go frame comes from the text.
+        Text that is not spec.rendered runs in a child."""
+        return self.check_many([(text, spec, reference)], foreign)[0]
+
+    def check_many(self, items, foreign: bool = False) -> list[Report]:
+        """Reports for (text, spec[, reference]) items, in order. Untrusted text goes to
+        one child per architecture and dialect, which is one per file of a manifest:
+        forking per stub would cost more than the checks. Each group's bodies go to the
+        batching assemblers (LLVM) at once, before the checks."""
+        from . import isolate
+
+        items = [it if len(it) == 3 else (*it, None) for it in items]
+        out: list[Report | None] = [None] * len(items)
+        groups: dict[tuple, list[int]] = {}
+        for _, spec, _ in items:
+            self._check_spec(spec)
+        # A verifier given a user's templates holds no text rendered from the shipped ones,
+        # whatever a Spec built by hand says (the mutator's re-rendered stubs, for one).
+        shipped = self.templates is None
+        trusted = [i for i, (_, spec, _) in enumerate(items) if (spec.rendered and shipped) or isolate.in_child()]
+        self.prefetch([items[i][:2] for i in trusted])
+        for i in trusted:
+            out[i] = self._check(*items[i], foreign=foreign)
+        for i, (_, spec, _) in enumerate(items):
+            if out[i] is None:  # one file: one architecture in one dialect
+                groups.setdefault((spec.arch, spec.dialect), []).append(i)
+
+        def checked(idx):
+            self.prefetch([items[i][:2] for i in idx])
+            return [self._check(*items[i], foreign=foreign) for i in idx]
+
+        for idx in groups.values():
+            for i in idx:  # engines and readers are made here, from tables, not text
+                self._warm(items[i][1])
+            try:
+                reports = isolate.run(lambda idx=idx: checked(idx),
+                                      seconds=isolate.SECONDS + isolate.SECONDS_PER_ITEM * len(idx),
+                                      what=f"{items[idx[0]][1].arch}/{items[idx[0]][1].dialect} text")
+            except isolate.Died as e:
+                reports = [Report(items[i][1], [f"cannot check: {e}"]) for i in idx]
+            for i, rep in zip(idx, reports):
+                out[i] = rep
+        return out  # type: ignore[return-value]
+
+    def _check_spec(self, spec: Spec):
+        """A spec's facts against the tables, before any text is looked at: a manifest
+        is input too (a null number for a syscall that has one is a mistake, not a crash)."""
+        arch = self.tables.arch(spec.arch)
+        sig = self.tables.signature(arch, spec.syscall)
+        if sig is not None and (spec.number is None) != sig.generic:
+            need = "no number (the caller passes it)" if sig.generic else "its number"
+            raise StubgenError(f"{spec.arch}/{spec.dialect} {spec.symbol}: number {spec.number!r}; "
+                               f"{spec.syscall} needs {need}")
+        if spec.number is not None and (not isinstance(spec.number, int) or isinstance(spec.number, bool)):
+            raise StubgenError(f"{spec.arch}/{spec.dialect} {spec.symbol}: number {spec.number!r} is not an integer")
+
+    def _warm(self, spec: Spec):
+        arch = self.tables.arch(spec.arch)
+        dialect = render.dialect(spec.dialect, self.templates)
+        _, syntax, _ = self.reader(dialect, arch)
+        self.assembler(arch, syntax)
+        self.machine(arch)
+
+    def _check(self, text: str, spec: Spec, reference=None, foreign: bool = False) -> Report:
         from .disasm import compare, listing
         from .emulator import CODE, CODE_SIZE
 
@@ -204,14 +260,14 @@ class Verifier:
         try:
             body = reader.read(text, spec.symbol, symbols)
             first, *others = self.assemblers(arch, syntax)
-            code = first.assemble(body.lines, CODE, symbols, isolated=not spec.rendered).code
+            code = first.assemble(body.lines, CODE, symbols).code
         except (ReadError, AssemblyError) as e:
             (rep.unverified if foreign else rep.problems).append(f"cannot assemble: {e}")
             return rep
         for other in others:
             # A second assembler of the same text at the same address: an oracle of its own.
             try:
-                theirs = other.assemble(body.lines, CODE, symbols, isolated=not spec.rendered).code
+                theirs = other.assemble(body.lines, CODE, symbols).code
             except AssemblyError as e:
                 rep.problems.append(f"{first.name} assembles it, {other.name} does not: {e}")
                 continue
@@ -283,8 +339,10 @@ def _named(arch, number: int) -> str:
 
 
 def stub_specs(stubs) -> list[tuple[str, Spec]]:
+    """(text, Spec) for stubs from stubgen.generate(); only stubs rendered from the
+    shipped templates count as rendered (a user's templates can make any text)."""
     return [(s.text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap,
-                          s.options.errno_handler)) for s in stubs]
+                          s.options.errno_handler, rendered=s.options.templates is None)) for s in stubs]
 
 
 def verify(stubs, tables: str | None = None, templates: str | None = None) -> list[Report]:
@@ -297,44 +355,30 @@ def verify(stubs, tables: str | None = None, templates: str | None = None) -> li
 
 
 def _check_manifest(man, path):
-    import jsonschema
+    from ..inputs import check_manifest
 
-    from ..schema import MANIFEST
-
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(MANIFEST).iter_errors(man))
-    if err is not None:
-        key = ".".join(str(p) for p in err.absolute_path) or "(top)"
-        raise StubgenError(f"{path}: {key}: {err.message}")
-    for f in man["files"]:
-        for s in f.get("symbols", ()):
-            if s["policy"] not in policies.POLICIES:
-                raise StubgenError(f"{path}: {f['path']}: {s['name']}: unknown error policy {s['policy']!r}")
+    check_manifest(man, path)
 
 
 def manifest_specs(directory) -> list[tuple[str, Spec]]:
-    """The stubs a generated directory holds, read from its files as they are on disk."""
-    d = Path(directory)
-    try:
-        man = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StubgenError(f"{d}: no manifest.json (was it written by stubgen generate?)") from None
-    except (OSError, ValueError) as e:
-        raise StubgenError(f"{d / 'manifest.json'}: {e}") from None
-    _check_manifest(man, d / "manifest.json")
+    """The stubs a generated directory holds, read from its files as they are on disk
+    (confined to the directory, regular files of bounded size). Text from disk is never
+    rendered: the manifest's sha256 is input too and cannot vouch for it."""
+    from ..inputs import read_listed, read_manifest
+
+    man = read_manifest(directory)
     handler = man.get("options", {}).get("errno_handler", "stubgen_errno")
     out = []
+    texts: dict[str, str] = {}
     for f in man.get("files", []):
         if not f.get("arch"):
             continue
-        path = d / f["path"]
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise StubgenError(f"{path}: {e}") from None
-        rendered = hashlib.sha256(text.encode("utf-8")).hexdigest() == f.get("sha256")
+        if f["path"] not in texts:
+            texts[f["path"]] = read_listed(directory, f["path"])
+        text = texts[f["path"]]
         for s in f.get("symbols", ()):
             out.append((text, Spec(s["arch"], f["dialect"], s["name"], s["syscall"], s["number"], s["policy"],
-                                   s.get("trap", ""), handler, rendered)))
+                                   s.get("trap", ""), handler, rendered=False)))
     return out
 
 
@@ -379,22 +423,20 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     cache: dict = {}
     notes: set[str] = set()
     compared: dict[str, int] = {}
-    reports = []
-    todo = []
-    for text, spec in specs:
+    items, refused = [], {}
+    for i, (text, spec) in enumerate(specs):
         ref = references(v, text, spec, cache, notes) if real_tools else None
-        todo.append((text, spec, ref))
-    v.prefetch([(text, spec) for text, spec, ref in todo if not isinstance(ref, str)])
-    for text, spec, ref in todo:
         if isinstance(ref, str):
-            rep = Report(spec, [f"real assembler: {ref}"])
-        else:
-            rep = v.check(text, spec, ref)
-            if ref is not None:
-                compared[ref.tool] = compared.get(ref.tool, 0) + 1
-            for name in rep.agreed:
-                compared[f"{name} (second assembler)"] = compared.get(f"{name} (second assembler)", 0) + 1
-        reports.append(rep)
+            refused[i] = Report(spec, [f"real assembler: {ref}"])
+            continue
+        items.append((text, spec, ref))
+        if ref is not None:
+            compared[ref.tool] = compared.get(ref.tool, 0) + 1
+    checked = iter(v.check_many(items))
+    reports = [refused[i] if i in refused else next(checked) for i in range(len(specs))]
+    for rep in reports:
+        for name in rep.agreed:
+            compared[f"{name} (second assembler)"] = compared.get(f"{name} (second assembler)", 0) + 1
     for name in sorted({s.arch for _, s in specs}):
         note = missing_note(v.tables.arch(name))
         if note:

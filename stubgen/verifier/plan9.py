@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import re
 
+from ..errors import StubgenError
+from ..render import plain_format
 from .body import Body, ReadError
 
 # TEXT pkg·name(SB), TEXT ·name(SB), TEXT name<>(SB) (file-local), name<ABIInternal>.
@@ -26,7 +28,10 @@ _ABSOLUTE = re.compile(_NUM)  # a bare address: MOVL $0xf1, 0xf1
 
 
 def _int(s: str) -> int:
-    return int(s, 0) if not _OCTAL.fullmatch(s) else int(s, 8)
+    try:
+        return int(s, 0) if not _OCTAL.fullmatch(s) else int(s, 8)
+    except ValueError:  # $09: a leading 0 is octal to Go's assembler, and 9 is no octal digit
+        raise ReadError(f"{s!r} is not a number Go's assembler reads (a leading 0 means octal)") from None
 
 
 def _rot_encodable(v: int) -> bool:
@@ -73,7 +78,7 @@ class Operand:
 
     def __getattr__(self, name):
         if name == "pool":
-            return self.fmt["pool"].format(value=self.value & 0xFFFFFFFF)
+            return plain_format(self.fmt["pool"], fields={"value": self.value & 0xFFFFFFFF})
         subs = self.__dict__.get("subregs", {})
         if name in subs:
             return subs[name][self.reg]
@@ -83,11 +88,11 @@ class Operand:
         if self.kind == "r":
             return self.reg
         if self.kind == "i":
-            return self.fmt["imm"].format(value=self.value)
+            return plain_format(self.fmt["imm"], fields={"value": self.value})
         if self.kind == "m":
-            return self.fmt["mem"].format(base=self.base, offset=self.offset)
+            return plain_format(self.fmt["mem"], fields={"base": self.base, "offset": self.offset})
         if self.kind == "a":
-            return self.fmt["absolute"].format(value=self.value)
+            return plain_format(self.fmt["absolute"], fields={"value": self.value})
         return str(self.value)  # labels and symbol addresses
 
 
@@ -113,6 +118,7 @@ class Plan9Reader:
         self.rules = rules["rules"]
         self.subregs = rules.get("subregisters", {})
         self.operand_bytes = rules.get("operand_bytes", {})  # bytes a mnemonic moves, for FP slot widths
+        self._attrs = frozenset(self.subregs) | {"pool"}
         self.canon = {v: k for k, v in arch.registers.items()}  # Plan 9 name -> canonical
         self._text: str | None = None
         self._funcs: dict = {}
@@ -185,7 +191,13 @@ class Plan9Reader:
             ops = [self._operand(o, len(body.source), symbols) for o in _split_operands(rest)]
             targets |= {int(str(o.value)[4:]) for o in ops if o.kind == "l" and str(o.value).startswith(".Lpc")}
             rule = self._rule(base, ops, s)
-            parsed.append((rule.format(*ops, cond=cond.lower()), len(body.source), rule))
+            try:
+                # Plain fields only: a rule is text from a templates directory, and str.format
+                # would follow {0.__init__.__globals__} into this process.
+                lowered = plain_format(rule, ops, {"cond": cond.lower()}, self._attrs)
+            except StubgenError as e:
+                raise ReadError(f"{s!r}: lowering rule {e}") from None
+            parsed.append((lowered, len(body.source), rule))
             body.source.append(s)
             # A pooled constant is checked by running it; Capstone shows only the pool offset.
             body.numbers.append(set() if ".pool}" in rule else
