@@ -108,14 +108,7 @@ class Dialect:
         for p in self.search_path:
             f = Path(p) / rel
             if f.is_file():
-                doc = yamlio.read(f)
-                if doc.problems:
-                    raise StubgenError("; ".join(doc.problems))
-                if doc.data is None:
-                    return {}
-                if not isinstance(doc.data, dict):
-                    raise StubgenError(f"{f}: expected a mapping of reading rules")
-                return doc.data
+                return _reading_rules(str(f), f.read_bytes())
         raise StubgenError(f"dialect {self.name} has no {rel} for the verifier")
 
     def offers(self, arch: str, kind: str) -> list[str]:
@@ -123,6 +116,19 @@ class Dialect:
         mod = self.module(arch)
         prefix = kind + "_"
         return sorted(n[len(prefix):] for n in mod.__dict__ if n.startswith(prefix))
+
+
+@lru_cache(maxsize=64)
+def _reading_rules(path: str, content: bytes) -> dict:
+    # Keyed by the file's content, so an edited file is parsed afresh; callers only read the dict.
+    doc = yamlio.read(path, content)
+    if doc.problems:
+        raise StubgenError("; ".join(doc.problems))
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict):
+        raise StubgenError(f"{path}: expected a mapping of reading rules")
+    return doc.data
 
 
 @lru_cache(maxsize=64)

@@ -81,13 +81,14 @@ def dotted(path) -> str:
                     for p in path)
 
 
-def read(path) -> Document:
-    """Read one YAML file. Syntax errors and key problems land in .problems (each
-    "file:line[:column]: message"); .data is None when the file could not be parsed."""
+def read(path, content: bytes | None = None) -> Document:
+    """Read one YAML file (content: its bytes, when the caller has read them already).
+    Syntax errors and key problems land in .problems (each "file:line[:column]:
+    message"); .data is None when the file could not be parsed."""
     path = Path(path)
     doc = Document(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if content is None else content.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         doc.problems.append(f"{path}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
         return doc

@@ -51,7 +51,10 @@ def _all() -> dict:
     return yaml.safe_load((Path(__file__).parent / "linux_abi.yaml").read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=64)
 def linux_abi(arch_name: str) -> LinuxABI:
+    """One LinuxABI per architecture for the life of the process (the statement is
+    shipped with the verifier and never changes under it): every check asks for it."""
     d = _all().get(arch_name)
     if d is None:
         raise StubgenError(f"the verifier has no statement of the Linux ABI for {arch_name!r} "
