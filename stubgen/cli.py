@@ -50,6 +50,16 @@ def _add_sources(p, templates: bool = True):
         p.add_argument("--templates", metavar="DIR", help=TEMPLATES_HELP)
 
 
+def _jobs(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a number of processes, 1 or more")
+    return int(value)
+
+
+def _add_jobs(p):
+    p.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="verify in N processes (default: every core)")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with its usage errors as one line (exit code 2, as argparse's own)."""
 
@@ -69,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, metavar="DIR")
     _add_generation_options(g)
     g.add_argument("--verify", action="store_true", help="verify the written stubs under emulation")
+    _add_jobs(g)
     g.add_argument("--force", action="store_true", help="overwrite files that stubgen did not generate")
     g.add_argument("--check", action="store_true", help="write nothing; exit 1 and print a unified diff if the "
                    "files in DIR differ from what would be generated, 0 if they match (for CI)")
@@ -83,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
     v.add_argument("--no-real-tools", action="store_true",
                    help="do not compare with go tool asm or GNU as even where they are installed")
+    _add_jobs(v)
     _add_sources(v)
 
     tb = sub.add_parser("tables", help="maintain the architecture tables")
@@ -132,7 +144,7 @@ def cmd_generate(a) -> int:
     if a.verify:
         from .verifier import verify_dir
 
-        return verify_dir(a.output, tables=a.tables, templates=a.templates)
+        return verify_dir(a.output, tables=a.tables, templates=a.templates, jobs=a.jobs)
     return 0
 
 
@@ -164,7 +176,7 @@ def cmd_verify(a) -> int:
     from .verifier import verify_dir
 
     return verify_dir(a.directory, tables=a.tables, templates=a.templates, mutants=a.mutants,
-                      real_tools=not a.no_real_tools)
+                      real_tools=not a.no_real_tools, jobs=a.jobs)
 
 
 def cmd_tables(a) -> int:

@@ -255,35 +255,32 @@ def references(verifier, text: str, spec: Spec, cache: dict, notes: set):
 
 
 def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
-               real_tools: bool = True, out=None) -> int:
+               real_tools: bool = True, out=None, jobs: int | None = None) -> int:
     """Verify the stubs of a generated directory as they are on disk; where Go's
-    assembler or GNU as is installed, their bytes must agree with ours too."""
+    assembler or GNU as is installed, their bytes must agree with ours too. jobs:
+    processes (default: every core)."""
+    from .parallel import verify_specs
+
     out = out or sys.stdout
     specs = manifest_specs(directory)
-    v = Verifier(tables, templates)
-    cache, notes, compared = {}, set(), {}
-    reports = []
-    for text, spec in specs:
-        ref = references(v, text, spec, cache, notes) if real_tools else None
-        if isinstance(ref, str):
-            rep = Report(spec, [f"real assembler: {ref}"])
-        else:
-            rep = v.check(text, spec, ref)
-            if ref is not None:
-                compared[ref.tool] = compared.get(ref.tool, 0) + 1
-        reports.append(rep)
-    failed = [r for r in reports if not r.ok]
+    notes, compared, failed, total, runs = set(), {}, [], 0, 0
+    for rep, tool in verify_specs(specs, tables, templates, jobs=jobs, real_tools=real_tools, notes=notes,
+                                  progress=True):
+        total, runs = total + 1, runs + rep.runs
+        if tool is not None:
+            compared[tool] = compared.get(tool, 0) + 1
+        if not rep.ok:
+            failed.append(rep)
     for r in failed:
         print(r.describe(), file=out)
-    runs = sum(r.runs for r in reports)
     also = "; ".join(f"{n} also against {tool}" for tool, n in sorted(compared.items()))
-    print(f"verified {len(reports)} stubs ({runs} emulated calls{'; ' + also if also else ''}): "
-          f"{len(reports) - len(failed)} passed, {len(failed)} failed", file=out)
+    print(f"verified {total} stubs ({runs} emulated calls{'; ' + also if also else ''}): "
+          f"{total - len(failed)} passed, {len(failed)} failed", file=out)
     for n in sorted(notes):
         print(f"note: not compared with a real assembler: {n}", file=out)
     code = 1 if failed else 0
     if mutants:
         from .mutants import kill_table
 
-        code = max(code, kill_table(v, specs, out=out))
+        code = max(code, kill_table(Verifier(tables, templates), specs, out=out))
     return code

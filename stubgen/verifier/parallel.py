@@ -1,0 +1,192 @@
+"""Verify many stubs on every core: the stubs go out in small chunks to worker
+processes, each holding one engine set (a Verifier) for its whole life, and the
+reports come back in the order the stubs went in, chunk by chunk, so that neither
+side ever holds the whole matrix. One job (or a run too small to pay for starting
+processes) runs the very same code in this process."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+# Stubs per task: small enough that two workers finish close together and progress
+# moves smoothly, large enough that a task's pickling is noise next to its checks.
+CHUNK = 32
+# Below this many stubs per worker, starting a process and its engines costs more
+# than it saves.
+MIN_PER_JOB = 96
+# Reference assemblies (one per file) kept per worker; a file's stubs arrive together.
+REFERENCE_CACHE = 16
+
+
+@dataclass(frozen=True)
+class Given:
+    """Stubs whose text the caller already has: (text, Spec) pairs."""
+
+    items: tuple
+
+    def specs(self):
+        return self.items
+
+    def __len__(self):
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class ToRender:
+    """Stubs the worker renders itself (stubgen.generate's arguments), so that the
+    parent never holds their text."""
+
+    syscalls: tuple
+    arch: str
+    dialect: str
+    policy: str
+    count: int
+    options: object = None
+
+    def specs(self):
+        from ..generator import generate
+        from . import stub_specs
+
+        return stub_specs(generate(list(self.syscalls), [self.arch], [self.dialect], self.policy,
+                                   options=self.options))
+
+    def __len__(self):
+        return self.count
+
+
+@dataclass
+class Outcome:
+    """What one chunk gave: a report per stub, in order, the real assembler each was
+    also compared with (or None), and notes on tools that are missing."""
+
+    reports: list
+    compared: list
+    notes: set
+    worker: int = 0  # the process that checked it
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def chunked(specs: Iterable, size: int | None = None) -> Iterator[Given]:
+    """(text, Spec) pairs in runs of at most size (default CHUNK)."""
+    size = size or CHUNK
+    run: list = []
+    for item in specs:
+        run.append(item)
+        if len(run) >= size:
+            yield Given(tuple(run))
+            run = []
+    if run:
+        yield Given(tuple(run))
+
+
+class _Checker:
+    """One process's engine set and its cache of real-assembler references."""
+
+    def __init__(self, tables, templates, real_tools: bool):
+        from . import Verifier
+
+        self.verifier = Verifier(tables, templates)
+        self.real_tools = real_tools
+        self.cache: dict = {}
+
+    def chunk(self, chunk) -> Outcome:
+        from . import Report, references
+
+        out = Outcome([], [], set(), os.getpid())
+        v = self.verifier
+        for text, spec in chunk.specs():
+            if len(self.cache) > REFERENCE_CACHE:
+                self.cache.clear()
+            ref = references(v, text, spec, self.cache, out.notes) if self.real_tools else None
+            if isinstance(ref, str):
+                out.reports.append(Report(spec, [f"real assembler: {ref}"]))
+                out.compared.append(None)
+            else:
+                out.reports.append(v.check(text, spec, ref))
+                out.compared.append(ref.tool if ref is not None else None)
+        return out
+
+
+_WORKER: _Checker | None = None
+
+
+def _start_worker(tables, templates, real_tools):
+    global _WORKER
+    _WORKER = _Checker(tables, templates, real_tools)
+
+
+def _work(chunk) -> Outcome:
+    assert _WORKER is not None
+    return _WORKER.chunk(chunk)
+
+
+def _context():
+    import multiprocessing
+
+    # fork: a worker starts with stubgen and the engines' libraries already imported.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def run_chunks(chunks: list, tables=None, templates=None, *, jobs: int | None = None, real_tools: bool = False,
+               progress: bool = False) -> Iterator[Outcome]:
+    """Each chunk's Outcome, in the order of chunks. jobs: processes (default: every
+    core); progress: a progress bar on standard error when it is a terminal."""
+    total = sum(len(c) for c in chunks)
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    jobs = min(jobs, len(chunks), max(1, total // MIN_PER_JOB))
+    if jobs == 1:
+        checker = _Checker(tables, templates, real_tools)
+        yield from _counted(map(checker.chunk, chunks), total, progress)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Not multiprocessing.Pool: its workers are daemons, which may not fork the child
+    # that assembles a hand-edited file under a time limit.
+    with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_start_worker,
+                             initargs=(tables, templates, real_tools)) as pool:
+        # The bar (and tqdm's monitor thread) only once the workers are forked.
+        yield from _counted(pool.map(_work, chunks), total, progress)
+
+
+def _counted(outcomes, total: int, progress: bool):
+    bar = _progress(total) if progress else None
+    try:
+        for o in outcomes:
+            if bar is not None:
+                bar.update(len(o.reports))
+            yield o
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def verify_specs(specs, tables=None, templates=None, *, jobs: int | None = None, real_tools: bool = True,
+                 notes: set | None = None, progress: bool = False):
+    """(Report, real assembler compared with or None) for every (text, Spec), in order."""
+    for o in run_chunks(list(chunked(specs)), tables, templates, jobs=jobs, real_tools=real_tools,
+                        progress=progress):
+        if notes is not None:
+            notes |= o.notes
+        yield from zip(o.reports, o.compared)
+
+
+def _progress(total: int):
+    """A progress bar with stubs per second and the time left, only on a terminal, and
+    only when tqdm is installed; quiet everywhere else (CI, pipes, --json)."""
+    if total < 2 * CHUNK or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="stub", desc="verify", file=sys.stderr, leave=False, smoothing=0.1,
+                mininterval=0.25)

@@ -1,0 +1,79 @@
+"""Verification on several processes gives exactly the verdicts of one process, in
+the same order (no timing here: speed is measured by benchmarks/bench.py)."""
+import os
+import re
+
+import pytest
+
+import stubgen
+import stubgen.cli  # noqa: F401  (the CLI module, for main)
+from stubgen.verifier import manifest_specs, parallel
+
+
+def _verdicts(outcomes):
+    return [(r.spec, r.problems, r.listing, r.runs, tool) for o in outcomes for r, tool in zip(o.reports, o.compared)]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    # Many chunks and workers even for a few hundred stubs.
+    monkeypatch.setattr(parallel, "CHUNK", 5)
+    monkeypatch.setattr(parallel, "MIN_PER_JOB", 1)
+
+
+def _broken_directory(tmp_path):
+    """Every syscall, both dialects, every architecture, with some stubs broken by hand."""
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate("all", policy="raw"), out)
+    for path in sorted(out.glob("gnu/stubs_linux_*.S"))[:2]:
+        text = path.read_text()
+        # A wrong number in every third stub of the file: the kernel sees another syscall.
+        count = [0]
+
+        def wrong(m):
+            count[0] += 1
+            return m.group(0) + "1" if count[0] % 3 == 0 else m.group(0)
+
+        path.write_text(re.sub(r"\$0x[0-9a-f]+|#0x[0-9a-f]+", wrong, text))
+    return out
+
+
+def test_parallel_verdicts_equal_serial_ones(tmp_path, small_chunks):
+    specs = manifest_specs(_broken_directory(tmp_path))
+    chunks = list(parallel.chunked(specs))
+    serial = list(parallel.run_chunks(chunks, jobs=1))
+    spread = list(parallel.run_chunks(chunks, jobs=2))
+    assert {o.worker for o in serial} == {os.getpid()}
+    workers = {o.worker for o in spread}
+    assert len(workers) == 2 and os.getpid() not in workers
+    got, want = _verdicts(spread), _verdicts(serial)
+    assert [v[0] for v in want] == [s for _, s in specs]
+    failed = sum(1 for v in want if v[1])
+    assert 0 < failed < len(want)
+    assert got == want
+
+
+def test_rendering_workers_give_the_serial_verdicts(small_chunks):
+    from stubgen import tables
+
+    t = tables.load()
+    chunks = []
+    for arch in t.arches.values():
+        names = tuple(n for n in sorted(t.signatures) if n in arch.numbers)
+        for dialect, policy in (("gnu", "errno"), ("plan9", "crash")):
+            for i in range(0, len(names), 7):
+                chunks.append(parallel.ToRender(names[i:i + 7], arch.name, dialect, policy, len(names[i:i + 7])))
+    serial = _verdicts(parallel.run_chunks(chunks, jobs=1))
+    spread = _verdicts(parallel.run_chunks(chunks, jobs=2))
+    assert len(serial) == sum(c.count for c in chunks)
+    assert spread == serial
+
+
+def test_verify_jobs_option(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert stubgen.cli.main(["generate", "-o", str(out), "-s", "madvise,munmap", "--verify", "-j", "2"]) == 0
+    assert "verified 12 stubs" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        stubgen.cli.main(["verify", str(out), "--jobs", "0"])
+    assert e.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
