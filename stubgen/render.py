@@ -42,6 +42,9 @@ def environment(search_path: tuple[str, ...]):
         loader=FileSystemLoader(list(search_path)), undefined=StrictUndefined, trim_blocks=True,
         lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["imm_chunks"] = imm_chunks
+    from .cache import bytecode_cache
+
+    env.bytecode_cache = bytecode_cache(env)  # compiled templates kept between runs
     return env
 
 

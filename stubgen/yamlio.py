@@ -122,6 +122,13 @@ def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) ->
     """jsonschema's verdict on doc.data, one line per error with file, line and key path;
     an unknown key is pointed at where it is, not at its parent. bad_keys collects the
     top-level keys that have an error (None among them: the document as a whole)."""
+    from . import cache
+
+    # A document known to pass this schema (the same data, the same schema) is not
+    # checked again: jsonschema's import and run are most of a small run's start.
+    valid_key = cache.key([repr(schema), repr(doc.data)])
+    if cache.load("valid", valid_key) is True:
+        return []
     import jsonschema
 
     out = []
@@ -144,6 +151,8 @@ def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) ->
                        f"name {e.instance!r} is not allowed ({_why_name(e)})")
             continue
         out.append(f"{doc.where(path)}: {dotted(path) or '(top)'}: {_message(e)}")
+    if not errors:
+        cache.store("valid", valid_key, True)
     return out
 
 

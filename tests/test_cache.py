@@ -1,0 +1,125 @@
+"""The on-disk cache of validated tables and compiled templates: used when nothing
+changed, never when a file did, and never the cause of a failed run."""
+import shutil
+
+import pytest
+
+import stubgen
+from stubgen import render, tables
+from stubgen.resources import tables_dir, templates_dir
+
+
+def _forget():
+    """Drop what this process remembers, so that the next load goes to the disk cache."""
+    for f in (tables.load, render.environment, render._module, render.dialects):
+        f.cache_clear()
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    home = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv("STUBGEN_NO_CACHE", raising=False)
+    _forget()
+    yield home / "stubgen"
+    _forget()
+
+
+@pytest.fixture
+def own_tables(tmp_path):
+    d = tmp_path / "tables" / "numbers"
+    d.mkdir(parents=True)
+    shutil.copy(tables_dir() / "numbers" / "amd64.yaml", d / "amd64.yaml")
+    return d.parent
+
+
+def _refuse_to_parse(monkeypatch):
+    def parse(*a, **k):
+        raise AssertionError("tables parsed although the cache holds them")
+    monkeypatch.setattr(tables, "_read_yaml", parse)
+
+
+def test_tables_come_from_the_cache_until_a_file_changes(cache_home, own_tables, monkeypatch):
+    first = tables.load(str(own_tables))
+    assert list((cache_home / "tables").glob("*.pickle"))
+    _forget()
+    with monkeypatch.context() as m:
+        _refuse_to_parse(m)
+        assert tables.load(str(own_tables)) == first
+    # The user's file changes: the cached tables must not be used.
+    f = own_tables / "numbers" / "amd64.yaml"
+    f.write_text(f.read_text().replace("madvise: 28\n", "madvise: 4242\n"))
+    _forget()
+    assert tables.load(str(own_tables)).arch("amd64").numbers["madvise"] == 4242
+
+
+def test_a_changed_table_file_is_never_served_stale(cache_home, own_tables, monkeypatch):
+    tables.load(str(own_tables))
+    f = own_tables / "numbers" / "amd64.yaml"
+    f.write_text(f.read_text() + "\n# an edit that changes nothing but the bytes\n")
+    _forget()
+    with monkeypatch.context() as m:
+        _refuse_to_parse(m)
+        with pytest.raises(AssertionError, match="tables parsed"):
+            tables.load(str(own_tables))
+
+
+def test_corrupt_entries_are_ignored(cache_home, own_tables):
+    want = tables.load(str(own_tables))
+    text = stubgen.generate(arches=["arm"], dialects=["gnu"])[0].text
+    entries = [p for p in cache_home.rglob("*") if p.is_file()]
+    assert {p.parent.parent.name if p.suffix == ".jinja" else p.parent.name for p in entries} >= {"tables", "jinja"}
+    from jinja2.bccache import bc_magic
+
+    good = {p: p.read_bytes() for p in entries}
+    # Empty, not a pickle, cut in half, or a right header before junk (Jinja itself
+    # lets the pickle error of the last one through).
+    for damage in (lambda b: b"", lambda b: b"garbage", lambda b: b[: len(b) // 2], lambda b: bc_magic + b"junk"):
+        for p, b in good.items():
+            p.write_bytes(damage(b))
+        _forget()
+        assert tables.load(str(own_tables)) == want
+        assert stubgen.generate(arches=["arm"], dialects=["gnu"])[0].text == text
+
+
+def test_compiled_templates_come_from_the_cache_until_one_changes(cache_home, tmp_path, monkeypatch):
+    import jinja2
+
+    own = tmp_path / "templates" / "gnu"
+    own.mkdir(parents=True)
+    shutil.copy(templates_dir() / "gnu" / "amd64.S.j2", own / "amd64.S.j2")
+    before = stubgen.generate(arches=["amd64"], dialects=["gnu"], options=stubgen.Options(templates=str(own.parent)))
+    assert list((cache_home / "jinja").rglob("*.jinja"))
+    _forget()
+
+    def compile_(*a, **k):
+        raise AssertionError("template compiled although the cache holds it")
+    with monkeypatch.context() as m:
+        m.setattr(jinja2.Environment, "compile", compile_)
+        again = stubgen.generate(arches=["amd64"], dialects=["gnu"], options=stubgen.Options(templates=str(own.parent)))
+    assert [s.text for s in again] == [s.text for s in before]
+    f = own / "amd64.S.j2"
+    f.write_text(f.read_text().replace("\tsyscall\n", "\tsyscall /* edited */\n", 1))
+    _forget()
+    edited = stubgen.generate(arches=["amd64"], dialects=["gnu"], options=stubgen.Options(templates=str(own.parent)))
+    assert "/* edited */" in edited[0].text
+
+
+def test_no_cache_when_turned_off(cache_home, own_tables, monkeypatch):
+    monkeypatch.setenv("STUBGEN_NO_CACHE", "1")
+    tables.load(str(own_tables))
+    stubgen.generate(arches=["arm"])
+    assert not cache_home.exists()
+
+
+def test_an_unwritable_cache_is_no_error(tmp_path, monkeypatch, own_tables):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    monkeypatch.delenv("STUBGEN_NO_CACHE", raising=False)
+    _forget()
+    try:
+        assert tables.load(str(own_tables)).arch("amd64").numbers["madvise"] == 28
+        assert stubgen.generate(arches=["arm"])
+    finally:
+        _forget()
