@@ -65,9 +65,10 @@ def matrix_chunks(policies: str = "raw", scale: int = 1, size: int | None = None
     t = tables.load()
     known = sorted(set(t.signatures).union(*(a.signatures for a in t.arches.values())))
     chunks = []
+    # Architecture by architecture: a worker then needs few engine sets at a time.
     for _ in range(scale):
-        for dname, d in render.dialects().items():
-            for aname, arch in t.arches.items():
+        for aname, arch in t.arches.items():
+            for dname, d in render.dialects().items():
                 if not d.has_arch(aname):
                     continue
                 names = [n for n in known if t.available(arch, n)]
@@ -345,17 +346,22 @@ def _median_run(cmd, runs: int, env=None, before=None) -> float:
     return statistics.median(times)
 
 
+# The `stubgen` command as pip installs it (its script imports stubgen.cli and calls
+# main; `python -m stubgen` adds runpy's imports on top).
+STUBGEN = [sys.executable, "-c", "import sys; from stubgen.cli import main; sys.exit(main())"]
+
+
 def start_times(runs: int) -> dict:
     env = _env()
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="stubgen-bench-") as tmp:
         out = Path(tmp) / "out"
         clear = lambda: shutil.rmtree(out, ignore_errors=True)  # noqa: E731
-        gen = [py, "-m", "stubgen", "generate", "-o", str(out)]
+        gen = STUBGEN + ["generate", "-o", str(out)]
         subprocess.run(gen, capture_output=True, check=True, env=env)  # the cache as after any first run
         bare = _median_run([py, "-c", "pass"], runs)
         generate = _median_run(gen, runs, env, clear)
-        helps = _median_run([py, "-m", "stubgen", "--help"], runs, env)
+        helps = _median_run(STUBGEN + ["--help"], runs, env)
     probe = ("import sys, runpy; sys.argv = ['stubgen', '--help']\n"
              "try:\n    runpy.run_module('stubgen', run_name='__main__')\nexcept SystemExit:\n    pass\n"
              "print(sorted(m for m in ('unicorn', 'keystone', 'capstone', 'jinja2', 'yaml', 'jsonschema')"

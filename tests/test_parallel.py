@@ -77,3 +77,21 @@ def test_verify_jobs_option(tmp_path, capsys):
         stubgen.cli.main(["verify", str(out), "--jobs", "0"])
     assert e.value.code == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_a_fresh_engine_set_per_architecture_gives_the_same_verdicts(tmp_path, small_chunks, monkeypatch):
+    specs = manifest_specs(_broken_directory(tmp_path))
+    chunks = list(parallel.chunked(specs))
+    kept = _verdicts(parallel.run_chunks(chunks, jobs=1))
+    made = []
+    real = parallel._Checker._fresh
+
+    def fresh(self):
+        made.append(1)
+        return real(self)
+    monkeypatch.setattr(parallel._Checker, "_fresh", fresh)
+    monkeypatch.setattr(parallel, "MAX_ARCHES", 1)
+    assert _verdicts(parallel.run_chunks(chunks, jobs=1)) == kept
+    # A new engine set at every change of architecture (the first one included).
+    arches = [spec.arch for _, spec in specs]
+    assert len(made) == 1 + sum(1 for a, b in zip(arches, arches[1:]) if a != b)

@@ -18,6 +18,10 @@ CHUNK = 32
 MIN_PER_JOB = 96
 # Reference assemblies (one per file) kept per worker; a file's stubs arrive together.
 REFERENCE_CACHE = 16
+# Architectures whose engines one process holds at once (each costs 5-10 MB): past
+# that, a new architecture starts a fresh engine set, so that a matrix of eleven
+# architectures stays within the memory of a few.
+MAX_ARCHES = 4
 
 
 @dataclass(frozen=True)
@@ -91,18 +95,30 @@ class _Checker:
     """One process's engine set and its cache of real-assembler references."""
 
     def __init__(self, tables, templates, real_tools: bool):
-        from . import Verifier
-
-        self.verifier = Verifier(tables, templates)
+        self.sources = (tables, templates)
         self.real_tools = real_tools
         self.cache: dict = {}
+        self.arches: set = set()
+        self.verifier = self._fresh()
+
+    def _fresh(self):
+        from . import Verifier
+
+        self.arches.clear()
+        return Verifier(*self.sources)
+
+    def _for(self, arch: str):
+        if arch not in self.arches and len(self.arches) >= MAX_ARCHES:
+            self.verifier = self._fresh()
+        self.arches.add(arch)
+        return self.verifier
 
     def chunk(self, chunk) -> Outcome:
         from . import Report, references
 
         out = Outcome([], [], set(), os.getpid())
-        v = self.verifier
         for text, spec in chunk.specs():
+            v = self._for(spec.arch)
             if len(self.cache) > REFERENCE_CACHE:
                 self.cache.clear()
             ref = references(v, text, spec, self.cache, out.notes) if self.real_tools else None
