@@ -263,7 +263,10 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
 
     out = out or sys.stdout
     specs = manifest_specs(directory)
-    notes, compared, failed, total, runs = set(), {}, [], 0, 0
+    notes: set[str] = set()
+    compared: dict[str, int] = {}
+    failed: list[Report] = []
+    total = runs = 0
     for rep, tool in verify_specs(specs, tables, templates, jobs=jobs, real_tools=real_tools, notes=notes,
                                   progress=True):
         total, runs = total + 1, runs + rep.runs
