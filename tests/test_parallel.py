@@ -95,3 +95,15 @@ def test_a_fresh_engine_set_per_architecture_gives_the_same_verdicts(tmp_path, s
     # A new engine set at every change of architecture (the first one included).
     arches = [spec.arch for _, spec in specs]
     assert len(made) == 1 + sum(1 for a, b in zip(arches, arches[1:]) if a != b)
+
+
+@pytest.mark.parametrize("kind, rel", [("tables", "numbers/amd64.yaml"), ("templates", "gnu/dialect.yaml")])
+def test_bad_tables_or_templates_are_one_error_before_any_worker(tmp_path, small_chunks, kind, rel):
+    from stubgen.errors import StubgenError
+
+    specs = manifest_specs(_broken_directory(tmp_path))
+    bad = tmp_path / kind / rel
+    bad.parent.mkdir(parents=True)
+    bad.write_text("summary: [\n")
+    with pytest.raises(StubgenError, match=bad.name):
+        list(parallel.run_chunks(list(parallel.chunked(specs)), jobs=2, **{kind: str(tmp_path / kind)}))

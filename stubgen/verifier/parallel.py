@@ -102,9 +102,11 @@ class _Checker:
         self.verifier = self._fresh()
 
     def _fresh(self):
+        from .. import render
         from . import Verifier
 
         self.arches.clear()
+        render.dialects(self.sources[1])  # the templates' mistakes show here, before any fork
         return Verifier(*self.sources)
 
     def _for(self, arch: str):
@@ -159,18 +161,27 @@ def run_chunks(chunks: list, tables=None, templates=None, *, jobs: int | None = 
     total = sum(len(c) for c in chunks)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     jobs = min(jobs, len(chunks), max(1, total // MIN_PER_JOB))
+    # Made here, also for the workers: tables and templates are read (and a mistake in
+    # them reported as one line) in this process, and a forked worker inherits them.
+    checker = _Checker(tables, templates, real_tools)
     if jobs == 1:
-        checker = _Checker(tables, templates, real_tools)
         yield from _counted(map(checker.chunk, chunks), total, progress)
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    # Not multiprocessing.Pool: its workers are daemons, which may not fork the child
-    # that assembles a hand-edited file under a time limit.
-    with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_start_worker,
-                             initargs=(tables, templates, real_tools)) as pool:
-        # The bar (and tqdm's monitor thread) only once the workers are forked.
-        yield from _counted(pool.map(_work, chunks), total, progress)
+    global _WORKER
+    ctx = _context()
+    forked = ctx.get_start_method() == "fork"
+    _WORKER = checker if forked else None
+    try:
+        # Not multiprocessing.Pool: its workers are daemons, which may not fork the child
+        # that assembles a hand-edited file under a time limit.
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=None if forked else _start_worker,
+                                 initargs=() if forked else (tables, templates, real_tools)) as pool:
+            # The bar (and tqdm's monitor thread) only once the workers are forked.
+            yield from _counted(pool.map(_work, chunks), total, progress)
+    finally:
+        _WORKER = None
 
 
 def _counted(outcomes, total: int, progress: bool):
