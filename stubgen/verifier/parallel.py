@@ -136,9 +136,15 @@ class _Checker:
 _WORKER: _Checker | None = None
 
 
-def _start_worker(tables, templates, real_tools):
+def _start_worker(*sources):
     global _WORKER
-    _WORKER = _Checker(tables, templates, real_tools)
+    import signal
+
+    # Ctrl-C is the parent's to handle: it cancels what is left and the workers end
+    # after their current chunk, without a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sources:
+        _WORKER = _Checker(*sources)
 
 
 def _work(chunk) -> Outcome:
@@ -173,13 +179,18 @@ def run_chunks(chunks: list, tables=None, templates=None, *, jobs: int | None = 
     ctx = _context()
     forked = ctx.get_start_method() == "fork"
     _WORKER = checker if forked else None
+    # Not multiprocessing.Pool: its workers are daemons, which may not fork the child
+    # that assembles a hand-edited file under a time limit.
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_start_worker,
+                               initargs=() if forked else (tables, templates, real_tools))
     try:
-        # Not multiprocessing.Pool: its workers are daemons, which may not fork the child
-        # that assembles a hand-edited file under a time limit.
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=None if forked else _start_worker,
-                                 initargs=() if forked else (tables, templates, real_tools)) as pool:
-            # The bar (and tqdm's monitor thread) only once the workers are forked.
-            yield from _counted(pool.map(_work, chunks), total, progress)
+        # The bar (and tqdm's monitor thread) only once the workers are forked.
+        yield from _counted(pool.map(_work, chunks), total, progress)
+    except BaseException:  # Ctrl-C, an error, or the caller stopped reading: leave the rest undone
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
     finally:
         _WORKER = None
 
