@@ -86,16 +86,18 @@ def matrix_run(jobs: int, policies: str, scale: int) -> dict:
     from stubgen.verifier import parallel
 
     chunks = matrix_chunks(policies, scale)
-    t0 = time.perf_counter()
+    c0, t0 = os.times(), time.perf_counter()
     stubs = failed = runs = 0
     for o in parallel.run_chunks(chunks, jobs=jobs):
         stubs += len(o.reports)
         failed += sum(1 for r in o.reports if not r.ok)
         runs += sum(r.runs for r in o.reports)
-    wall = time.perf_counter() - t0
+    wall, c1 = time.perf_counter() - t0, os.times()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"wall_s": wall, "stubs": stubs, "failed": failed, "runs": runs, "rss_mb": max(own, children)}
+    cpu = sum(c1[i] - c0[i] for i in range(4))  # user and system, this process and its workers
+    return {"wall_s": wall, "cpu_s": cpu, "stubs": stubs, "failed": failed, "runs": runs,
+            "rss_mb": max(own, children)}
 
 
 def in_child(func: str, *args, env=None) -> dict:
@@ -191,12 +193,14 @@ class BareUnicorn:
 
 def per_stub(policies: str, scale: int) -> dict:
     """Stubgen's verification time per stub, and the floor for the same stubs, chunk by
-    chunk (nothing of the matrix is kept)."""
+    chunk (nothing of the matrix is kept). Times are this process's CPU time, so that a
+    loaded machine's waits for a core count on neither side."""
     import capstone
 
     from stubgen.verifier import INJECTED, Verifier
     from stubgen.verifier.emulator import CODE, SENTINEL, STEP_LIMIT
 
+    clock = time.process_time
     v = Verifier()
     bare_uc: dict = {}
     cs_engines: dict = {}
@@ -208,15 +212,15 @@ def per_stub(policies: str, scale: int) -> dict:
         arch = v.tables.arch(chunk.arch)
         # stubgen, timed alone
         for text, spec in specs:
-            t0 = time.perf_counter()
+            t0 = clock()
             v.check(text, spec)
-            stubgen_s += time.perf_counter() - t0
+            stubgen_s += clock() - t0
         # what it handed the engines (untimed; another pass over the same stubs)
         for text, spec in specs:
             with Capture() as cap:
-                t0 = time.perf_counter()
+                t0 = clock()
                 rep = v.check(text, spec)
-                whole = time.perf_counter() - t0
+                whole = clock() - t0
             if not cap.prepares or not rep.ok:
                 continue
             n += 1
@@ -232,9 +236,9 @@ def per_stub(policies: str, scale: int) -> dict:
                 other_asm_s += _backend_time(v, text, spec, whole)
             # Keystone
             if ks is not None:
-                t0 = time.perf_counter()
+                t0 = clock()
                 code, _ = ks.asm(source, address, as_bytes=True)
-                ks_s += time.perf_counter() - t0
+                ks_s += clock() - t0
                 code = bytes(code)
             else:
                 code = bytes(machine.uc.mem_read(CODE, machine.code_len))
@@ -243,17 +247,17 @@ def per_stub(policies: str, scale: int) -> dict:
             cs = cs_engines.get(arch.name)
             if cs is None:
                 cs = cs_engines[arch.name] = capstone.Cs(getattr(capstone, e["arch"]), getattr(capstone, e["mode"]))
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in cs.disasm_lite(code, CODE):
                 pass
-            cs_s += time.perf_counter() - t0
+            cs_s += clock() - t0
             # Unicorn: code written, cache dropped, seven runs from the caller's state
             bu = bare_uc.get(arch.name)
             if bu is None:
                 bu = bare_uc[arch.name] = BareUnicorn(machine)
             ctx = bu.context(regs)
             uc = bu.uc
-            t0 = time.perf_counter()
+            t0 = clock()
             uc.mem_write(CODE, code + b"\0" * max(0, bu.code_len - len(code)))
             uc.ctl_remove_cache(CODE, CODE + max(bu.code_len, len(code)))
             bu.code_len = len(code)
@@ -266,7 +270,7 @@ def per_stub(policies: str, scale: int) -> dict:
                     uc.emu_start(entry, SENTINEL, count=STEP_LIMIT)
                 except bu.error:
                     pass
-            uc_s += time.perf_counter() - t0
+            uc_s += clock() - t0
     total = sum(c.count for c in matrix_chunks(policies, scale))
     floor = ks_s + other_asm_s + cs_s + uc_s
     return {"stubs": total, "floor_stubs": n, "stubgen_us": stubgen_s / total * 1e6,
@@ -286,11 +290,11 @@ def _backend_time(v, text, spec, whole) -> float:
     orig = asm.assemble
 
     def timed(*a, **k):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         try:
             return orig(*a, **k)
         finally:
-            spent[0] += time.perf_counter() - t0
+            spent[0] += time.process_time() - t0
     asm.assemble = timed
     try:
         v.check(text, spec)
@@ -335,15 +339,18 @@ def _env(**extra):
     return env
 
 
-def _median_run(cmd, runs: int, env=None, before=None) -> float:
-    times = []
+def _median_run(cmd, runs: int, env=None, before=None) -> tuple[float, float]:
+    """Median wall and CPU seconds (user and system, of the command and what it starts)."""
+    walls, cpus = [], []
     for _ in range(runs):
         if before:
             before()
-        t0 = time.perf_counter()
+        r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
         subprocess.run(cmd, capture_output=True, check=True, env=env)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t0)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 # The `stubgen` command as pip installs it (its script imports stubgen.cli and calls
@@ -367,8 +374,10 @@ def start_times(runs: int) -> dict:
              "print(sorted(m for m in ('unicorn', 'keystone', 'capstone', 'jinja2', 'yaml', 'jsonschema')"
              " if m in sys.modules), file=sys.stderr)")
     r = subprocess.run([py, "-c", probe], capture_output=True, text=True, env=env)
-    return {"bare_ms": bare * 1e3, "generate_ms": generate * 1e3, "help_ms": helps * 1e3,
-            "generate_ratio": generate / bare, "help_ratio": helps / bare,
+    return {"bare_ms": bare[0] * 1e3, "generate_ms": generate[0] * 1e3, "help_ms": helps[0] * 1e3,
+            "generate_ratio": generate[0] / bare[0], "help_ratio": helps[0] / bare[0],
+            # by CPU time: what a loaded machine's waits do not blur
+            "generate_cpu_ratio": generate[1] / bare[1], "help_cpu_ratio": helps[1] / bare[1],
             "help_imports": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "?"}
 
 
@@ -484,6 +493,10 @@ def one_repeat(a, pwn_py) -> dict:
     fig.update(stubs=every["stubs"], failed=every["failed"] + one["failed"], emulated_runs=every["runs"],
                wall_s_all_cores=every["wall_s"], wall_s_one_core=one["wall_s"],
                parallel_ratio=every["wall_s"] / one["wall_s"],
+               # CPU seconds of all processes: how much work the spread adds (1.0: none);
+               # on a loaded machine the wall ratio shows how much CPU others left us.
+               cpu_s_all_cores=every["cpu_s"], cpu_s_one_core=one["cpu_s"],
+               parallel_cpu_ratio=every["cpu_s"] / one["cpu_s"],
                stubs_per_s_all_cores=every["stubs"] / every["wall_s"],
                stubs_per_s_one_core=one["stubs"] / one["wall_s"],
                peak_rss_mb=max(every["rss_mb"], one["rss_mb"]))
@@ -578,7 +591,7 @@ def report(res) -> str:
                    f"{res['config']['repeat']} runs"),
         ("wall, all cores", _fmt(s["wall_s_all_cores"], " s", 3)),
         ("wall, one core", _fmt(s["wall_s_one_core"], " s", 3)),
-        ("parallel_ratio", _fmt(s["parallel_ratio"])),
+        ("parallel_ratio", _fmt(s["parallel_ratio"]) + f"; CPU all/one {_fmt(s['parallel_cpu_ratio'])}"),
         ("stubgen per stub", _fmt(s["stubgen_us"], " us", 0)),
         ("floor per stub", _fmt(s["floor_us"], " us", 0) + f" (Keystone {s['keystone_us']['median']:.0f} + "
          f"Capstone {s['capstone_us']['median']:.0f} + Unicorn x7 {s['unicorn_us']['median']:.0f}; assemblers "
@@ -587,9 +600,9 @@ def report(res) -> str:
         ("fixed_ms (cache)", ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in s["fixed_ms"].items())),
         ("fixed_ms (no cache)", ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in s["fixed_ms_no_cache"].items())),
         ("generate madvise", f"{_fmt(s['generate_ms'], ' ms', 0)}; python -c pass {_fmt(s['bare_ms'], ' ms', 0)}"),
-        ("generate_ratio", _fmt(s["generate_ratio"])),
+        ("generate_ratio", _fmt(s["generate_ratio"]) + f"; by CPU time {_fmt(s['generate_cpu_ratio'])}"),
         ("stubgen --help", f"{_fmt(s['help_ms'], ' ms', 0)}; imports {s['help_imports']}"),
-        ("help_ratio", _fmt(s["help_ratio"])),
+        ("help_ratio", _fmt(s["help_ratio"]) + f"; by CPU time {_fmt(s['help_cpu_ratio'])}"),
         ("peak_rss_mb", _fmt(s["peak_rss_mb"], " MB", 0)),
     ]
     if isinstance(s.get("pwntools_ratio"), dict):
