@@ -33,6 +33,23 @@ def directory() -> Path | None:
     return Path(base) / "stubgen"
 
 
+def _private(d: Path, create: bool) -> Path | None:
+    """d when it is a directory only this user can write (made so when create), else
+    None: entries are code and pickles, which nobody else may plant (XDG_CACHE_HOME
+    may point at a shared place such as /tmp)."""
+    try:
+        if create:
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(d)
+    except OSError:
+        return None
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o022 or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+        return None
+    return d
+
+
 def _code_hash(*modules) -> bytes:
     h = hashlib.sha256()
     for m in modules:
@@ -58,7 +75,7 @@ def key(parts, files=()) -> str:
 def load(kind: str, k: str):
     """The object stored under kind/k, or None."""
     d = directory()
-    if d is None:
+    if d is None or _private(d, create=False) is None:
         return None
     try:
         with open(d / kind / f"{k}.pickle", "rb") as f:
@@ -70,11 +87,11 @@ def load(kind: str, k: str):
 def store(kind: str, k: str, value) -> None:
     """Store value under kind/k atomically (a temporary file, then a rename)."""
     d = directory()
-    if d is None:
+    if d is None or _private(d, create=True) is None:
         return
     tmp = None
     try:
-        (d / kind).mkdir(parents=True, exist_ok=True)
+        (d / kind).mkdir(mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=d / kind, prefix=f".{k}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -109,7 +126,7 @@ def bytecode_cache(env):
     this Jinja and env's settings (they change the compiled code, and Jinja's own key
     only covers the template's source and name); None when caching is off."""
     d = directory()
-    if d is None:
+    if d is None or _private(d, create=True) is None:
         return None
     import jinja2
     from jinja2.bccache import FileSystemBytecodeCache
@@ -135,7 +152,7 @@ def bytecode_cache(env):
 
         def dump_bytecode(self, bucket):
             try:
-                where.mkdir(parents=True, exist_ok=True)
+                where.mkdir(mode=0o700, parents=True, exist_ok=True)
                 super().dump_bytecode(bucket)  # a temporary file, then a rename
             except OSError:
                 pass

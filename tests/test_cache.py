@@ -123,3 +123,17 @@ def test_an_unwritable_cache_is_no_error(tmp_path, monkeypatch, own_tables):
         assert stubgen.generate(arches=["arm"])
     finally:
         _forget()
+
+
+def test_a_cache_others_can_write_is_not_used(cache_home, own_tables, monkeypatch):
+    tables.load(str(own_tables))
+    assert list((cache_home / "tables").glob("*.pickle"))
+    cache_home.chmod(0o777)  # e.g. XDG_CACHE_HOME=/tmp and someone else made stubgen/
+    try:
+        _forget()
+        with monkeypatch.context() as m:
+            _refuse_to_parse(m)
+            with pytest.raises(AssertionError, match="tables parsed"):
+                tables.load(str(own_tables))
+    finally:
+        cache_home.chmod(0o700)
