@@ -23,7 +23,8 @@ measures, and the summary gives min, median and max of each figure over the repe
 - peak_rss_mb: the largest resident set of any process of the full-matrix runs (< 150);
 - pwntools_ratio: stubgen's stubs per second (render and verify, one process) over
   pwntools' asm() on the same GNU stubs (one process, its own cache off, a PATH holding
-  only the binutils it runs); null without pwntools (goal >= 100).
+  only the binutils it runs); null without pwntools (goal >= 100). On a loaded machine
+  read the CPU-time variants printed beside the wall-time ratios.
 """
 from __future__ import annotations
 
@@ -385,7 +386,7 @@ def start_times(runs: int) -> dict:
 # pwntools, where installed (in this Python or another one)
 
 PWN_WORKER = r"""
-import json, sys, time
+import json, resource, sys, time
 from pwn import asm, context
 context.log_level = "error"
 context.cache_dir = None  # assemble every time: the same work as ours
@@ -394,9 +395,13 @@ out = []
 for arch, endian, bits, text in stubs:
     context.clear(arch=arch, endian=endian, bits=bits, os="linux", log_level="error")
     context.cache_dir = None
+    c0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     code = asm(text)
-    out.append([time.perf_counter() - t0, code.hex()])
+    wall = time.perf_counter() - t0
+    c1 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = c1[0] - c0[0] + sum(getattr(c1[1], f) - getattr(c0[1], f) for f in ("ru_utime", "ru_stime"))
+    out.append([wall, code.hex(), cpu])
 print(json.dumps(out))
 """
 
@@ -432,7 +437,8 @@ def _tool_dir(tmp: Path, arches) -> Path:
     return d
 
 
-def pwntools(py: str, sample: int, ours_one_core_sps: float, ours_all_cores_sps: float) -> dict:
+def pwntools(py: str, sample: int, ours_one_core_sps: float, ours_all_cores_sps: float,
+             ours_cpu_per_stub: float) -> dict:
     """pwntools' asm() on a sample of the raw GNU stubs, spread over the architectures."""
     import stubgen
     from stubgen import render, tables
@@ -471,10 +477,12 @@ def pwntools(py: str, sample: int, ours_one_core_sps: float, ours_all_cores_sps:
         return {"pwntools_ratio": None, "pwntools_note": "pwntools failed: " + r.stderr.strip()[-400:]}
     res = json.loads(r.stdout.strip().splitlines()[-1])
     per = statistics.fmean(x[0] for x in res)
-    same = sum(1 for (_, got), want in zip(res, keystone_bytes) if got == want)
+    cpu = statistics.fmean(x[2] for x in res)
+    same = sum(1 for (_, got, _), want in zip(res, keystone_bytes) if got == want)
     sps = 1 / per
-    return {"pwntools_us": per * 1e6, "pwntools_stubs": len(res), "pwntools_same_bytes": same,
-            "pwntools_ratio": ours_one_core_sps / sps, "pwntools_ratio_all_cores": ours_all_cores_sps / sps}
+    return {"pwntools_us": per * 1e6, "pwntools_cpu_us": cpu * 1e6, "pwntools_stubs": len(res),
+            "pwntools_same_bytes": same, "pwntools_ratio": ours_one_core_sps / sps,
+            "pwntools_ratio_all_cores": ours_all_cores_sps / sps, "pwntools_cpu_ratio": cpu / ours_cpu_per_stub}
 
 
 def _spec(s):
@@ -510,7 +518,8 @@ def one_repeat(a, pwn_py) -> dict:
     fig["fixed_ms_no_cache"] = in_child("fixed_costs", env=_env(STUBGEN_NO_CACHE="1"))
     fig.update(start_times(a.start_runs))
     if pwn_py:
-        fig.update(pwntools(pwn_py, a.pwntools_sample, fig["stubs_per_s_one_core"], fig["stubs_per_s_all_cores"]))
+        fig.update(pwntools(pwn_py, a.pwntools_sample, fig["stubs_per_s_one_core"], fig["stubs_per_s_all_cores"],
+                            fig["cpu_s_one_core"] / fig["stubs"]))
     else:
         fig["pwntools_ratio"] = None
     return fig
@@ -609,7 +618,8 @@ def report(res) -> str:
         rows += [("pwntools per stub", _fmt(s["pwntools_us"], " us", 0) + f" ({_fmt(s['pwntools_stubs'], '', 0)} "
                   f"stubs; same bytes as Keystone: {_fmt(s['pwntools_same_bytes'], '', 0)})"),
                  ("pwntools_ratio", _fmt(s["pwntools_ratio"], "", 0) + " (one process each); all cores "
-                  + _fmt(s["pwntools_ratio_all_cores"], "", 0))]
+                  + _fmt(s["pwntools_ratio_all_cores"], "", 0) + "; by CPU time "
+                  + _fmt(s["pwntools_cpu_ratio"], "", 0))]
     else:
         rows.append(("pwntools_ratio", "null (pwntools not installed" +
                      (f": {s['pwntools_note']}" if s.get("pwntools_note") else "") + ")"))
