@@ -16,6 +16,7 @@ import os
 import pickle
 import sys
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
@@ -50,11 +51,16 @@ def _private(d: Path, create: bool) -> Path | None:
     return d
 
 
+@lru_cache(maxsize=16)
 def _code_hash(*modules) -> bytes:
     h = hashlib.sha256()
     for m in modules:
         h.update(Path(m.__file__).read_bytes())
     return h.digest()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def key(parts, files=()) -> str:

@@ -5,12 +5,11 @@ keys refused (PyYAML keeps the last one silently) and YAML 1.1 booleans used as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-# libyaml's parser when PyYAML has it: the same nodes, marks and tags, several times faster.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# PyYAML is imported only to parse: a file read before comes from the cache (stubgen.cache)
+# as the Document it gave, and a run that finds everything there never imports it.
 _BOOL = "tag:yaml.org,2002:bool"
 _STR = "tag:yaml.org,2002:str"
 
@@ -37,6 +36,8 @@ class Document:
 
 
 def _walk(loader, node, path: tuple, doc: Document):
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen: dict = {}
         for key_node, value_node in node.value:
@@ -88,16 +89,47 @@ def read(path, content: bytes | None = None) -> Document:
     path = Path(path)
     doc = Document(path)
     try:
-        text = path.read_text(encoding="utf-8") if content is None else content.decode("utf-8")
+        raw = path.read_bytes() if content is None else content
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         doc.problems.append(f"{path}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
         return doc
+    from . import cache
+
+    key = cache.key(["yaml document", str(path), _parser_fingerprint(), cache.digest(raw)])
+    cached = cache.load("yaml", key)
+    if isinstance(cached, Document):
+        return cached
+    _parse(doc, text)
+    cache.store("yaml", key, doc)
+    return doc
+
+
+@lru_cache(maxsize=1)
+def _parser_fingerprint() -> str:
+    """This module's code and PyYAML's (by the content of its package file, which holds
+    its version), without importing PyYAML."""
+    from importlib.machinery import PathFinder
+
+    from . import cache
+
+    spec = PathFinder.find_spec("yaml")
+    files = [__file__] + ([spec.origin] if spec and spec.origin else [])
+    return cache.key(["yaml parser"], files)
+
+
+def _parse(doc: Document, text: str) -> None:
+    import yaml
+
+    # libyaml's parser when PyYAML has it: the same nodes, marks and tags, several times faster.
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    path = doc.path
     try:
         # The constructor already reads the text and refuses control characters.
-        loader = _Loader(text)
+        loader = loader_class(text)
     except yaml.YAMLError as e:
         doc.problems.append(f"{path}: YAML: {str(e).splitlines()[0]}")
-        return doc
+        return
     try:
         node = loader.get_single_node()
         if node is not None:
@@ -115,7 +147,6 @@ def read(path, content: bytes | None = None) -> Document:
         doc.data = None
     finally:
         loader.dispose()
-    return doc
 
 
 def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) -> list[str]:

@@ -137,3 +137,22 @@ def test_a_cache_others_can_write_is_not_used(cache_home, own_tables, monkeypatc
                 tables.load(str(own_tables))
     finally:
         cache_home.chmod(0o700)
+
+
+def test_a_warm_generate_imports_no_parser_validator_or_engine(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import json, sys\nfrom stubgen.cli import main\n"
+             f"main(['generate', '-o', {str(tmp_path / 'out')!r}, '--force'])\n"
+             "print(json.dumps(sorted(m for m in ('yaml', 'jsonschema', 'unicorn', 'keystone', 'capstone') "
+             "if m in sys.modules)))")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env.pop("STUBGEN_NO_CACHE", None)
+    runs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+            for _ in range(2)]
+    first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert "yaml" in first and "jsonschema" in first  # a cold cache parses and validates
+    assert second == []
