@@ -198,7 +198,9 @@ def per_stub(policies: str, scale: int) -> dict:
     loaded machine's waits for a core count on neither side."""
     import capstone
 
+    from stubgen import render
     from stubgen.verifier import INJECTED, Verifier
+    from stubgen.verifier.assembler import KeystoneAssembler
     from stubgen.verifier.emulator import CODE, SENTINEL, STEP_LIMIT
 
     clock = time.process_time
@@ -211,30 +213,37 @@ def per_stub(policies: str, scale: int) -> dict:
     for chunk in matrix_chunks(policies, scale):
         specs = chunk.specs()
         arch = v.tables.arch(chunk.arch)
+        # The assembler stubgen uses here: Keystone is timed bare below; another backend
+        # (e.g. LLVM, a process per file) is timed inside stubgen's own calls, where its
+        # per-file work spreads over the file's stubs.
+        syntax = v.reader(render.dialect(chunk.dialect), arch)[1]
+        backend = v.assembler(arch, syntax)
+        if isinstance(backend, KeystoneAssembler):
+            backend = None
+        else:
+            backend.assemble = _timed(backend.assemble, spent := [0.0], clock)
         # stubgen, timed alone
         for text, spec in specs:
             t0 = clock()
             v.check(text, spec)
             stubgen_s += clock() - t0
+        if backend is not None:
+            del backend.assemble
+            other_asm_s += spent[0]
+            kinds[arch.name] = type(backend).__name__
         # what it handed the engines (untimed; another pass over the same stubs)
         for text, spec in specs:
             with Capture() as cap:
-                t0 = clock()
                 rep = v.check(text, spec)
-                whole = clock() - t0
             if not cap.prepares or not rep.ok:
                 continue
             n += 1
             machine, regs, writes, entry = cap.prepares[-1]
-            if cap.asm_calls:
+            if cap.asm_calls and backend is None:
                 _, ks, source, address = cap.asm_calls[-1]
                 kinds[arch.name] = "keystone"
             else:
-                # Another backend (e.g. LLVM, one process per file): its own time as
-                # stubgen called it is the floor's assembler part.
                 ks, source, address = None, None, None
-                kinds[arch.name] = "other (stubgen's own call timed)"
-                other_asm_s += _backend_time(v, text, spec, whole)
             # Keystone
             if ks is not None:
                 t0 = clock()
@@ -282,26 +291,14 @@ def per_stub(policies: str, scale: int) -> dict:
             "floor_assemblers": kinds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _backend_time(v, text, spec, whole) -> float:
-    """The time of a non-Keystone assembler's call for this stub: the assembler's own
-    `assemble`, timed around stubgen's call."""
-    arch = v.tables.arch(spec.arch)
-    asm = v.assembler(arch)
-    spent = [0.0]
-    orig = asm.assemble
-
+def _timed(fn, spent: list, clock):
     def timed(*a, **k):
-        t0 = time.process_time()
+        t0 = clock()
         try:
-            return orig(*a, **k)
+            return fn(*a, **k)
         finally:
-            spent[0] += time.process_time() - t0
-    asm.assemble = timed
-    try:
-        v.check(text, spec)
-    finally:
-        del asm.assemble
-    return spent[0] if spent[0] else whole
+            spent[0] += clock() - t0
+    return timed
 
 
 # ---------------------------------------------------------------------------------------
