@@ -22,6 +22,9 @@ from pathlib import Path
 from . import __version__
 
 OFF = "STUBGEN_NO_CACHE"
+# Entries kept per kind; past that the oldest half goes (an edited file leaves its old
+# entries behind, and nothing else would ever remove them).
+KEEP = 256
 
 
 def directory() -> Path | None:
@@ -103,6 +106,7 @@ def store(kind: str, k: str, value) -> None:
             pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, d / kind / f"{k}.pickle")
         tmp = None
+        prune(d / kind)
     except (OSError, pickle.PicklingError):
         pass
     finally:
@@ -111,6 +115,20 @@ def store(kind: str, k: str, value) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def prune(d: Path, keep: int | None = None) -> None:
+    """Remove the older half of d's entries once it holds more than keep."""
+    keep = KEEP if keep is None else keep
+    try:
+        entries = [e for e in os.scandir(d) if e.is_file(follow_symlinks=False)]
+        if len(entries) <= keep:
+            return
+        entries.sort(key=lambda e: e.stat(follow_symlinks=False).st_mtime_ns)
+        for e in entries[:len(entries) - keep // 2]:
+            os.unlink(e.path)
+    except OSError:
+        pass
 
 
 def tables_key(roots) -> str:
@@ -161,6 +179,7 @@ def bytecode_cache(env):
                 where.mkdir(mode=0o700, parents=True, exist_ok=True)
                 super().dump_bytecode(bucket)  # a temporary file, then a rename
             except OSError:
-                pass
+                return
+            prune(where)
 
     return Cache(str(where), "%s.jinja")

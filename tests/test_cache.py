@@ -156,3 +156,22 @@ def test_a_warm_generate_imports_no_parser_validator_or_engine(tmp_path):
     first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
     assert "yaml" in first and "jsonschema" in first  # a cold cache parses and validates
     assert second == []
+
+
+def test_old_entries_are_pruned(cache_home, own_tables, monkeypatch):
+    from stubgen import cache
+
+    monkeypatch.setattr(cache, "KEEP", 4)
+    f = own_tables / "numbers" / "amd64.yaml"
+    text = f.read_text()
+    for i in range(7):  # seven versions of the file, each with its own entries
+        f.write_text(text + f"\n# edit {i}\n")
+        _forget()
+        tables.load(str(own_tables))
+    for kind in ("tables", "yaml"):
+        assert 0 < len(list((cache_home / kind).iterdir())) <= 4, kind
+    # The newest is kept: the last load comes from the cache.
+    _forget()
+    with monkeypatch.context() as m:
+        _refuse_to_parse(m)
+        tables.load(str(own_tables))
