@@ -267,10 +267,10 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     compared: dict[str, int] = {}
     failed: list[Report] = []
     total = runs = 0
-    for rep, tool in verify_specs(specs, tables, templates, jobs=jobs, real_tools=real_tools, notes=notes,
-                                  progress=True):
+    for rep, tools in verify_specs(specs, tables, templates, jobs=jobs, real_tools=real_tools, notes=notes,
+                                   progress=True):
         total, runs = total + 1, runs + rep.runs
-        if tool is not None:
+        for tool in tools:
             compared[tool] = compared.get(tool, 0) + 1
         if not rep.ok:
             failed.append(rep)

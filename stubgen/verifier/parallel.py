@@ -62,11 +62,11 @@ class ToRender:
 
 @dataclass
 class Outcome:
-    """What one chunk gave: a report per stub, in order, the real assembler each was
-    also compared with (or None), and notes on tools that are missing."""
+    """What one chunk gave: a report per stub, in order, the names of the other
+    assemblers each was also compared with, and notes on tools that are missing."""
 
     reports: list
-    compared: list
+    compared: list  # a tuple of names per report
     notes: set
     worker: int = 0  # the process that checked it
 
@@ -91,11 +91,30 @@ def chunked(specs: Iterable, size: int | None = None) -> Iterator[Given]:
         yield Given(tuple(run))
 
 
-class _Checker:
-    """One process's engine set and its cache of real-assembler references."""
+def check_items(v, items, cache: dict, notes: set, real_tools: bool) -> list[tuple]:
+    """(Report, names of the other assemblers compared with) for (text, Spec) pairs of
+    one architecture, with one Verifier: what `stubgen verify` does for each stub,
+    serial or in a worker."""
+    from . import Report, references
 
-    def __init__(self, tables, templates, real_tools: bool):
-        self.sources = (tables, templates)
+    out = []
+    for text, spec in items:
+        if len(cache) > REFERENCE_CACHE:
+            cache.clear()
+        ref = references(v, text, spec, cache, notes) if real_tools else None
+        if isinstance(ref, str):
+            out.append((Report(spec, [f"real assembler: {ref}"]), ()))
+        else:
+            out.append((v.check(text, spec, ref), (ref.tool,) if ref is not None else ()))
+    return out
+
+
+class _Checker:
+    """One process's engine set and its cache of real-assembler references. sources:
+    the Verifier's arguments (tables, templates, ...)."""
+
+    def __init__(self, sources: tuple, real_tools: bool):
+        self.sources = sources
         self.real_tools = real_tools
         self.cache: dict = {}
         self.arches: set = set()
@@ -106,7 +125,8 @@ class _Checker:
         from . import Verifier
 
         self.arches.clear()
-        render.dialects(self.sources[1])  # the templates' mistakes show here, before any fork
+        # The templates' mistakes show here, before any fork.
+        render.dialects(self.sources[1] if len(self.sources) > 1 else None)
         return Verifier(*self.sources)
 
     def _for(self, arch: str):
@@ -116,35 +136,34 @@ class _Checker:
         return self.verifier
 
     def chunk(self, chunk) -> Outcome:
-        from . import Report, references
-
         out = Outcome([], [], set(), os.getpid())
-        for text, spec in chunk.specs():
-            v = self._for(spec.arch)
-            if len(self.cache) > REFERENCE_CACHE:
-                self.cache.clear()
-            ref = references(v, text, spec, self.cache, out.notes) if self.real_tools else None
-            if isinstance(ref, str):
-                out.reports.append(Report(spec, [f"real assembler: {ref}"]))
-                out.compared.append(None)
-            else:
-                out.reports.append(v.check(text, spec, ref))
-                out.compared.append(ref.tool if ref is not None else None)
+        items = list(chunk.specs())
+        start = 0
+        while start < len(items):  # runs of one architecture
+            arch = items[start][1].arch
+            end = start
+            while end < len(items) and items[end][1].arch == arch:
+                end += 1
+            for rep, tools in check_items(self._for(arch), items[start:end], self.cache, out.notes,
+                                          self.real_tools):
+                out.reports.append(rep)
+                out.compared.append(tools)
+            start = end
         return out
 
 
 _WORKER: _Checker | None = None
 
 
-def _start_worker(*sources):
+def _start_worker(*checker_args):
     global _WORKER
     import signal
 
     # Ctrl-C is the parent's to handle: it cancels what is left and the workers end
     # after their current chunk, without a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sources:
-        _WORKER = _Checker(*sources)
+    if checker_args:  # not forked: the worker makes its own
+        _WORKER = _Checker(*checker_args)
 
 
 def _work(chunk) -> Outcome:
@@ -173,16 +192,17 @@ def _context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def run_chunks(chunks: list, tables=None, templates=None, *, jobs: int | None = None, real_tools: bool = False,
+def run_chunks(chunks: list, *sources, jobs: int | None = None, real_tools: bool = False,
                progress: bool = False) -> Iterator[Outcome]:
-    """Each chunk's Outcome, in the order of chunks. jobs: processes (default: every
-    core); progress: a progress bar on standard error when it is a terminal."""
+    """Each chunk's Outcome, in the order of chunks. sources: the Verifier's arguments
+    (tables, templates, ...); jobs: processes (default: every core); progress: a
+    progress bar on standard error when it is a terminal."""
     total = sum(len(c) for c in chunks)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     jobs = min(jobs, len(chunks), max(1, total // MIN_PER_JOB))
     # Made here, also for the workers: tables and templates are read (and a mistake in
     # them reported as one line) in this process, and a forked worker inherits them.
-    checker = _Checker(tables, templates, real_tools)
+    checker = _Checker(sources, real_tools)
     if jobs == 1:
         yield from _counted(map(checker.chunk, chunks), total, progress)
         return
@@ -197,7 +217,7 @@ def run_chunks(chunks: list, tables=None, templates=None, *, jobs: int | None = 
     # Not multiprocessing.Pool: its workers are daemons, which may not fork the child
     # that assembles a hand-edited file under a time limit.
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_start_worker,
-                               initargs=() if forked else (tables, templates, real_tools))
+                               initargs=() if forked else (sources, real_tools))
     try:
         # The bar (and tqdm's monitor thread) only once the workers are forked.
         yield from _counted(pool.map(_work, chunks), total, progress)
@@ -222,11 +242,11 @@ def _counted(outcomes, total: int, progress: bool):
             bar.close()
 
 
-def verify_specs(specs, tables=None, templates=None, *, jobs: int | None = None, real_tools: bool = True,
-                 notes: set | None = None, progress: bool = False):
-    """(Report, real assembler compared with or None) for every (text, Spec), in order."""
-    for o in run_chunks(list(chunked(specs)), tables, templates, jobs=jobs, real_tools=real_tools,
-                        progress=progress):
+def verify_specs(specs, *sources, jobs: int | None = None, real_tools: bool = True, notes: set | None = None,
+                 progress: bool = False):
+    """(Report, names of the other assemblers compared with) for every (text, Spec), in
+    order. sources: the Verifier's arguments (tables, templates, ...)."""
+    for o in run_chunks(list(chunked(specs)), *sources, jobs=jobs, real_tools=real_tools, progress=progress):
         if notes is not None:
             notes |= o.notes
         yield from zip(o.reports, o.compared)
