@@ -175,3 +175,20 @@ def test_old_entries_are_pruned(cache_home, own_tables, monkeypatch):
     with monkeypatch.context() as m:
         _refuse_to_parse(m)
         tables.load(str(own_tables))
+
+
+def test_a_frame_is_planned_again_for_other_tables():
+    import dataclasses
+
+    from stubgen import layout
+
+    t = tables.load()
+    arch = t.arch("amd64")
+    sig = t.signature(arch, "madvise")
+    first = layout.plan(arch, sig, True)
+    assert layout.plan(arch, sig, True) is first
+    assert layout.plan(arch, sig, False).result is None
+    # Other tables with the same names: the kernel takes the first argument elsewhere.
+    other = dataclasses.replace(arch, kernel=dataclasses.replace(arch.kernel, args=("rsi",) + arch.kernel.args[1:]))
+    assert layout.plan(other, sig, True).args[0].parts[0].kreg == "rsi"
+    assert first.args[0].parts[0].kreg == arch.kernel.args[0]
