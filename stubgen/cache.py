@@ -1,6 +1,7 @@
-"""What does not change between runs, kept on disk: the validated tables and Jinja's
-compiled templates. A small run (`generate` of one syscall) otherwise spends most of
-its time parsing and validating YAML and compiling templates.
+"""What does not change between runs, kept on disk: the validated tables, each YAML
+document as parsed, which documents passed their schema, and Jinja's compiled
+templates. A small run (`generate` of one syscall) otherwise spends most of its time
+importing PyYAML and jsonschema, parsing and validating YAML and compiling templates.
 
 Never stale: every key is made of content (each table file's bytes; each template's
 source, which Jinja checks itself) and of what shapes the result (stubgen's version
