@@ -157,7 +157,7 @@ def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) ->
 
     # A document known to pass this schema (the same data, the same schema) is not
     # checked again: jsonschema's import and run are most of a small run's start.
-    valid_key = cache.key([repr(schema), repr(doc.data)])
+    valid_key = cache.key([_parser_fingerprint(), repr(schema), repr(doc.data)])
     if cache.load("valid", valid_key) is True:
         return []
     import jsonschema
