@@ -1,21 +1,39 @@
-"""Generate and verify the whole matrix (every syscall with a signature x every
-architecture x both dialects x every policy a dialect offers) in one process, and
-time the same GNU stubs assembled the binutils way (one `as` and one `objcopy`
-process per stub). Run by hand:
+"""Measure stubgen as ratios taken in one run, so that a loaded or a quiet machine
+gives comparable figures. Run by hand (it is not a test):
 
-    python benchmarks/bench.py --scale N [--json] [--binutils-sample K]
+    python benchmarks/bench.py [--json] [--repeat N] [--scale N] [--pwntools-python PATH]
 
---scale repeats the matrix N times (each time rendered afresh), so that a table
-with few signatures still approximates the 2,700 stubs of 450 syscalls x 3
-architectures x 2 dialects.
+The full matrix is every architecture x every syscall with a signature (and the
+generic stubs) x both dialects, raw policy (--policies all: every policy a dialect
+offers), seven injected kernel results per stub, --scale times over. Each repeat
+measures, and the summary gives min, median and max of each figure over the repeats:
+
+- wall_s_all_cores / wall_s_one_core: render and verify the full matrix in a fresh
+  process (stubgen.verifier.parallel, workers rendering their own chunks), with every
+  core and with one; parallel_ratio = all / one (goal <= 0.6 on 2 cores);
+- floor_ratio: stubgen's per-stub verification over the engines' floor, the same stubs
+  (the same assembler input, the same caller state) through bare engines with no checks:
+  the assembler stubgen uses for the architecture (Keystone; another backend, e.g. LLVM
+  per file, by the time stubgen's own call to it took, spread over the file's stubs),
+  Capstone's disasm_lite and seven Unicorn runs with only a trap hook (goal <= 1.5);
+- fixed_ms: imports, table load and template compile in a fresh process, with the cache
+  (the usual case) and without it (STUBGEN_NO_CACHE=1);
+- generate_ratio / help_ratio: `stubgen generate -o D` (madvise) and `stubgen --help`
+  over a bare `python -c pass` (goals <= 12 and <= 3);
+- peak_rss_mb: the largest resident set of any process of the full-matrix runs (< 150);
+- pwntools_ratio: stubgen's stubs per second (render and verify, one process) over
+  pwntools' asm() on the same GNU stubs (one process, its own cache off, a PATH holding
+  only the binutils it runs); null without pwntools (goal >= 100). On a loaded machine
+  read the CPU-time variants printed beside the wall-time ratios.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
+import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,201 +41,587 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGET_STUBS = 2700  # 450 syscalls x 3 architectures x 2 dialects
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+GOALS = {"parallel_ratio": ("<=", 0.6), "floor_ratio": ("<=", 1.5), "generate_ratio": ("<=", 12),
+         "help_ratio": ("<=", 3), "peak_rss_mb": ("<", 150), "pwntools_ratio": (">=", 100)}
+
+# pwntools' names for the architectures (its context.arch); benchmark-side knowledge,
+# keyed by GOARCH so that a new table needs one line here, not in stubgen.
+PWNTOOLS_ARCH = {"386": "i386", "amd64": "amd64", "arm": "arm", "arm64": "aarch64", "riscv64": "riscv64",
+                 "mips": "mips", "mipsle": "mips", "mips64": "mips64", "mips64le": "mips64",
+                 "ppc64le": "powerpc64", "ppc64": "powerpc64", "s390x": "s390", "loong64": "loongarch64"}
 
 
-def matrix(tables, templates=None):
-    """(syscalls, arch, dialect, policy) batches covering everything generate can produce."""
+# ---------------------------------------------------------------------------------------
+# The matrix, in chunks a worker renders itself
+
+def matrix_chunks(policies: str = "raw", scale: int = 1, size: int | None = None):
+    from stubgen import render, tables
+    from stubgen.verifier import parallel
+
+    size = size or parallel.CHUNK
+    t = tables.load()
+    known = sorted(set(t.signatures).union(*(a.signatures for a in t.arches.values())))
+    chunks = []
+    # Architecture by architecture: a worker then needs few engine sets at a time.
+    for _ in range(scale):
+        for aname, arch in t.arches.items():
+            for dname, d in render.dialects().items():
+                if not d.has_arch(aname):
+                    continue
+                names = [n for n in known if t.available(arch, n)]
+                offered = d.offers(aname, "policy")
+                for policy in (offered if policies == "all" else [p for p in policies.split(",") if p in offered]):
+                    for i in range(0, len(names), size):
+                        part = tuple(names[i:i + size])
+                        chunks.append(parallel.ToRender(part, aname, dname, policy, len(part)))
+    return chunks
+
+
+def matrix_run(jobs: int, policies: str, scale: int) -> dict:
+    """Render and verify the matrix in this process and its workers (run in a fresh
+    process: its peak RSS and its children's are this run's alone)."""
+    from stubgen.verifier import parallel
+
+    chunks = matrix_chunks(policies, scale)
+    c0, t0 = os.times(), time.perf_counter()
+    stubs = failed = runs = 0
+    for o in parallel.run_chunks(chunks, jobs=jobs):
+        stubs += len(o.reports)
+        failed += sum(1 for r in o.reports if not r.ok)
+        runs += sum(r.runs for r in o.reports)
+    wall, c1 = time.perf_counter() - t0, os.times()
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    cpu = sum(c1[i] - c0[i] for i in range(4))  # user and system, this process and its workers
+    return {"wall_s": wall, "cpu_s": cpu, "stubs": stubs, "failed": failed, "runs": runs,
+            "rss_mb": max(own, children)}
+
+
+def in_child(func: str, *args, env=None) -> dict:
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); "
+            f"import bench; print(json.dumps(bench.{func}(*{args!r})))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    if r.returncode:
+        raise RuntimeError(f"{func}{args}: {r.stderr.strip()[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------
+# Per stub: stubgen against the engines' floor
+
+class Capture:
+    """Records, for each stub stubgen checks, what it handed the engines: the assembler
+    (and its input, or its time when it is not Keystone) and the caller's state."""
+
+    def __init__(self):
+        from stubgen.verifier import assembler, emulator
+
+        self.asm_mod, self.emu_mod = assembler, emulator
+        self.asm_calls: list = []
+        self.prepares: list = []
+
+    def __enter__(self):
+        ka, m = self.asm_mod.KeystoneAssembler, self.emu_mod.Machine
+        self._orig = (ka._asm, m.prepare)
+        orig_asm, orig_prepare = self._orig
+        cap, code_at = self, self.emu_mod.CODE
+
+        def _asm(obj, lines, address):
+            if address == code_at:
+                cap.asm_calls.append(("keystone", obj._ks, "\n".join(lines), address))
+            return orig_asm(obj, lines, address)
+
+        def prepare(machine, regs, memory, entry=code_at):
+            p = orig_prepare(machine, regs, memory, entry)
+            cap.prepares.append((machine, dict(regs), p.writes, entry))
+            return p
+
+        ka._asm, m.prepare = _asm, prepare
+        return self
+
+    def __exit__(self, *exc):
+        self.asm_mod.KeystoneAssembler._asm, self.emu_mod.Machine.prepare = self._orig
+
+
+class BareUnicorn:
+    """A Unicorn engine set up like stubgen's (the same memory, the same return and
+    handler code) with only the hook a stub needs to finish: the kernel's trap answers
+    with the injected result. No memory hooks, no checks."""
+
+    def __init__(self, machine):
+        import unicorn
+
+        from stubgen.verifier import emulator as em
+
+        e = machine.arch.engines.unicorn
+        uc = unicorn.Uc(getattr(unicorn, e["arch"]), getattr(unicorn, e["mode"]))
+        uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)
+        for base, size in ((em.CODE, em.CODE_SIZE), (em.STACK, em.STACK_SIZE), (em.SPECIAL, 0x1000)):
+            uc.mem_map(base, size)
+        uc.mem_write(em.SPECIAL, bytes(machine.uc.mem_read(em.SPECIAL, 0x1000)))
+        abi = machine.abi
+        result = machine.reg_ids[abi.result]
+        self.inject = 0
+        trap_int = abi.trap.get("interrupt")
+
+        def on_intr(uc, intno, _):
+            if intno == trap_int:
+                uc.reg_write(result, self.inject & machine.mask)
+            else:
+                uc.emu_stop()
+
+        uc.hook_add(unicorn.UC_HOOK_INTR, on_intr)
+        if abi.trap.get("syscall_insn"):
+            from unicorn import x86_const
+
+            uc.hook_add(unicorn.UC_HOOK_INSN, lambda uc, _: uc.reg_write(result, self.inject & machine.mask),
+                        None, 1, 0, x86_const.UC_X86_INS_SYSCALL)
+        self.uc, self.clean, self.machine, self.em = uc, uc.context_save(), machine, em
+        self.error = unicorn.UcError
+        self.code_len = 0
+
+    def context(self, regs: dict):
+        uc = self.uc
+        uc.context_restore(self.clean)
+        for name, value in regs.items():
+            uc.reg_write(self.machine.reg_ids[name], value & self.machine.mask)
+        return uc.context_save()
+
+
+def per_stub(policies: str, scale: int) -> dict:
+    """Stubgen's verification time per stub, and the floor for the same stubs, chunk by
+    chunk (nothing of the matrix is kept). Times are this process's CPU time, so that a
+    loaded machine's waits for a core count on neither side."""
+    import capstone
+
     from stubgen import render
+    from stubgen.verifier import INJECTED, Verifier
+    from stubgen.verifier.assembler import KeystoneAssembler
+    from stubgen.verifier.emulator import CODE, SENTINEL, STEP_LIMIT
 
-    out = []
-    for dname, d in render.dialects(templates).items():
-        for aname, arch in tables.arches.items():
-            if not d.has_arch(aname):
+    clock = time.process_time
+    v = Verifier()
+    bare_uc: dict = {}
+    cs_engines: dict = {}
+    stubgen_s = ks_s = cs_s = uc_s = other_asm_s = 0.0
+    n = 0
+    kinds: dict = {}
+    for chunk in matrix_chunks(policies, scale):
+        specs = chunk.specs()
+        arch = v.tables.arch(chunk.arch)
+        # The assembler stubgen uses here: Keystone is timed bare below; another backend
+        # (e.g. LLVM, a process per file) is timed inside stubgen's own calls, where its
+        # per-file work spreads over the file's stubs.
+        syntax = v.reader(render.dialect(chunk.dialect), arch)[1]
+        backend = v.assembler(arch, syntax)
+        if isinstance(backend, KeystoneAssembler):
+            backend = None
+        else:
+            backend.assemble = _timed(backend.assemble, spent := [0.0], clock)
+        # stubgen, timed alone
+        for text, spec in specs:
+            t0 = clock()
+            v.check(text, spec)
+            stubgen_s += clock() - t0
+        if backend is not None:
+            del backend.assemble
+            other_asm_s += spent[0]
+            kinds[arch.name] = type(backend).__name__
+        # what it handed the engines (untimed; another pass over the same stubs)
+        for text, spec in specs:
+            with Capture() as cap:
+                rep = v.check(text, spec)
+            if not cap.prepares or not rep.ok:
                 continue
-            names = [n for n in tables.signatures if n in arch.numbers]
-            if not names:
+            n += 1
+            machine, regs, writes, entry = cap.prepares[-1]
+            if cap.asm_calls and backend is None:
+                _, ks, source, address = cap.asm_calls[-1]
+                kinds[arch.name] = "keystone"
+            else:
+                ks, source, address = None, None, None
+            # Keystone
+            if ks is not None:
+                t0 = clock()
+                code, _ = ks.asm(source, address, as_bytes=True)
+                ks_s += clock() - t0
+                code = bytes(code)
+            else:
+                code = bytes(machine.uc.mem_read(CODE, machine.code_len))
+            # Capstone
+            e = arch.engines.capstone
+            cs = cs_engines.get(arch.name)
+            if cs is None:
+                cs = cs_engines[arch.name] = capstone.Cs(getattr(capstone, e["arch"]), getattr(capstone, e["mode"]))
+            t0 = clock()
+            for _ in cs.disasm_lite(code, CODE):
+                pass
+            cs_s += clock() - t0
+            # Unicorn: code written, cache dropped, seven runs from the caller's state
+            bu = bare_uc.get(arch.name)
+            if bu is None:
+                bu = bare_uc[arch.name] = BareUnicorn(machine)
+            ctx = bu.context(regs)
+            uc = bu.uc
+            t0 = clock()
+            uc.mem_write(CODE, code + b"\0" * max(0, bu.code_len - len(code)))
+            uc.ctl_remove_cache(CODE, CODE + max(bu.code_len, len(code)))
+            bu.code_len = len(code)
+            for inject in INJECTED:
+                bu.inject = inject
+                uc.context_restore(ctx)
+                for addr, data in writes:
+                    uc.mem_write(addr, data)
+                try:
+                    uc.emu_start(entry, SENTINEL, count=STEP_LIMIT)
+                except bu.error:
+                    pass
+            uc_s += clock() - t0
+    total = sum(c.count for c in matrix_chunks(policies, scale))
+    floor = ks_s + other_asm_s + cs_s + uc_s
+    return {"stubs": total, "floor_stubs": n, "stubgen_us": stubgen_s / total * 1e6,
+            "floor_us": floor / max(1, n) * 1e6, "keystone_us": ks_s / max(1, n) * 1e6,
+            "other_assembler_us": other_asm_s / max(1, n) * 1e6, "capstone_us": cs_s / max(1, n) * 1e6,
+            "unicorn_us": uc_s / max(1, n) * 1e6,
+            "floor_ratio": (stubgen_s / total) / (floor / n) if n and floor else None,
+            "floor_assemblers": kinds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _timed(fn, spent: list, clock):
+    def timed(*a, **k):
+        t0 = clock()
+        try:
+            return fn(*a, **k)
+        finally:
+            spent[0] += clock() - t0
+    return timed
+
+
+# ---------------------------------------------------------------------------------------
+# Fixed costs and start-up
+
+def fixed_costs() -> dict:
+    """Imports, table load and compiling every template, in this (fresh) process."""
+    t0 = time.perf_counter()
+    import stubgen.cli  # noqa: F401
+    import stubgen.generator  # noqa: F401
+    import stubgen.output  # noqa: F401
+    from stubgen import render, tables
+    t1 = time.perf_counter()
+    t = tables.load()
+    t2 = time.perf_counter()
+    for d in render.dialects().values():
+        for aname in t.arches:
+            if d.has_arch(aname):
+                d.module(aname)
+        for f in d.files:
+            d.env.get_template(f"{d.name}/{f['template']}")
+    t3 = time.perf_counter()
+    import capstone  # noqa: F401
+    import keystone  # noqa: F401
+    import unicorn  # noqa: F401
+
+    import stubgen.verifier  # noqa: F401
+    t4 = time.perf_counter()
+    return {"imports": (t1 - t0) * 1e3, "tables": (t2 - t1) * 1e3, "templates": (t3 - t2) * 1e3,
+            "verifier_imports": (t4 - t3) * 1e3}
+
+
+def _env(**extra):
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _median_run(cmd, runs: int, env=None, before=None) -> tuple[float, float]:
+    """Median wall and CPU seconds (user and system, of the command and what it starts)."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        if before:
+            before()
+        r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True, env=env)
+        walls.append(time.perf_counter() - t0)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+# The `stubgen` command as pip installs it (its script imports stubgen.cli and calls
+# main; `python -m stubgen` adds runpy's imports on top).
+STUBGEN = [sys.executable, "-c", "import sys; from stubgen.cli import main; sys.exit(main())"]
+
+
+def start_times(runs: int) -> dict:
+    env = _env()
+    py = sys.executable
+    with tempfile.TemporaryDirectory(prefix="stubgen-bench-") as tmp:
+        out = Path(tmp) / "out"
+        clear = lambda: shutil.rmtree(out, ignore_errors=True)  # noqa: E731
+        gen = STUBGEN + ["generate", "-o", str(out)]
+        subprocess.run(gen, capture_output=True, check=True, env=env)  # the cache as after any first run
+        bare = _median_run([py, "-c", "pass"], runs)
+        generate = _median_run(gen, runs, env, clear)
+        helps = _median_run(STUBGEN + ["--help"], runs, env)
+    probe = ("import sys, runpy; sys.argv = ['stubgen', '--help']\n"
+             "try:\n    runpy.run_module('stubgen', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('unicorn', 'keystone', 'capstone', 'jinja2', 'yaml', 'jsonschema')"
+             " if m in sys.modules), file=sys.stderr)")
+    r = subprocess.run([py, "-c", probe], capture_output=True, text=True, env=env)
+    return {"bare_ms": bare[0] * 1e3, "generate_ms": generate[0] * 1e3, "help_ms": helps[0] * 1e3,
+            "generate_ratio": generate[0] / bare[0], "help_ratio": helps[0] / bare[0],
+            # by CPU time: what a loaded machine's waits do not blur
+            "generate_cpu_ratio": generate[1] / bare[1], "help_cpu_ratio": helps[1] / bare[1],
+            "help_imports": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "?"}
+
+
+# ---------------------------------------------------------------------------------------
+# pwntools, where installed (in this Python or another one)
+
+PWN_WORKER = r"""
+import json, resource, sys, time
+from pwn import asm, context
+context.log_level = "error"
+context.cache_dir = None  # assemble every time: the same work as ours
+stubs = json.load(sys.stdin)
+out = []
+for arch, endian, bits, text in stubs:
+    context.clear(arch=arch, endian=endian, bits=bits, os="linux", log_level="error")
+    context.cache_dir = None
+    c0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    code = asm(text)
+    wall = time.perf_counter() - t0
+    c1 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = c1[0] - c0[0] + sum(getattr(c1[1], f) - getattr(c0[1], f) for f in ("ru_utime", "ru_stime"))
+    out.append([wall, code.hex(), cpu])
+print(json.dumps(out))
+"""
+
+
+def pwntools_python(given: str | None) -> str | None:
+    for py in ([given] if given else [sys.executable]):
+        r = subprocess.run([py, "-c", "import pwnlib"], capture_output=True)
+        if r.returncode == 0:
+            return py
+    return None
+
+
+def _tool_dir(tmp: Path, arches) -> Path:
+    """A directory holding only what pwntools runs: cpp, and as, ld, readelf and objcopy
+    under the names it looks for (the host's plain names; the cross tools' triples)."""
+    from stubgen import realtools
+
+    d = tmp / "bin"
+    d.mkdir()
+    for name in ("cpp", "as", "ld", "readelf", "objcopy"):
+        p = shutil.which(name)
+        if p and not (d / name).exists():
+            (d / name).symlink_to(p)
+    for arch in arches:
+        for tool in ("as", "ld", "readelf", "objcopy"):
+            try:
+                p = realtools.gnu_tool(arch, tool)
+            except Exception:
                 continue
-            for policy in d.offers(aname, "policy"):
-                out.append((names, aname, dname, policy))
+            link = d / f"{arch.gnu_triple}-{tool}"
+            if p and not link.exists() and Path(p).name != tool:
+                link.symlink_to(shutil.which(p) or p)
+    return d
+
+
+def pwntools(py: str, sample: int, ours_one_core_sps: float, ours_all_cores_sps: float,
+             ours_cpu_per_stub: float) -> dict:
+    """pwntools' asm() on a sample of the raw GNU stubs, spread over the architectures."""
+    import stubgen
+    from stubgen import render, tables
+    from stubgen.verifier import Verifier
+
+    t = tables.load()
+    v = Verifier()
+    jobs, keystone_bytes, arches = [], [], []
+    for arch in t.arches.values():
+        parch = PWNTOOLS_ARCH.get(arch.goarch)
+        if parch is None:
+            continue
+        stubs = stubgen.generate("all", [arch.name], ["gnu"], "raw")
+        step = max(1, len(stubs) // max(1, sample // len(t.arches)))
+        for s in stubs[::step]:
+            with Capture() as cap:
+                v.check(s.text, _spec(s))
+            if not cap.asm_calls:
+                continue
+            source = cap.asm_calls[-1][2]
+            # The same instructions, in the syntax our reader hands Keystone (pwntools
+            # itself starts x86 in Intel syntax).
+            syntax = v.reader(render.dialect("gnu"), arch)[1]
+            header = f".{syntax}_syntax prefix\n" if syntax == "att" else ""
+            jobs.append([parch, arch.endian, 8 * arch.word_bytes, header + source])
+            keystone_bytes.append(bytes(v.machine(arch).uc.mem_read(0x100000, v.machine(arch).code_len)).hex())
+            arches.append(arch)
+    if not jobs:
+        return {"pwntools_ratio": None, "pwntools_note": "no architecture pwntools knows"}
+    with tempfile.TemporaryDirectory(prefix="stubgen-bench-pwn-") as tmp:
+        bindir = _tool_dir(Path(tmp), {a.name: a for a in arches}.values())
+        env = dict(os.environ, PATH=str(bindir), PWNLIB_NOTERM="1", TERM="dumb")
+        r = subprocess.run([py, "-c", PWN_WORKER], input=json.dumps(jobs), capture_output=True, text=True,
+                           env=env, cwd=tmp)
+    if r.returncode:
+        return {"pwntools_ratio": None, "pwntools_note": "pwntools failed: " + r.stderr.strip()[-400:]}
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    per = statistics.fmean(x[0] for x in res)
+    cpu = statistics.fmean(x[2] for x in res)
+    same = sum(1 for (_, got, _), want in zip(res, keystone_bytes) if got == want)
+    sps = 1 / per
+    return {"pwntools_us": per * 1e6, "pwntools_cpu_us": cpu * 1e6, "pwntools_stubs": len(res),
+            "pwntools_same_bytes": same, "pwntools_ratio": ours_one_core_sps / sps,
+            "pwntools_ratio_all_cores": ours_all_cores_sps / sps, "pwntools_cpu_ratio": cpu / ours_cpu_per_stub}
+
+
+def _spec(s):
+    from stubgen.verifier import stub_specs
+
+    return stub_specs([s])[0][1]
+
+
+# ---------------------------------------------------------------------------------------
+
+def one_repeat(a, pwn_py) -> dict:
+    fig: dict = {}
+    env = _env()
+    every = in_child("matrix_run", a.jobs, a.policies, a.scale, env=env)
+    one = in_child("matrix_run", 1, a.policies, a.scale, env=env)
+    fig.update(stubs=every["stubs"], failed=every["failed"] + one["failed"], emulated_runs=every["runs"],
+               wall_s_all_cores=every["wall_s"], wall_s_one_core=one["wall_s"],
+               parallel_ratio=every["wall_s"] / one["wall_s"],
+               # CPU seconds of all processes: how much work the spread adds (1.0: none);
+               # on a loaded machine the wall ratio shows how much CPU others left us.
+               cpu_s_all_cores=every["cpu_s"], cpu_s_one_core=one["cpu_s"],
+               parallel_cpu_ratio=every["cpu_s"] / one["cpu_s"],
+               stubs_per_s_all_cores=every["stubs"] / every["wall_s"],
+               stubs_per_s_one_core=one["stubs"] / one["wall_s"],
+               peak_rss_mb=max(every["rss_mb"], one["rss_mb"]))
+    ps = in_child("per_stub", a.policies, a.scale, env=env)
+    fig.update({k: ps[k] for k in ("stubgen_us", "floor_us", "keystone_us", "other_assembler_us", "capstone_us",
+                                   "unicorn_us", "floor_ratio")})
+    fig["floor_assemblers"] = ps["floor_assemblers"]
+    fig["peak_rss_mb"] = max(fig["peak_rss_mb"], ps["rss_mb"])
+    in_child("fixed_costs", env=env)  # the cache filled, as after any first run
+    fig["fixed_ms"] = in_child("fixed_costs", env=env)
+    fig["fixed_ms_no_cache"] = in_child("fixed_costs", env=_env(STUBGEN_NO_CACHE="1"))
+    fig.update(start_times(a.start_runs))
+    if pwn_py:
+        fig.update(pwntools(pwn_py, a.pwntools_sample, fig["stubs_per_s_one_core"], fig["stubs_per_s_all_cores"],
+                            fig["cpu_s_one_core"] / fig["stubs"]))
+    else:
+        fig["pwntools_ratio"] = None
+    return fig
+
+
+def summarize(runs: list[dict]) -> dict:
+    """min, median and max of every number (nested dicts per key) over the repeats."""
+    out: dict = {}
+    for k in runs[0]:
+        vals = [r.get(k) for r in runs]
+        if all(isinstance(x, dict) for x in vals):
+            out[k] = summarize(vals)
+        elif all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vals):
+            out[k] = {"min": min(vals), "median": statistics.median(vals), "max": max(vals)}
+        else:
+            out[k] = vals[0] if all(x == vals[0] for x in vals) else vals
     return out
 
 
-def pct(values, p):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else 0.0
-
-
-def help_start(runs=10):
-    """Median wall time of `python -m stubgen --help`, and whether it imported an engine."""
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "stubgen", "--help"], capture_output=True, check=True)
-        times.append(time.perf_counter() - t)
-    bare = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
-        bare.append(time.perf_counter() - t)
-    probe = ("import sys, runpy; sys.argv = ['stubgen', '--help']\n"
-             "try:\n    runpy.run_module('stubgen', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "print(sorted(m for m in ('unicorn', 'keystone', 'capstone', 'jinja2', 'yaml') if m in sys.modules),"
-             " file=sys.stderr)")
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    return statistics.median(times), statistics.median(bare), ast.literal_eval(r.stderr.strip().splitlines()[-1])
-
-
-def binutils_times(stubs, limit):
-    """Seconds per GNU stub for `as` + `objcopy -O binary -j .text`, each stub in its own
-    file; None and a note where the tools are missing."""
-    from stubgen import realtools
-    from stubgen.output import render_files
-
-    gnu = [s for s in stubs if s.dialect == "gnu"]
-    if limit:
-        step = max(1, len(gnu) // limit)
-        gnu = gnu[::step][:limit]
-    per, missing = [], set()
-    with tempfile.TemporaryDirectory(prefix="stubgen-bench-") as tmp:
-        for i, s in enumerate(gnu):
-            try:
-                asm = realtools.gnu_tool(s.context.arch, "as")
-                objcopy = realtools.gnu_tool(s.context.arch, "objcopy")
-            except realtools.ToolMissing as e:
-                missing.add(str(e))
-                continue
-            # The per-architecture file that defines the stub (not the header, not tables of numbers).
-            (text,) = [txt for txt, meta in render_files([s]).values()
-                       if meta["arch"] == s.arch and any(x["name"] == s.symbol for x in meta["symbols"])]
-            src, obj, binf = (Path(tmp) / f"s{i}{ext}" for ext in (".S", ".o", ".bin"))
-            t = time.perf_counter()
-            src.write_text(text, encoding="utf-8")
-            subprocess.run([asm, "-o", str(obj), str(src)], check=True, capture_output=True)
-            subprocess.run([objcopy, "-O", "binary", "-j", ".text", str(obj), str(binf)], check=True,
-                           capture_output=True)
-            binf.read_bytes()
-            per.append(time.perf_counter() - t)
-    return per, sorted(missing)
-
-
 def main(argv=None) -> int:
+    from stubgen.verifier.parallel import default_jobs
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scale", type=int, default=0, metavar="N",
-                    help=f"repeat the matrix N times (default: enough for about {TARGET_STUBS} stubs)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
-    ap.add_argument("--binutils-sample", type=int, default=200, metavar="K",
-                    help="GNU stubs assembled with binutils, spread over the run (0: all); default 200")
-    ap.add_argument("--no-binutils", action="store_true")
-    ap.add_argument("--help-runs", type=int, default=10, metavar="N")
+    ap.add_argument("--repeat", type=int, default=5, metavar="N", help="runs of every measurement (default 5)")
+    ap.add_argument("--scale", type=int, default=1, metavar="N", help="the matrix N times over (default 1)")
+    ap.add_argument("--policies", default="raw", help="raw (default), a comma-separated list, or all")
+    ap.add_argument("--jobs", type=int, default=default_jobs(), metavar="N",
+                    help="processes for the all-cores run (default: every core)")
+    ap.add_argument("--start-runs", type=int, default=5, metavar="N", help="starts timed per repeat (median)")
+    ap.add_argument("--pwntools-python", metavar="PATH",
+                    help="a Python with pwntools (default: this one, if it has pwntools)")
+    ap.add_argument("--pwntools-sample", type=int, default=30, metavar="K", help="GNU stubs pwntools assembles")
+    ap.add_argument("--no-pwntools", action="store_true")
     a = ap.parse_args(argv)
 
-    t_import = time.perf_counter()
-    import stubgen
-    from stubgen import tables as tables_mod
-    from stubgen.verifier import Verifier, emulator, stub_specs
-    import_s = time.perf_counter() - t_import
-
-    wall0 = time.perf_counter()
-    t = tables_mod.load()
-    batches = matrix(t)
-    per_matrix = sum(len(b[0]) for b in batches)
-    scale = a.scale or max(1, round(TARGET_STUBS / max(1, per_matrix)))
-
-    # Render: templates compile on first use, like any run; every repetition renders afresh.
-    t0 = time.perf_counter()
-    stubs = []
-    for _ in range(scale):
-        for names, aname, dname, policy in batches:
-            stubs += stubgen.generate(names, [aname], [dname], policy)
-    render_s = time.perf_counter() - t0
-
-    # Verify: engines are made on first use and reused; the time to the code write
-    # (read back, assemble, decode) and after it (emulate 7 runs, check) is split.
-    marks = []
-    load = emulator.Machine.load
-
-    def timed_load(self, code):
-        marks.append(time.perf_counter())
-        return load(self, code)
-
-    emulator.Machine.load = timed_load
-    v = Verifier()
-    specs = stub_specs(stubs)
-    per, front, back, failed, runs = [], [], [], 0, 0
-    t0 = time.perf_counter()
-    v.prefetch(specs)  # LLVM (riscv64) assembles every stub in one process, not one per stub
-    for text, spec in specs:
-        marks.clear()
-        s = time.perf_counter()
-        rep = v.check(text, spec)
-        e = time.perf_counter()
-        per.append(e - s)
-        if marks:
-            front.append(marks[0] - s)
-            back.append(e - marks[0])
-        failed += not rep.ok
-        runs += rep.runs
-    verify_s = time.perf_counter() - t0
-    emulator.Machine.load = load
-    wall_s = time.perf_counter() - wall0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    n = len(stubs)
+    pwn_py = None if a.no_pwntools else pwntools_python(a.pwntools_python)
+    load_before = os.getloadavg()
+    runs = []
+    for i in range(a.repeat):
+        runs.append(one_repeat(a, pwn_py))
+        if not a.json:
+            print(f"repeat {i + 1}/{a.repeat} done", file=sys.stderr)
     res = {
-        "stubs": n, "matrix_stubs": per_matrix, "scale": scale, "failed": failed, "emulated_runs": runs,
-        "batches": len(batches), "syscalls": len(t.signatures), "cpus": os.cpu_count(),
-        "import_s": import_s, "render_s": render_s, "verify_s": verify_s, "wall_s": wall_s,
-        "stubs_per_s": n / verify_s if verify_s else 0.0,
-        "stubs_per_s_with_render": n / (render_s + verify_s) if verify_s else 0.0,
-        "render_us": render_s / n * 1e6 if n else 0.0,
-        "verify_median_us": statistics.median(per) * 1e6 if per else 0.0,
-        "verify_p95_us": pct(per, 95) * 1e6,
-        "assemble_median_us": statistics.median(front) * 1e6 if front else 0.0,
-        "emulate_median_us": statistics.median(back) * 1e6 if back else 0.0,
-        "peak_rss_mb": rss_mb,
+        "machine": {"cpus": os.cpu_count(), "jobs": a.jobs, "python": platform.python_version(),
+                    "platform": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "config": {"repeat": a.repeat, "scale": a.scale, "policies": a.policies,
+                   "pwntools_python": pwn_py, "pwntools_sample": a.pwntools_sample},
+        "goals": {k: f"{op} {v}" for k, (op, v) in GOALS.items()},
+        "summary": summarize(runs),
+        "runs": runs,
     }
-    if not a.no_binutils:
-        bt, missing = binutils_times(stubs, a.binutils_sample)
-        res["binutils_missing"] = missing
-        if bt:
-            res["binutils_stubs"] = len(bt)
-            res["binutils_median_us"] = statistics.median(bt) * 1e6
-            res["binutils_mean_us"] = statistics.fmean(bt) * 1e6
-            res["binutils_est_s"] = statistics.fmean(bt) * sum(1 for s in stubs if s.dialect == "gnu")
-            res["binutils_ratio"] = res["binutils_median_us"] / res["assemble_median_us"]
-            res["binutils_ratio_full_verify"] = res["binutils_median_us"] / res["verify_median_us"]
-    help_s, bare_s, engines = help_start(a.help_runs)
-    res.update(help_median_ms=help_s * 1e3, python_bare_ms=bare_s * 1e3, help_imports=engines)
-
+    failed = any(r["failed"] for r in runs)
     if a.json:
         print(json.dumps(res, indent=2))
         return 1 if failed else 0
-    rows = [
-        ("stubs", f"{n} ({per_matrix} per matrix x {scale}; {failed} failed, {runs} emulated runs)"),
-        ("verify", f"{verify_s:.3f} s, {res['stubs_per_s']:.0f} stubs/s"),
-        ("  per stub", f"median {res['verify_median_us']:.0f} us, p95 {res['verify_p95_us']:.0f} us "
-                       f"(assemble {res['assemble_median_us']:.0f} + emulate {res['emulate_median_us']:.0f})"),
-        ("render", f"{render_s:.3f} s ({res['render_us']:.0f} us a stub)"),
-        ("render+verify", f"{render_s + verify_s:.3f} s, {res['stubs_per_s_with_render']:.0f} stubs/s"),
-        ("wall (in process)", f"{wall_s:.3f} s, plus {import_s * 1e3:.0f} ms of imports"),
-        ("peak RSS", f"{rss_mb:.0f} MB"),
-    ]
-    if "binutils_median_us" in res:
-        rows.append(("binutils as+objcopy", f"median {res['binutils_median_us'] / 1e3:.1f} ms a GNU stub "
-                     f"({res['binutils_stubs']} timed); {res['binutils_ratio']:.0f}x Keystone+Capstone, "
-                     f"{res['binutils_ratio_full_verify']:.0f}x a whole verification; "
-                     f"~{res['binutils_est_s']:.1f} s for these GNU stubs"))
-    elif not a.no_binutils:
-        rows.append(("binutils", "skipped: missing " + ", ".join(res["binutils_missing"])))
-    if res.get("binutils_missing") and "binutils_median_us" in res:
-        rows.append(("binutils missing", ", ".join(res["binutils_missing"])))
-    rows.append(("stubgen --help", f"median {res['help_median_ms']:.0f} ms of {a.help_runs} "
-                 f"(python -c pass: {res['python_bare_ms']:.0f} ms); imported: {engines}"))
-    w = max(len(k) for k, _ in rows)
-    for k, val in rows:
-        print(f"{k:<{w}}  {val}")
+    print(report(res))
     return 1 if failed else 0
+
+
+def _fmt(s, unit="", digits=2) -> str:
+    if s is None or (isinstance(s, list) and all(x is None for x in s)):
+        return "n/a"
+    if not isinstance(s, dict):
+        return str(s)
+    f = f"{{:.{digits}f}}"
+    return f"{f.format(s['median'])}{unit} [{f.format(s['min'])}-{f.format(s['max'])}]"
+
+
+def report(res) -> str:
+    s, m = res["summary"], res["machine"]
+    rows = [
+        ("machine", f"{m['cpus']} cpus, Python {m['python']}, {m['date']}, load {m['loadavg_before'][0]:.1f} "
+                    f"before / {m['loadavg_after'][0]:.1f} after"),
+        ("matrix", f"{s['stubs']['median']:.0f} stubs ({res['config']['policies']} policy, x{res['config']['scale']}),"
+                   f" {s['emulated_runs']['median']:.0f} emulated runs; median [min-max] of "
+                   f"{res['config']['repeat']} runs"),
+        ("wall, all cores", _fmt(s["wall_s_all_cores"], " s", 3)),
+        ("wall, one core", _fmt(s["wall_s_one_core"], " s", 3)),
+        ("parallel_ratio", _fmt(s["parallel_ratio"]) + f"; CPU all/one {_fmt(s['parallel_cpu_ratio'])}"),
+        ("stubgen per stub", _fmt(s["stubgen_us"], " us", 0)),
+        ("floor per stub", _fmt(s["floor_us"], " us", 0) + f" (Keystone {s['keystone_us']['median']:.0f} + "
+         f"Capstone {s['capstone_us']['median']:.0f} + Unicorn x7 {s['unicorn_us']['median']:.0f}; assemblers "
+         f"{s['floor_assemblers']})"),
+        ("floor_ratio", _fmt(s["floor_ratio"])),
+        ("fixed_ms (cache)", ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in s["fixed_ms"].items())),
+        ("fixed_ms (no cache)", ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in s["fixed_ms_no_cache"].items())),
+        ("generate madvise", f"{_fmt(s['generate_ms'], ' ms', 0)}; python -c pass {_fmt(s['bare_ms'], ' ms', 0)}"),
+        ("generate_ratio", _fmt(s["generate_ratio"]) + f"; by CPU time {_fmt(s['generate_cpu_ratio'])}"),
+        ("stubgen --help", f"{_fmt(s['help_ms'], ' ms', 0)}; imports {s['help_imports']}"),
+        ("help_ratio", _fmt(s["help_ratio"]) + f"; by CPU time {_fmt(s['help_cpu_ratio'])}"),
+        ("peak_rss_mb", _fmt(s["peak_rss_mb"], " MB", 0)),
+    ]
+    if isinstance(s.get("pwntools_ratio"), dict):
+        rows += [("pwntools per stub", _fmt(s["pwntools_us"], " us", 0) + f" ({_fmt(s['pwntools_stubs'], '', 0)} "
+                  f"stubs; same bytes as Keystone: {_fmt(s['pwntools_same_bytes'], '', 0)})"),
+                 ("pwntools_ratio", _fmt(s["pwntools_ratio"], "", 0) + " (one process each); all cores "
+                  + _fmt(s["pwntools_ratio_all_cores"], "", 0) + "; by CPU time "
+                  + _fmt(s["pwntools_cpu_ratio"], "", 0))]
+    else:
+        rows.append(("pwntools_ratio", "null (pwntools not installed" +
+                     (f": {s['pwntools_note']}" if s.get("pwntools_note") else "") + ")"))
+    w = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{w}}  {v}" for k, v in rows)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,16 @@ def _add_sources(p, templates: bool = True):
         p.add_argument("--templates", metavar="DIR", help=TEMPLATES_HELP)
 
 
+def _jobs(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a number of processes, 1 or more")
+    return int(value)
+
+
+def _add_jobs(p):
+    p.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="verify in N processes (default: every core)")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with its usage errors as one line (exit code 2, as argparse's own)."""
 
@@ -86,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_generation_options(g)
     g.add_argument("--verify", action="store_true", help="verify the written stubs under emulation")
     g.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
+    _add_jobs(g)
     g.add_argument("--force", action="store_true", help="overwrite files that stubgen did not generate")
     g.add_argument("--check", action="store_true", help="write nothing; exit 1 and print a unified diff if the "
                    "files in DIR differ from what would be generated, 0 if they match (for CI)")
@@ -114,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--no-real-tools", action="store_true",
                    help="do not compare with go tool asm or GNU as even where they are installed")
     v.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
+    _add_jobs(v)
     _add_sources(v)
 
     tb = sub.add_parser("tables", help="maintain the architecture tables")
@@ -164,7 +176,7 @@ def cmd_generate(a) -> int:
     if a.verify:
         from .verifier import verify_dir
 
-        return verify_dir(a.output, tables=a.tables, templates=a.templates, kernel_abi=a.kernel_abi)
+        return verify_dir(a.output, tables=a.tables, templates=a.templates, kernel_abi=a.kernel_abi, jobs=a.jobs)
     return 0
 
 
@@ -212,7 +224,7 @@ def cmd_verify(a) -> int:
         from .verifier import verify_dir
 
         return verify_dir(a.paths[0], tables=a.tables, templates=a.templates, mutants=a.mutants,
-                          real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi)
+                          real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi, jobs=a.jobs)
     if not a.arch:
         raise StubgenError("verify FILE...: --arch is required (a name or alias, e.g. amd64, i386, arm)")
     from .verifier.foreign import verify_files

@@ -108,7 +108,25 @@ class _Registers:
         return self.regs[i:i + n]
 
 
+# plan() runs for every stub rendered and every stub verified, with few distinct
+# (architecture, signature) pairs: frames are kept by the identity of the tables'
+# objects, which are immutable, and checked to be the same objects on a hit.
+_FRAMES: dict = {}
+
+
 def plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
+    key = (id(arch), id(sig), returns)
+    hit = _FRAMES.get(key)
+    if hit is not None and hit[0] is arch and hit[1] is sig:
+        return hit[2]
+    frame = _plan(arch, sig, returns)
+    if len(_FRAMES) >= 8192:
+        _FRAMES.clear()
+    _FRAMES[key] = (arch, sig, frame)
+    return frame
+
+
+def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
     k, c, g, word = arch.kernel, arch.c_abi, arch.go_abi0, arch.word_bytes
     halves = ("lo", "hi") if arch.endian == "little" else ("hi", "lo")
     kregs = _Registers(k.args, k.pair_align)

@@ -181,6 +181,9 @@ def environment(search_path: tuple[str, ...]):
     env.filters["imm_chunks"] = imm_chunks
     for name in ("center", "indent", "truncate", "wordwrap", "format"):
         env.filters[name] = _bounded_filter(env.filters[name], name)
+    from .cache import bytecode_cache
+
+    env.bytecode_cache = bytecode_cache(env)  # compiled templates kept between runs
     return env
 
 
@@ -252,7 +255,8 @@ class Dialect:
         for p in self.search_path:
             f = Path(p) / rel
             if f.exists() or f.is_symlink():
-                return _reading_rules(f, p, self.verify.get("reader"))
+                st = f.lstat()  # the file as it is now: an edited file is read afresh
+                return _reading_rules(f, p, self.verify.get("reader"), (st.st_mtime_ns, st.st_size, st.st_ino))
         raise StubgenError(f"dialect {self.name} has no {rel} for the verifier")
 
     def offers(self, arch: str, kind: str) -> list[str]:
@@ -262,7 +266,9 @@ class Dialect:
         return sorted(n[len(prefix):] for n in mod.__dict__ if n.startswith(prefix))
 
 
-def _reading_rules(f: Path, root: str, reader) -> dict:
+@lru_cache(maxsize=64)
+def _reading_rules(f: Path, root: str, reader, stamp) -> dict:
+    # stamp (mtime, size, inode) keys the memo: every stub asks, the file rarely changes.
     doc = yamlio.read(f, roots=[root])
     problems = list(doc.problems)
     if doc.data is None and not problems:

@@ -154,6 +154,12 @@ def load(root: str | None = None) -> model.Tables:
         raise StubgenError(f"{base}: tables directory not found")
     under = None if base.resolve() == shipped.resolve() else shipped
     roots = [base] + ([under] if under else [])  # every file read must lie inside one of them
+    from . import cache
+
+    cache_key = cache.tables_key([base] + ([under] if under else []))
+    cached = cache.load("tables", cache_key)
+    if isinstance(cached, model.Tables):
+        return cached
     problems = _Problems()
     types = {}
     tdoc = _read_yaml(_overlay(base, under, "common/types.yaml"), problems, roots)
@@ -207,4 +213,6 @@ def load(root: str | None = None) -> model.Tables:
     if not arches and not problems.lines:
         problems.add(base, "no architecture tables (*.yaml)")
     problems.raise_if_any()
-    return model.Tables(arches=arches, aliases=aliases, types=types, signatures=signatures, root=str(base))
+    loaded = model.Tables(arches=arches, aliases=aliases, types=types, signatures=signatures, root=str(base))
+    cache.store("tables", cache_key, loaded)
+    return loaded

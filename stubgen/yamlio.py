@@ -5,14 +5,13 @@ keys refused (PyYAML keeps the last one silently) and YAML 1.1 booleans used as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-
-import yaml
 
 from .errors import StubgenError
 
-# libyaml's parser when PyYAML has it: the same nodes, marks and tags, several times faster.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# PyYAML is imported only to parse: a file read before comes from the cache (stubgen.cache)
+# as the Document it gave, and a run that finds everything there never imports it.
 _BOOL = "tag:yaml.org,2002:bool"
 _STR = "tag:yaml.org,2002:str"
 
@@ -39,6 +38,8 @@ class Document:
 
 
 def _walk(loader, node, path: tuple, doc: Document):
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen: dict = {}
         for key_node, value_node in node.value:
@@ -92,6 +93,8 @@ def _shape_problem(node, limit: int) -> str | None:
     """Why a document's node graph is refused: nested too deep, or an alias. An alias
     is expanded once per reference, so nine of them nested make a 564-byte file that
     never finishes loading; no table needs one. Walked without recursion, each node once."""
+    import yaml
+
     stack, seen = [(node, 1)], set()
     while stack:
         n, depth = stack.pop()
@@ -111,8 +114,9 @@ def _shape_problem(node, limit: int) -> str | None:
 def read(path, roots=None) -> Document:
     """Read one YAML file (confined to roots when given; a regular file of bounded
     size, see inputs). Syntax errors and key problems land in .problems (each
-    "file:line[:column]: message"); .data is None when the file could not be parsed."""
-    from . import inputs
+    "file:line[:column]: message"); .data is None when the file could not be parsed.
+    A file parsed before comes from the cache, keyed by its bytes and the parser's code."""
+    from . import cache, inputs
 
     path = Path(path)
     doc = Document(path)
@@ -121,23 +125,51 @@ def read(path, roots=None) -> Document:
     except StubgenError as e:
         doc.problems.append(str(e))
         return doc
+    key = cache.key(["yaml document", str(path), _parser_fingerprint(), cache.digest(text.encode("utf-8"))])
+    cached = cache.load("yaml", key)
+    if isinstance(cached, Document):
+        return cached
+    _parse(doc, text)
+    cache.store("yaml", key, doc)
+    return doc
+
+
+@lru_cache(maxsize=1)
+def _parser_fingerprint() -> str:
+    """This module's code and PyYAML's (by the content of its package file, which holds
+    its version), without importing PyYAML."""
+    from importlib.machinery import PathFinder
+
+    from . import cache
+
+    spec = PathFinder.find_spec("yaml")
+    files = [__file__] + ([spec.origin] if spec and spec.origin else [])
+    return cache.key(["yaml parser"], files)
+
+
+def _parse(doc: Document, text: str) -> None:
+    import yaml
+
+    # libyaml's parser when PyYAML has it: the same nodes, marks and tags, several times faster.
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    path = doc.path
     try:
         # The constructor already reads the text and refuses control characters.
-        loader = _Loader(text)
+        loader = loader_class(text)
     except yaml.YAMLError as e:
         doc.problems.append(f"{path}: YAML: {str(e).splitlines()[0]}")
-        return doc
+        return
     try:
         node = loader.get_single_node()
         if node is None:
             # An empty file is a mistake (a truncated copy, a wrong path), never "no facts":
             # read as nothing, it would silently drop an architecture.
             doc.problems.append(f"{path}: empty (no YAML document)")
-            return doc
+            return
         shape = _shape_problem(node, MAX_DEPTH)
         if shape:
             doc.problems.append(f"{path}: {shape}")
-            return doc
+            return
         if node is not None:
             _walk(loader, node, (), doc)
             doc.data = loader.construct_document(node)
@@ -153,13 +185,19 @@ def read(path, roots=None) -> Document:
         doc.data = None
     finally:
         loader.dispose()
-    return doc
 
 
 def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) -> list[str]:
     """jsonschema's verdict on doc.data, one line per error with file, line and key path;
     an unknown key is pointed at where it is, not at its parent. bad_keys collects the
     top-level keys that have an error (None among them: the document as a whole)."""
+    from . import cache
+
+    # A document known to pass this schema (the same data, the same schema) is not
+    # checked again: jsonschema's import and run are most of a small run's start.
+    valid_key = cache.key([_parser_fingerprint(), repr(schema), repr(doc.data)])
+    if cache.load("valid", valid_key) is True:
+        return []
     import jsonschema
 
     out = []
@@ -182,6 +220,8 @@ def schema_problems(doc: Document, schema: dict, bad_keys: set | None = None) ->
                        f"name {short(repr(e.instance))} is not allowed ({_why_name(e)})")
             continue
         out.append(f"{doc.where(path)}: {dotted(path) or '(top)'}: {_message(e)}")
+    if not errors:
+        cache.store("valid", valid_key, True)
     return out
 
 

@@ -414,40 +414,35 @@ def references(verifier, text: str, spec: Spec, cache: dict, notes: set):
 
 
 def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
-               real_tools: bool = True, out=None, kernel_abi: str | None = None) -> int:
+               real_tools: bool = True, out=None, kernel_abi: str | None = None, jobs: int | None = None) -> int:
     """Verify the stubs of a generated directory as they are on disk; where Go's
-    assembler or GNU as is installed, their bytes must agree with ours too."""
+    assembler or GNU as is installed, their bytes must agree with ours too. jobs:
+    processes (default: every core)."""
+    from .parallel import verify_specs
+
     out = out or sys.stdout
     specs = manifest_specs(directory)
-    v = Verifier(tables, templates, kernel_abi)
-    cache: dict = {}
     notes: set[str] = set()
     compared: dict[str, int] = {}
-    items, refused = [], {}
-    for i, (text, spec) in enumerate(specs):
-        ref = references(v, text, spec, cache, notes) if real_tools else None
-        if isinstance(ref, str):
-            refused[i] = Report(spec, [f"real assembler: {ref}"])
-            continue
-        items.append((text, spec, ref))
-        if ref is not None:
-            compared[ref.tool] = compared.get(ref.tool, 0) + 1
-    checked = iter(v.check_many(items))
-    reports = [refused[i] if i in refused else next(checked) for i in range(len(specs))]
-    for rep in reports:
-        for name in rep.agreed:
-            compared[f"{name} (second assembler)"] = compared.get(f"{name} (second assembler)", 0) + 1
+    failed: list[Report] = []
+    total = runs = 0
+    for rep, tools in verify_specs(specs, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
+                                   notes=notes, progress=True):
+        total, runs = total + 1, runs + rep.runs
+        for tool in tools:
+            compared[tool] = compared.get(tool, 0) + 1
+        if not rep.ok:
+            failed.append(rep)
+    t = tables_mod.load(tables)
     for name in sorted({s.arch for _, s in specs}):
-        note = missing_note(v.tables.arch(name))
+        note = missing_note(t.arch(name))
         if note:
             notes.add(f"not assembled twice: {note}")
-    failed = [r for r in reports if not r.ok]
     for r in failed:
         print(r.describe(), file=out)
-    runs = sum(r.runs for r in reports)
     also = "; ".join(f"{n} also against {tool}" for tool, n in sorted(compared.items()))
-    print(f"verified {len(reports)} stubs ({runs} emulated calls{'; ' + also if also else ''}): "
-          f"{len(reports) - len(failed)} passed, {len(failed)} failed", file=out)
+    print(f"verified {total} stubs ({runs} emulated calls{'; ' + also if also else ''}): "
+          f"{total - len(failed)} passed, {len(failed)} failed", file=out)
     for n in sorted(notes):
         print(f"note: {n}" if n.startswith("not assembled") else f"note: not compared with a real assembler: {n}",
               file=out)
@@ -459,5 +454,5 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     if mutants:
         from .mutants import kill_table
 
-        code = max(code, kill_table(v, specs, out=out))
+        code = max(code, kill_table(Verifier(tables, templates), specs, out=out))
     return code
