@@ -21,6 +21,10 @@ class KernelABI:
     clobbers: tuple[str, ...]
     error_range: tuple[int, int]
     pair_align: int = 1  # a two-register argument starts at a register index divisible by this
+    stack_args: int | None = None  # arguments past the registers: at this offset above sp at the trap
+    stack_slot: int = 4
+    pair_stack_align: int = 4
+    error_flag: str = ""  # a register set on error, with a positive errno in result
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class CallingConvention:
     stack_align: int
     pair_align: int = 1
     pair_stack_align: int = 4  # stack alignment of a two-word argument (from the first stack argument)
+    scratch: tuple[str, ...] = ()  # registers a stub may use for its own work
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class GoABI0:
     fp: int
     return_address: str
     max_align: int = 8  # Go aligns a value to min(its size, this)
+    scratch: tuple[str, ...] = ()  # registers a stub may use for its own work
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class Arch:
     kernel_table: dict = field(default_factory=dict)  # where `stubgen tables import` reads the numbers
     signatures: dict = field(default_factory=dict)  # name -> Signature where this entry point differs
     c_macro: str = ""  # the macro a C compiler for this architecture predefines
+    system_calls: str = ""  # this architecture's name in the PyPI package system-calls
 
 
 @dataclass(frozen=True)

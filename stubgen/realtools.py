@@ -242,6 +242,24 @@ def gnu_asm_bytes(source, arch, tables=None) -> dict[str, bytes]:
     """{symbol: machine code} of the .text symbols in a GNU .S, cut out of
     `objcopy -O binary -j .text` by the offsets and sizes `nm -S` reports. Bytes
     at relocation sites are the assembler's placeholders."""
+    return {name: code for name, (code, _) in gnu_asm_code(source, arch, tables).items()}
+
+
+def _text_relocations(obj: Path, arch, tables=None) -> list[tuple[int, str, str]]:
+    """(offset, type, target) of the relocations in .text, from `objdump -r`."""
+    r = _run([gnu_tool(arch, "objdump", tables), "-r", "-j", ".text", str(obj)], f"objdump -r {obj.name}")
+    out = []
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and all(c in "0123456789abcdefABCDEF" for c in parts[0]):
+            out.append((int(parts[0], 16), parts[1], parts[2]))
+    return out
+
+
+def gnu_asm_code(source, arch, tables=None) -> dict[str, tuple[bytes, list]]:
+    """{symbol: (machine code, relocations)} of the .text symbols in a GNU .S; each
+    relocation is (offset in the symbol, 4, type, target): the instruction word that
+    holds the assembler's placeholder."""
     objcopy = gnu_tool(arch, "objcopy", tables)
     with tempfile.TemporaryDirectory(prefix="stubgen-as-") as tmp:
         obj = gnu_assemble(source, arch, Path(tmp) / "stub.o", tables)
@@ -249,12 +267,14 @@ def gnu_asm_bytes(source, arch, tables=None) -> dict[str, bytes]:
         _run([objcopy, "-O", "binary", "-j", ".text", str(obj), str(binf)], f"objcopy {obj.name}")
         text = binf.read_bytes() if binf.exists() else b""
         syms = [(n, v, s) for n, t, v, s in _nm_symbols(obj, arch, tables) if t in "Tt"]
+        relocs = _text_relocations(obj, arch, tables)
     syms.sort(key=lambda x: x[1])
     out = {}
     for i, (name, value, size) in enumerate(syms):
         if size is None:  # no .size directive: up to the next symbol
             size = (syms[i + 1][1] if i + 1 < len(syms) else len(text)) - value
-        out[name] = text[value:value + size]
+        mine = [(off - value, 4, kind, target) for off, kind, target in relocs if value <= off < value + size]
+        out[name] = (text[value:value + size], mine)
     return out
 
 

@@ -6,7 +6,15 @@ _REGS = {"type": "array", "items": _REG, "uniqueItems": True}
 _ENGINE = {
     "type": "object",
     "required": ["arch", "mode"],
-    "properties": {"arch": _IDENT, "mode": _IDENT, "consts": _IDENT, "prefix": _IDENT, "pc": _REG},
+    # mode: one constant, or a list of constants or-ed together (MIPS32 | BIG_ENDIAN).
+    "properties": {"arch": _IDENT, "mode": {"oneOf": [_IDENT, {"type": "array", "items": _IDENT, "minItems": 1}]},
+                   "consts": _IDENT, "prefix": _IDENT, "pc": _REG,
+                   # Unicorn's name (after prefix) of a register where it is not the table's.
+                   "names": {"type": "object", "propertyNames": _REG,
+                             "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
+                   # Directives the assembler itself puts before every body (MIPS: .set
+                   # noreorder); no directive of the text being checked ever reaches it.
+                   "preamble": {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z]+( [a-z]+)?$"}}},
     "additionalProperties": False,
 }
 
@@ -24,6 +32,8 @@ KERNEL_TABLE = _obj(["path", "abis"], {
     "abis": {"type": "array", "items": _ABI, "minItems": 1, "uniqueItems": True},
     # Generic architectures share scripts/syscall.tbl and add ABI tags in a Makefile.
     "abis_from": _obj(["path", "variable"], {"path": _KERNEL_PATH, "variable": _IDENT}),
+    # Added to every number of the table (MIPS: __NR_Linux, 4000 for o32, 5000 for n64).
+    "number_base": {"type": "integer", "minimum": 0},
     "extra": _obj(["base", "calls"], {
         "base": {"type": "integer", "minimum": 0},
         "calls": {"type": "object", "minProperties": 1, "propertyNames": _IDENT,
@@ -42,6 +52,9 @@ ARCH = _obj(
         "c_macro": _IDENT,
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
+        # The name the PyPI package system-calls gives this architecture (the drift test
+        # compares the numbers with it).
+        "system_calls": {"type": "string", "pattern": r"^[a-z0-9_]+$"},
         "word_bytes": {"enum": [4, 8]},
         "endian": {"enum": ["little", "big"]},
         "engines": _obj(["keystone", "capstone", "unicorn"],
@@ -52,8 +65,16 @@ ARCH = _obj(
         "stack_pointer": _REG,
         "kernel": _obj(["number", "args", "result", "error_range"], {
             "number": _REG,
-            "args": dict(_REGS, minItems=6, maxItems=7),
+            "args": dict(_REGS, minItems=4, maxItems=7),
+            # Arguments past the registers: read from the caller's stack at the trap,
+            # from this offset above sp (MIPS o32: 16), in slots like a C call's.
+            "stack_args": {"type": "integer", "minimum": 0, "maximum": 64},
+            "stack_slot": {"enum": [4, 8]},
+            "pair_stack_align": {"enum": [4, 8]},
             "result": _REG,
+            # A register the kernel sets on error, with a positive errno in result
+            # (MIPS a3); the stubs turn that into -errno.
+            "error_flag": _REG,
             "clobbers": _REGS,
             "error_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
             "pair_align": {"enum": [1, 2]},
@@ -69,11 +90,14 @@ ARCH = _obj(
             "stack_align": {"enum": [4, 8, 16]},
             "pair_align": {"enum": [1, 2]},
             "pair_stack_align": {"enum": [4, 8]},
+            "scratch": _REGS,  # registers a stub may use for its own work
         }),
         "go_abi0": _obj(["fp", "return_address"], {
             "fp": {"type": "integer", "minimum": 0, "maximum": 64},
             "return_address": _REG,
             "max_align": {"enum": [4, 8]},
+            # Registers a stub may use for its own work (o32: arguments it stores for the kernel).
+            "scratch": _REGS,
         }),
         "kernel_table": KERNEL_TABLE,
         "signatures": {"$ref": "#/$defs/signatures"},

@@ -28,6 +28,10 @@ EXPECTED = {
     "arm": {"restart_syscall": 0, "exit": 1, "madvise": 220, "arm_sync_file_range": 341, "eabi_only_call": 400,
             "breakpoint": 0x0f0001, "cacheflush": 0x0f0002, "usr26": 0x0f0003, "usr32": 0x0f0004,
             "set_tls": 0x0f0005, "get_tls": 0x0f0006},
+    # MIPS tables hold n; the number is __NR_Linux + n (kernel_table.number_base).
+    **{a: {"syscall": 4000, "exit": 4001, "break": 4017, "mmap": 4090, "madvise": 4218, "fadvise64": 4254}
+       for a in ("mips", "mipsle")},
+    "mips64le": {"read": 5000, "mmap": 5009, "madvise": 5027, "exit": 5058, "set_mempolicy_home_node": 5450},
 }
 
 
@@ -103,11 +107,12 @@ def test_import_end_to_end(tabledir, capsys):
     assert prov["sources"] == [{"path": "arch/x86/entry/syscalls/syscall_64.tbl", "abis": ["common", "64"],
                                 "sha256": hashlib.sha256(TBL64.read_bytes()).hexdigest()}]
     assert t.arches["arm"].provenance["extra"]["base"] == 0x0f0000
+    assert t.arches["mips64le"].provenance["sources"][0]["number_base"] == 5000
     # the hand-written ABI facts are untouched, and the new tables still generate
     for arch in EXPECTED:
         assert (tabledir / f"{arch}.yaml").read_bytes() == (tables_dir() / f"{arch}.yaml").read_bytes()
     stubs = stubgen.generate(tables=str(tabledir), dialects=["gnu"])
-    assert {s.arch: s.number for s in stubs} == {"386": 219, "amd64": 28, "arm": 220}
+    assert {s.arch: s.number for s in stubs} == {a: n["madvise"] for a, n in EXPECTED.items()}
     files = render_files(stubs)
     header = files["gnu/stubs_linux_arm.S"][0].splitlines()[1]
     assert header == f"/* stubgen {stubgen.__version__}: arm tables, kernel 9.8.7 */"
@@ -122,7 +127,7 @@ def test_generic_architecture_end_to_end(tabledir):
         "abis_from": {"path": "arch/arm64/kernel/Makefile.syscalls", "variable": "syscall_abis_64"}})
     (tabledir / "generic64.yaml").write_text(yaml.safe_dump(d))
     imports = importer.run(KERNEL, tables=str(tabledir))
-    assert [i.arch for i in imports] == ["386", "amd64", "arm", "generic64"]
+    assert [i.arch for i in imports] == sorted([*EXPECTED, "generic64"])
     g = tables.load(str(tabledir)).arches["generic64"]
     assert g.numbers["memfd_secret"] == 447 and "riscv_flush_icache" not in g.numbers
     assert [s["path"] for s in g.provenance["sources"]] == ["scripts/syscall.tbl",
@@ -245,7 +250,7 @@ def test_arches_without_kernel_table_are_left_alone(tabledir):
         p = tabledir / f"{arch}.yaml"
         p.write_text(p.read_text().split("\n# Where `stubgen tables import`")[0] + "\n")
     before = snapshot(tabledir)
-    assert [i.arch for i in importer.run(KERNEL, tables=str(tabledir))] == ["amd64"]
+    assert [i.arch for i in importer.run(KERNEL, tables=str(tabledir))] == sorted(set(EXPECTED) - {"386", "arm"})
     after = snapshot(tabledir)
     assert after["386.yaml"] == before["386.yaml"] and after["arm.yaml"] == before["arm.yaml"]
 

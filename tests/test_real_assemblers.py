@@ -2,6 +2,7 @@
 lowering's for every Plan 9 stub (and run the same checks), GNU as's equal Keystone's
 for i386 and arm and decode to the same instructions for x86-64."""
 import io
+import re
 import shutil
 
 import pytest
@@ -36,7 +37,9 @@ def test_real_assembler_agrees(tmp_path, dialect, policy, extra):
     buf = io.StringIO()
     assert verify_dir(out, out=buf) == 0, buf.getvalue()
     tool = "go tool asm" if dialect == "plan9" else "GNU as"
-    assert f"3 also against {tool}" in buf.getvalue()
+    # every architecture whose assembler is installed (386, amd64 and arm at least)
+    m = re.search(rf"(\d+) also against {tool}", buf.getvalue())
+    assert m and int(m.group(1)) >= 3, buf.getvalue()
 
 
 def test_a_lowering_that_encodes_differently_from_go_is_caught(tmp_path):

@@ -13,7 +13,7 @@ from .. import tables as tables_mod
 from ..errors import StubgenError
 from .assembler import AssemblyError, KeystoneAssembler
 from .body import ReadError
-from .checks import INJECTED, evaluate, placement
+from .checks import INJECTED, evaluate, negated, placement
 from .kernel import linux_abi
 
 READERS = {"plan9": "Plan9Reader", "gnu": "GnuReader"}
@@ -134,7 +134,7 @@ class Verifier:
         if reference is not None and not rep.problems:
             from .reference import compare_code
 
-            theirs = reference.patched(machine.symbols(spec.errno_handler))
+            theirs = reference.unpadded(code, reference.patched(machine.symbols(spec.errno_handler)))
             rep.problems += compare_code(arch, code, theirs, reference)
             if not rep.problems and theirs != code and reference.emulate:
                 fail_pc = self._emulate(rep, theirs, arch, abi, machine, convention, frame, policy, spec,
@@ -152,14 +152,15 @@ class Verifier:
         setup = lay_out(arch, convention, frame, len(code))
         prepared = machine.prepare(setup.regs, setup.memory)
         where = placement(abi, setup, arch)
-        for inject in INJECTED:
+        for inject in INJECTED + negated(abi):
             run = machine.run_prepared(prepared, inject)
             rep.runs += 1
             problems = evaluate(run, setup, abi=abi, arch=arch, convention=convention, policy=policy,
                                 number=spec.number, inject=inject, machine=machine, code_len=len(code),
                                 where=where)
             if problems:
-                rep.problems += [f"{label}kernel result {inject}: {p}" for p in problems]
+                how = " (already negated, error flag set)" if type(inject) is not int else ""
+                rep.problems += [f"{label}kernel result {int(inject)}{how}: {p}" for p in problems]
                 if run.traps:
                     t = run.traps[0]
                     rep.problems.append("seen at the trap: " + ", ".join(
@@ -239,7 +240,8 @@ def references(verifier, text: str, spec: Spec, cache: dict, notes: set):
     if key not in cache:
         try:
             if kind == "go":
-                cache[key] = reference.go_references(text, arch)
+                pad = dialect.reading_rules(arch.name).get("function_padding", 0)
+                cache[key] = reference.go_references(text, arch, pad)
             else:
                 exact = dialect.reading_rules(arch.name).get("real_assembler", "bytes") == "bytes"
                 cache[key] = reference.gnu_references(text, arch, exact)

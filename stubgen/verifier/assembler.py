@@ -97,7 +97,10 @@ class KeystoneAssembler:
     def __init__(self, engine: dict, syntax: str | None = None):
         import keystone
 
-        self._ks = keystone.Ks(getattr(keystone, engine["arch"]), getattr(keystone, engine["mode"]))
+        from .consts import flags
+
+        self._ks = keystone.Ks(flags(keystone, engine["arch"]), flags(keystone, engine["mode"]))
+        self._preamble = list(engine.get("preamble", ()))
         if syntax:
             self._ks.syntax = getattr(keystone, f"KS_OPT_SYNTAX_{syntax.upper()}")
         self._keystone = keystone
@@ -120,7 +123,7 @@ class KeystoneAssembler:
 
     def _asm(self, lines: list[str], address: int) -> Assembled:
         try:
-            code, count = self._ks.asm("\n".join(lines), address, as_bytes=True)
+            code, count = self._ks.asm("\n".join(self._preamble + lines), address, as_bytes=True)
         except self._keystone.KsError as e:
             raise AssemblyError(f"Keystone: {e}") from None
         if not code or not count:

@@ -9,6 +9,14 @@ from .emulator import STEP_LIMIT
 INJECTED = (0, 1, -1, -22, -4095, -4096, 0x7FFFFFFF)
 
 
+def negated(abi) -> tuple[int, ...]:
+    """Results a stub is also run with: the errors this ABI's kernel may return already
+    negated with its error flag set."""
+    from .emulator import Negated
+
+    return tuple(Negated(-abi.errno[name]) for name in abi.negated_errors)
+
+
 def _m(bits: int) -> int:
     return (1 << bits) - 1
 
@@ -44,7 +52,7 @@ def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machi
             if got != want:
                 size = setup.args[i][1]
                 what = f"{8 * size}-bit" if bits == 8 * size else f"{bits}-bit part of a {8 * size}-bit value"
-                p.append(f"argument {i + 1} ({what}) in {abi.args[r]} = {got:#x} at the trap, expected {want:#x}")
+                p.append(f"argument {i + 1} ({what}) in {abi.arg_name(r)} = {got:#x} at the trap, expected {want:#x}")
     if policy.crashes_on_error and is_error:
         if run.returned:
             p.append("returned on an error result; the crash policy must crash")

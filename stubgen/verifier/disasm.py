@@ -8,11 +8,19 @@ from functools import lru_cache
 _NUM = re.compile(r"(?<![\w])-?(?:0x[0-9a-fA-F]+|\d+)(?![\w])")
 
 
+def _engine(arch_name: str, cs_arch, cs_mode, detail: bool):
+    from .consts import key
+
+    return _cached_engine(arch_name, key(cs_arch), key(cs_mode), detail)
+
+
 @lru_cache(maxsize=16)
-def _engine(arch_name: str, cs_arch: str, cs_mode: str, detail: bool):
+def _cached_engine(arch_name: str, cs_arch: str, cs_mode: str, detail: bool):
     import capstone
 
-    cs = capstone.Cs(getattr(capstone, cs_arch), getattr(capstone, cs_mode))
+    from .consts import flags
+
+    cs = capstone.Cs(flags(capstone, cs_arch.split("|")), flags(capstone, cs_mode.split("|")))
     cs.detail = detail
     return cs
 
@@ -34,8 +42,10 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=()) -> lis
     problems = []
     e = arch.engines.capstone
     # disasm_lite: the same decoding as decode(), without an object per instruction.
-    insns = list(_engine(arch.name, e["arch"], e["mode"], False).disasm_lite(code, address, len(body.source)))
+    insns = list(_engine(arch.name, e["arch"], e["mode"], False).disasm_lite(code, address, len(body.source) + 1))
     if len(insns) != len(body.source):
+        # More is as wrong as fewer: an assembler that adds instructions of its own
+        # (Keystone's MIPS delay-slot nops in reorder mode) changes what runs.
         return [f"Capstone decodes {len(insns)} instructions where the source has {len(body.source)}"]
     wmask = (1 << (8 * arch.word_bytes)) - 1
     for src, want, (at, _, mnemonic, op_str) in zip(body.source, body.numbers, insns):

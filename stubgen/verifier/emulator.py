@@ -21,6 +21,11 @@ CANARY = 0xA5
 STEP_LIMIT = 500
 
 
+class Negated(int):
+    """An injected error the kernel returns already negated with its error flag set
+    (some MIPS kernel paths, musl 5db475f0): the caller must still see -errno."""
+
+
 @dataclass
 class Trap:
     pc: int
@@ -128,10 +133,13 @@ class Machine:
         self.arch, self.abi = arch, abi
         self.word = arch.word_bytes
         self.mask = (1 << (8 * self.word)) - 1
-        self.reg_ids = {r: getattr(consts, e["prefix"] + r.upper()) for r in arch.registers}
+        names = e.get("names", {})
+        self.reg_ids = {r: getattr(consts, e["prefix"] + names.get(r, r).upper()) for r in arch.registers}
         self.pc_id = getattr(consts, e["prefix"] + e["pc"].upper())
         self.sp = arch.stack_pointer
-        uc = unicorn.Uc(getattr(unicorn, e["arch"]), getattr(unicorn, e["mode"]))
+        from .consts import flags
+
+        uc = unicorn.Uc(flags(unicorn, e["arch"]), flags(unicorn, e["mode"]))
         uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)  # keep memory flat: the default reserves far more
         uc.mem_map(CODE, CODE_SIZE)
         uc.mem_map(STACK, STACK_SIZE)
@@ -158,8 +166,9 @@ class Machine:
         self._at_trap = _Registers(uc, [self.pc_id, self.reg_ids[abi.number]] + [self.reg_ids[r] for r in abi.args],
                                    self.mask)
         self._clobbers = [(r, what) for r, what in abi.cpu_clobbers.items()]
-        self._trap_out = _Registers(uc, [self.reg_ids[abi.result]] + [self.reg_ids[r] for r, _ in self._clobbers],
-                                    self.mask, reads=False)
+        flag = [self.reg_ids[abi.error_flag]] if abi.error_flag else []
+        self._trap_out = _Registers(uc, [self.reg_ids[abi.result]] + flag
+                                    + [self.reg_ids[r] for r, _ in self._clobbers], self.mask, reads=False)
         self._write_access = unicorn.UC_MEM_WRITE
         self._contexts: dict = {}
         self.code_len = 0
@@ -189,8 +198,25 @@ class Machine:
         self.uc.emu_stop()
 
     def _syscall(self, pc: int, seen: list[int]):
-        self.run.traps.append(Trap(pc, seen[1], tuple(seen[2:])))
-        self._trap_out.write([self.inject] + [pc if what == "next_pc" else 0x246 for _, what in self._clobbers])
+        args = tuple(seen[2:])
+        if self.abi.stack_args:
+            # The kernel copies these from the caller's stack at the trap.
+            at = self.reg(self.sp) + self.abi.stack_args["offset"]
+            raw = self.uc.mem_read(at, 4 * self.abi.stack_args["slots"])
+            args += tuple(int.from_bytes(raw[i:i + 4], self.arch.endian) for i in range(0, len(raw), 4))
+        self.run.traps.append(Trap(pc, seen[1], args))
+        self._trap_out.write(self._kernel_result() + [pc if what == "next_pc" else 0x246 for _, what in self._clobbers])
+
+    def _kernel_result(self) -> list[int]:
+        """The result register (and the error flag, where the ABI has one) for the
+        injected result: -errno, or a positive errno with the flag set."""
+        inject = self.inject
+        if not self.abi.error_flag:
+            return [inject]
+        if isinstance(inject, Negated):
+            return [inject, 1]
+        lo, hi = self.abi.error_range
+        return [-inject, 1] if lo <= inject <= hi else [inject, 0]
 
     def _on_syscall(self, uc, _):
         seen = self._at_trap.read()
@@ -206,7 +232,7 @@ class Machine:
                 insn = int.from_bytes(uc.mem_read(pc + chk["offset"], 4), self.arch.endian)
                 if insn & chk["mask"] != chk["value"]:
                     return self._stop(fault=f"trap instruction {insn:#010x} at {pc + chk['offset']:#x} is not "
-                                            f"the EABI syscall trap (svc #0)", pc=pc)
+                                            f"{trap.get('name', 'the syscall trap')}", pc=pc)
             return self._syscall(pc, seen)
         if intno in self.abi.crash_interrupts:
             return self._stop(crash=f"interrupt {intno}", pc=pc)
