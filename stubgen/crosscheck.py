@@ -7,6 +7,8 @@ Checks, each one row per architecture and dialect:
   go vet catches    vet reports a wrong frame size and a wrong FP offset (so a pass means something)
   go asm            go tool asm assembles every Plan 9 stub
   gnu as            the cross as assembles every GNU stub with --fatal-warnings
+  llvm as           LLVM's assembler (where the tables name an llvm target) assembles the GNU
+                    file and every stub's bytes equal GNU as's: two assemblers nobody here wrote
   kernel valid      a program maps 64 MiB, touches it, calls the madvise stub with
                     MADV_DONTNEED: result 0, RSS drops by 60 MiB, the pages read back zero
   kernel misaligned the stub on a misaligned address: -22 (raw), -1 and errno 22 (errno),
@@ -33,7 +35,7 @@ from .output import MANIFEST
 PROGRAMS = Path(__file__).parent / "crosscheck_programs"
 KERNEL_SYSCALL = "madvise"
 PASS, FAIL, SKIP = "pass", "FAIL", "skip"
-CHECKS = ("go vet", "go vet catches", "go asm", "gnu as", "kernel valid", "kernel misaligned",
+CHECKS = ("go vet", "go vet catches", "go asm", "gnu as", "llvm as", "kernel valid", "kernel misaligned",
           "kernel callee-saved")
 
 
@@ -360,6 +362,9 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
 
             if "gnu as" in wanted:
                 out.append(_guard("gnu as", arch.name, "gnu", policy, gas))
+            if "llvm as" in wanted and arch.engines.llvm:
+                out.append(_guard("llvm as", arch.name, "gnu", policy,
+                                  lambda: realtools.llvm_agrees_with_gnu(asm, arch, entry, tables)))
             modes = [m for m in ("valid", "misaligned", "callee-saved") if f"kernel {m}" in wanted]
             if modes:
                 def build():

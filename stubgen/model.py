@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Engines:
-    keystone: dict
     capstone: dict
     unicorn: dict
+    keystone: dict | None = None  # None: Keystone does not have the architecture
+    llvm: dict | None = None  # LLVM's target, where the verifier may assemble with it
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,6 @@ class KernelABI:
     number: str
     args: tuple[str, ...]
     result: str
-    clobbers: tuple[str, ...]
     error_range: tuple[int, int]
     pair_align: int = 1  # a two-register argument starts at a register index divisible by this
     stack_args: int | None = None  # arguments past the registers: at this offset above sp at the trap

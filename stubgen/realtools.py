@@ -135,9 +135,10 @@ def parse_go_listing(text: str, package: str | None = None) -> dict[str, GoSymbo
     return syms
 
 
-def go_asm(source, arch, package: str = "example.com/stubs", tables=None) -> dict[str, GoSymbol]:
+def go_asm(source, arch, package: str = "example.com/stubs", tables=None, flags=()) -> dict[str, GoSymbol]:
     """Assemble Plan 9 source (a path, or the text itself) for arch with `go tool asm -S`
-    and return its symbols. Text is written to a temporary file named so that the
+    and return its symbols. flags: more options for the assembler (riscv64's reading
+    rules turn off compressed instructions, so the bytes compare with ours). Text is written to a temporary file named so that the
     assembler (and a reader of its messages) sees the architecture suffix."""
     a = _arch(arch, tables)
     go = go_tool()
@@ -147,7 +148,7 @@ def go_asm(source, arch, package: str = "example.com/stubs", tables=None) -> dic
         else:
             path = Path(tmp) / f"stub_linux_{a.goarch}.s"
             path.write_text(source, encoding="utf-8")
-        r = _run([go, "tool", "asm", "-p", package, "-I", str(Path(_goroot()) / "pkg" / "include"),
+        r = _run([go, "tool", "asm", *flags, "-p", package, "-I", str(Path(_goroot()) / "pkg" / "include"),
                   "-D", "GOOS_linux", "-D", f"GOARCH_{a.goarch}", "-S", "-o", str(Path(tmp) / "out.o"),
                   str(path)], f"go tool asm ({a.goarch}) {path.name}", env=go_env(a.goarch))
     return parse_go_listing(r.stdout, package)
@@ -156,20 +157,6 @@ def go_asm(source, arch, package: str = "example.com/stubs", tables=None) -> dic
 def go_asm_bytes(source, arch, package: str = "example.com/stubs", tables=None) -> dict[str, bytes]:
     """{symbol: machine code} of the text symbols Go's assembler makes from source."""
     return {n: s.code for n, s in go_asm(source, arch, package, tables).items() if s.kind == "STEXT"}
-
-
-def go_stubs_bytes(stubs, tables=None) -> dict[tuple[str, str], bytes]:
-    """{(arch, symbol): bytes} for Plan 9 Stub objects, one assembler run per architecture."""
-    by_arch: dict[str, list] = {}
-    for s in stubs:
-        if s.dialect == "plan9":
-            by_arch.setdefault(s.arch, []).append(s)
-    out = {}
-    for arch, group in by_arch.items():
-        text = '#include "textflag.h"\n\n' + "\n\n".join(s.text for s in group) + "\n"
-        for name, code in go_asm_bytes(text, arch, tables=tables).items():
-            out[(arch, name)] = code
-    return out
 
 
 # --- GNU binutils and gcc -----------------------------------------------------------
@@ -278,6 +265,60 @@ def gnu_asm_code(source, arch, tables=None) -> dict[str, tuple[bytes, list]]:
     return out
 
 
+# --- LLVM (the ziglang wheel) -------------------------------------------------------
+
+LLVM_PACKAGE = "the llvm extra (pip install 'stubgen[llvm]': ziglang and pyelftools)"
+
+
+def llvm_asm_bytes(source: Path, arch, tables=None) -> dict[str, bytes]:
+    """{symbol: machine code} of the function symbols in a GNU .S, assembled by LLVM for
+    the table's llvm triple and cut out of the object by its ELF symbol table."""
+    from .verifier import llvm
+
+    a = _arch(arch, tables)
+    if not llvm.available():
+        raise ToolMissing("LLVM's assembler (zig cc)", LLVM_PACKAGE)
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    with tempfile.TemporaryDirectory(prefix="stubgen-llvm-") as tmp:
+        obj = Path(tmp) / "stub.o"
+        _run([str(llvm.zig()), "cc", "-c", "-target", a.engines.llvm["triple"], "-o", str(obj), str(source)],
+             f"zig cc -c {Path(source).name}")
+        with open(obj, "rb") as f:
+            e = ELFFile(f)
+            out: dict[str, bytes] = {}
+            symtab = e.get_section_by_name(".symtab")
+            if not isinstance(symtab, SymbolTableSection):
+                raise ToolFailed(f"zig cc -c {Path(source).name}: no symbol table in the object")
+            for sym in symtab.iter_symbols():
+                if sym["st_info"]["type"] != "STT_FUNC":
+                    continue
+                data = e.get_section(sym["st_shndx"]).data()
+                out[sym.name] = bytes(data[sym["st_value"]:sym["st_value"] + sym["st_size"]])
+    return out
+
+
+def llvm_agrees_with_gnu(source: Path, arch, entry: dict, tables=None) -> tuple[str, str]:
+    """(status, detail): LLVM made every symbol of the file, with GNU as's bytes where
+    GNU as is installed (both leave the same placeholders at relocation sites)."""
+    ours = llvm_asm_bytes(source, arch, tables)
+    names = [s["name"] for s in entry["symbols"]]
+    missing = [n for n in names if not ours.get(n)]
+    if missing:
+        return "FAIL", f"LLVM made no code for {', '.join(missing)}"
+    try:
+        gnu = gnu_asm_bytes(source, arch, tables)
+    except ToolMissing as e:
+        return "pass", f"{len(names)} stubs assembled (not compared: {e})"
+    differ = [n for n in names if gnu.get(n) != ours[n]]
+    if differ:
+        n = differ[0]
+        return "FAIL", f"{n}: LLVM {ours[n].hex()} vs GNU as {(gnu.get(n) or b'').hex()}" + \
+            (f" (and {len(differ) - 1} more)" if len(differ) > 1 else "")
+    return "pass", f"{len(names)} stubs, bytes equal to GNU as's"
+
+
 # --- running programs ---------------------------------------------------------------
 
 def qemu_tool(arch, tables=None) -> str:
@@ -328,6 +369,9 @@ def tool_versions(tables=None) -> dict[str, str]:
         out[key] = _first_line([path, flag] if flag else [path, "version"])
 
     add("go", go_tool, None)
+    from .verifier import llvm
+
+    out["llvm (zig ld.lld)"] = llvm.version() if llvm.available() else f"missing: install {LLVM_PACKAGE}"
     for a in t.arches.values():
         for tool in ("as", "gcc"):
             add(f"{a.gnu_triple}-{tool}", lambda a=a, tool=tool: gnu_tool(a, tool))

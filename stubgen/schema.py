@@ -3,18 +3,27 @@
 _IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 _REG = {"type": "string", "pattern": r"^[a-z][a-z0-9]*$"}
 _REGS = {"type": "array", "items": _REG, "uniqueItems": True}
+# mode: one constant, or a list of them OR-ed together (CS_MODE_RISCV64 | CS_MODE_RISCVC).
+_MODE = {"oneOf": [_IDENT, {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True}]}
 _ENGINE = {
     "type": "object",
     "required": ["arch", "mode"],
-    # mode: one constant, or a list of constants or-ed together (MIPS32 | BIG_ENDIAN).
-    "properties": {"arch": _IDENT, "mode": {"oneOf": [_IDENT, {"type": "array", "items": _IDENT, "minItems": 1}]},
-                   "consts": _IDENT, "prefix": _IDENT, "pc": _REG,
+    "properties": {"arch": _IDENT, "mode": _MODE, "consts": _IDENT, "prefix": _IDENT, "pc": _REG,
                    # Unicorn's name (after prefix) of a register where it is not the table's.
                    "names": {"type": "object", "propertyNames": _REG,
                              "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
                    # Directives the assembler itself puts before every body (MIPS: .set
                    # noreorder); no directive of the text being checked ever reaches it.
-                   "preamble": {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z]+( [a-z]+)?$"}}},
+                   "preamble": {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z]+( [a-z0-9_]+)*$"}}},
+    "additionalProperties": False,
+}
+# LLVM's integrated assembler: the target triple, and directives every body needs
+# (RISC-V: .option norvc, so the bytes are the uncompressed ones the stubs ask for).
+_LLVM = {
+    "type": "object",
+    "required": ["triple"],
+    "properties": {"triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+                   "preamble": {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z]+( [a-z0-9_]+)*$"}}},
     "additionalProperties": False,
 }
 
@@ -57,8 +66,10 @@ ARCH = _obj(
         "system_calls": {"type": "string", "pattern": r"^[a-z0-9_]+$"},
         "word_bytes": {"enum": [4, 8]},
         "endian": {"enum": ["little", "big"]},
-        "engines": _obj(["keystone", "capstone", "unicorn"],
-                        {"keystone": _ENGINE, "capstone": _ENGINE, "unicorn": _ENGINE}),
+        # An assembler (Keystone, LLVM or both: then their bytes must agree), a decoder, an emulator.
+        "engines": dict(_obj(["capstone", "unicorn"],
+                             {"keystone": _ENGINE, "llvm": _LLVM, "capstone": _ENGINE, "unicorn": _ENGINE}),
+                        anyOf=[{"required": ["keystone"]}, {"required": ["llvm"]}]),
         "registers": {"type": "object", "minProperties": 1,
                       "propertyNames": _REG,
                       "additionalProperties": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"}},
@@ -75,7 +86,6 @@ ARCH = _obj(
             # A register the kernel sets on error, with a positive errno in result
             # (MIPS a3); the stubs turn that into -errno.
             "error_flag": _REG,
-            "clobbers": _REGS,
             "error_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
             "pair_align": {"enum": [1, 2]},
         }),

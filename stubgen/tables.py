@@ -50,8 +50,7 @@ def _check_registers(doc: yamlio.Document, problems: _Problems):
     k, c = d["kernel"], d["c_abi"]
     refs: list[tuple[tuple, str]] = [(("stack_pointer",), d["stack_pointer"]), (("kernel", "number"), k["number"]),
             (("kernel", "result"), k["result"]), (("c_abi", "result"), c["result"])]
-    for key in ("args", "clobbers"):
-        refs += [(("kernel", key, i), r) for i, r in enumerate(k.get(key, ()))]
+    refs += [(("kernel", "args", i), r) for i, r in enumerate(k["args"])]
     if "error_flag" in k:
         refs.append((("kernel", "error_flag"), k["error_flag"]))
     if len(k["args"]) < MAX_KERNEL_ARGS and "stack_args" not in k:
@@ -96,7 +95,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
         engines=model.Engines(**d["engines"]), registers=dict(d["registers"]),
         stack_pointer=d["stack_pointer"],
         kernel=model.KernelABI(number=k["number"], args=tuple(k["args"]), result=k["result"],
-                               clobbers=tuple(k.get("clobbers", ())), error_range=tuple(k["error_range"]),
+                               error_range=tuple(k["error_range"]),
                                pair_align=k.get("pair_align", 1), stack_args=k.get("stack_args"),
                                stack_slot=k.get("stack_slot", d["word_bytes"]),
                                pair_stack_align=k.get("pair_stack_align", k.get("stack_slot", d["word_bytes"])),

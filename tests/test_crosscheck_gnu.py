@@ -15,6 +15,9 @@ GNU_ANCHORS = {
     "386": "538b5c24088b4c240c8b542410b8db000000cd805bc3",
     "amd64": "b81c0000000f05c3",
     "arm": "04702de5dc70a0e3000000ef04709de41eff2fe1",
+    # ARCHES.md §4: mov x8, #233; svc #0; ret, and li a7, 233; ecall; ret.
+    "arm64": "281d80d2010000d4c0035fd6",
+    "riscv64": "9308900e7300000067800000",
 }
 
 GNU_CASES = [(p, a) for p in POLICIES["gnu"] for a in ARCHES]
@@ -63,6 +66,8 @@ CLOBBERS = {
     "386": lambda s: s.replace("\tpush\t%ebx\n", "\tpush\t%eax\n").replace("\tpop\t%ebx\n", "\tpop\t%ecx\n"),
     "amd64": lambda s: s.replace("\tsyscall\n", "\tsyscall\n\txor\t%r12d, %r12d\n"),
     "arm": lambda s: s.replace("\tldr\tr7, [sp], #0x4\n", "\tldr\tr6, [sp], #0x4\n"),
+    "arm64": lambda s: s.replace("\tsvc\t#0x0\n", "\tsvc\t#0x0\n\tmov\tx19, #0x0\n"),
+    "riscv64": lambda s: s.replace("\tecall\n", "\tecall\n\tli\ts0, 0x0\n"),
     **{a: lambda s: s.replace("\tsyscall\n", "\tsyscall\n\tor\t$s0, $zero, $zero\n")
        for a in ("mips", "mipsle", "mips64le")},
 }

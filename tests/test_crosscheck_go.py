@@ -12,6 +12,12 @@ GO_ANCHORS = {
     "386": "b8db0000008b5c24048b4c24088b54240ccd8089442410c3",
     "amd64": "488b7c2408488b7424108b542418b81c0000000f0589442420c3",
     "arm": "04009de508109de50c209de5dc70a0e3000000ef10008de500f08ee2",
+    # ARCHES.md §3: ldr, ldr, ldrsw (b9801be2), movz, svc #0, str w0, ret, and the 4 bytes
+    # of zero padding Go adds after a function on arm64.
+    "arm64": "e00740f9e10b40f9e21b80b9281d80d2010000d4e02300b9c0035fd600000000",
+    # Go 1.27 compresses by default: c.ldsp (2265), c.ldsp, c.lwsp (6246), li a7 (addi),
+    # ecall, c.swsp (2ad0), and RET as an uncompressed jalr x0, 0(ra).
+    "riscv64": "2265c2656246" "9308900e" "73000000" "2ad0" "67800000",
 }
 
 GO_CASES = [(p, a) for p in POLICIES["plan9"] for a in ARCHES]

@@ -24,6 +24,8 @@ KNOWN = {
         "uselib _sysctl create_module get_kernel_syms query_module nfsservctl getpmsg putpmsg afs_syscall "
         "tuxcall security vserver").split()},
     **{("arm", n): _OBSOLETE for n in "uselib bdflush _sysctl nfsservctl vserver".split()},
+    ("arm64", "nfsservctl"): _OBSOLETE,
+    ("riscv64", "nfsservctl"): _OBSOLETE,
     ("arm", "arm_sync_file_range"): _SYNC_FILE_RANGE2,
     ("arm", "sync_file_range2"): _SYNC_FILE_RANGE2,
     **{(a, n): _OBSOLETE for a in ("mips", "mipsle") for n in (
@@ -105,14 +107,19 @@ def test_shipped_tables_hold_the_whole_kernel_table():
     # numbers are __NR_Linux (o32 4000, n64 5000) + n.
     t = tables.load()
     assert {a: len(t.arch(a).numbers) for a in ARCHES} == {
-        "386": 461, "amd64": 385, "arm": 424 + 6, "mips": 445, "mipsle": 445, "mips64le": 375}
+        "386": 461, "amd64": 385, "arm": 424 + 6, "arm64": 327, "riscv64": 328,
+        "mips": 445, "mipsle": 445, "mips64le": 375}
     assert {a: t.arch(a).numbers["madvise"] for a in ARCHES} == {
-        "386": 219, "amd64": 28, "arm": 220, "mips": 4218, "mipsle": 4218, "mips64le": 5027}
+        "386": 219, "amd64": 28, "arm": 220, "arm64": 233, "riscv64": 233,
+        "mips": 4218, "mipsle": 4218, "mips64le": 5027}
     assert {a: t.arch(a).numbers["rseq_slice_yield"] for a in ARCHES} == {
-        "386": 471, "amd64": 471, "arm": 471, "mips": 4471, "mipsle": 4471, "mips64le": 5471}
+        "386": 471, "amd64": 471, "arm": 471, "arm64": 471, "riscv64": 471,
+        "mips": 4471, "mipsle": 4471, "mips64le": 5471}
     assert t.arch("arm").numbers["get_tls"] == 0x0f0006
     for a in ARCHES:
         prov = t.arch(a).provenance
         assert prov["kernel"] == "7.1.5"
-        assert [s["path"] for s in prov["sources"]] == [t.arch(a).kernel_table["path"]]
+        kt = t.arch(a).kernel_table
+        assert [s["path"] for s in prov["sources"]] == [kt["path"]] + ([kt["abis_from"]["path"]]
+                                                                      if "abis_from" in kt else [])
         assert all(len(s["sha256"]) == 64 for s in prov["sources"])

@@ -14,6 +14,13 @@ GO_RUNTIME = {
                        "SYSCALL; MOVL AX, ret+24(FP); RET"),
     "arm": ("$0-16", "MOVW addr+0(FP), R0; MOVW n+4(FP), R1; MOVW flags+8(FP), R2; MOVW $220, R7; "
                      "SWI $0; MOVW R0, ret+12(FP); RET"),
+    # sys_linux_arm64.s:646 (NOSPLIT|NOFRAME,$0 there; $0-28 is the same frame, spelled for vet).
+    "arm64": ("$0-28", "MOVD addr+0(FP), R0; MOVD n+8(FP), R1; MOVW flags+16(FP), R2; MOVD $233, R8; "
+                       "SVC; MOVW R0, ret+24(FP); RET"),
+    # The ABI0 form of sys_linux_riscv64.s (golang/go 0cc20ecc); today's runtime uses
+    # <ABIInternal>, which a user package may not.
+    "riscv64": ("$0-28", "MOV addr+0(FP), A0; MOV n+8(FP), A1; MOVW flags+16(FP), A2; MOV $233, A7; "
+                         "ECALL; MOVW A0, ret+24(FP); RET"),
 }
 
 # The seed's stubs read 4(SP)... where today's frames say addr+0(FP); the amd64 seed

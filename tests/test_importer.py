@@ -28,6 +28,11 @@ EXPECTED = {
     "arm": {"restart_syscall": 0, "exit": 1, "madvise": 220, "arm_sync_file_range": 341, "eabi_only_call": 400,
             "breakpoint": 0x0f0001, "cacheflush": 0x0f0002, "usr26": 0x0f0003, "usr32": 0x0f0004,
             "set_tls": 0x0f0005, "get_tls": 0x0f0006},
+    # The generic table with each architecture's ABI tags from its Makefile.syscalls.
+    "arm64": {"io_setup": 0, "io_getevents": 4, "renameat": 38, "newfstatat": 79, "exit": 93, "getrlimit": 163,
+              "madvise": 233, "memfd_secret": 447},
+    "riscv64": {"io_setup": 0, "io_getevents": 4, "newfstatat": 79, "exit": 93, "getrlimit": 163, "madvise": 233,
+                "riscv_flush_icache": 259, "memfd_secret": 447},
     # MIPS tables hold n; the number is __NR_Linux + n (kernel_table.number_base).
     **{a: {"syscall": 4000, "exit": 4001, "break": 4017, "mmap": 4090, "madvise": 4218, "fadvise64": 4254}
        for a in ("mips", "mipsle")},
@@ -258,5 +263,5 @@ def test_arches_without_kernel_table_are_left_alone(tabledir):
 def test_stubgen_code_names_no_architecture():
     for name in ("importer.py", "syscalltbl.py"):
         text = (Path(stubgen.__file__).parent / name).read_text()
-        for arch in ("386", "amd64", "x86", "arm", "i386"):
+        for arch in ("386", "amd64", "x86", "arm", "i386", "arm64", "aarch64", "riscv64"):
             assert f'"{arch}"' not in text and f"'{arch}'" not in text

@@ -269,7 +269,8 @@ def test_list_coverage(capsys):
                                                                line).groups()
         a = t.arch(arch)
         assert int(numbers) == len(a.numbers)
-        assert int(sigs) == sum(1 for n in a.numbers if t.signature(a, n)) >= 45
+        # The generic-table architectures (arm64, riscv64) lack the legacy calls (open, fork...).
+        assert int(sigs) == sum(1 for n in a.numbers if t.signature(a, n)) >= 40
         assert verified == sigs and generic == gv == "7"
 
 

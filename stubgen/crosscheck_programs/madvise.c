@@ -108,9 +108,9 @@ static void callee_saved(void)
 {
 	unsigned char *p = touched();
 	long before = resident();
-	unsigned long out[10] = {0};
+	unsigned long out[16] = {0};
 	int n = 0;
-	const char *names[10] = {0};
+	const char *names[16] = {0};
 #if defined(__x86_64__)
 	{
 		register unsigned long a0 asm("rdi") = (unsigned long)p;
@@ -179,6 +179,61 @@ static void callee_saved(void)
 			: "r12", "lr", "memory", "cc");
 		const char *nm[] = {"r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11"};
 		n = 8;
+		memcpy(names, nm, sizeof nm);
+	}
+#elif defined(__aarch64__)
+	{
+		register unsigned long a0 asm("x0") = (unsigned long)p;
+		register unsigned long a1 asm("x1") = SIZE;
+		register unsigned long a2 asm("x2") = MADV_DONTNEED_;
+		register unsigned long o asm("x3") = (unsigned long)out;
+		__asm__ volatile(
+			"stp x19, x20, [sp, #-96]!; stp x21, x22, [sp, #16]; stp x23, x24, [sp, #32]\n\t"
+			"stp x25, x26, [sp, #48]; stp x27, x28, [sp, #64]; stp x3, x30, [sp, #80]\n\t"
+			"movz x19, #0x5a00; movk x19, #0x5a5a, lsl #16; add x20, x19, #1; add x21, x19, #2\n\t"
+			"add x22, x19, #3; add x23, x19, #4; add x24, x19, #5; add x25, x19, #6\n\t"
+			"add x26, x19, #7; add x27, x19, #8; add x28, x19, #9\n\t"
+			"bl " STR(STUB) "\n\t"
+			"ldr x3, [sp, #80]\n\t"
+			"str x0, [x3]; stp x19, x20, [x3, #8]; stp x21, x22, [x3, #24]; stp x23, x24, [x3, #40]\n\t"
+			"stp x25, x26, [x3, #56]; stp x27, x28, [x3, #72]\n\t"
+			"ldp x21, x22, [sp, #16]; ldp x23, x24, [sp, #32]; ldp x25, x26, [sp, #48]\n\t"
+			"ldp x27, x28, [sp, #64]; ldp x3, x30, [sp, #80]; ldp x19, x20, [sp], #96"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17",
+			  "x30", "memory", "cc");
+		const char *nm[] = {"x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28"};
+		n = 10;
+		memcpy(names, nm, sizeof nm);
+	}
+#elif defined(__riscv) && __riscv_xlen == 64
+	{
+		register unsigned long a0 asm("a0") = (unsigned long)p;
+		register unsigned long a1 asm("a1") = SIZE;
+		register unsigned long a2 asm("a2") = MADV_DONTNEED_;
+		register unsigned long o asm("a3") = (unsigned long)out;
+		__asm__ volatile(
+			"addi sp, sp, -112\n\t"
+			"sd s0, 0(sp); sd s1, 8(sp); sd s2, 16(sp); sd s3, 24(sp); sd s4, 32(sp); sd s5, 40(sp)\n\t"
+			"sd s6, 48(sp); sd s7, 56(sp); sd s8, 64(sp); sd s9, 72(sp); sd s10, 80(sp); sd s11, 88(sp)\n\t"
+			"sd a3, 96(sp); sd ra, 104(sp)\n\t"
+			"li s0, 0x5a5a5a00; addi s1, s0, 1; addi s2, s0, 2; addi s3, s0, 3; addi s4, s0, 4\n\t"
+			"addi s5, s0, 5; addi s6, s0, 6; addi s7, s0, 7; addi s8, s0, 8; addi s9, s0, 9\n\t"
+			"addi s10, s0, 10; addi s11, s0, 11\n\t"
+			"call " STR(STUB) "\n\t"
+			"ld a3, 96(sp)\n\t"
+			"sd a0, 0(a3); sd s0, 8(a3); sd s1, 16(a3); sd s2, 24(a3); sd s3, 32(a3); sd s4, 40(a3)\n\t"
+			"sd s5, 48(a3); sd s6, 56(a3); sd s7, 64(a3); sd s8, 72(a3); sd s9, 80(a3); sd s10, 88(a3)\n\t"
+			"sd s11, 96(a3)\n\t"
+			"ld s0, 0(sp); ld s1, 8(sp); ld s2, 16(sp); ld s3, 24(sp); ld s4, 32(sp); ld s5, 40(sp)\n\t"
+			"ld s6, 48(sp); ld s7, 56(sp); ld s8, 64(sp); ld s9, 72(sp); ld s10, 80(sp); ld s11, 88(sp)\n\t"
+			"ld ra, 104(sp); addi sp, sp, 112"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "a4", "a5", "a6", "a7", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "ra", "memory");
+		const char *nm[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11"};
+		n = 12;
 		memcpy(names, nm, sizeof nm);
 	}
 #elif defined(__mips__)

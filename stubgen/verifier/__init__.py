@@ -1,5 +1,7 @@
-"""Verify stubs: read each one back from its text, assemble it with Keystone, decode
-it with Capstone, and run it on Unicorn under a fake kernel, once per injected result."""
+"""Verify stubs: read each one back from its text, assemble it (Keystone, or LLVM where
+Keystone lacks the architecture; both where both can, and their bytes must agree),
+decode it with Capstone, and run it on Unicorn under a fake kernel, once per injected
+result."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +13,7 @@ from pathlib import Path
 from .. import layout, policies, render
 from .. import tables as tables_mod
 from ..errors import StubgenError
-from .assembler import AssemblyError, KeystoneAssembler
+from .assembler import AssemblyError, NoAssembler, backends, make, missing_note
 from .body import ReadError
 from .checks import INJECTED, evaluate, negated, placement
 from .kernel import linux_abi
@@ -42,6 +44,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     listing: str = ""
     runs: int = 0
+    agreed: list[str] = field(default_factory=list)  # second assemblers whose bytes matched
 
     @property
     def ok(self) -> bool:
@@ -65,12 +68,21 @@ class Verifier:
         self._assemblers: dict = {}
         self._machines: dict = {}
         self._readers: dict = {}
+        self._expands: dict = {}  # (dialect, arch) -> {pseudo-instruction: instructions it becomes}
 
-    def assembler(self, arch, syntax=None):
+    def assemblers(self, arch, syntax=None) -> list:
+        """The installed assemblers the tables allow for arch, the one that decides first
+        (Keystone, in-process, where it has the architecture); the others must agree."""
         key = (arch.name, syntax)
         if key not in self._assemblers:
-            self._assemblers[key] = KeystoneAssembler(arch.engines.keystone, syntax)
+            self._assemblers[key] = [make(name, arch, syntax) for name, ok in backends(arch).items() if ok]
         return self._assemblers[key]
+
+    def assembler(self, arch, syntax=None):
+        found = self.assemblers(arch, syntax)
+        if not found:
+            raise NoAssembler(f"no assembler installed for {arch.name}: {missing_note(arch)}")
+        return found[0]
 
     def machine(self, arch):
         from .emulator import Machine
@@ -91,7 +103,36 @@ class Verifier:
             rules = dialect.reading_rules(arch.name)
             cls = getattr({"plan9": plan9, "gnu": gnu}[kind], READERS[kind])
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
+            self._expands[key] = dict(rules.get("expands", {}))
         return self._readers[key]
+
+    def prefetch(self, items) -> None:
+        """Read every stub and hand the bodies to each assembler at once: LLVM then runs
+        once for all of them instead of once per stub. Problems are left to check()."""
+        from .emulator import CODE, stub_symbols
+
+        jobs: dict = {}
+        for text, spec in items:
+            try:
+                arch = self.tables.arch(spec.arch)
+                reader, syntax, _ = self.reader(render.dialect(spec.dialect, self.templates), arch)
+                asms = [a for a in self.assemblers(arch, syntax) if a.batched]
+                if not asms:
+                    continue
+                symbols = stub_symbols(linux_abi(arch.name), spec.errno_handler)
+                body = reader.read(text, spec.symbol, symbols)
+            except (StubgenError, ReadError):
+                continue
+            for a in asms:
+                jobs.setdefault(id(a), (a, []))[1].append((body.lines, CODE, symbols))
+        for a, batch in jobs.values():
+            a.prefetch(batch)
+
+    def check_many(self, items) -> list[Report]:
+        """check() for each (text, spec[, reference]), the assembling batched first."""
+        items = [it if len(it) == 3 else (*it, None) for it in items]
+        self.prefetch([(text, spec) for text, spec, _ in items])
+        return [self.check(text, spec, ref) for text, spec, ref in items]
 
     def check(self, text: str, spec: Spec, reference=None) -> Report:
         """Check one stub's text. reference: the same stub's bytes from a real
@@ -105,16 +146,32 @@ class Verifier:
         dialect = render.dialect(spec.dialect, self.templates)
         policy = policies.POLICIES[spec.policy]
         abi = linux_abi(arch.name)
-        machine = self.machine(arch)
+        try:
+            machine = self.machine(arch)
+        except NoAssembler as e:
+            rep.problems.append(str(e))
+            return rep
         reader, syntax, aliases = self.reader(dialect, arch)
+        expands = self._expands[(dialect.name, arch.name)]
         symbols = machine.symbols(spec.errno_handler)
         try:
             body = reader.read(text, spec.symbol, symbols)
-            code = self.assembler(arch, syntax).assemble(body.lines, CODE, symbols,
-                                                         isolated=not spec.rendered).code
+            first, *others = self.assemblers(arch, syntax)
+            code = first.assemble(body.lines, CODE, symbols, isolated=not spec.rendered).code
         except (ReadError, AssemblyError) as e:
             rep.problems.append(f"cannot assemble: {e}")
             return rep
+        for other in others:
+            # A second assembler of the same text at the same address: an oracle of its own.
+            try:
+                theirs = other.assemble(body.lines, CODE, symbols, isolated=not spec.rendered).code
+            except AssemblyError as e:
+                rep.problems.append(f"{first.name} assembles it, {other.name} does not: {e}")
+                continue
+            if theirs != code:
+                rep.problems.append(f"{first.name} and {other.name} disagree: {code.hex()} vs {theirs.hex()}")
+            else:
+                rep.agreed.append(other.name)
         from .emulator import CODE_SIZE
 
         if len(code) > CODE_SIZE:
@@ -129,12 +186,12 @@ class Verifier:
         if body.frame and body.frame[1] != frame.argsize:
             rep.problems.append(f"TEXT declares argument size {body.frame[1]}, the Go declaration needs "
                                 f"{frame.argsize}")
-        rep.problems += compare(arch, body, code, CODE, abi.forbidden, aliases)
+        rep.problems += compare(arch, body, code, CODE, abi.forbidden, aliases, expands)
         fail_pc = self._emulate(rep, code, arch, abi, machine, convention, frame, policy, spec)
         if reference is not None and not rep.problems:
             from .reference import compare_code
 
-            theirs = reference.unpadded(code, reference.patched(machine.symbols(spec.errno_handler)))
+            theirs = reference.patched(machine.symbols(spec.errno_handler), len(code))
             rep.problems += compare_code(arch, code, theirs, reference)
             if not rep.problems and theirs != code and reference.emulate:
                 fail_pc = self._emulate(rep, theirs, arch, abi, machine, convention, frame, policy, spec,
@@ -180,7 +237,7 @@ def verify(stubs, tables: str | None = None, templates: str | None = None) -> li
         tables = tables or stubs[0].options.tables
         templates = templates or stubs[0].options.templates
     v = Verifier(tables, templates)
-    return [v.check(text, spec) for text, spec in stub_specs(stubs)]
+    return v.check_many(stub_specs(stubs))
 
 
 def _check_manifest(man, path):
@@ -239,12 +296,12 @@ def references(verifier, text: str, spec: Spec, cache: dict, notes: set):
     key = (kind, arch.name, text)
     if key not in cache:
         try:
+            rules = dialect.reading_rules(arch.name)
             if kind == "go":
-                pad = dialect.reading_rules(arch.name).get("function_padding", 0)
-                cache[key] = reference.go_references(text, arch, pad)
+                cache[key] = reference.go_references(text, arch, rules.get("go_asm_flags", ()))
             else:
-                exact = dialect.reading_rules(arch.name).get("real_assembler", "bytes") == "bytes"
-                cache[key] = reference.gnu_references(text, arch, exact)
+                exact = rules.get("real_assembler", "bytes") == "bytes"
+                cache[key] = reference.gnu_references(text, arch, exact, rules.get("linker_filled", ()))
         except realtools.ToolMissing as e:
             notes.add(str(e))
             cache[key] = None
@@ -265,15 +322,25 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     v = Verifier(tables, templates)
     cache, notes, compared = {}, set(), {}
     reports = []
+    todo = []
     for text, spec in specs:
         ref = references(v, text, spec, cache, notes) if real_tools else None
+        todo.append((text, spec, ref))
+    v.prefetch([(text, spec) for text, spec, ref in todo if not isinstance(ref, str)])
+    for text, spec, ref in todo:
         if isinstance(ref, str):
             rep = Report(spec, [f"real assembler: {ref}"])
         else:
             rep = v.check(text, spec, ref)
             if ref is not None:
                 compared[ref.tool] = compared.get(ref.tool, 0) + 1
+            for name in rep.agreed:
+                compared[f"{name} (second assembler)"] = compared.get(f"{name} (second assembler)", 0) + 1
         reports.append(rep)
+    for name in sorted({s.arch for _, s in specs}):
+        note = missing_note(v.tables.arch(name))
+        if note:
+            notes.add(f"not assembled twice: {note}")
     failed = [r for r in reports if not r.ok]
     for r in failed:
         print(r.describe(), file=out)
@@ -282,7 +349,8 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     print(f"verified {len(reports)} stubs ({runs} emulated calls{'; ' + also if also else ''}): "
           f"{len(reports) - len(failed)} passed, {len(failed)} failed", file=out)
     for n in sorted(notes):
-        print(f"note: not compared with a real assembler: {n}", file=out)
+        print(f"note: {n}" if n.startswith("not assembled") else f"note: not compared with a real assembler: {n}",
+              file=out)
     code = 1 if failed else 0
     if mutants:
         from .mutants import kill_table

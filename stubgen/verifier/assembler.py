@@ -1,7 +1,10 @@
-"""Assemblers behind one small interface, so that GNU binutils or LLVM can stand in
-for Keystone later. The Keystone backend guards every known Keystone 0.9.2 pitfall
-by construction: it only ever sees instructions and `.L` labels, with every number
-written in hex, and a None result is an error, never an empty stub."""
+"""Assemblers behind one small interface (`Assembler`): Keystone in-process, and LLVM's
+integrated assembler in a child process (llvm.py) where Keystone lacks an architecture
+or a wheel. Which ones an architecture may use is a table fact (`engines.keystone`,
+`engines.llvm` in arch/<name>.yaml); where both are installed their bytes must agree.
+The Keystone backend guards every known Keystone 0.9.2 pitfall by construction: it only
+ever sees instructions and `.L` labels, with every number written in hex, and a None
+result is an error, never an empty stub. LLVM gets the same guarded text."""
 from __future__ import annotations
 
 import re
@@ -19,11 +22,64 @@ class AssemblyError(StubgenError):
 @dataclass(frozen=True)
 class Assembled:
     code: bytes
-    count: int  # statements Keystone encoded
 
 
 class Assembler(Protocol):
-    def assemble(self, lines: list[str], address: int, symbols: dict[str, int]) -> Assembled: ...
+    """What the verifier needs of an assembler: the bytes of a body's lines placed at
+    address, with each name in symbols resolved to its address."""
+
+    name: str
+    batched: bool  # prefetch() is worth calling
+
+    def assemble(self, lines: list[str], address: int, symbols: dict[str, int] | None = None,
+                 isolated: bool = False) -> Assembled: ...
+
+    def prefetch(self, jobs: list[tuple[list[str], int, dict[str, int]]]) -> None:
+        """Assemble many bodies at once where that is cheaper (one process for all);
+        assemble() then finds them done."""
+
+
+# What to install for each backend; verify names the missing one with its pip command.
+INSTALL = {
+    "Keystone": "pip install keystone-engine (wheels for x86-64 Linux and Windows only)",
+    "LLVM": "pip install 'stubgen[llvm]' (ziglang and pyelftools: LLVM's assembler for every host)",
+}
+
+
+class NoAssembler(StubgenError):
+    exit_code = 1
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def backends(arch) -> dict[str, bool]:
+    """{backend: installed} for every assembler the tables allow for arch, Keystone first."""
+    out = {}
+    if arch.engines.keystone:
+        out["Keystone"] = _importable("keystone")
+    if arch.engines.llvm:
+        from .llvm import available
+
+        out["LLVM"] = available()
+    return out
+
+
+def missing_note(arch) -> str:
+    """Which assembler arch could use but is not installed, with the pip command; '' when none."""
+    return "; ".join(f"{name} for {arch.name} not installed: {INSTALL[name]}"
+                     for name, ok in backends(arch).items() if not ok)
+
+
+def make(name: str, arch, syntax: str | None = None):
+    if name == "Keystone":
+        return KeystoneAssembler(arch.engines.keystone, syntax)
+    from .llvm import LlvmAssembler
+
+    return LlvmAssembler(arch.engines.llvm, syntax)
 
 
 # A multi-digit decimal literal: Keystone reads it as hex once any option is set
@@ -91,15 +147,35 @@ def check_keystone_safe(lines: list[str]) -> None:
                                 f"it as hex; write {int(m.group(1)):#x}")
 
 
+def engine_mode(module, mode) -> int:
+    """A table's engine mode: one constant's name, or a list of names OR-ed together."""
+    out = 0
+    for name in [mode] if isinstance(mode, str) else mode:
+        out |= getattr(module, name)
+    return out
+
+
+def substitute(lines: list[str], symbols: dict[str, int] | None, replace) -> list[str]:
+    """lines with each symbol name replaced by replace(name, address)."""
+    for name, addr in (symbols or {}).items():
+        if any(name in ln for ln in lines):
+            pat = _symbol_pattern(name)
+            lines = [pat.sub(replace(name, addr), ln) for ln in lines]
+    return lines
+
+
 class KeystoneAssembler:
     """One Keystone engine per (architecture, syntax), reused for every stub."""
+
+    name = "Keystone"
+    batched = False  # in-process and fast: one call per body costs nothing extra
 
     def __init__(self, engine: dict, syntax: str | None = None):
         import keystone
 
-        from .consts import flags
-
-        self._ks = keystone.Ks(flags(keystone, engine["arch"]), flags(keystone, engine["mode"]))
+        self._ks = keystone.Ks(getattr(keystone, engine["arch"]), engine_mode(keystone, engine["mode"]))
+        # Directives the table says every body needs (MIPS: .set noreorder), put there
+        # by the assembler itself: the text being checked never hands Keystone one.
         self._preamble = list(engine.get("preamble", ()))
         if syntax:
             self._ks.syntax = getattr(keystone, f"KS_OPT_SYNTAX_{syntax.upper()}")
@@ -112,10 +188,7 @@ class KeystoneAssembler:
         itself never does, but a file edited by hand might."""
         # Symbols become absolute addresses in the text: Keystone's symbol resolver puts
         # PC-relative targets 4 bytes off.
-        for name, addr in (symbols or {}).items():
-            if any(name in ln for ln in lines):
-                pat = _symbol_pattern(name)
-                lines = [pat.sub(f"{addr:#x}", ln) for ln in lines]
+        lines = substitute(lines, symbols, lambda _, addr: f"{addr:#x}")
         check_keystone_safe(lines)
         if isolated:
             return _in_child(self._asm, lines, address)
@@ -128,7 +201,10 @@ class KeystoneAssembler:
             raise AssemblyError(f"Keystone: {e}") from None
         if not code or not count:
             raise AssemblyError("Keystone returned no code")
-        return Assembled(bytes(code), count)
+        return Assembled(bytes(code))
+
+    def prefetch(self, jobs) -> None:
+        pass
 
 
 ISOLATION_SECONDS = 10

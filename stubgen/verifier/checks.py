@@ -4,7 +4,7 @@ error policy promise."""
 from __future__ import annotations
 
 from .caller import bad_accesses
-from .emulator import STEP_LIMIT
+from .emulator import SP0, STEP_LIMIT
 
 INJECTED = (0, 1, -1, -22, -4095, -4096, 0x7FFFFFFF)
 
@@ -87,6 +87,14 @@ def _result(run, setup, arch, convention, policy, inject, is_error, machine, wor
         got_calls = [a & 0xFFFFFFFF for a in run.handler_args]
         if got_calls != want_calls:
             p.append(f"errno handler called with {got_calls}, expected {want_calls}")
+        # The caller's stack was aligned at its call; the handler must find it so too,
+        # so the stub moves the stack pointer by a multiple of the alignment (a return
+        # address pushed by a call counts on both sides).
+        align = arch.c_abi.stack_align
+        for sp in run.handler_sps:
+            if (SP0 - sp) % align:
+                p.append(f"errno handler called with sp {sp:#x}, {(SP0 - sp) % align} bytes off the "
+                         f"{align}-byte alignment the C ABI requires at a call")
         expected = -1 if is_error else inject
     else:
         expected = inject

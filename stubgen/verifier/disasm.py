@@ -8,47 +8,65 @@ from functools import lru_cache
 _NUM = re.compile(r"(?<![\w])-?(?:0x[0-9a-fA-F]+|\d+)(?![\w])")
 
 
-def _engine(arch_name: str, cs_arch, cs_mode, detail: bool):
-    from .consts import key
-
-    return _cached_engine(arch_name, key(cs_arch), key(cs_mode), detail)
-
-
 @lru_cache(maxsize=16)
-def _cached_engine(arch_name: str, cs_arch: str, cs_mode: str, detail: bool):
+def _engine(arch_name: str, cs_arch: str, cs_mode, detail: bool):
     import capstone
 
-    from .consts import flags
+    from .assembler import engine_mode
 
-    cs = capstone.Cs(flags(capstone, cs_arch.split("|")), flags(capstone, cs_mode.split("|")))
+    cs = capstone.Cs(getattr(capstone, cs_arch), engine_mode(capstone, cs_mode))
     cs.detail = detail
     return cs
 
 
-def decode(arch, code: bytes, address: int, count: int = 0, detail: bool = False):
+def _cs(arch, detail: bool):
     e = arch.engines.capstone
-    return list(_engine(arch.name, e["arch"], e["mode"], detail).disasm(code, address, count))
+    mode = e["mode"] if isinstance(e["mode"], str) else tuple(e["mode"])
+    return _engine(arch.name, e["arch"], mode, detail)
+
+
+def decode(arch, code: bytes, address: int, count: int = 0, detail: bool = False):
+    return list(_cs(arch, detail).disasm(code, address, count))
 
 
 def listing(arch, code: bytes, address: int, mark: int | None = None) -> str:
-    lines = []
+    lines, end = [], address
     for i in decode(arch, code, address):
         arrow = "=>" if i.address == mark else "  "
         lines.append(f"    {arrow} {i.address:#x}: {i.bytes.hex():<20} {i.mnemonic} {i.op_str}")
+        end = i.address + len(i.bytes)
+    if end < address + len(code):
+        # Capstone stops at the first bytes it cannot decode, without a word: say so.
+        rest = code[end - address:]
+        lines.append(f"       {end:#x}: {rest[:16].hex()}{'...' if len(rest) > 16 else ''}  "
+                     f"({len(rest)} bytes Capstone does not decode)")
     return "\n".join(lines)
 
 
-def compare(arch, body, code: bytes, address: int, forbidden, aliases=()) -> list[str]:
+def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expands=None) -> list[str]:
+    """Problems where the decoded code does not hold what the source says. expands:
+    {mnemonic: n} for pseudo-instructions that assemble to n instructions (RISC-V call);
+    only the first of those is held against the source's numbers."""
     problems = []
-    e = arch.engines.capstone
+    expands = expands or {}
+    counts = [expands.get(src.split(None, 1)[0], 1) for src in body.source]
+    want_n = sum(counts)
     # disasm_lite: the same decoding as decode(), without an object per instruction.
-    insns = list(_engine(arch.name, e["arch"], e["mode"], False).disasm_lite(code, address, len(body.source) + 1))
-    if len(insns) != len(body.source):
-        # More is as wrong as fewer: an assembler that adds instructions of its own
-        # (Keystone's MIPS delay-slot nops in reorder mode) changes what runs.
-        return [f"Capstone decodes {len(insns)} instructions where the source has {len(body.source)}"]
+    # One more than the source asks for: an assembler that adds instructions of its own
+    # (Keystone's MIPS delay-slot nops in reorder mode) changes what runs, so more is
+    # as wrong as fewer.
+    insns = list(_cs(arch, False).disasm_lite(code, address, want_n + 1))
+    if len(insns) != want_n:
+        got = sum(size for _, size, _, _ in insns)
+        return [f"Capstone decodes {len(insns)} instructions ({got} of {len(code)} bytes) where the source has "
+                f"{want_n}" + (": the decoder's mode cannot read these bytes" if got < len(code) and
+                               len(insns) < want_n else "")]
+    firsts, i = [], 0
+    for n in counts:
+        firsts.append(insns[i])
+        i += n
     wmask = (1 << (8 * arch.word_bytes)) - 1
-    for src, want, (at, _, mnemonic, op_str) in zip(body.source, body.numbers, insns):
+    for src, want, (at, _, mnemonic, op_str) in zip(body.source, body.numbers, firsts):
         if mnemonic in forbidden:
             problems.append(f"{mnemonic} at {at:#x}: not a syscall trap on this architecture "
                             f"(SIGILL on real hardware; emulators run it anyway)")

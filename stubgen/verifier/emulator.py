@@ -26,6 +26,14 @@ class Negated(int):
     (some MIPS kernel paths, musl 5db475f0): the caller must still see -errno."""
 
 
+def stub_symbols(abi: LinuxABI, errno_handler: str) -> dict[str, int]:
+    """Symbols a stub may reference, by the names the tables and the ABI statement use."""
+    syms = {errno_handler: HANDLER}
+    for name in (abi.vdso or {}).get("symbols", []):
+        syms[name] = VDSO_CELL
+    return syms
+
+
 @dataclass
 class Trap:
     pc: int
@@ -41,6 +49,7 @@ class Run:
     crash: str | None = None  # a trap the ABI counts as a deliberate crash
     traps: list[Trap] = field(default_factory=list)
     handler_args: list[int] = field(default_factory=list)
+    handler_sps: list[int] = field(default_factory=list)  # the stack pointer at each handler call
     reads: list[tuple[int, int, int]] = field(default_factory=list)  # (address, size, pc)
     writes: list[tuple[int, int, int, int]] = field(default_factory=list)  # (address, size, value, pc)
     regs: dict = field(default_factory=dict)
@@ -120,7 +129,6 @@ class Prepared:
 
     context: object
     writes: list[tuple[int, bytes]]
-    entry: int
 
 
 class Machine:
@@ -137,9 +145,9 @@ class Machine:
         self.reg_ids = {r: getattr(consts, e["prefix"] + names.get(r, r).upper()) for r in arch.registers}
         self.pc_id = getattr(consts, e["prefix"] + e["pc"].upper())
         self.sp = arch.stack_pointer
-        from .consts import flags
+        from .assembler import engine_mode
 
-        uc = unicorn.Uc(flags(unicorn, e["arch"]), flags(unicorn, e["mode"]))
+        uc = unicorn.Uc(getattr(unicorn, e["arch"]), engine_mode(unicorn, e["mode"]))
         uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)  # keep memory flat: the default reserves far more
         uc.mem_map(CODE, CODE_SIZE)
         uc.mem_map(STACK, STACK_SIZE)
@@ -175,12 +183,8 @@ class Machine:
         self.run: Run | None = None
         self.inject = 0
 
-    # symbols a stub may reference, by the names the tables and the ABI statement use
     def symbols(self, errno_handler: str) -> dict[str, int]:
-        syms = {errno_handler: HANDLER}
-        for name in (self.abi.vdso or {}).get("symbols", []):
-            syms[name] = VDSO_CELL
-        return syms
+        return stub_symbols(self.abi, errno_handler)
 
     def load(self, code: bytes):
         if len(code) > CODE_SIZE:
@@ -222,18 +226,35 @@ class Machine:
         seen = self._at_trap.read()
         self._syscall(seen[0] + 2, seen)
 
+    def _trap_site(self, pc: int):
+        """(address, size) of the trap instruction that ends at pc (preferred) or starts
+        there, from its bytes; None when neither holds one. Two traps back to back
+        read as "ends at pc", so a release that reports the PC at the trap would run the
+        second one again: two syscalls, which the checks refuse, never a silent pass."""
+        for op in self.abi.opcodes:
+            for at in (pc - op.size, pc):
+                try:
+                    word = int.from_bytes(self.uc.mem_read(at, op.size), self.arch.endian)
+                except self.uc_mod.UcError:
+                    continue
+                if word & op.mask == op.value:
+                    return at, op.size
+        return None
+
     def _on_interrupt(self, uc, intno, _):
         seen = self._at_trap.read()
         pc = seen[0]
         trap = self.abi.trap
         if intno == trap.get("interrupt"):
-            chk = trap.get("insn_check")
-            if chk:
-                insn = int.from_bytes(uc.mem_read(pc + chk["offset"], 4), self.arch.endian)
-                if insn & chk["mask"] != chk["value"]:
-                    return self._stop(fault=f"trap instruction {insn:#010x} at {pc + chk['offset']:#x} is not "
-                                            f"{trap.get('name', 'the syscall trap')}", pc=pc)
-            return self._syscall(pc, seen)
+            site = self._trap_site(pc)
+            if site is None:
+                word = int.from_bytes(uc.mem_read(pc - 4, 4), self.arch.endian) if pc - 4 >= CODE else 0
+                return self._stop(fault=f"interrupt {intno} at pc {pc:#x} (instruction before it {word:#010x}): "
+                                        f"not the {trap.get('name', 'syscall trap')}", pc=pc)
+            after = site[0] + site[1]
+            if after != pc:
+                uc.reg_write(self.pc_id, after)
+            return self._syscall(after, seen)
         if intno in self.abi.crash_interrupts:
             return self._stop(crash=f"interrupt {intno}", pc=pc)
         self._stop(fault=f"unexpected interrupt {intno}", pc=pc)
@@ -246,15 +267,17 @@ class Machine:
             self.run.reads.append((address, size, pc))
 
     def _on_handler(self, uc, address, size, _):
-        # The handler's first C argument: in a register, or on the stack above the return address.
+        # The handler's first C argument: in a register, or on the stack above the return
+        # address; and the stack pointer it was called with, for the alignment check.
         c = self.arch.c_abi
+        sp = self.reg(self.sp)
+        self.run.handler_sps.append(sp)
         if c.args:
             self.run.handler_args.append(self.reg(c.args[0]))
         else:
-            sp = self.reg(self.sp)
             self.run.handler_args.append(int.from_bytes(uc.mem_read(sp + c.stack_args, self.word), self.arch.endian))
 
-    def prepare(self, regs: dict, memory: list[tuple[int, bytes]], entry: int = CODE) -> Prepared:
+    def prepare(self, regs: dict, memory: list[tuple[int, bytes]]) -> Prepared:
         """The caller's registers as a saved context (shared by every stub that hands over
         the same values), and the stack window with the caller's memory laid into it."""
         key = tuple(regs.items())
@@ -276,10 +299,7 @@ class Machine:
                 window[addr - lo:addr - lo + len(data)] = data
             else:
                 writes.append((addr, data))
-        return Prepared(ctx, [(a, bytes(d)) for a, d in writes], entry)
-
-    def execute(self, regs: dict, memory: list[tuple[int, bytes]], inject: int, entry: int = CODE) -> Run:
-        return self.run_prepared(self.prepare(regs, memory, entry), inject)
+        return Prepared(ctx, [(a, bytes(d)) for a, d in writes])
 
     def run_prepared(self, prep: Prepared, inject: int) -> Run:
         uc = self.uc
@@ -289,7 +309,7 @@ class Machine:
         self.run = run = Run()
         self.inject = inject
         try:
-            uc.emu_start(prep.entry, SENTINEL, count=STEP_LIMIT)
+            uc.emu_start(CODE, SENTINEL, count=STEP_LIMIT)
         except self.uc_mod.UcError as e:
             run.fault = run.fault or str(e)
         seen = self._all.read()

@@ -3,12 +3,21 @@ from the tables the generator reads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
 
 from ..errors import StubgenError
+
+
+@dataclass(frozen=True)
+class Opcode:
+    """A trap instruction: its word of `size` bytes, masked, equals value."""
+
+    size: int
+    mask: int
+    value: int
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,7 @@ class LinuxABI:
     crash_interrupts: tuple[int, ...]
     vdso: dict | None
     pair_align: int = 1
+    opcodes: tuple[Opcode, ...] = ()  # the trap instructions, found from the bytes around the PC
     stack_args: dict | None = None  # {offset, slots}: arguments past the registers, on the caller's stack
     error_flag: str = ""  # set to 1 on error, with a positive errno in result
     errno: dict | None = None  # this architecture's errno numbers, by name
@@ -67,17 +77,20 @@ def _all() -> dict:
     return yaml.safe_load((Path(__file__).parent / "linux_abi.yaml").read_text(encoding="utf-8"))
 
 
+@cache
 def linux_abi(arch_name: str) -> LinuxABI:
     d = _all().get(arch_name)
     if d is None:
         raise StubgenError(f"the verifier has no statement of the Linux ABI for {arch_name!r} "
                            f"(stubgen/verifier/linux_abi.yaml knows {', '.join(sorted(_all()))})")
     return LinuxABI(trap=d["trap"], number=d["number"], number_bits=d["number_bits"], args=tuple(d["args"]),
-                    result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]), cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
+                    result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]),
+                    cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
                     crash_interrupts=tuple(d["crash_interrupts"]), vdso=d.get("vdso"),
                     pair_align=d.get("pair_align", 1), stack_args=d.get("stack_args"),
                     error_flag=d.get("error_flag", ""), errno=d.get("errno"),
-                    negated_errors=tuple(d.get("negated_errors", ())))
+                    negated_errors=tuple(d.get("negated_errors", ())),
+                    opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
 
 
 def known_arches() -> list[str]:

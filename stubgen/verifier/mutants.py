@@ -95,19 +95,20 @@ def mutants(stub):
 
 def run(verifier, stubs):
     """{(kind, arch, dialect): [killed, total]} and the survivors' reports."""
-    from . import Spec
+    from . import stub_specs
 
     table, survivors = {}, []
-    for s in stubs:
-        spec = Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap, s.options.errno_handler)
-        for kind, text in mutants(s):
-            rep = verifier.check(text, spec)
-            cell = table.setdefault((kind, s.arch, s.dialect), [0, 0])
-            cell[1] += 1
-            if rep.ok:
-                survivors.append((kind, s, text))
-            else:
-                cell[0] += 1
+    broken = [(kind, s, text) for s in stubs for kind, text in mutants(s)]
+    specs = {id(s): spec for s, (_, spec) in zip(stubs, stub_specs(stubs))}
+    verifier.prefetch([(text, specs[id(s)]) for _, s, text in broken])
+    for kind, s, text in broken:
+        rep = verifier.check(text, specs[id(s)])
+        cell = table.setdefault((kind, s.arch, s.dialect), [0, 0])
+        cell[1] += 1
+        if rep.ok:
+            survivors.append((kind, s, text))
+        else:
+            cell[0] += 1
     return table, survivors
 
 

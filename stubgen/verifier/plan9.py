@@ -31,6 +31,24 @@ def _rot_encodable(v: int) -> bool:
     return any(((v << r | v >> (32 - r)) & 0xFFFFFFFF) < 256 for r in range(0, 32, 2))
 
 
+def _bitmask64(v: int) -> bool:
+    """A 64-bit logical immediate (the bitmask form of ORR/AND): a rotated run of ones in an element
+    of 2..64 bits, repeated. Go's assembler loads such a constant with orr from the zero
+    register even where a movz would do."""
+    v &= (1 << 64) - 1
+    if v in (0, (1 << 64) - 1):
+        return False
+    for size in (2, 4, 8, 16, 32, 64):
+        m = (1 << size) - 1
+        e = v & m
+        if all((v >> k) & m == e for k in range(0, 64, size)):
+            if e in (0, m):
+                return False
+            rot = ((e >> 1) | ((e & 1) << (size - 1)))
+            return bin(e ^ rot).count("1") == 2
+    return False
+
+
 class Operand:
     def __init__(self, kind, fmt, value=None, reg=None, base=None, offset=0, subregs=None):
         self.kind, self.fmt, self.value, self.reg = kind, fmt, value, reg
@@ -39,7 +57,7 @@ class Operand:
     def kinds(self) -> list[str]:
         if self.kind != "i":
             return [self.kind]
-        k = []
+        k = ["bitmask64"] if _bitmask64(self.value) else []
         if 0 <= self.value < 2**32:
             k.append("u32")
         if _rot_encodable(self.value) and -(2**31) <= self.value < 2**32:

@@ -19,23 +19,18 @@ class Reference:
     # Go's listing names every relocation, so its bytes can be patched and run; an
     # unlinked GNU object has placeholders in its calls, so it is only compared.
     emulate: bool = True
-    # The tool pads a function with zero bytes to a multiple of this (Go: 8 on mips64);
-    # 0: no padding is expected.
-    pad_to: int = 0
+    # Mnemonics whose operands only the linker fills in (RISC-V auipc of a call): in an
+    # unlinked object they hold placeholders, so they may differ from ours.
+    linker_filled: tuple = ()
+    pads: bool = False  # the tool pads a function with zero bytes to its alignment (Go)
 
-    def unpadded(self, ours: bytes, theirs: bytes) -> bytes:
-        """theirs without the zero padding after the last instruction, where that is all
-        that makes it longer than ours."""
-        extra = len(theirs) - len(ours)
-        if self.pad_to and 0 < extra < self.pad_to and len(theirs) % self.pad_to == 0 \
-                and theirs[len(ours):] == bytes(extra):
-            return theirs[:len(ours)]
-        return theirs
-
-    def patched(self, symbols: dict[str, int]) -> bytes:
+    def patched(self, symbols: dict[str, int], ours: int | None = None) -> bytes:
         """The code with absolute relocations filled in with the emulator's addresses;
-        other relocation sites are left as the assembler wrote them."""
+        other relocation sites are left as the assembler wrote them. ours: our code's
+        length, to drop the zero padding a padding tool adds after the function."""
         code = bytearray(self.code)
+        if self.pads and ours is not None and len(code) > ours and not any(code[ours:]):
+            del code[ours:]
         names = {k.replace("·", "."): v for k, v in symbols.items()}
         for off, size, kind, target in self.relocations:
             name, _, addend = target.partition("+")
@@ -67,7 +62,7 @@ def compare_code(arch, ours: bytes, theirs: bytes, ref: Reference) -> list[str]:
         for x, y in zip(a, b):
             if x.bytes == y.bytes:
                 continue
-            if x.mnemonic == y.mnemonic and _branch(x) and _branch(y):
+            if x.mnemonic == y.mnemonic and ((_branch(x) and _branch(y)) or x.mnemonic in ref.linker_filled):
                 continue
             if ref.exact:
                 off = x.address - CODE
@@ -88,17 +83,17 @@ def compare_code(arch, ours: bytes, theirs: bytes, ref: Reference) -> list[str]:
     return ["\n".join(lines)]
 
 
-def go_references(text: str, arch, pad_to: int = 0) -> dict[str, Reference]:
+def go_references(text: str, arch, flags=()) -> dict[str, Reference]:
     from .. import realtools
 
-    return {name: Reference("go tool asm", s.code, s.relocations, pad_to=pad_to)
-            for name, s in realtools.go_asm(text, arch).items() if s.kind == "STEXT"}
+    return {name: Reference("go tool asm", s.code, s.relocations, pads=True)
+            for name, s in realtools.go_asm(text, arch, flags=flags).items() if s.kind == "STEXT"}
 
 
-def gnu_references(text: str, arch, exact: bool) -> dict[str, Reference]:
+def gnu_references(text: str, arch, exact: bool, linker_filled=()) -> dict[str, Reference]:
     from .. import realtools
 
     # The object's relocation sites (MIPS: the lui/addiu pair that loads the errno
     # handler's address) hold placeholders; they are compared like Go's.
-    return {name: Reference("GNU as", code, relocs, exact, emulate=False)
+    return {name: Reference("GNU as", code, relocs, exact, emulate=False, linker_filled=tuple(linker_filled))
             for name, (code, relocs) in realtools.gnu_asm_code(text, arch).items()}
