@@ -161,6 +161,8 @@ def plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
         rsize = sig.result.bytes(arch)
         result = ResultPlan(sig.result.go, rsize, sig.result.signed, off)
         off += rsize
-    used = {k.number, *(p.kreg for a in args for p in a.parts)}
+    # Registers the stub writes: an argument already in its kernel register (s390x r6)
+    # is not changed, so it needs no saving.
+    used = {k.number, *(p.kreg for a in args for p in a.parts if p.c_reg != p.kreg)}
     saved = tuple(r for r in c.callee_saved if r in used)
     return Frame(tuple(args), result, off, saved)

@@ -92,7 +92,7 @@ ARCH = _obj(
         "c_abi": _obj(["args", "stack_args", "stack_slot", "return_address", "callee_saved", "result",
                        "stack_align"], {
             "args": _REGS,
-            "stack_args": {"type": "integer", "minimum": 0, "maximum": 64},
+            "stack_args": {"type": "integer", "minimum": 0, "maximum": 256},
             "stack_slot": {"enum": [4, 8]},
             "return_address": _REG,
             "callee_saved": _REGS,

@@ -70,6 +70,7 @@ CLOBBERS = {
     "riscv64": lambda s: s.replace("\tecall\n", "\tecall\n\tli\ts0, 0x0\n"),
     **{a: lambda s: s.replace("\tsyscall\n", "\tsyscall\n\tor\t$s0, $zero, $zero\n")
        for a in ("mips", "mipsle", "mips64le")},
+    "s390x": lambda s: s.replace("\tsvc\t0x0\n", "\tsvc\t0x0\n\tlghi\t%r6, 0x0\n"),
 }
 
 

@@ -35,6 +35,9 @@ KNOWN = {
     **{("mips64le", n): _OBSOLETE for n in (
         "_sysctl create_module get_kernel_syms query_module nfsservctl getpmsg putpmsg afs_syscall reserved177 "
         "reserved193 vserver").split()},
+    **{("s390x", n): _OBSOLETE for n in (
+        "uselib idle create_module get_kernel_syms bdflush afs_syscall _sysctl query_module nfsservctl getpmsg "
+        "putpmsg").split()},
 }
 
 
@@ -108,13 +111,13 @@ def test_shipped_tables_hold_the_whole_kernel_table():
     t = tables.load()
     assert {a: len(t.arch(a).numbers) for a in ARCHES} == {
         "386": 461, "amd64": 385, "arm": 424 + 6, "arm64": 327, "riscv64": 328,
-        "mips": 445, "mipsle": 445, "mips64le": 375}
+        "mips": 445, "mipsle": 445, "mips64le": 375, "s390x": 390}
     assert {a: t.arch(a).numbers["madvise"] for a in ARCHES} == {
         "386": 219, "amd64": 28, "arm": 220, "arm64": 233, "riscv64": 233,
-        "mips": 4218, "mipsle": 4218, "mips64le": 5027}
+        "mips": 4218, "mipsle": 4218, "mips64le": 5027, "s390x": 219}
     assert {a: t.arch(a).numbers["rseq_slice_yield"] for a in ARCHES} == {
         "386": 471, "amd64": 471, "arm": 471, "arm64": 471, "riscv64": 471,
-        "mips": 4471, "mipsle": 4471, "mips64le": 5471}
+        "mips": 4471, "mipsle": 4471, "mips64le": 5471, "s390x": 471}
     assert t.arch("arm").numbers["get_tls"] == 0x0f0006
     for a in ARCHES:
         prov = t.arch(a).provenance

@@ -201,14 +201,20 @@ class Machine:
             setattr(self.run, k, v)
         self.uc.emu_stop()
 
-    def _syscall(self, pc: int, seen: list[int]):
+    def _syscall(self, pc: int, seen: list[int], site=None):
         args = tuple(seen[2:])
+        number = seen[1]
+        field = self.abi.trap.get("number_field")
+        if field and site:
+            # s390x svc NR: a nonzero immediate is the number; 0 leaves it to the register.
+            imm = int.from_bytes(self.uc.mem_read(site[0] + field["offset"], field["size"]), self.arch.endian)
+            number = imm or number
         if self.abi.stack_args:
             # The kernel copies these from the caller's stack at the trap.
             at = self.reg(self.sp) + self.abi.stack_args["offset"]
             raw = self.uc.mem_read(at, 4 * self.abi.stack_args["slots"])
             args += tuple(int.from_bytes(raw[i:i + 4], self.arch.endian) for i in range(0, len(raw), 4))
-        self.run.traps.append(Trap(pc, seen[1], args))
+        self.run.traps.append(Trap(pc, number, args))
         self._trap_out.write(self._kernel_result() + [pc if what == "next_pc" else 0x246 for _, what in self._clobbers])
 
     def _kernel_result(self) -> list[int]:
@@ -231,8 +237,9 @@ class Machine:
         there, from its bytes; None when neither holds one. Two traps back to back
         read as "ends at pc", so a release that reports the PC at the trap would run the
         second one again: two syscalls, which the checks refuse, never a silent pass."""
+        at_first = self.abi.trap.get("pc") == "at"  # the ABI says Unicorn stops on the trap (s390x)
         for op in self.abi.opcodes:
-            for at in (pc - op.size, pc):
+            for at in ((pc, pc - op.size) if at_first else (pc - op.size, pc)):
                 try:
                     word = int.from_bytes(self.uc.mem_read(at, op.size), self.arch.endian)
                 except self.uc_mod.UcError:
@@ -244,6 +251,10 @@ class Machine:
     def _on_interrupt(self, uc, intno, _):
         seen = self._at_trap.read()
         pc = seen[0]
+        if pc == SENTINEL:
+            # The return reached the end of the run; Unicorn's s390x raises an interrupt
+            # (3) there instead of stopping on emu_start's `until`.
+            return uc.emu_stop()
         trap = self.abi.trap
         if intno == trap.get("interrupt"):
             site = self._trap_site(pc)
@@ -252,9 +263,10 @@ class Machine:
                 return self._stop(fault=f"interrupt {intno} at pc {pc:#x} (instruction before it {word:#010x}): "
                                         f"not the {trap.get('name', 'syscall trap')}", pc=pc)
             after = site[0] + site[1]
-            if after != pc:
+            if after != pc or trap.get("pc") == "at":
+                # s390x: Unicorn resumes at the svc whatever PC it reports, unless told.
                 uc.reg_write(self.pc_id, after)
-            return self._syscall(after, seen)
+            return self._syscall(after, seen, site)
         if intno in self.abi.crash_interrupts:
             return self._stop(crash=f"interrupt {intno}", pc=pc)
         self._stop(fault=f"unexpected interrupt {intno}", pc=pc)
