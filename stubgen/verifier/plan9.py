@@ -205,6 +205,7 @@ class Plan9Reader:
             body.lines.append(self.fmt["pool_tail"])
             body.source.append("(literal pool)")
             body.numbers.append(set())
+            body.data_tail = sum(4 for _, _, rule in parsed if rule is not None and ".pool}" in rule)
         return body
 
     def _rule(self, mnem: str, ops: list[Operand], src: str) -> str:
