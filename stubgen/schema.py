@@ -17,13 +17,19 @@ _ENGINE = {
                    "preamble": {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z]+( [a-z0-9_]+)*$"}}},
     "additionalProperties": False,
 }
+_DIRECTIVES = {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z_]+( [a-z0-9_]+)*$"}}
 # LLVM's integrated assembler: the target triple, and directives every body needs
 # (RISC-V: .option norvc, so the bytes are the uncompressed ones the stubs ask for).
 _LLVM = {
     "type": "object",
     "required": ["triple"],
     "properties": {"triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
-                   "preamble": {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z]+( [a-z0-9_]+)*$"}}},
+                   "preamble": _DIRECTIVES,
+                   # per reading syntax (a lower.yaml's `syntax`, "default" without one):
+                   # x86 would need .intel_syntax noprefix / .att_syntax
+                   "syntax": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _DIRECTIVES},
+                   # after each body: ARM's .ltorg puts a literal pool inside the body's symbol
+                   "epilogue": _DIRECTIVES},
     "additionalProperties": False,
 }
 

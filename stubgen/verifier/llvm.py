@@ -68,6 +68,8 @@ class LlvmAssembler:
             raise AssemblyError("LLVM's assembler is not installed: pip install 'stubgen[llvm]'")
         self.triple = engine["triple"]
         self.preamble = list(engine.get("preamble", ()))
+        self.preamble += list(engine.get("syntax", {}).get(syntax or "default", ()))
+        self.epilogue = list(engine.get("epilogue", ()))
         self._done: dict = {}  # key -> bytes or an AssemblyError message
 
     def assemble(self, lines: list[str], address: int, symbols: dict[str, int] | None = None,
@@ -124,7 +126,7 @@ class LlvmAssembler:
         for i, (_, lines, _, symbols) in enumerate(todo):
             body = [_LOCAL.sub(rf".Lj{i}_\1", ln) for ln in substitute(lines, symbols, symbol)]
             text += [f'.section stubgen_j{i},"ax",%progbits', f".globl stubgen_s{i}", f"stubgen_s{i}:",
-                     *body, f"stubgen_e{i}:", f".size stubgen_s{i}, stubgen_e{i} - stubgen_s{i}"]
+                     *body, *self.epilogue, f"stubgen_e{i}:", f".size stubgen_s{i}, stubgen_e{i} - stubgen_s{i}"]
         return "\n".join(text) + "\n", defs
 
     def _batch(self, todo) -> list[bytes]:
