@@ -3,6 +3,7 @@
 _IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 _REG = {"type": "string", "pattern": r"^[a-z][a-z0-9]*$"}
 _REGS = {"type": "array", "items": _REG, "uniqueItems": True}
+_DIRECTIVES = {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z_]+( [a-z0-9_]+)*$"}}
 # mode: one constant, or a list of them OR-ed together (CS_MODE_RISCV64 | CS_MODE_RISCVC).
 _MODE = {"oneOf": [_IDENT, {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True}]}
 _ENGINE = {
@@ -14,10 +15,9 @@ _ENGINE = {
                              "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
                    # Directives the assembler itself puts before every body (MIPS: .set
                    # noreorder); no directive of the text being checked ever reaches it.
-                   "preamble": {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z]+( [a-z0-9_]+)*$"}}},
+                   "preamble": _DIRECTIVES},
     "additionalProperties": False,
 }
-_DIRECTIVES = {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z_]+( [a-z0-9_]+)*$"}}
 # LLVM's integrated assembler: the target triple, and directives every body needs
 # (RISC-V: .option norvc, so the bytes are the uncompressed ones the stubs ask for).
 _LLVM = {
