@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import policies, realtools
+from . import policies, realtools, render
 from . import tables as tables_mod
 from .errors import StubgenError
 
@@ -422,7 +422,10 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
 
             if "gnu as" in wanted:
                 out.append(_guard("gnu as", arch.name, "gnu", policy, gas))
-            if "gnu link" in wanted:
+            not_pic = getattr(render.dialect("gnu").module(arch.name), "not_pic", None)
+            if "gnu link" in wanted and not_pic:
+                out.append(Result("gnu link", arch.name, "gnu", SKIP, not_pic, policy))
+            elif "gnu link" in wanted:
                 handler = g.options.get("errno_handler", "stubgen_errno")
                 out.append(_guard("gnu link", arch.name, "gnu", policy,
                                   lambda: link_c(asm, g.c_headers(arch.name), arch, handler, adir, tables)))

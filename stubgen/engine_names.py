@@ -71,13 +71,14 @@ def problems(data) -> list[tuple[tuple, str]]:
     if not regs:
         out.append((("engines", "unicorn", "consts"), f"unicorn has no module {u['consts']!r} (e.g. x86_const)"))
         return out
+    alias = u.get("names", {})  # a table name Unicorn spells otherwise (MIPS n64 a4 is its 8)
     wanted = [*data["registers"], u["pc"]]
-    if not any(u["prefix"] + n.upper() in regs for n in wanted):
+    if not any(u["prefix"] + alias.get(n, n).upper() in regs for n in wanted):
         out.append((("engines", "unicorn", "prefix"), f"no register of this table is {u['prefix']}<NAME> in "
                     f"unicorn.{u['consts']}"))
         return out
     for name in wanted:
-        const = u["prefix"] + name.upper()
+        const = u["prefix"] + alias.get(name, name).upper()
         if const not in regs:
             keypath = ("registers", name) if name in data["registers"] else ("engines", "unicorn", "pc")
             out.append((keypath, f"Unicorn has no register {const} in unicorn.{u['consts']} "

@@ -112,6 +112,9 @@ def read_arch(src: Path, arch, version: str, path: Path) -> Import:
     tsrc["abis"] = abis
     numbers = syscalltbl.numbers(tbl, abis)
     provenance = {"kernel": version, "sources": sources}
+    if kt.get("number_base"):
+        numbers = {name: kt["number_base"] + n for name, n in numbers.items()}
+        tsrc["number_base"] = kt["number_base"]
     if "extra" in kt:
         _add_extra(numbers, kt["extra"], arch.name)
         provenance["extra"] = {"from": f"kernel_table.extra in {arch.name}.yaml",

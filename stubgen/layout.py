@@ -20,12 +20,13 @@ def align(n: int, a: int) -> int:
 class Part:
     """One register's worth of an argument."""
 
-    kreg: str  # kernel register
+    kreg: str | None  # kernel register; None: the kernel reads it from the stack
     fp: int  # offset in the Go ABI0 argument frame
     go_name: str  # the FP slot name go vet expects: x, or x_lo / x_hi for a pair
     size: int  # bytes
     c_reg: str | None  # register it arrives in under the C convention
     c_stack: int | None  # else: its offset from the stack pointer at entry
+    kstack: int | None = None  # where kreg is None: its offset from the stack pointer at the trap
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class ArgPlan:
 
     # A one-word argument's single part, by its old names.
     @property
-    def kreg(self) -> str:
+    def kreg(self) -> str | None:
         return self.parts[0].kreg
 
     @property
@@ -69,6 +70,12 @@ class Frame:
     result: ResultPlan | None
     argsize: int  # the $0-N of the Go TEXT line
     c_saved: tuple[str, ...]  # callee-saved registers the stub must save
+
+    @property
+    def kernel_stack(self) -> int:
+        """Bytes of the stack the kernel reads arguments from (0: all in registers),
+        from the stack pointer at the trap up."""
+        return max((p.kstack + p.size for a in self.args for p in a.parts if p.kstack is not None), default=0)
 
     @property
     def parts(self) -> tuple[Part, ...]:
@@ -131,7 +138,7 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
     halves = ("lo", "hi") if arch.endian == "little" else ("hi", "lo")
     kregs = _Registers(k.args, k.pair_align)
     cregs = _Registers(c.args, c.pair_align)
-    args, off, nsaa = [], 0, 0
+    args, off, nsaa, ksaa = [], 0, 0, 0
     for i, p in enumerate(sig.args):
         size = p.type.bytes(arch)
         n = max(1, size // word)
@@ -144,8 +151,15 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
                                    f"{p.type.name} takes {n} on {arch.name}")
             ks = [k.number]
         else:
+            kstack: list[int] = []
             ks = kregs.take(n)
-            if ks is None:
+            if ks is None and k.stack_args is not None:
+                # Past the registers, the kernel reads the caller's stack like a C call's.
+                ksaa = align(ksaa, k.pair_stack_align if n > 1 else k.stack_slot)
+                kstack = [k.stack_args + ksaa + j * k.stack_slot for j in range(n)]
+                ksaa += n * k.stack_slot
+                ks = [None] * n  # type: ignore[list-item]
+            elif ks is None:
                 raise StubgenError(f"{sig.name}: its arguments need more than the {len(k.args)} registers "
                                    f"{arch.name} passes to the kernel")
         cs = cregs.take(n)
@@ -155,7 +169,8 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
             nsaa += n * c.stack_slot
         part_size = min(size, word)
         parts = tuple(Part(ks[j], off + j * word, p.go_name if n == 1 else f"{p.go_name}_{halves[j]}", part_size,
-                           cs[j] if cs else None, None if cs else stack[j]) for j in range(n))
+                           cs[j] if cs else None, None if cs else stack[j],
+                           None if ks[j] else kstack[j]) for j in range(n))
         args.append(ArgPlan(i, p.name, p.go_name, p.type.go, p.type.c, size, p.type.signed, off, parts, p.role))
         off += size
     result = None
@@ -164,6 +179,8 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
         rsize = sig.result.bytes(arch)
         result = ResultPlan(sig.result.go, rsize, sig.result.signed, off)
         off += rsize
-    used = {k.number, *(p.kreg for a in args for p in a.parts)}
+    # Registers the stub writes: an argument already in its kernel register (s390x r6)
+    # is not changed, so it needs no saving.
+    used = {k.number, *(p.kreg for a in args for p in a.parts if p.c_reg != p.kreg)}
     saved = tuple(r for r in c.callee_saved if r in used)
     return Frame(tuple(args), result, off, saved)

@@ -21,6 +21,10 @@ class KernelABI:
     result: str
     error_range: tuple[int, int]
     pair_align: int = 1  # a two-register argument starts at a register index divisible by this
+    stack_args: int | None = None  # arguments past the registers: at this offset above sp at the trap
+    stack_slot: int = 4
+    pair_stack_align: int = 4
+    error_flag: str = ""  # a register set on error, with a positive errno in result
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class CallingConvention:
     stack_align: int
     pair_align: int = 1
     pair_stack_align: int = 4  # stack alignment of a two-word argument (from the first stack argument)
+    scratch: tuple[str, ...] = ()  # registers a stub may use for its own work
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class GoABI0:
     fp: int
     return_address: str
     max_align: int = 8  # Go aligns a value to min(its size, this)
+    scratch: tuple[str, ...] = ()  # registers a stub may use for its own work
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,13 @@ class Arch:
     qemu_user: str = ""  # the qemu-user binary for this architecture's Linux programs
     kernel_table: dict = field(default_factory=dict)  # where `stubgen tables import` reads the numbers
     signatures: dict = field(default_factory=dict)  # name -> Signature where this entry point differs
-    c_macro: str = ""  # the macro a C compiler for this architecture predefines
+    c_macro: tuple[str, ...] = ()  # macros a C compiler for this architecture (and no other here) predefines
+
+    @property
+    def c_condition(self) -> str:
+        """The preprocessor condition that holds when compiling for this architecture."""
+        return " && ".join(f"defined({m})" for m in self.c_macro)
+    system_calls: str = ""  # this architecture's name in the PyPI package system-calls
 
 
 @dataclass(frozen=True)

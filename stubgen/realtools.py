@@ -358,14 +358,18 @@ _RELOC = re.compile(r"^([0-9a-f]+)\s+(R_\w+)\s+(.*)$")
 
 def _text_relocations(obj: Path, arch, tables=None) -> list[tuple[int, int, str, str]]:
     """(offset, size, type, target) of .text's relocations, from `objdump -r`. The size
-    is the bit count a type ends in (R_386_PC32: 4 bytes), else a 32-bit field."""
+    is the bit count a type ends in (R_386_PC32: 4 bytes, R_X86_64_64: 8), else the
+    32-bit instruction word that holds the field."""
     r = _run([gnu_tool(arch, "objdump", tables), "-r", "-j", ".text", str(obj)], f"objdump -r {obj.name}")
     out = []
     for line in r.stdout.splitlines():
         m = _RELOC.match(line.strip())
         if m:
             bits = re.search(r"(8|16|32|64)$", m[2])
-            out.append((int(m[1], 16), int(bits[1]) // 8 if bits else 4, m[2], m[3].strip()))
+            # A field narrower than a word (MIPS R_MIPS_HI16) sits inside an instruction
+            # word whose byte order decides where: the whole word is the site.
+            size = int(bits[1]) // 8 if bits and int(bits[1]) >= 32 else 4
+            out.append((int(m[1], 16), size, m[2], m[3].strip()))
     return out
 
 

@@ -289,7 +289,7 @@ def _reading_rules(f: Path, root: str, reader, stamp) -> dict:
 # else: str.format would follow any attribute or index into Python's internals.
 RULE_FIELDS = {"cond"}
 OPERAND_FIELDS = {"imm": {"value"}, "pool": {"value"}, "mem": {"base", "offset"}, "pool_tail": set(),
-                  "absolute": {"value"}}
+                  "absolute": {"value"}, "reg": {"name"}}
 MAX_OPERANDS = 6
 _SPEC = None
 

@@ -3,15 +3,21 @@
 _IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 _REG = {"type": "string", "pattern": r"^[a-z][a-z0-9]*$"}
 _REGS = {"type": "array", "items": _REG, "uniqueItems": True}
+_DIRECTIVES = {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z_]+( [a-z0-9_]+)*$"}}
 # mode: one constant, or a list of them OR-ed together (CS_MODE_RISCV64 | CS_MODE_RISCVC).
 _MODE = {"oneOf": [_IDENT, {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True}]}
 _ENGINE = {
     "type": "object",
     "required": ["arch", "mode"],
-    "properties": {"arch": _IDENT, "mode": _MODE, "consts": _IDENT, "prefix": _IDENT, "pc": _REG},
+    "properties": {"arch": _IDENT, "mode": _MODE, "consts": _IDENT, "prefix": _IDENT, "pc": _REG,
+                   # Unicorn's name (after prefix) of a register where it is not the table's.
+                   "names": {"type": "object", "propertyNames": _REG,
+                             "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
+                   # Directives the assembler itself puts before every body (MIPS: .set
+                   # noreorder); no directive of the text being checked ever reaches it.
+                   "preamble": _DIRECTIVES},
     "additionalProperties": False,
 }
-_DIRECTIVES = {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z_]+( [a-z0-9_]+)*$"}}
 # LLVM's integrated assembler: the target triple, and directives every body needs
 # (RISC-V: .option norvc, so the bytes are the uncompressed ones the stubs ask for).
 _LLVM = {
@@ -41,6 +47,8 @@ KERNEL_TABLE = _obj(["path", "abis"], {
     "abis": {"type": "array", "items": _ABI, "minItems": 1, "uniqueItems": True},
     # Generic architectures share scripts/syscall.tbl and add ABI tags in a Makefile.
     "abis_from": _obj(["path", "variable"], {"path": _KERNEL_PATH, "variable": _IDENT}),
+    # Added to every number of the table (MIPS: __NR_Linux, 4000 for o32, 5000 for n64).
+    "number_base": {"type": "integer", "minimum": 0},
     "extra": _obj(["base", "calls"], {
         "base": {"type": "integer", "minimum": 0},
         "calls": {"type": "object", "minProperties": 1, "propertyNames": _IDENT,
@@ -56,9 +64,12 @@ ARCH = _obj(
         "name": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
         "aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}},
         "goarch": {"type": "string", "pattern": r"^[a-z0-9]+$"},
-        "c_macro": _IDENT,
+        "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _IDENT}]},
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
+        # The name the PyPI package system-calls gives this architecture (the drift test
+        # compares the numbers with it).
+        "system_calls": {"type": "string", "pattern": r"^[a-z0-9_]+$"},
         "word_bytes": {"enum": [4, 8]},
         "endian": {"enum": ["little", "big"]},
         # An assembler (Keystone, LLVM or both: then their bytes must agree), a decoder, an emulator.
@@ -71,15 +82,23 @@ ARCH = _obj(
         "stack_pointer": _REG,
         "kernel": _obj(["number", "args", "result", "error_range"], {
             "number": _REG,
-            "args": dict(_REGS, minItems=6, maxItems=7),
+            "args": dict(_REGS, minItems=4, maxItems=7),
+            # Arguments past the registers: read from the caller's stack at the trap,
+            # from this offset above sp (MIPS o32: 16), in slots like a C call's.
+            "stack_args": {"type": "integer", "minimum": 0, "maximum": 64},
+            "stack_slot": {"enum": [4, 8]},
+            "pair_stack_align": {"enum": [4, 8]},
             "result": _REG,
+            # A register the kernel sets on error, with a positive errno in result
+            # (MIPS a3); the stubs turn that into -errno.
+            "error_flag": _REG,
             "error_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
             "pair_align": {"enum": [1, 2]},
         }),
         "c_abi": _obj(["args", "stack_args", "stack_slot", "return_address", "callee_saved", "result",
                        "stack_align"], {
             "args": _REGS,
-            "stack_args": {"type": "integer", "minimum": 0, "maximum": 64},
+            "stack_args": {"type": "integer", "minimum": 0, "maximum": 256},
             "stack_slot": {"enum": [4, 8]},
             "return_address": _REG,
             "callee_saved": _REGS,
@@ -87,11 +106,14 @@ ARCH = _obj(
             "stack_align": {"enum": [4, 8, 16]},
             "pair_align": {"enum": [1, 2]},
             "pair_stack_align": {"enum": [4, 8]},
+            "scratch": _REGS,  # registers a stub may use for its own work
         }),
         "go_abi0": _obj(["fp", "return_address"], {
             "fp": {"type": "integer", "minimum": 0, "maximum": 64},
             "return_address": _REG,
             "max_align": {"enum": [4, 8]},
+            # Registers a stub may use for its own work (o32: arguments it stores for the kernel).
+            "scratch": _REGS,
         }),
         "kernel_table": KERNEL_TABLE,
         "signatures": {"$ref": "#/$defs/signatures"},
@@ -186,7 +208,7 @@ LOWER = _obj([], {
     "real_assembler": {"enum": ["bytes", "instructions"]},
     "unchecked_aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9.]*$"}},
     "format": _obj([], {"imm": _FORMAT_TEXT, "mem": _FORMAT_TEXT, "pool": _FORMAT_TEXT, "pool_tail": _FORMAT_TEXT,
-                        "absolute": _FORMAT_TEXT}),
+                        "absolute": _FORMAT_TEXT, "reg": _FORMAT_TEXT}),
     # Bytes each Plan 9 mnemonic moves, for a foreign stub's FP slot widths.
     "operand_bytes": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Z][A-Z0-9.]*$"},
                       "additionalProperties": {"enum": [1, 2, 4, 8]}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from . import engine_names, model, schema, yamlio
 from .errors import StubgenError
@@ -44,14 +45,21 @@ def _validate(doc: yamlio.Document, sch, problems: _Problems, bad_keys: set | No
 
 
 def _check_registers(doc: yamlio.Document, problems: _Problems):
-    d = doc.data
+    d = cast(dict, doc.data)  # validated against schema.ARCH before this is called
     known = set(d["registers"])
     k, c = d["kernel"], d["c_abi"]
-    refs = [(("stack_pointer",), d["stack_pointer"]), (("kernel", "number"), k["number"]),
+    refs: list[tuple[tuple, str]] = [(("stack_pointer",), d["stack_pointer"]), (("kernel", "number"), k["number"]),
             (("kernel", "result"), k["result"]), (("c_abi", "result"), c["result"])]
     refs += [(("kernel", "args", i), r) for i, r in enumerate(k["args"])]
+    if "error_flag" in k:
+        refs.append((("kernel", "error_flag"), k["error_flag"]))
+    if len(k["args"]) < MAX_KERNEL_ARGS and "stack_args" not in k:
+        problems.at(doc, ("kernel", "args"), f"{len(k['args'])} registers for up to {MAX_KERNEL_ARGS} arguments: "
+                    "say where the rest go (stack_args)")
     for key in ("args", "callee_saved"):
         refs += [(("c_abi", key, i), r) for i, r in enumerate(c[key])]
+    refs += [(("c_abi", "scratch", i), r) for i, r in enumerate(c.get("scratch", ()))]
+    refs += [(("go_abi0", "scratch", i), r) for i, r in enumerate(d["go_abi0"].get("scratch", ()))]
     for keypath, ra in ((("c_abi", "return_address"), c["return_address"]),
                         (("go_abi0", "return_address"), d["go_abi0"]["return_address"])):
         if ra != "stack":
@@ -88,16 +96,20 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
         stack_pointer=d["stack_pointer"],
         kernel=model.KernelABI(number=k["number"], args=tuple(k["args"]), result=k["result"],
                                error_range=tuple(k["error_range"]),
-                               pair_align=k.get("pair_align", 1)),
+                               pair_align=k.get("pair_align", 1), stack_args=k.get("stack_args"),
+                               stack_slot=k.get("stack_slot", d["word_bytes"]),
+                               pair_stack_align=k.get("pair_stack_align", k.get("stack_slot", d["word_bytes"])),
+                               error_flag=k.get("error_flag", "")),
         c_abi=model.CallingConvention(
             args=tuple(c["args"]), stack_args=c["stack_args"], stack_slot=c["stack_slot"],
             return_address=c["return_address"], callee_saved=tuple(c["callee_saved"]), result=c["result"],
             stack_align=c["stack_align"], pair_align=c.get("pair_align", 1),
-            pair_stack_align=c.get("pair_stack_align", c["stack_slot"])),
+            pair_stack_align=c.get("pair_stack_align", c["stack_slot"]), scratch=tuple(c.get("scratch", ()))),
         go_abi0=model.GoABI0(fp=g["fp"], return_address=g["return_address"],
-                             max_align=g.get("max_align", d["word_bytes"])),
+                             max_align=g.get("max_align", d["word_bytes"]), scratch=tuple(g.get("scratch", ()))),
         numbers=dict(numbers.get("numbers", {})), provenance=dict(numbers.get("provenance", {})),
-        kernel_table=dict(d.get("kernel_table", {})), c_macro=d.get("c_macro", ""),
+        kernel_table=dict(d.get("kernel_table", {})), c_macro=_macros(d.get("c_macro", ())),
+        system_calls=d.get("system_calls", ""),
     )
 
 
@@ -216,3 +228,9 @@ def load(root: str | None = None) -> model.Tables:
     loaded = model.Tables(arches=arches, aliases=aliases, types=types, signatures=signatures, root=str(base))
     cache.store("tables", cache_key, loaded)
     return loaded
+
+
+def _macros(value) -> tuple[str, ...]:
+    """c_macro as written: one macro, or several that must all be defined (o32 MIPS
+    little-endian is __MIPSEL__ and _ABIO32: mips64el defines __MIPSEL__ too)."""
+    return (value,) if isinstance(value, str) else tuple(value)

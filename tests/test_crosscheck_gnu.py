@@ -39,7 +39,7 @@ def test_gnu_as_assembles_every_stub_without_warnings(policy, arch):
 
 
 @pytest.mark.crosscheck
-@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("arch", sorted(GNU_ANCHORS))
 def test_gnu_as_bytes_equal_guide_anchors(arch):
     _tool(arch, "as"), _tool(arch, "objcopy"), _tool(arch, "nm")
     code = realtools.gnu_asm_bytes(generated("raw") / "gnu" / f"stubs_linux_{arch}.S", arch)
@@ -68,6 +68,9 @@ CLOBBERS = {
     "arm": lambda s: s.replace("\tldr\tr7, [sp], #0x4\n", "\tldr\tr6, [sp], #0x4\n"),
     "arm64": lambda s: s.replace("\tsvc\t#0x0\n", "\tsvc\t#0x0\n\tmov\tx19, #0x0\n"),
     "riscv64": lambda s: s.replace("\tecall\n", "\tecall\n\tli\ts0, 0x0\n"),
+    **{a: lambda s: s.replace("\tsyscall\n", "\tsyscall\n\tor\t$s0, $zero, $zero\n")
+       for a in ("mips", "mipsle", "mips64le")},
+    "s390x": lambda s: s.replace("\tsvc\t0x0\n", "\tsvc\t0x0\n\tlghi\t%r6, 0x0\n"),
 }
 
 

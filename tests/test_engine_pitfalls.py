@@ -166,7 +166,7 @@ def test_public_register_calls_give_the_same_verdicts(monkeypatch):
         spec = Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap)
         assert v.check(s.text, spec).ok
         broken = v.check(s.text.replace("0xdb", "0xda").replace("$219", "$218"), spec)
-        assert broken.ok == (s.arch != "386")
+        assert broken.ok == (s.number != 219)  # 386's and s390x's madvise
 
 
 def test_hand_edited_text_is_assembled_in_a_child_with_a_time_limit(tmp_path, monkeypatch, capsys):

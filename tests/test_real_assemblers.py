@@ -2,6 +2,7 @@
 lowering's for every Plan 9 stub (and run the same checks), GNU as's equal Keystone's
 for i386 and arm and decode to the same instructions for x86-64."""
 import io
+import re
 import shutil
 
 import pytest
@@ -38,7 +39,9 @@ def test_real_assembler_agrees(tmp_path, dialect, policy, extra):
     buf = io.StringIO()
     assert verify_dir(out, out=buf) == 0, buf.getvalue()
     tool = "go tool asm" if dialect == "plan9" else "GNU as"
-    assert f"5 also against {tool}" in buf.getvalue()
+    # every architecture whose assembler is installed (the five of CI at least)
+    m = re.search(rf"(\d+) also against {tool}", buf.getvalue())
+    assert m and int(m.group(1)) >= 5, buf.getvalue()
     # arm64: Keystone and LLVM both assemble every stub, and agree
     assert "1 also against LLVM (second assembler)" in buf.getvalue()
 

@@ -178,7 +178,9 @@ def test_signatures_cover_the_brief():
 
 def test_explicit_syscall_skips_arches_without_its_number():
     stubs = stubgen.generate(["mmap2"], dialects=["gnu"])
-    assert sorted(s.arch for s in stubs) == ["386", "arm"]
+    assert sorted(s.arch for s in stubs) == sorted(a.name for a in tables.load().arches.values()
+                                                   if "mmap2" in a.numbers)
+    assert {"386", "arm"} <= {s.arch for s in stubs} and "amd64" not in {s.arch for s in stubs}
     with pytest.raises(stubgen.errors.StubgenError, match="arch_prctl.*no number on arm"):
         stubgen.generate(["arch_prctl"], ["arm"])
 

@@ -1,5 +1,6 @@
 """The verifier passes every generated stub and says no to broken ones."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,9 @@ import yaml
 
 import stubgen
 import stubgen.cli  # noqa: F401  (the CLI module, for main)
+from stubgen import tables
 from stubgen.verifier import Spec, Verifier, verify, verify_dir
+from stubgen.verifier.kernel import linux_abi
 from stubgen.verifier.mutants import KINDS
 from stubgen.verifier.mutants import run as run_mutants
 
@@ -26,7 +29,8 @@ def test_every_stub_passes(verifier, dialect, policy):
     for s in stubgen.generate(dialects=[dialect], policy=policy):
         rep = verifier.check(s.text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
         assert rep.ok, rep.describe()
-        assert rep.runs == 7
+        # seven injected results, and the errors an ABI's kernel may return already negated
+        assert rep.runs == 7 + len(linux_abi(s.arch).negated_errors)
 
 
 def test_vdso_trap_passes(verifier):
@@ -70,7 +74,7 @@ def test_verify_dir_reads_files_on_disk(tmp_path, capsys):
 def test_cli_verify_exit_codes(tmp_path):
     out = _generated(tmp_path, "-d", "gnu")
     r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0 and "5 passed, 0 failed" in r.stdout
+    assert r.returncode == 0 and f"{len(tables.load().arches)} passed, 0 failed" in r.stdout
     f = out / "gnu" / "stubs_linux_386.S"
     f.write_text(f.read_text().replace("\tpop\t%ebx\n", ""))  # forget to restore ebx
     r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(out)], capture_output=True, text=True)
@@ -91,7 +95,8 @@ def test_generate_verify_mutants_cli(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
     assert "check_inverted" in r.stdout and "SURVIVED" not in r.stdout
-    assert "mutants: 75/75 killed" in r.stdout
+    killed = re.search(r"mutants: (\d+)/(\d+) killed", r.stdout)
+    assert killed and killed.group(1) == killed.group(2) and int(killed.group(2)) >= 45
 
 
 # Hand-written broken stubs: each check must be able to say no on its own.
@@ -190,7 +195,7 @@ def test_manifest_lists_what_verify_reads(tmp_path):
     out = _generated(tmp_path)
     man = json.loads((out / "manifest.json").read_text())
     n = sum(len(f["symbols"]) for f in man["files"] if f["arch"])
-    assert n == 10
+    assert n == 2 * len(tables.load().arches)
 
 
 def test_plan9_branch_past_the_end_is_a_read_error(verifier):

@@ -236,6 +236,91 @@ static void callee_saved(void)
 		n = 12;
 		memcpy(names, nm, sizeof nm);
 	}
+#elif defined(__mips__)
+	{
+		/* o32 and n64: s0-s7 and s8 (fp) are callee-saved; a3 comes back as the
+		   error flag, so the output pointer waits in the frame. */
+#if _MIPS_SIM == _ABIO32
+#define ST "sw"
+#define LD "lw"
+#define W "4"
+#define LA "la"
+#define ADDIU "addiu"
+#else
+#define ST "sd"
+#define LD "ld"
+#define W "8"
+#define LA "dla"
+#define ADDIU "daddiu"
+#endif
+		register unsigned long a0 asm("$4") = (unsigned long)p;
+		register unsigned long a1 asm("$5") = SIZE;
+		register unsigned long a2 asm("$6") = MADV_DONTNEED_;
+		register unsigned long o asm("$7") = (unsigned long)out;
+		__asm__ volatile(
+			".set push\n\t.set noreorder\n\t.set macro\n\t"
+			ADDIU " $sp, $sp, -160\n\t"
+			ST " $ra, 16*" W "($sp); " ST " $7, 15*" W "($sp)\n\t"
+			ST " $16, 4*" W "($sp); " ST " $17, 5*" W "($sp); " ST " $18, 6*" W "($sp)\n\t"
+			ST " $19, 7*" W "($sp); " ST " $20, 8*" W "($sp); " ST " $21, 9*" W "($sp)\n\t"
+			ST " $22, 10*" W "($sp); " ST " $23, 11*" W "($sp); " ST " $30, 12*" W "($sp)\n\t"
+			"li $16, 0x5a5a5a00; li $17, 0x5a5a5a01; li $18, 0x5a5a5a02; li $19, 0x5a5a5a03\n\t"
+			"li $20, 0x5a5a5a04; li $21, 0x5a5a5a05; li $22, 0x5a5a5a06; li $23, 0x5a5a5a07\n\t"
+			"li $30, 0x5a5a5a08\n\t"
+			LA " $25, " STR(STUB) "\n\t"
+			"jalr $25\n\t"
+			"nop\n\t"
+			LD " $7, 15*" W "($sp)\n\t"
+			ST " $2, 0($7); " ST " $16, 1*" W "($7); " ST " $17, 2*" W "($7); " ST " $18, 3*" W "($7)\n\t"
+			ST " $19, 4*" W "($7); " ST " $20, 5*" W "($7); " ST " $21, 6*" W "($7); " ST " $22, 7*" W "($7)\n\t"
+			ST " $23, 8*" W "($7); " ST " $30, 9*" W "($7)\n\t"
+			LD " $16, 4*" W "($sp); " LD " $17, 5*" W "($sp); " LD " $18, 6*" W "($sp)\n\t"
+			LD " $19, 7*" W "($sp); " LD " $20, 8*" W "($sp); " LD " $21, 9*" W "($sp)\n\t"
+			LD " $22, 10*" W "($sp); " LD " $23, 11*" W "($sp); " LD " $30, 12*" W "($sp)\n\t"
+			LD " $ra, 16*" W "($sp)\n\t"
+			ADDIU " $sp, $sp, 160\n\t"
+			".set pop"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "$1", "$2", "$3", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$24", "$25",
+			  "$31", "hi", "lo", "memory");
+#undef ST
+#undef LD
+#undef W
+#undef LA
+#undef ADDIU
+		const char *nm[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"};
+		n = 9;
+		memcpy(names, nm, sizeof nm);
+	}
+#elif defined(__s390x__)
+	{
+		/* r6-r13 are callee-saved; the stub may use the first 160 bytes of this frame
+		   (the register save area every caller provides). */
+		register unsigned long a0 asm("r2") = (unsigned long)p;
+		register unsigned long a1 asm("r3") = SIZE;
+		register unsigned long a2 asm("r4") = MADV_DONTNEED_;
+		register unsigned long o asm("r5") = (unsigned long)out;
+		__asm__ volatile(
+			"aghi %%r15, -256\n\t"
+			"stmg %%r6, %%r14, 160(%%r15)\n\t"
+			"stg %%r5, 240(%%r15)\n\t"
+			"lgfi %%r6, 0x5a5a5a00; lgfi %%r7, 0x5a5a5a01; lgfi %%r8, 0x5a5a5a02; lgfi %%r9, 0x5a5a5a03\n\t"
+			"lgfi %%r10, 0x5a5a5a04; lgfi %%r11, 0x5a5a5a05; lgfi %%r12, 0x5a5a5a06; lgfi %%r13, 0x5a5a5a07\n\t"
+			"brasl %%r14, " STR(STUB) "\n\t"
+			"lg %%r5, 240(%%r15)\n\t"
+			"stg %%r2, 0(%%r5); stg %%r6, 8(%%r5); stg %%r7, 16(%%r5); stg %%r8, 24(%%r5)\n\t"
+			"stg %%r9, 32(%%r5); stg %%r10, 40(%%r5); stg %%r11, 48(%%r5); stg %%r12, 56(%%r5)\n\t"
+			"stg %%r13, 64(%%r5)\n\t"
+			"lmg %%r6, %%r14, 160(%%r15)\n\t"
+			"aghi %%r15, 256"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "r0", "r1", "r14", "memory", "cc");
+		const char *nm[] = {"r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13"};
+		n = 8;
+		memcpy(names, nm, sizeof nm);
+	}
 #else
 	printf("SKIP callee-saved: no caller for this architecture in madvise.c\n");
 	return;

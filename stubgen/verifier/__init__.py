@@ -12,7 +12,7 @@ from .. import tables as tables_mod
 from ..errors import StubgenError
 from .assembler import AssemblyError, NoAssembler, backends, make, missing_note
 from .body import ReadError
-from .checks import INJECTED, Stage, Subject, evaluate, placement
+from .checks import INJECTED, Stage, Subject, evaluate, negated, placement
 from .conventions import CallFrame, call_frame, conventions, go_frame
 from .kernel import linux_abi
 
@@ -315,7 +315,7 @@ class Verifier:
         watch = self.watch(machine, s.arch)
         watch.result = -1 if s.policy.handler_result else HANDLER_POISON
         mem = machine.uc.mem_read
-        for inject in INJECTED:
+        for inject in INJECTED + negated(s.abi):
             watch.calls = []
             run = machine.run_prepared(prepared, inject)
             rep.runs += 1
@@ -324,7 +324,8 @@ class Verifier:
                 if w not in rep.warnings:
                     rep.warnings.append(w)
             if problems:
-                rep.problems += [f"{label}kernel result {inject}: {p}" for p in problems]
+                how = " (already negated, error flag set)" if type(inject) is not int else ""
+                rep.problems += [f"{label}kernel result {int(inject)}{how}: {p}" for p in problems]
                 if run.traps:
                     t, abi = run.traps[0], s.abi
                     rep.problems.append("seen at the trap: " + ", ".join(

@@ -174,6 +174,9 @@ class KeystoneAssembler:
         import keystone
 
         self._ks = keystone.Ks(getattr(keystone, engine["arch"]), engine_mode(keystone, engine["mode"]))
+        # Directives the table says every body needs (MIPS: .set noreorder), put there
+        # by the assembler itself: the text being checked never hands Keystone one.
+        self._preamble = list(engine.get("preamble", ()))
         if syntax:
             self._ks.syntax = getattr(keystone, f"KS_OPT_SYNTAX_{syntax.upper()}")
         self._keystone = keystone
@@ -193,7 +196,7 @@ class KeystoneAssembler:
 
     def _asm(self, lines: list[str], address: int) -> Assembled:
         try:
-            code, count = self._ks.asm("\n".join(lines), address, as_bytes=True)
+            code, count = self._ks.asm("\n".join(self._preamble + lines), address, as_bytes=True)
         except self._keystone.KsError as e:
             raise AssemblyError(f"Keystone: {e}") from None
         if not code or not count:

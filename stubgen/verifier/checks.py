@@ -17,6 +17,14 @@ INJECTED = (0, 1, -1, -22, -4095, -4096, 0x7FFFFFFF)
 HANDLER_POISON = 0x5A5A5A5A5A5A5A5A  # what a C errno handler leaves in the result register
 
 
+def negated(abi) -> tuple[int, ...]:
+    """Results a stub is also run with: the errors this ABI's kernel may return already
+    negated with its error flag set."""
+    from .emulator import Negated
+
+    return tuple(Negated(-abi.errno[name]) for name in abi.negated_errors)
+
+
 @dataclass(frozen=True)
 class Subject:
     """Everything one stub is held to: its architecture, the kernel ABI, the caller's
@@ -118,7 +126,7 @@ def _trap(t, s: Subject, st: Stage) -> list[str]:
         if got != want:
             size = setup.args[i][1]
             what = f"{8 * size}-bit" if bits == 8 * size else f"{bits}-bit part of a {8 * size}-bit value"
-            p.append(f"argument {i + 1} ({what}) in {abi.args[r]} = {got:#x} at the trap, expected {want:#x}")
+            p.append(f"argument {i + 1} ({what}) in {abi.arg_name(r)} = {got:#x} at the trap, expected {want:#x}")
     return p
 
 

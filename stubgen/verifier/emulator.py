@@ -24,6 +24,11 @@ CANARY = 0xA5
 STEP_LIMIT = 500
 
 
+class Negated(int):
+    """An injected error the kernel returns already negated with its error flag set
+    (some MIPS kernel paths, musl 5db475f0): the caller must still see -errno."""
+
+
 def stub_symbols(abi: LinuxABI, errno_handler: str) -> dict[str, int]:
     """Symbols a stub may reference, by the names the tables and the ABI statement use."""
     syms = {errno_handler: HANDLER}
@@ -137,7 +142,8 @@ class Machine:
         self.arch, self.abi = arch, abi
         self.word = arch.word_bytes
         self.mask = (1 << (8 * self.word)) - 1
-        self.reg_ids = {r: getattr(consts, e["prefix"] + r.upper()) for r in arch.registers}
+        names = e.get("names", {})
+        self.reg_ids = {r: getattr(consts, e["prefix"] + names.get(r, r).upper()) for r in arch.registers}
         self.pc_id = getattr(consts, e["prefix"] + e["pc"].upper())
         self.sp = arch.stack_pointer
         from .assembler import engine_mode
@@ -168,8 +174,9 @@ class Machine:
         self._at_trap = _Registers(uc, [self.pc_id, self.reg_ids[abi.number]] + [self.reg_ids[r] for r in abi.args],
                                    self.mask)
         self._clobbers = [(r, what) for r, what in abi.cpu_clobbers.items()]
-        self._trap_out = _Registers(uc, [self.reg_ids[abi.result]] + [self.reg_ids[r] for r, _ in self._clobbers],
-                                    self.mask, reads=False)
+        flag = [self.reg_ids[abi.error_flag]] if abi.error_flag else []
+        self._trap_out = _Registers(uc, [self.reg_ids[abi.result]] + flag
+                                    + [self.reg_ids[r] for r, _ in self._clobbers], self.mask, reads=False)
         self._write_access = unicorn.UC_MEM_WRITE
         self._contexts: dict = {}
         self.code_len = 0
@@ -194,9 +201,32 @@ class Machine:
             setattr(self.run, k, v)
         self.uc.emu_stop()
 
-    def _syscall(self, pc: int, seen: list[int]):
-        self.run.traps.append(Trap(pc, seen[1], tuple(seen[2:])))
-        self._trap_out.write([self.inject] + [pc if what == "next_pc" else 0x246 for _, what in self._clobbers])
+    def _syscall(self, pc: int, seen: list[int], site=None):
+        args = tuple(seen[2:])
+        number = seen[1]
+        field = self.abi.trap.get("number_field")
+        if field and site:
+            # s390x svc NR: a nonzero immediate is the number; 0 leaves it to the register.
+            imm = int.from_bytes(self.uc.mem_read(site[0] + field["offset"], field["size"]), self.arch.endian)
+            number = imm or number
+        if self.abi.stack_args:
+            # The kernel copies these from the caller's stack at the trap.
+            at = self.reg(self.sp) + self.abi.stack_args["offset"]
+            raw = self.uc.mem_read(at, 4 * self.abi.stack_args["slots"])
+            args += tuple(int.from_bytes(raw[i:i + 4], self.arch.endian) for i in range(0, len(raw), 4))
+        self.run.traps.append(Trap(pc, number, args))
+        self._trap_out.write(self._kernel_result() + [pc if what == "next_pc" else 0x246 for _, what in self._clobbers])
+
+    def _kernel_result(self) -> list[int]:
+        """The result register (and the error flag, where the ABI has one) for the
+        injected result: -errno, or a positive errno with the flag set."""
+        inject = self.inject
+        if not self.abi.error_flag:
+            return [inject]
+        if isinstance(inject, Negated):
+            return [inject, 1]
+        lo, hi = self.abi.error_range
+        return [-inject, 1] if lo <= inject <= hi else [inject, 0]
 
     def _on_syscall(self, uc, _):
         seen = self._at_trap.read()
@@ -207,8 +237,9 @@ class Machine:
         there, from its bytes; None when neither holds one. Two traps back to back
         read as "ends at pc", so a release that reports the PC at the trap would run the
         second one again: two syscalls, which the checks refuse, never a silent pass."""
+        at_first = self.abi.trap.get("pc") == "at"  # the ABI says Unicorn stops on the trap (s390x)
         for op in self.abi.opcodes:
-            for at in (pc - op.size, pc):
+            for at in ((pc, pc - op.size) if at_first else (pc - op.size, pc)):
                 try:
                     word = int.from_bytes(self.uc.mem_read(at, op.size), self.arch.endian)
                 except self.uc_mod.UcError:
@@ -220,6 +251,10 @@ class Machine:
     def _on_interrupt(self, uc, intno, _):
         seen = self._at_trap.read()
         pc = seen[0]
+        if pc == SENTINEL:
+            # The return reached the end of the run; Unicorn's s390x raises an interrupt
+            # (3) there instead of stopping on emu_start's `until`.
+            return uc.emu_stop()
         trap = self.abi.trap
         if intno == trap.get("interrupt"):
             site = self._trap_site(pc)
@@ -228,9 +263,10 @@ class Machine:
                 return self._stop(fault=f"interrupt {intno} at pc {pc:#x} (instruction before it {word:#010x}): "
                                         f"not the {trap.get('name', 'syscall trap')}", pc=pc)
             after = site[0] + site[1]
-            if after != pc:
+            if after != pc or trap.get("pc") == "at":
+                # s390x: Unicorn resumes at the svc whatever PC it reports, unless told.
                 uc.reg_write(self.pc_id, after)
-            return self._syscall(after, seen)
+            return self._syscall(after, seen, site)
         if intno in self.abi.crash_interrupts:
             return self._stop(crash=f"interrupt {intno}", pc=pc)
         self._stop(fault=f"unexpected interrupt {intno}", pc=pc)

@@ -142,8 +142,7 @@ def cpp(path: Path, arch, includes, defines) -> str:
         raise StubgenError(f"{path}: a .S file needs the C preprocessor: install cpp (Debian package cpp)")
     args = [exe, "-nostdinc", "-undef", "-P", "-x", "assembler-with-cpp", "-D__ASSEMBLER__",
             "-D__linux__", "-D__linux", "-Dlinux"]
-    if arch.c_macro:
-        args.append(f"-D{arch.c_macro}")
+    args += [f"-D{m}" for m in arch.c_macro]
     args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines] + [str(path)]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=30)

@@ -35,6 +35,21 @@ class LinuxABI:
     vdso: dict | None
     pair_align: int = 1
     opcodes: tuple[Opcode, ...] = ()  # the trap instructions, found from the bytes around the PC
+    stack_args: dict | None = None  # {offset, slots}: arguments past the registers, on the caller's stack
+    error_flag: str = ""  # set to 1 on error, with a positive errno in result
+    errno: dict | None = None  # this architecture's errno numbers, by name
+    negated_errors: tuple[str, ...] = ()  # errnos some paths return already negated, flag set
+
+    @property
+    def slots(self) -> int:
+        """Registers, then stack slots, the kernel reads arguments from."""
+        return len(self.args) + (self.stack_args["slots"] if self.stack_args else 0)
+
+    def arg_name(self, r: int) -> str:
+        """Register r of placement(), or the stack slot it stands for."""
+        if r < len(self.args) or not self.stack_args:
+            return self.args[r]
+        return f"the stack slot at sp+{self.stack_args['offset'] + 4 * (r - len(self.args))}"
 
     def placement(self, args, word: int, endian: str):
         """Where the kernel reads each argument: (argument index, register index, value,
@@ -48,8 +63,9 @@ class LinuxABI:
                 nxt += -nxt % self.pair_align
             raw = value.to_bytes(size, endian)
             for j in range(n):
-                if nxt >= len(self.args):
-                    raise ValueError(f"argument {i + 1} does not fit in the kernel's {len(self.args)} registers")
+                if nxt >= self.slots:
+                    raise ValueError(f"argument {i + 1} does not fit in the kernel's {len(self.args)} registers"
+                                     + (f" and {self.slots - len(self.args)} stack slots" if self.stack_args else ""))
                 chunk = raw[j * word:(j + 1) * word] if n > 1 else raw
                 out.append((i, nxt, int.from_bytes(chunk, endian), 8 * len(chunk)))
                 nxt += 1
@@ -101,7 +117,9 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
                     result=d["result"], ret=d["return"], error_range=tuple(d["error_range"]),
                     cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
                     crash_interrupts=tuple(d["crash_interrupts"]), vdso=d.get("vdso"),
-                    pair_align=d.get("pair_align", 1),
+                    pair_align=d.get("pair_align", 1), stack_args=d.get("stack_args"),
+                    error_flag=d.get("error_flag", ""), errno=d.get("errno"),
+                    negated_errors=tuple(d.get("negated_errors", ())),
                     opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
 
 

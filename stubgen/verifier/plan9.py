@@ -74,6 +74,8 @@ class Operand:
             k.append("rot")
         if 0 <= self.value < 2**16:
             k.append("u16")
+        if -(2**15) <= self.value < 2**15:
+            k.append("s16")
         return k + ["i"]
 
     def __getattr__(self, name):
@@ -86,11 +88,12 @@ class Operand:
 
     def __format__(self, spec):
         if self.kind == "r":
-            return self.reg
+            return self.fmt.get("reg", "{name}").format(name=self.reg)
         if self.kind == "i":
             return plain_format(self.fmt["imm"], fields={"value": self.value})
         if self.kind == "m":
-            return plain_format(self.fmt["mem"], fields={"base": self.base, "offset": self.offset})
+            base = plain_format(self.fmt.get("reg", "{name}"), fields={"name": self.base})
+            return plain_format(self.fmt["mem"], fields={"base": base, "offset": self.offset})
         if self.kind == "a":
             return plain_format(self.fmt["absolute"], fields={"value": self.value})
         return str(self.value)  # labels and symbol addresses
@@ -213,6 +216,17 @@ class Plan9Reader:
                 body.lines.append(f".Lpc{idx}:")
             body.lines.append(line)
             pool |= rule is not None and ".pool}" in rule
+        # A rule of several statements ("beqz ...; nop": the delay slot Go's assembler
+        # fills) is one source line that encodes as several instructions.
+        at = 0
+        for lowered, where, _ in parsed:
+            if where is None:
+                continue
+            extra = lowered.count(";")
+            for _ in range(extra):
+                body.source.insert(at + 1, f"(after {body.source[at]})")
+                body.numbers.insert(at + 1, set())
+            at += 1 + extra
         if pool:
             body.lines.append(self.fmt["pool_tail"])
             body.source.append("(literal pool)")

@@ -93,5 +93,7 @@ def go_references(text: str, arch, flags=()) -> dict[str, Reference]:
 def gnu_references(text: str, arch, exact: bool, linker_filled=()) -> dict[str, Reference]:
     from .. import realtools
 
+    # The object's relocation sites (MIPS: the lui/addiu pair that loads the errno
+    # handler's address) hold placeholders; they are compared like Go's.
     return {name: Reference("GNU as", code, relocs, exact, emulate=False, linker_filled=tuple(linker_filled))
             for name, (code, relocs) in realtools.gnu_asm_code(text, arch).items()}

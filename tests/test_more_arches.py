@@ -1,0 +1,238 @@
+"""The architectures whose syscall convention breaks the simple pattern (issue 14):
+MIPS o32 (mips, mipsle) and n64 (mips64le). Each quirk is a fact in the tables or in
+the verifier's ABI statement; here each one is checked, and each check is fed a
+stub that gets the quirk wrong."""
+import shutil
+
+import pytest
+import yaml
+
+import stubgen
+from stubgen import layout, resources, tables
+from stubgen.verifier import Spec, Verifier
+from stubgen.verifier.emulator import CODE, CODE_SIZE, SPECIAL, STACK, STACK_SIZE
+from stubgen.verifier.kernel import linux_abi
+from stubgen.verifier.mutants import run as run_mutants
+
+MIPS = ("mips", "mipsle", "mips64le")
+MATRIX = [("plan9", p) for p in ("raw", "crash", "ignore")] + [("gnu", p) for p in ("raw", "crash", "ignore", "errno")]
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    return Verifier()
+
+
+def _stub(arch, dialect, policy="raw", syscall="madvise"):
+    (s,) = stubgen.generate([syscall], [arch], [dialect], policy)
+    return s
+
+
+def _check(verifier, s, text):
+    return verifier.check(text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
+
+
+def test_numbers_come_from_the_mips_tables_plus_nr_linux():
+    t = tables.load()
+    # syscall(2) and the issue: o32 numbers are 4000 + n, n64 5000 + n.
+    assert {a: t.arch(a).numbers["madvise"] for a in MIPS} == {"mips": 4218, "mipsle": 4218, "mips64le": 5027}
+    assert {a: len(t.arch(a).numbers) for a in MIPS} == {"mips": 445, "mipsle": 445, "mips64le": 375}
+    # n64's one row tagged common (set_mempolicy_home_node) is in
+    assert t.arch("mips64le").numbers["set_mempolicy_home_node"] == 5450
+    for a in MIPS:
+        (src,) = t.arch(a).provenance["sources"]
+        assert src["number_base"] == (5000 if a == "mips64le" else 4000)
+        assert t.arch(a).provenance["kernel"] == "7.1.5"
+
+
+def test_o32_arguments_past_a3_go_to_16_sp_like_a_c_call():
+    t = tables.load()
+    arch = t.arch("mips")
+    mmap = layout.plan(arch, t.signature(arch, "mmap"), True)
+    assert [p.kreg for a in mmap.args for p in a.parts] == ["a0", "a1", "a2", "a3", None, None]
+    assert [p.kstack for a in mmap.args[4:] for p in a.parts] == [16, 20]
+    # pread64's 64-bit pos skips a3 (pairs start at an even register) and lands 8-aligned.
+    pread = layout.plan(arch, t.signature(arch, "pread64"), True)
+    assert [p.kreg for p in pread.args[3].parts] == [None, None]
+    assert [p.kstack for p in pread.args[3].parts] == [16, 20]
+    # o32's fadvise64 is fadvise64_64: offset in a2:a3, length at 16(sp), advice at 24(sp).
+    fadv = layout.plan(arch, t.signature(arch, "fadvise64"), True)
+    assert [[p.kreg or p.kstack for p in a.parts] for a in fadv.args] == [["a0"], ["a2", "a3"], [16, 20], [24]]
+    # n64 has six argument registers and no stack arguments.
+    n64 = t.arch("mips64le")
+    assert all(p.kreg for a in layout.plan(n64, t.signature(n64, "mmap"), True).args for p in a.parts)
+
+
+def test_tables_and_the_verifier_agree_on_the_error_flag_and_the_stack():
+    t = tables.load()
+    for a in MIPS:
+        arch, abi = t.arch(a), linux_abi(a)
+        assert arch.kernel.error_flag == abi.error_flag == "a3"
+        assert (arch.kernel.stack_args or None) == (abi.stack_args or {}).get("offset")
+        assert abi.errno["ENOSYS"] == 89 and "ENOSYS" in abi.negated_errors
+
+
+def test_emulated_code_and_stack_sit_below_2_gib():
+    # Unicorn 2.1.4 truncates the PC of mips64 code above 2 GiB (unicorn PR #2111).
+    assert max(CODE + CODE_SIZE, STACK + STACK_SIZE, SPECIAL + 0x1000) < 2**31
+
+
+@pytest.mark.parametrize("dialect, policy", MATRIX)
+def test_every_mips_stub_passes(verifier, dialect, policy):
+    for s in stubgen.generate("all", MIPS, [dialect], policy):
+        rep = _check(verifier, s, s.text)
+        assert rep.ok, rep.describe()
+        assert rep.runs == 8  # seven results, and -ENOSYS already negated with a3 set
+
+
+def test_every_mips_mutant_is_killed(verifier):
+    stubs = []
+    for dialect, policy in MATRIX:
+        stubs += stubgen.generate(["madvise", "mmap", "pread64", "fadvise64", "syscall6"], MIPS, [dialect], policy)
+    table, survivors = run_mutants(verifier, stubs)
+    assert not survivors, [(k, s.arch, s.dialect, s.policy, s.syscall) for k, s, _ in survivors]
+    killed = {k for (k, _, _), (n, _) in table.items() if n}
+    assert {"number", "swap_args", "arg_offset", "unbalanced", "check_removed", "check_inverted",
+            "wrong_trap", "result_missing", "result_offset", "narrow_load"} <= killed
+
+
+@pytest.mark.parametrize("arch", MIPS)
+def test_a_stub_that_returns_the_positive_errno_fails(verifier, arch):
+    s = _stub(arch, "gnu")
+    neg = "\tdsubu\t$v0, $zero, $v0\n" if arch == "mips64le" else "\tsubu\t$v0, $zero, $v0\n"
+    broken = s.text.replace(neg, "")
+    assert broken != s.text
+    rep = _check(verifier, s, broken)
+    assert not rep.ok
+    assert any("kernel result -1:" in p and "expected 0xffffffff" in p for p in rep.problems), rep.describe()
+
+
+@pytest.mark.parametrize("arch", MIPS)
+def test_a_stub_that_negates_without_the_v0_gt_0_guard_fails(verifier, arch):
+    # musl 5db475f0: a3 set with an already negated v0; negating it again returns +89.
+    s = _stub(arch, "plan9")
+    broken = s.text.replace("\tBLEZ\tR2, ok\n", "")
+    assert broken != s.text
+    rep = _check(verifier, s, broken)
+    assert not rep.ok
+    assert rep.problems[0].startswith("kernel result -89 (already negated, error flag set): result slot ret")
+
+
+def test_an_o32_stack_argument_in_the_wrong_slot_fails(verifier):
+    s = _stub("mips", "plan9", syscall="mmap")
+    broken = s.text.replace("MOVW\tR9, 20(R29)", "MOVW\tR9, 24(R29)")
+    assert broken != s.text
+    rep = _check(verifier, s, broken)
+    assert any("argument 6 (32-bit) in the stack slot at sp+20" in p for p in rep.problems), rep.describe()
+
+
+def test_a_stub_that_leaves_its_stack_frame_fails(verifier):
+    s = _stub("mipsle", "gnu", syscall="syscall6")
+    broken = s.text.replace("\taddiu\t$sp, $sp, 0x18\n", "")
+    assert broken != s.text
+    rep = _check(verifier, s, broken)
+    assert any("unbalanced" in p for p in rep.problems), rep.describe()
+
+
+def test_without_the_tables_noreorder_keystone_adds_its_own_nops(tmp_path):
+    # The text never hands Keystone a directive: .set noreorder is the table's fact.
+    # Without it Keystone fills the delay slots a second time and the stub no longer
+    # decodes as written.
+    tdir = tmp_path / "arch"
+    shutil.copytree(resources.tables_dir(), tdir)
+    p = tdir / "mips.yaml"
+    d = yaml.safe_load(p.read_text())
+    del d["engines"]["keystone"]["preamble"]
+    p.write_text(yaml.safe_dump(d))
+    s = _stub("mips", "gnu")
+    rep = Verifier(str(tdir)).check(s.text, Spec("mips", "gnu", s.symbol, "madvise", 4218, "raw"))
+    assert not rep.ok and "Capstone decodes" in rep.problems[0], rep.describe()
+    assert Verifier().check(s.text, Spec("mips", "gnu", s.symbol, "madvise", 4218, "raw")).ok
+
+
+def test_a_directive_in_the_text_still_never_reaches_keystone(verifier):
+    s = _stub("mips", "gnu")
+    broken = s.text.replace("\tsyscall\n", "\t.set reorder\n\tsyscall\n")
+    # the reader drops directives; one smuggled after a ';' is refused outright
+    assert _check(verifier, s, broken).ok
+    rep = _check(verifier, s, s.text.replace("\tsyscall\n", "\tsyscall; .set reorder\n"))
+    assert not rep.ok and "directive" in rep.problems[0]
+
+
+def test_the_error_flag_alone_decides_the_crash(verifier):
+    s = _stub("mips64le", "gnu", "crash")
+    # a crash policy that tests the sign of v0 instead of a3 misses every error (v0 > 0)
+    broken = s.text.replace("beqz\t$a3,", "bgez\t$v0,")
+    assert broken != s.text
+    rep = _check(verifier, s, broken)
+    assert any("returned on an error result" in p for p in rep.problems), rep.describe()
+
+
+def test_the_number_is_loaded_right_before_the_trap():
+    # Old kernels restarted a syscall by re-running the instruction before it.
+    for dialect, trap in (("plan9", "SYSCALL"), ("gnu", "syscall")):
+        for s in stubgen.generate(["madvise", "mmap"], MIPS, [dialect]):
+            lines = [ln.strip() for ln in s.text.splitlines()]
+            i = lines.index(trap)
+            assert ("R2" if dialect == "plan9" else "$v0,") in lines[i - 1] and str(s.number) in lines[i - 1] \
+                or hex(s.number) in lines[i - 1], lines[i - 1]
+
+
+# --- s390x ---------------------------------------------------------------------------
+
+def test_s390x_numbers_and_engines():
+    t = tables.load()
+    arch = t.arch("s390x")
+    assert arch.numbers["madvise"] == 219 and len(arch.numbers) == 390
+    # Keystone has no svc and mis-resolves SystemZ forward branches: LLVM assembles.
+    assert arch.engines.keystone is None and arch.engines.llvm["triple"] == "s390x-linux-gnu"
+    # 90 is sys_old_mmap (one pointer), clone is CONFIG_CLONE_BACKWARDS2
+    assert [p.name for p in t.signature(arch, "mmap").args] == ["args"]
+    assert [p.name for p in t.signature(arch, "clone").args][:2] == ["stack", "flags"]
+
+
+def test_s390x_saves_r7_only_when_it_writes_it():
+    # r6 and r7 are callee-saved in the C ABI; the fifth argument arrives in r6 where
+    # the kernel wants it (nothing to save), the sixth on the stack and goes to r7.
+    t = tables.load()
+    arch = t.arch("s390x")
+    assert layout.plan(arch, t.signature(arch, "mremap"), True).c_saved == ()
+    assert layout.plan(arch, t.signature(arch, "futex"), True).c_saved == ("r7",)
+
+
+@pytest.mark.parametrize("dialect, policy", MATRIX)
+def test_every_s390x_stub_passes(verifier, dialect, policy):
+    stubs = stubgen.generate("all", ["s390x"], [dialect], policy)
+    for s in stubs:
+        rep = _check(verifier, s, s.text)
+        assert rep.ok, rep.describe()
+        assert rep.runs == 7
+
+
+def test_every_s390x_mutant_is_killed(verifier):
+    stubs = []
+    for dialect, policy in MATRIX:
+        stubs += stubgen.generate(["madvise", "futex", "mremap", "syscall6", "exit"], ["s390x"], [dialect], policy)
+    table, survivors = run_mutants(verifier, stubs)
+    assert not survivors, [(k, s.arch, s.dialect, s.policy, s.syscall) for k, s, _ in survivors]
+    assert {"number", "swap_args", "callee_saved", "unbalanced", "check_inverted", "wrong_trap"} <= \
+        {k for (k, _, _), (n, _) in table.items() if n}
+
+
+def test_two_svcs_back_to_back_are_two_syscalls(verifier):
+    # Unicorn stops on the svc (trap.pc: at): the fake kernel resumes after it, so a
+    # second svc right behind is a second syscall, not the first one seen again.
+    s = _stub("s390x", "plan9")
+    rep = _check(verifier, s, s.text.replace("\tSYSCALL\n", "\tSYSCALL\n\tSYSCALL\n"))
+    assert any("2 syscalls, expected exactly one" in p for p in rep.problems), rep.describe()
+
+
+def test_the_number_in_svc_s_immediate_is_read(verifier):
+    (s,) = stubgen.generate(["madvise"], ["s390x"], ["gnu"], traps={"s390x": "svc_nr"})
+    assert "\tsvc\t0xdb\n" in s.text and "%r1," not in s.text
+    assert _check(verifier, s, s.text).ok
+    rep = _check(verifier, s, s.text.replace("svc\t0xdb", "svc\t0xda"))
+    assert any("= 0xda (mincore) at the trap, expected madvise 219" in p for p in rep.problems), rep.describe()
+    # svc 0 leaves the number to r1, and a number of 256 or more always goes there
+    (g,) = stubgen.generate(["syscall3"], ["s390x"], ["gnu"], traps={"s390x": "svc_nr"})
+    assert "\tsvc\t0x0\n" in g.text and _check(verifier, g, g.text).ok
