@@ -37,7 +37,6 @@ class Context:
     c_decl: str
     errno_handler: str
     policy_summary: str
-    returns: bool
 
     def reg(self, name: str) -> str:
         """The Go assembler's name of a register."""
@@ -58,9 +57,19 @@ class Stub:
     options: Options = field(repr=False, compare=False)
 
 
-def _decls(arch: Arch, sig, frame: layout.Frame, symbol: str) -> tuple[str, str]:
+# Go's keywords (the language specification): a syscall named like one (select) is
+# declared with _ appended, and the Plan 9 dialect's symbol is that name ({ident}).
+GO_KEYWORDS = frozenset(("break case chan const continue default defer else fallthrough for func go goto if "
+                         "import interface map package range return select struct switch type var").split())
+
+
+def ident(name: str) -> str:
+    return name + "_" if name in GO_KEYWORDS else name
+
+
+def _decls(arch: Arch, name: str, frame: layout.Frame, symbol: str) -> tuple[str, str]:
     go_args = ", ".join(f"{a.go_name} {a.go_type}" for a in frame.args)
-    go = f"{sig.name}({go_args})" + (f" {frame.result.go_type}" if frame.result else "")
+    go = f"{ident(name)}({go_args})" + (f" {frame.result.go_type}" if frame.result else "")
     c_args = ", ".join(f"{a.c_type}{'' if a.c_type.endswith('*') else ' '}{a.name}" for a in frame.args) or "void"
     c = f"{'long' if frame.result else 'void'} {symbol}({c_args})"
     return go, c
@@ -104,18 +113,25 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
     if opts.symbol_prefix:
         _identifier("symbol prefix", opts.symbol_prefix)
     t = tables_mod.load(opts.tables)
-    if policy not in policies.POLICIES:
-        raise choices("error policy", policy, policies.POLICIES)
-    pol = policies.POLICIES[policy]
+    if policy not in policies.CHOSEN:
+        raise choices("error policy", policy, policies.CHOSEN)
     arch_names = [t.arch(a).name for a in (arches or t.arches)]
     arch_names = list(dict.fromkeys(arch_names))
     dnames = _pick("dialect", dialects, list(render.dialects(opts.templates)))
     every = syscalls == ALL or (isinstance(syscalls, (list, tuple)) and list(syscalls) == [ALL])
-    known = sorted(set(t.signatures).union(*(a.signatures for a in t.arches.values())))
-    names = known if every else _pick("syscall", syscalls or DEFAULT_SYSCALLS, known)
-    if not every:
+    known = list(dict.fromkeys(n for a in arch_names for n in t.names(t.arches[a])))
+    if every:
+        names = known
+    else:
+        numbered = sorted(set().union(*(a.numbers for a in t.arches.values())) | set(known))
+        names = _pick("syscall", syscalls or DEFAULT_SYSCALLS, numbered)
         for name in names:
             if not any(t.available(t.arches[a], name) for a in arch_names):
+                excluded = [f"{a}: {t.exclusion(t.arches[a], name)}" for a in arch_names
+                            if name in t.arches[a].numbers]
+                if excluded:
+                    raise StubgenError(f"syscall {name!r} has no typed stub ({'; '.join(excluded)}); "
+                                       "the generic stubs syscall0..syscall6 reach it")
                 where = [a for a in t.arches if name in t.arches[a].numbers]
                 raise StubgenError(f"syscall {name!r} has no number on {', '.join(arch_names)}"
                                    + (f" (it has one on {', '.join(where)})" if where else ""))
@@ -128,7 +144,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
             arch = t.arches[aname]
             if not d.has_arch(aname):
                 raise StubgenError(f"dialect {dname} has no template for {aname}")
-            offered = d.offers(aname, "policy")
+            offered = [p for p in d.offers(aname, "policy") if p in policies.CHOSEN]
             if policy not in offered:
                 raise StubgenError(f"error policy {policy!r} is not offered by dialect {dname} on {aname}; "
                                    f"valid: {', '.join(offered)}")
@@ -144,14 +160,21 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 if not t.available(arch, name):
                     continue
                 sig = t.signature(arch, name)
-                frame = layout.plan(arch, sig, pol.returns)
-                symbol = d.symbol.format(prefix=opts.symbol_prefix, syscall=name)
+                # A call that never returns has one stub whatever the policy: the result
+                # has nowhere to go.
+                stub_policy = policies.for_signature(sig, policy)
+                stub_pol = policies.POLICIES[stub_policy]
+                if stub_policy != policy and stub_policy not in d.offers(aname, "policy"):
+                    raise StubgenError(f"dialect {dname} on {aname} has no policy_{stub_policy} macro, which "
+                                       f"{name} needs ({stub_pol.summary})")
+                frame = layout.plan(arch, sig, stub_pol.returns)
+                symbol = d.symbol.format(prefix=opts.symbol_prefix, syscall=name, ident=ident(name))
                 _identifier(f"symbol of dialect {dname}", symbol)
-                go_decl, c_decl = _decls(arch, sig, frame, symbol)
+                go_decl, c_decl = _decls(arch, name, frame, symbol)
                 number = None if sig.generic else arch.numbers[name]
-                ctx = Context(arch, name, symbol, number, policy, trap, frame, go_decl, c_decl,
-                              opts.errno_handler, pol.summary, pol.returns)
+                ctx = Context(arch, name, symbol, number, stub_policy, trap, frame, go_decl, c_decl,
+                              opts.errno_handler, stub_pol.summary)
                 text = render_stub(mod, ctx)
-                stubs.append(Stub(aname, dname, name, symbol, ctx.number, policy,
+                stubs.append(Stub(aname, dname, name, symbol, ctx.number, stub_policy,
                                   trap, text.strip("\n"), ctx, opts))
     return stubs

@@ -98,6 +98,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
         go_abi0=model.GoABI0(fp=g["fp"], return_address=g["return_address"],
                              max_align=g.get("max_align", d["word_bytes"])),
         numbers=dict(numbers.get("numbers", {})), provenance=dict(numbers.get("provenance", {})),
+        entry_points=dict(numbers.get("entry_points", {})), untyped=dict(numbers.get("untyped", {})),
         kernel_table=dict(d.get("kernel_table", {})), c_macro=d.get("c_macro", ""),
     )
 
@@ -129,8 +130,10 @@ def _signatures(doc: yamlio.Document, prefix: tuple, raw: dict, types: dict, pro
             continue
         out[name] = model.Signature(
             name=name, result=types[s["result"]],
-            args=tuple(model.Param(a["name"], types[a["type"]], a.get("go", a["name"]), a.get("role"))
-                       for a in s["args"]))
+            args=tuple(model.Param(a["name"], types[a["type"]], a.get("go", a["name"]), a.get("role"),
+                                   a.get("c", types[a["type"]].c))
+                       for a in s["args"]),
+            source=s.get("from", ""), special=s.get("special"), untyped=s.get("untyped"))
     return out
 
 

@@ -28,7 +28,7 @@ def poison(i: int, word: int) -> int:
 class Setup:
     regs: dict
     memory: list
-    args: list[tuple[int, int]]  # (value, size) per argument the kernel reads, in order
+    args: list[tuple[int, int, int]]  # (value, size, bits the kernel reads) per argument, in order
     number: int | None  # the number the caller passed, for a stub that takes it as an argument
     result_slot: tuple[int, int] | None  # (address, size) of a Go result
     caller_frame: tuple[int, int]  # [start, end) of the caller's frame the stub may read
@@ -58,7 +58,7 @@ def lay_out(arch, convention: str, frame: Frame, code_len: int) -> Setup:
             if a.role == "number":
                 number = v
             else:
-                args.append((v, a.size))
+                args.append((v, a.size, a.bits))
         if frame.result:
             result_slot = (base + frame.result.fp, frame.result.size)
         end = base + frame.argsize
@@ -78,7 +78,7 @@ def lay_out(arch, convention: str, frame: Frame, code_len: int) -> Setup:
             if a.role == "number":
                 number = v
             else:
-                args.append((v, a.size))
+                args.append((v, a.size, a.bits))
     return Setup(regs, memory, args, number, result_slot, (SP0, end), SP0 + (word if ra_on_stack else 0),
                  {r: v for r, v in regs.items()})
 

@@ -43,9 +43,18 @@ def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machi
             got = t.args[r] & _m(bits)
             if got != want:
                 size = setup.args[i][1]
-                what = f"{8 * size}-bit" if bits == 8 * size else f"{bits}-bit part of a {8 * size}-bit value"
+                what = f"{8 * size}-bit" if bits == 8 * size else (
+                    f"{bits}-bit part of a {8 * size}-bit value" if size > arch.word_bytes else
+                    f"{bits} bits the kernel reads of a {8 * size}-bit value")
                 p.append(f"argument {i + 1} ({what}) in {abi.args[r]} = {got:#x} at the trap, expected {want:#x}")
-    if policy.crashes_on_error and is_error:
+    if policy.never_returns:
+        # The kernel came back from a call that never returns (the fake kernel always
+        # does): the stub must stop itself there, not return into its caller.
+        if run.returned:
+            p.append("returned from a call that never returns; nothing after the trap may return")
+        elif run.steps_exhausted:
+            p.append(f"still running after {STEP_LIMIT} instructions instead of stopping after the trap")
+    elif policy.crashes_on_error and is_error:
         if run.returned:
             p.append("returned on an error result; the crash policy must crash")
         elif run.steps_exhausted:
@@ -67,7 +76,8 @@ def evaluate(run, setup, *, abi, arch, convention, policy, number, inject, machi
                     p.append(f"callee-saved {r} = {run.regs[r]:#x} after return, expected {setup.poisoned[r]:#x}")
         p += _result(run, setup, arch, convention, policy, inject, is_error, machine, word_mask)
     # The access that crashed the stub on purpose is not a stray one.
-    skip_pc = run.pc if policy.crashes_on_error and is_error and (run.fault or run.crash) else None
+    stops = policy.never_returns or (policy.crashes_on_error and is_error)
+    skip_pc = run.pc if stops and (run.fault or run.crash) else None
     p += bad_accesses(run, setup, code_len, policy.returns, skip_pc)
     return p
 
