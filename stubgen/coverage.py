@@ -55,7 +55,7 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
                 if not v.check(text, spec, ref).ok:
                     failed.add(spec.syscall)
         made = {s.syscall for s in stubs}
-        generic = {n for n in made if t.signature(arch, n).generic}
+        generic = {n for n in made if getattr(t.signature(arch, n), "generic", False)}
         named = made - generic
         excluded = {n: t.exclusion(arch, n) or "" for n in arch.numbers if n not in named}
         missing = sorted(notes) if real_tools else ["real assemblers: not run (--no-real-tools)"]

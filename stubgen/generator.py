@@ -160,6 +160,8 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 if not t.available(arch, name):
                     continue
                 sig = t.signature(arch, name)
+                if sig is None:  # available() said there is one
+                    continue
                 # A call that never returns has one stub whatever the policy: the result
                 # has nowhere to go.
                 stub_policy = policies.for_signature(sig, policy)

@@ -36,11 +36,11 @@ class Import:
 
     @property
     def added(self) -> list[str]:
-        return sorted(set(self.numbers) - set(self.previous), key=self.numbers.get)
+        return sorted(set(self.numbers) - set(self.previous), key=lambda n: self.numbers[n])
 
     @property
     def removed(self) -> list[str]:
-        return sorted(set(self.previous) - set(self.numbers), key=self.previous.get)
+        return sorted(set(self.previous) - set(self.numbers), key=lambda n: self.previous[n])
 
     @property
     def renumbered(self) -> list[tuple[str, int, int]]:
@@ -121,7 +121,7 @@ def read_arch(src: Path, arch, version: str, path: Path) -> Import:
         sources.append(dict(msrc, variable=var))
     tsrc["abis"] = abis
     numbers = syscalltbl.numbers(tbl, abis)
-    provenance = {"kernel": version, "sources": sources}
+    provenance: dict = {"kernel": version, "sources": sources}
     if "extra" in kt:
         _add_extra(numbers, kt["extra"], arch.name)
         provenance["extra"] = {"from": f"kernel_table.extra in {arch.name}.yaml",

@@ -58,7 +58,9 @@ def clean_type(text: str) -> str:
 
 def _split_args(text: str) -> list[str]:
     """Top-level comma-separated pieces (a type may hold parentheses)."""
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "," and depth == 0:
             out.append("".join(cur).strip())
@@ -148,6 +150,7 @@ def parse_file(path: Path, rel: str) -> list[Definition]:
             i += 1
             continue
         m = d or p
+        assert m is not None
         got = _balanced(lines, i, m.end())
         if got is None:
             raise StubgenError(f"{rel}:{i + 1}: unterminated {m.group(0).strip()}")
@@ -168,7 +171,8 @@ def parse_file(path: Path, rel: str) -> list[Definition]:
             out.append(Definition(prefix + pieces[0], params, "long", rel, i + 1, _conditions(stack), False,
                                   error))
         else:
-            pieces = [a for a in _split_args(inner)]
+            assert p is not None
+            pieces = _split_args(inner)
             if pieces == ["void"] or pieces == [""]:
                 pieces = []
             params = tuple(_param_from_prototype(a) for a in pieces)

@@ -52,7 +52,7 @@ def _arg_name(name: str | None, i: int, reserved: set) -> str:
 def _record(key: str, params, result: str, source: str, overrides: dict, unknown: dict) -> dict:
     reserved = set(overrides.get("reserved_names", ()))
     drop = set(overrides.get("not_arguments", ()))
-    args = []
+    args: list[dict] = []
     for p in params:
         if p.c_type in drop:
             continue
@@ -112,7 +112,7 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
     # different definitions of one function.
     variants: dict = {}
     for (_, _), (d, config, _) in chosen.items():
-        variants.setdefault(d.function, {})[(d.path, d.line)] = (d, config)
+        variants.setdefault(d.function, {})[(d.function, d.path, d.line)] = (d, config)
     keys = {}
     for function, found in variants.items():
         base = _key_base(function)
@@ -126,7 +126,7 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
     unknown: dict = {}
     signatures: dict = {}
     for (aname, call), (d, _, noreturn) in sorted(chosen.items()):
-        key = keys[(d.path, d.line)]
+        key = keys[(d.function, d.path, d.line)]
         source = d.where if d.line else d.path
         rec = signatures.get(key)
         if rec is None:
