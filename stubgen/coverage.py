@@ -58,7 +58,7 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
         generic = {n for n in made if getattr(t.signature(arch, n), "generic", False)}
         named = made - generic
         excluded = {n: t.exclusion(arch, n) or "" for n in arch.numbers if n not in named}
-        missing = sorted(notes) if real_tools else ["real assemblers: not run (--no-real-tools)"]
+        missing = sorted(notes) if real_tools else ["go tool asm, GNU as (--no-real-tools)"]
         rows.append(Row(arch.name, len(arch.numbers), len(named), len(named - failed), len(generic),
                         len(generic - failed), [EMULATION] + sorted(used), missing, sorted(failed), excluded))
     return rows

@@ -122,6 +122,8 @@ class Tables:
         """The signature of name's entry point on arch, or None."""
         if name in arch.signatures:
             return arch.signatures[name]
+        if name in arch.untyped:  # no entry point there, whatever other architectures have
+            return None
         key = arch.entry_points.get(name, name)
         return self.signatures.get(key) if key else None
 

@@ -3,6 +3,7 @@ validated against the schemas; every problem of a run is reported together."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,10 +28,36 @@ class _Problems:
                                f"{len(self.lines)} problems in tables:\n  " + "\n  ".join(self.lines))
 
 
+# Parsed files by (path, content hash), for the same reason; nothing changes a Document.
+_READ: dict = {}
+
+
 def _read_yaml(path: Path, problems: _Problems) -> yamlio.Document:
-    doc = yamlio.read(path)
+    key = _content_key(path)
+    doc = _READ.get(key) if key else None
+    if doc is None:
+        doc = yamlio.read(path)
+        if key and len(_READ) < 64:
+            _READ[key] = doc
     problems.lines += doc.problems
     return doc
+
+
+# Files that passed their schema, by (path, content hash, schema): the imported
+# signatures are large, and an overlay of a user's directory reads the shipped ones anew.
+_VALID: set = set()
+
+
+def _content_key(path: Path):
+    try:
+        return (str(path.resolve()), hashlib.sha256(path.read_bytes()).digest())
+    except OSError:
+        return None
+
+
+def _file_key(doc: yamlio.Document, sch):
+    key = _content_key(doc.path)
+    return key and key + (id(sch),)
 
 
 def _validate(doc: yamlio.Document, sch, problems: _Problems, bad_keys: set | None = None) -> bool:
@@ -38,9 +65,15 @@ def _validate(doc: yamlio.Document, sch, problems: _Problems, bad_keys: set | No
     so that one run reports them all."""
     if doc.data is None:
         return False
+    key = _file_key(doc, sch) if not doc.problems else None
+    if key is not None and key in _VALID:
+        return True
     found = yamlio.schema_problems(doc, sch, bad_keys)
     problems.lines += found
-    return not found and not doc.problems
+    ok = not found and not doc.problems
+    if ok and key is not None:
+        _VALID.add(key)
+    return ok
 
 
 def _check_registers(doc: yamlio.Document, problems: _Problems):

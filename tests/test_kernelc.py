@@ -137,3 +137,12 @@ def test_shipped_signatures_say_where_they_come_from():
             if not sig.generic:
                 where = sig.source.split(";")[0]
                 assert where.split(":")[0].endswith((".c", ".h")) or "traps.c" in where, (name, where)
+
+
+def test_a_call_without_entry_point_has_no_signature_even_where_another_arch_has_one():
+    # syscall_64.tbl: 205 64 set_thread_area (no entry: ENOSYS); i386 has sys_set_thread_area
+    t = tables.load()
+    amd64, i386 = t.arch("amd64"), t.arch("386")
+    assert t.signature(amd64, "set_thread_area") is None and not t.available(amd64, "set_thread_area")
+    assert "no entry point" in t.exclusion(amd64, "set_thread_area")
+    assert t.available(i386, "set_thread_area")
