@@ -24,6 +24,9 @@ KERNEL_TABLE = _obj(["path", "abis"], {
     "abis": {"type": "array", "items": _ABI, "minItems": 1, "uniqueItems": True},
     # Generic architectures share scripts/syscall.tbl and add ABI tags in a Makefile.
     "abis_from": _obj(["path", "variable"], {"path": _KERNEL_PATH, "variable": _IDENT}),
+    # The architecture's directory, whose definitions and headers apply to it (others'
+    # never do); by default the arch/<dir> that path or abis_from.path lies under.
+    "arch_dir": {"type": "string", "pattern": r"^arch/[A-Za-z0-9_]+$"},
     "extra": _obj(["base", "calls"], {
         "base": {"type": "integer", "minimum": 0},
         "calls": {"type": "object", "minProperties": 1, "propertyNames": _IDENT,

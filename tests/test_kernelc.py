@@ -146,3 +146,14 @@ def test_a_call_without_entry_point_has_no_signature_even_where_another_arch_has
     assert t.signature(amd64, "set_thread_area") is None and not t.available(amd64, "set_thread_area")
     assert "no entry point" in t.exclusion(amd64, "set_thread_area")
     assert t.available(i386, "set_thread_area")
+
+
+def test_arch_dir_comes_from_the_kernel_table():
+    from stubgen import sigimport
+
+    assert sigimport.arch_dir({"path": "arch/x86/entry/syscalls/syscall_64.tbl"}) == "arch/x86"
+    generic = {"path": "scripts/syscall.tbl", "abis_from": {"path": "arch/riscv/kernel/Makefile.syscalls"}}
+    assert sigimport.arch_dir(generic) == "arch/riscv"
+    assert sigimport.arch_dir(dict(generic, arch_dir="arch/loongarch")) == "arch/loongarch"
+    with pytest.raises(StubgenError, match="set kernel_table.arch_dir"):
+        sigimport.arch_dir({"path": "scripts/syscall.tbl"})
