@@ -102,8 +102,8 @@ ALL = "all"
 def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.DEFAULT, traps=None,
              options: Options | None = None, **option_kw) -> list[Stub]:
     """Render stubs. syscalls, arches and dialects default to madvise, every table
-    and every dialect; syscalls=ALL ("all") means every syscall with a signature and,
-    per architecture, a number (and the generic stubs). A syscall is made only for the
+    and every dialect; syscalls=ALL ("all") means, per architecture, every numbered
+    syscall with a typed stub (and the generic stubs). A syscall is made only for the
     architectures whose numbers table has it. traps maps an architecture to a trap name
     (default: the template's first). Option keywords (go_package, symbol_prefix,
     errno_handler, tables, templates) set the Options."""

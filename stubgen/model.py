@@ -94,7 +94,6 @@ class Param:
     c_type: str = ""  # the kernel's spelling of the type
 
 
-
 @dataclass(frozen=True)
 class Signature:
     name: str
