@@ -12,11 +12,12 @@ Checks, each one row per architecture and dialect:
   kernel misaligned the stub on a misaligned address: -22 (raw), -1 and errno 22 (errno),
                     the process dies (crash), it returns (ignore)
   kernel callee-saved (C) known values in every callee-saved register survive the call
-  kernel six args   (C) a six-argument mmap (mmap2 where the table has it) maps page 1 of a
+  kernel six args   a six-argument mmap (mmap2 where the table has it) maps page 1 of a
                     file: the fifth and sixth arguments arrive (on the stack on i386 and arm)
-  kernel pair       (C) pread64 at 4 GiB + 0x1230 reads back a marker: both halves of the
+  kernel pair       pread64 at 4 GiB + 0x1230 reads back a marker: both halves of the
                     64-bit offset arrive (two u32 on i386, an even register pair on arm)
-  kernel noreturn   (C) a forked child calls exit_group(42); the parent sees exit status 42
+  kernel noreturn   a forked child calls exit_group(42); the parent sees exit status 42
+                    (the three shape checks run the Plan 9 stubs from a Go program too)
 """
 from __future__ import annotations
 
@@ -137,6 +138,30 @@ def go_module(plan9_dir: Path, work: Path, package: str, returns: bool) -> Path:
     body = ("\treturn madvise(addr, n, flags), true" if returns else "\tmadvise(addr, n, flags)\n\treturn 0, false")
     (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
     shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
+    return mod
+
+
+_SHAPES_WRAPPER = """// Added by stubgen crosscheck: the stubs of other argument shapes, for the test program.
+
+package {package}
+
+func ShapeSix() any       {{ return {six} }}
+func ShapePair() any      {{ return {pair} }}
+func ShapeExitGroup() any {{ return {exit_group} }}
+"""
+
+
+def shapes_module(plan9_dir: Path, work: Path, package: str, goarch: str, names: dict) -> Path:
+    """A module holding the generated package as ./stubs, the functions of each shape
+    exported for goarch, and the shapes test program."""
+    mod = work / "gomod-shapes"
+    if mod.exists():
+        shutil.rmtree(mod)
+    pkg = mod / "stubs"
+    shutil.copytree(plan9_dir, pkg, ignore=shutil.ignore_patterns("go.mod", "go.sum", "*_test.go"))
+    (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
+    (pkg / f"zz_crosscheck_shapes_{goarch}.go").write_text(_SHAPES_WRAPPER.format(package=package, **names))
+    shutil.copy(PROGRAMS / "shapes_main.go", mod / "main.go")
     return mod
 
 
@@ -335,6 +360,9 @@ def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
             if modes:
                 out += _kernel("plan9", arch, policy, sym, modes, tables,
                                lambda: build_go(module(), arch.goarch, adir / "madvise"))
+            shapes = [c for c in SHAPES if c in wanted]
+            if shapes:
+                out += _go_shapes(t, entry, arch, policy, pkg_src, package, shapes, adir, tables)
             return out
 
         tasks.append(task)
@@ -417,6 +445,42 @@ def shape_symbols(t, arch, entry: dict) -> tuple[dict, str]:
             "PAIR_HALVES": int(len(sig.args) == 5), "EXIT_GROUP": exit_group["name"]}, ""
 
 
+def _go_shapes(t, entry, arch, policy, pkg_src, package, checks, adir, tables) -> list[Result]:
+    defs, why = shape_symbols(t, arch, entry)
+    if why:
+        return [Result(c, arch.name, "plan9", SKIP, why, policy) for c in checks]
+    names = {"six": defs["SIX"], "pair": defs["PAIR"], "exit_group": defs["EXIT_GROUP"]}
+
+    def build():
+        realtools.go_tool()
+        mod = shapes_module(pkg_src, adir, package, arch.goarch, names)
+        return PASS, str(build_go(mod, arch.goarch, adir / "shapes"))
+
+    env = {"STUBGEN_SIX_PGOFF": str(defs["SIX_PGOFF"])}
+    return _run_shapes("plan9", arch, policy, checks, build, env, tables)
+
+
+def _run_shapes(dialect, arch, policy, checks, build, env, tables) -> list[Result]:
+    """Build the shapes program once, run it once per check."""
+    returns = policies.POLICIES[policy].returns
+    built = _guard("build", arch.name, dialect, policy, build)
+    results = []
+    for check in checks:
+        if built.status != PASS:
+            results.append(Result(check, arch.name, dialect, built.status, built.detail, policy, built.missing))
+        elif check != "kernel noreturn" and not returns:
+            results.append(Result(check, arch.name, dialect, SKIP, f"policy {policy} returns no result to check",
+                                  policy))
+        else:
+            def one(check=check):
+                mode = SHAPES[check]
+                proc, how = realtools.run_program(Path(built.detail), arch, tables=tables, timeout=120, env={
+                    "STUBGEN_CROSSCHECK_MODE": mode, "PATH": "/usr/bin:/bin", **env})
+                return judge(mode, policy, proc, how)
+            results.append(_guard(check, arch.name, dialect, policy, one))
+    return results
+
+
 def _shapes(g, t, entry, arch, policy, asm, header, checks, adir, tables) -> list[Result]:
     defs, why = shape_symbols(t, arch, entry)
     if why:
@@ -439,20 +503,7 @@ def _shapes(g, t, entry, arch, policy, asm, header, checks, adir, tables) -> lis
             raise realtools.ToolFailed(f"{Path(gcc).name}: {(r.stderr or r.stdout).strip()}")
         return PASS, str(out)
 
-    built = _guard("build", arch.name, "gnu", policy, build)
-    results = []
-    for check in checks:
-        if built.status != PASS:
-            results.append(Result(check, arch.name, "gnu", built.status, built.detail, policy, built.missing))
-        elif check != "kernel noreturn" and not returns:
-            results.append(Result(check, arch.name, "gnu", SKIP, f"policy {policy} returns no result to check",
-                                  policy))
-        else:
-            def one(check=check):
-                proc, how = run_mode(Path(built.detail), arch, SHAPES[check], tables)
-                return judge(SHAPES[check], policy, proc, how)
-            results.append(_guard(check, arch.name, "gnu", policy, one))
-    return results
+    return _run_shapes("gnu", arch, policy, checks, build, {}, tables)
 
 
 # --- presentation -------------------------------------------------------------------------

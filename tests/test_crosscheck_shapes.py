@@ -1,7 +1,7 @@
-"""The real kernel on other argument shapes than madvise's (GNU stubs, static C
-programs, natively or under qemu-user): a six-argument call, a 64-bit pair, and a call
-that never returns (exit_group's status seen by the parent). A stub with its offset's
-halves swapped must fail the pair check."""
+"""The real kernel on other argument shapes than madvise's (GNU stubs from a static C
+program, Plan 9 stubs from a Go program; natively or under qemu-user): a six-argument
+call, a 64-bit pair, and a call that never returns (exit_group's status seen by the
+parent). A stub with its offset's halves swapped must fail the pair check."""
 import dataclasses
 
 import pytest
@@ -16,9 +16,9 @@ SHAPES = list(crosscheck.SHAPES)
 CALLS = ["madvise", "pread64", "mmap", "mmap2", "exit_group"]
 
 
-def _generate(tmp_path, arch, policy="raw"):
+def _generate(tmp_path, arch, policy="raw", dialects=("gnu",)):
     t = tables.load()
-    stubs = stubgen.generate([c for c in CALLS if t.available(t.arch(arch), c)], [arch], ["gnu"], policy)
+    stubs = stubgen.generate([c for c in CALLS if t.available(t.arch(arch), c)], [arch], list(dialects), policy)
     stubgen.write(stubs, tmp_path / "out")
     return tmp_path / "out", stubs
 
@@ -26,11 +26,14 @@ def _generate(tmp_path, arch, policy="raw"):
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("arch", ARCHES)
 def test_shapes_on_the_kernel(tmp_path, arch):
-    out, _ = _generate(tmp_path, arch)
-    rows = {r.check: r for r in crosscheck.run(out, checks=SHAPES, work=tmp_path / "work")}
-    assert "page 1 reads 0x5a" in require(rows["kernel six args"]).detail
-    assert "marker read back: 1" in require(rows["kernel pair"]).detail
-    assert "want exit 42" in require(rows["kernel noreturn"]).detail
+    out, _ = _generate(tmp_path, arch, dialects=("gnu", "plan9"))
+    rows = {(r.check, r.dialect): r for r in crosscheck.run(out, checks=SHAPES, work=tmp_path / "work")}
+    assert "page 1 reads 0x5a" in require(rows["kernel six args", "gnu"]).detail
+    assert "marker read back: 1" in require(rows["kernel pair", "gnu"]).detail
+    assert "want exit 42" in require(rows["kernel noreturn", "gnu"]).detail
+    assert "page 1 reads 90, 90" in require(rows["kernel six args", "plan9"]).detail
+    assert 'read back "stubgen-pair"' in require(rows["kernel pair", "plan9"]).detail
+    assert "child exit status 42" in require(rows["kernel noreturn", "plan9"]).detail
 
 
 @pytest.mark.crosscheck
