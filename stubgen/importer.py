@@ -165,7 +165,11 @@ def _overrides(t) -> tuple[Path, dict]:
 
 def _kept_signatures(t, imported: set, signatures: dict) -> dict:
     """Signatures of architectures that are not imported (no kernel_table), kept as they are."""
+    from .resources import tables_dir
+
     path = Path(t.root) / "common" / "signatures.yaml"
+    if not path.is_file():  # a directory that overlays the shipped tables
+        path = tables_dir() / "common" / "signatures.yaml"
     old = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
     for arch in t.arches.values():
         if arch.name in imported:
