@@ -103,8 +103,12 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="architectures, syscalls, dialects and error policies")
     _add_sources(ls)
-    ls.add_argument("--coverage", action="store_true", help="per architecture: syscalls with numbers, with "
-                    "signatures, and passing verification (runs the verifier)")
+    ls.add_argument("--coverage", action="store_true", help="per architecture: numbered syscalls, typed ones, "
+                    "those that pass every oracle (runs the verifier), and each one left out with its reason")
+    ls.add_argument("--json", action="store_true", help="the tables as JSON for other runtimes: numbers, "
+                    "argument types and kernel registers, special calls (README: Machine-readable tables)")
+    ls.add_argument("--no-real-tools", action="store_true",
+                    help="with --coverage: emulation only, not go tool asm or GNU as")
 
     v = sub.add_parser("verify", help="verify the stubs in a generated directory (reads its manifest), or "
                        "the syscall stubs in assembly files stubgen did not write")
@@ -131,11 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     tb = sub.add_parser("tables", help="maintain the architecture tables")
     tsub = tb.add_subparsers(dest="tables_command", metavar="SUBCOMMAND")
     tsub.required = True
-    ti = tsub.add_parser("import", help="rewrite arch/numbers/*.yaml from a Linux source tree's syscall tables")
+    ti = tsub.add_parser("import", help="rewrite arch/numbers/*.yaml and common/signatures.yaml from a Linux "
+                         "source tree's syscall tables and C definitions")
     ti.add_argument("--kernel-src", required=True, metavar="DIR", help="top of a Linux source tree")
     ti.add_argument("--kernel-version", metavar="V", help="e.g. 7.1.5, when DIR has no top-level Makefile")
-    ti.add_argument("--tables", metavar="DIR", help="write numbers/<arch>.yaml into DIR instead of the shipped "
-                    "tables")
+    ti.add_argument("--tables", metavar="DIR", help="write numbers/<arch>.yaml and common/signatures.yaml into "
+                    "DIR instead of the shipped tables")
 
     cc = sub.add_parser("crosscheck", help="check the stubs in a generated directory with real tools "
                         "(go vet, go tool asm, GNU as, the running kernel, qemu-user)")
@@ -184,24 +189,36 @@ def cmd_list(a) -> int:
     from . import policies, render, tables
 
     t = tables.load(a.tables)
+    if a.coverage and a.json:
+        raise StubgenError("--coverage and --json: pick one")
+    if a.json:
+        import json
+
+        from .tablesjson import document
+
+        print(json.dumps(document(t), indent=1, sort_keys=False))
+        return 0
     if a.coverage:
         from .coverage import coverage, format_rows
 
-        rows = coverage(a.tables, a.templates)
+        rows = coverage(a.tables, a.templates, real_tools=not a.no_real_tools)
         print(format_rows(rows))
         return 1 if any(r.failed for r in rows) else 0
     print("architectures:")
     for arch in t.arches.values():
         print(f"  {arch.name:8} aliases: {', '.join(arch.aliases) or '-'}; goarch {arch.goarch}; "
               f"{len(arch.numbers)} syscall numbers")
-    print("syscalls with signatures: " + ", ".join(sorted(t.signatures)))
+    for arch in t.arches.values():
+        names = t.names(arch)
+        print(f"typed syscalls on {arch.name} ({len(names)}): " + ", ".join(names))
     print("dialects:")
     for d in render.dialects(a.templates).values():
         print(f"  {d.name:8} {d.summary}")
         print(f"  {'':8} traps: " + "; ".join(_traps_of(d, name) for name in t.arches if d.has_arch(name)))
     print("error policies:")
     for p in policies.POLICIES.values():
-        print(f"  {p.name:12} {p.summary}" + (" (verify only)" if p.verify_only else ""))
+        print(f"  {p.name:12} {p.summary}" + (" (verify only)" if p.verify_only else
+                                               "" if p.chosen else " (set by the tables, not chosen)"))
     return 0
 
 

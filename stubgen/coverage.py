@@ -1,48 +1,77 @@
-"""`stubgen list --coverage`: per architecture, how many syscalls have numbers, how
-many of those have signatures, and how many of those pass verification in every
-dialect (verified here, in-process)."""
+"""`stubgen list --coverage`: per architecture, the numbered syscalls, those with a
+typed stub, those whose stubs passed every oracle the architecture has in every
+dialect, the generic stubs, and the oracles; then every numbered call left out, with
+the reason. The stubs are written to a temporary directory and checked as
+`stubgen verify` checks them (emulation, and the real assemblers where installed)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+EMULATION = "emulation"
 
 
 @dataclass
 class Row:
     arch: str
-    numbers: int
-    signatures: int
+    numbered: int
+    typed: int
     verified: int
     generic: int
     generic_verified: int
+    oracles: list[str]
+    missing_oracles: list[str]  # oracles that were not run here, with why
     failed: list[str]
+    excluded: dict = field(default_factory=dict)  # syscall -> reason
 
 
-def coverage(tables: str | None = None, templates: str | None = None, policy: str = "raw") -> list[Row]:
+def coverage(tables: str | None = None, templates: str | None = None, policy: str = "raw",
+             real_tools: bool = True) -> list[Row]:
+    import tempfile
+
     from . import generator, render
     from . import tables as tables_mod
-    from .verifier import Verifier, stub_specs
+    from .output import write
+    from .verifier import manifest_specs
+    from .verifier.parallel import verify_specs
 
     t = tables_mod.load(tables)
-    v = Verifier(tables, templates)
     dialects = list(render.dialects(templates))
     rows = []
     for arch in t.arches.values():
         stubs = generator.generate(generator.ALL, [arch.name], dialects, policy, tables=tables, templates=templates)
-        specs = stub_specs(stubs)
-        failed = {spec.syscall for (_, spec), rep in zip(specs, v.check_many(specs)) if not rep.ok}
+        failed: set = set()
+        used: set = set()
+        notes: set = set()
+        with tempfile.TemporaryDirectory() as tmp:
+            write(stubs, tmp)
+            # As `stubgen verify` checks them: every core, the real assemblers where installed.
+            for rep, tools in verify_specs(manifest_specs(tmp), tables, templates, real_tools=real_tools,
+                                           notes=notes):
+                used.update(tools)
+                if not rep.ok:
+                    failed.add(rep.spec.syscall)
         made = {s.syscall for s in stubs}
-        generic = {n for n in made if t.signature(arch, n).generic}
+        generic = {n for n in made if getattr(t.signature(arch, n), "generic", False)}
         named = made - generic
+        excluded = {n: t.exclusion(arch, n) or "" for n in arch.numbers if n not in named}
+        missing = sorted(notes) if real_tools else ["go tool asm, GNU as (--no-real-tools)"]
         rows.append(Row(arch.name, len(arch.numbers), len(named), len(named - failed), len(generic),
-                        len(generic - failed), sorted(failed)))
+                        len(generic - failed), [EMULATION] + sorted(used), missing, sorted(failed), excluded))
     return rows
 
 
 def format_rows(rows: list[Row]) -> str:
-    out = [f"{'arch':8} {'numbers':>8} {'signatures':>11} {'verified':>9}   generic stubs (verified)"]
+    out = [f"{'arch':8} {'numbered':>8} {'typed':>6} {'verified':>9}   {'generic stubs':14} oracles"]
     for r in rows:
-        out.append(f"{r.arch:8} {r.numbers:>8} {r.signatures:>11} {r.verified:>9}   "
-                   f"{r.generic} ({r.generic_verified})")
+        oracles = ", ".join(r.oracles) + ("; not run: " + "; ".join(r.missing_oracles) if r.missing_oracles else "")
+        out.append(f"{r.arch:8} {r.numbered:>8} {r.typed:>6} {r.verified:>9}   "
+                   f"{f'{r.generic} ({r.generic_verified} verified)':14} {oracles}")
+    for r in rows:
+        share = 100.0 * r.verified / r.numbered if r.numbered else 0.0
+        out.append("")
+        out.append(f"{r.arch}: {r.verified} of {r.numbered} numbered syscalls typed and verified ({share:.1f}%); "
+                   f"left out ({len(r.excluded)}):")
+        out += [f"  {name}: {why}" for name, why in r.excluded.items()]
         if r.failed:
             out.append(f"  failed verification: {', '.join(r.failed)}")
     return "\n".join(out)

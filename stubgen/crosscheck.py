@@ -16,6 +16,12 @@ Checks, each one row per architecture and dialect:
   kernel misaligned the stub on a misaligned address: -22 (raw), -1 and errno 22 (errno),
                     the process dies (crash), it returns (ignore)
   kernel callee-saved (C) known values in every callee-saved register survive the call
+  kernel six args   a six-argument mmap (mmap2 where the table has it) maps page 1 of a
+                    file: the fifth and sixth arguments arrive (on the stack on i386 and arm)
+  kernel pair       pread64 at 4 GiB + 0x1230 reads back a marker: both halves of the
+                    64-bit offset arrive (two u32 on i386, an even register pair on arm)
+  kernel noreturn   a forked child calls exit_group(42); the parent sees exit status 42
+                    (the three shape checks run the Plan 9 stubs from a Go program too)
 """
 from __future__ import annotations
 
@@ -36,7 +42,9 @@ PROGRAMS = Path(__file__).parent / "crosscheck_programs"
 KERNEL_SYSCALL = "madvise"
 PASS, FAIL, SKIP = "pass", "FAIL", "skip"
 CHECKS = ("go vet", "go vet catches", "go asm", "gnu as", "gnu link", "llvm as", "kernel valid", "kernel misaligned",
-          "kernel callee-saved")
+          "kernel callee-saved", "kernel six args", "kernel pair", "kernel noreturn")
+# The argument shapes, by the syscalls that have them and the mode of shapes.c.
+SHAPES = {"kernel six args": "six", "kernel pair": "pair", "kernel noreturn": "noreturn"}
 
 
 @dataclass
@@ -160,6 +168,30 @@ def _copy_package(src: Path, dst: Path):
         if f.suffix == ".s":
             realtools.check_go_source(data.decode("utf-8", errors="replace"), f.name)
         (dst / f.name).write_bytes(data)
+
+
+_SHAPES_WRAPPER = """// Added by stubgen crosscheck: the stubs of other argument shapes, for the test program.
+
+package {package}
+
+func ShapeSix() any       {{ return {six} }}
+func ShapePair() any      {{ return {pair} }}
+func ShapeExitGroup() any {{ return {exit_group} }}
+"""
+
+
+def shapes_module(plan9_dir: Path, work: Path, package: str, goarch: str, names: dict) -> Path:
+    """A module holding the generated package as ./stubs, the functions of each shape
+    exported for goarch, and the shapes test program."""
+    mod = work / "gomod-shapes"
+    if mod.exists():
+        shutil.rmtree(mod)
+    pkg = mod / "stubs"
+    _copy_package(plan9_dir, pkg)
+    (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
+    (pkg / f"zz_crosscheck_shapes_{goarch}.go").write_text(_SHAPES_WRAPPER.format(package=package, **names))
+    shutil.copy(PROGRAMS / "shapes_main.go", mod / "main.go")
+    return mod
 
 
 def go(args, cwd: Path, goarch: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -338,7 +370,9 @@ def run(directory, tables=None, checks=None, jobs: int = 2, work=None) -> list[R
 
 
 def _policy(entry: dict) -> str:
-    return entry["symbols"][0].get("policy", policies.DEFAULT)
+    """The policy the file was generated with (not one the tables impose on some calls)."""
+    return next((s.get("policy") for s in entry["symbols"] if s.get("policy", policies.DEFAULT) in policies.CHOSEN),
+                policies.DEFAULT)
 
 
 def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
@@ -388,6 +422,9 @@ def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
             if modes:
                 out += _kernel("plan9", arch, policy, sym, modes, tables,
                                lambda: build_go(module(), arch.goarch, adir / "madvise"))
+            shapes = [c for c in SHAPES if c in wanted]
+            if shapes:
+                out += _go_shapes(t, entry, arch, policy, pkg_src, package, shapes, adir, tables)
             return out
 
         tasks.append(task)
@@ -440,6 +477,9 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
                     return build_c(asm, header, arch, sym["name"], policy,
                                    g.options.get("errno_handler", "stubgen_errno"), adir / "madvise", tables)
                 out += _kernel("gnu", arch, policy, sym, modes, tables, build)
+            shapes = [c for c in SHAPES if c in wanted]
+            if shapes:
+                out += _shapes(g, t, entry, arch, policy, asm, header, shapes, adir, tables)
             return out
 
         tasks.append(task)
@@ -463,6 +503,82 @@ def _kernel(dialect, arch, policy, sym, modes, tables, build) -> list[Result]:
             return judge(m, policy, proc, how)
         out.append(_guard(f"kernel {m}", arch.name, dialect, policy, one))
     return out
+
+
+def shape_symbols(t, arch, entry: dict) -> tuple[dict, str]:
+    """The -D definitions of shapes.c for one generated file, or why it cannot be built."""
+    by_call = {s["syscall"]: s for s in entry["symbols"]}
+    six = next((c for c in ("mmap2", "mmap") if c in by_call
+                and len(getattr(t.signature(arch, c), "args", ())) == 6), None)
+    pair, exit_group = by_call.get("pread64"), by_call.get("exit_group")
+    if not (six and pair and exit_group):
+        if not any(t.available(arch, c) and len(t.signature(arch, c).args) == 6 for c in ("mmap2", "mmap")):
+            return {}, f"{arch.name} has no six-argument mmap or mmap2 (the shapes program needs one)"
+        return {}, "needs stubs of pread64, a six-argument mmap or mmap2, and exit_group (generate --all)"
+    sig = t.signature(arch, "pread64")
+    return {"SIX": by_call[six]["name"], "SIX_PGOFF": int(six == "mmap2"), "PAIR": pair["name"],
+            "PAIR_HALVES": int(len(sig.args) == 5), "EXIT_GROUP": exit_group["name"]}, ""
+
+
+def _go_shapes(t, entry, arch, policy, pkg_src, package, checks, adir, tables) -> list[Result]:
+    defs, why = shape_symbols(t, arch, entry)
+    if why:
+        return [Result(c, arch.name, "plan9", SKIP, why, policy) for c in checks]
+    names = {"six": defs["SIX"], "pair": defs["PAIR"], "exit_group": defs["EXIT_GROUP"]}
+
+    def build():
+        realtools.go_tool()
+        mod = shapes_module(pkg_src, adir, package, arch.goarch, names)
+        return PASS, str(build_go(mod, arch.goarch, adir / "shapes"))
+
+    env = {"STUBGEN_SIX_PGOFF": str(defs["SIX_PGOFF"])}
+    return _run_shapes("plan9", arch, policy, checks, build, env, tables)
+
+
+def _run_shapes(dialect, arch, policy, checks, build, env, tables) -> list[Result]:
+    """Build the shapes program once, run it once per check."""
+    returns = policies.POLICIES[policy].returns
+    built = _guard("build", arch.name, dialect, policy, build)
+    results = []
+    for check in checks:
+        if built.status != PASS:
+            results.append(Result(check, arch.name, dialect, built.status, built.detail, policy, built.missing))
+        elif check != "kernel noreturn" and not returns:
+            results.append(Result(check, arch.name, dialect, SKIP, f"policy {policy} returns no result to check",
+                                  policy))
+        else:
+            def one(check=check):
+                mode = SHAPES[check]
+                proc, how = realtools.run_program(Path(built.detail), arch, tables=tables, timeout=120, env={
+                    "STUBGEN_CROSSCHECK_MODE": mode, "PATH": "/usr/bin:/bin", **env})
+                return judge(mode, policy, proc, how)
+            results.append(_guard(check, arch.name, dialect, policy, one))
+    return results
+
+
+def _shapes(g, t, entry, arch, policy, asm, header, checks, adir, tables) -> list[Result]:
+    defs, why = shape_symbols(t, arch, entry)
+    if why:
+        return [Result(c, arch.name, "gnu", SKIP, why, policy) for c in checks]
+    returns = policies.POLICIES[policy].returns
+
+    def build():
+        if header is None:
+            raise realtools.ToolFailed("no generated C header in the manifest")
+        gcc = realtools.gnu_tool(arch, "gcc", tables)
+        out = adir / "shapes"
+        obj = realtools.gnu_assemble(asm, arch, out.with_suffix(".o"), tables)
+        handler = g.options.get("errno_handler", "stubgen_errno")
+        cmd = [gcc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-D_FILE_OFFSET_BITS=64",
+               "-include", str(header), *(f"-D{k}={v}" for k, v in defs.items()),
+               f"-DSTUB_RETURNS={int(returns)}", f"-DPOLICY_ERRNO={int(policy == 'errno')}",
+               f"-DERRNO_HANDLER={handler}", "-o", str(out), str(PROGRAMS / "shapes.c"), str(obj)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise realtools.ToolFailed(f"{Path(gcc).name}: {(r.stderr or r.stdout).strip()}")
+        return PASS, str(out)
+
+    return _run_shapes("gnu", arch, policy, checks, build, {}, tables)
 
 
 # --- presentation -------------------------------------------------------------------------

@@ -79,7 +79,9 @@ class Stub:
     options: Options = field(repr=False, compare=False)
 
 
-def _decls(arch: Arch, sig, frame: layout.Frame, symbol: str) -> tuple[str, str]:
+# Go's keywords (the language specification): a syscall named like one (select) is
+# declared with _ appended, and the Plan 9 dialect's symbol is that name ({ident}).
+def _decls(arch: Arch, name: str, frame: layout.Frame, symbol: str) -> tuple[str, str]:
     go_args = ", ".join(f"{a.go_name} {a.go_type}" for a in frame.args)
     go = f"{symbol}({go_args})" + (f" {frame.result.go_type}" if frame.result else "")
     c_args = ", ".join(f"{a.c_type}{'' if a.c_type.endswith('*') else ' '}{a.name}" for a in frame.args) or "void"
@@ -140,10 +142,12 @@ def _check_params(d, arch: Arch, sig):
 def _symbol(d, name: str, opts: Options) -> str:
     """A stub's symbol in dialect d: its format, exported on request, and a name that
     shadows a builtin warned about or renamed."""
-    fmt = d.names.get("exported_symbol") if opts.go_exported and d.names.get("exported_symbol") else d.symbol
-    symbol = fmt.format(prefix=opts.symbol_prefix, syscall=name, Syscall=camel(name))
-    _identifier(f"symbol of dialect {d.name}", symbol)
     words = _names_of(d)
+    fmt = d.names.get("exported_symbol") if opts.go_exported and d.names.get("exported_symbol") else d.symbol
+    # {ident}: the syscall, with "_" appended where it is a keyword of the dialect's language (select)
+    ident = name + "_" if name in words["keywords"] else name
+    symbol = fmt.format(prefix=opts.symbol_prefix, syscall=name, Syscall=camel(name), ident=ident)
+    _identifier(f"symbol of dialect {d.name}", symbol)
     if symbol in words["keywords"]:
         raise StubgenError(f"symbol {symbol!r} of dialect {d.name} is a {words['language']} keyword; "
                            "set a symbol prefix or exported names")
@@ -191,8 +195,8 @@ ALL = "all"
 def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.DEFAULT, traps=None,
              options: Options | None = None, **option_kw) -> list[Stub]:
     """Render stubs. syscalls, arches and dialects default to madvise, every table
-    and every dialect; syscalls=ALL ("all") means every syscall with a signature and,
-    per architecture, a number (and the generic stubs). A syscall is made only for the
+    and every dialect; syscalls=ALL ("all") means, per architecture, every numbered
+    syscall with a typed stub (and the generic stubs). A syscall is made only for the
     architectures whose numbers table has it. traps maps an architecture to a trap name
     (default: the template's first). Option keywords (go_package, symbol_prefix,
     errno_handler, tables, templates) set the Options."""
@@ -210,16 +214,23 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
     t = tables_mod.load(opts.tables)
     if policy not in policies.GENERATED:
         raise choices("error policy", policy, policies.GENERATED)
-    pol = policies.POLICIES[policy]
     arch_names = [t.arch(a).name for a in (arches or t.arches)]
     arch_names = list(dict.fromkeys(arch_names))
     dnames = _pick("dialect", dialects, list(render.dialects(opts.templates)))
     every = syscalls == ALL or (isinstance(syscalls, (list, tuple)) and list(syscalls) == [ALL])
-    known = sorted(set(t.signatures).union(*(a.signatures for a in t.arches.values())))
-    names = known if every else _pick("syscall", syscalls or DEFAULT_SYSCALLS, known)
-    if not every:
+    known = list(dict.fromkeys(n for a in arch_names for n in t.names(t.arches[a])))
+    if every:
+        names = known
+    else:
+        numbered = sorted(set().union(*(a.numbers for a in t.arches.values())) | set(known))
+        names = _pick("syscall", syscalls or DEFAULT_SYSCALLS, numbered)
         for name in names:
             if not any(t.available(t.arches[a], name) for a in arch_names):
+                excluded = [f"{a}: {t.exclusion(t.arches[a], name)}" for a in arch_names
+                            if name in t.arches[a].numbers]
+                if excluded:
+                    raise StubgenError(f"syscall {name!r} has no typed stub ({'; '.join(excluded)}); "
+                                       "the generic stubs syscall0..syscall6 reach it")
                 where = [a for a in t.arches if name in t.arches[a].numbers]
                 raise StubgenError(f"syscall {name!r} has no number on {', '.join(arch_names)}"
                                    + (f" (it has one on {', '.join(where)})" if where else ""))
@@ -233,7 +244,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
             arch = t.arches[aname]
             if not d.has_arch(aname):
                 raise StubgenError(f"dialect {dname} has no template for {aname}")
-            offered = d.offers(aname, "policy")
+            offered = [p for p in d.offers(aname, "policy") if p in policies.CHOSEN]
             if policy not in offered:
                 raise StubgenError(f"error policy {policy!r} is not offered by dialect {dname} on {aname}; "
                                    f"valid: {', '.join(offered)}")
@@ -257,19 +268,28 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 if not t.available(arch, name):
                     continue
                 sig = t.signature(arch, name)
+                if sig is None:  # available() said there is one
+                    continue
                 _check_params(d, arch, sig)
-                frame = layout.plan(arch, sig, pol.returns)
+                # A call that never returns has one stub whatever the policy: the result
+                # has nowhere to go.
+                stub_policy = policies.for_signature(sig, policy)
+                stub_pol = policies.POLICIES[stub_policy]
+                if stub_policy != policy and stub_policy not in d.offers(aname, "policy"):
+                    raise StubgenError(f"dialect {dname} on {aname} has no policy_{stub_policy} macro, which "
+                                       f"{name} needs ({stub_pol.summary})")
+                frame = layout.plan(arch, sig, stub_pol.returns)
                 symbol = _symbol(d, name, opts)
                 if symbol in symbols:
                     raise StubgenError(f"syscalls {symbols[symbol]} and {name} both get the symbol {symbol!r} in "
                                        f"dialect {dname}")
                 symbols[symbol] = name
-                go_decl, c_decl = _decls(arch, sig, frame, symbol)
+                go_decl, c_decl = _decls(arch, name, frame, symbol)
                 number = None if sig.generic else arch.numbers[name]
-                ctx = Context(arch, name, symbol, number, policy, trap, frame, go_decl, c_decl,
-                              opts.errno_handler, pol.summary, opts)
+                ctx = Context(arch, name, symbol, number, stub_policy, trap, frame, go_decl, c_decl,
+                              opts.errno_handler, stub_pol.summary, opts)
                 text = render_stub(mod, ctx)
-                stubs.append(Stub(aname, dname, name, symbol, ctx.number, policy,
+                stubs.append(Stub(aname, dname, name, symbol, ctx.number, stub_policy,
                                   trap, text.strip("\n"), ctx, opts))
     if opts.errno_handler in {s.symbol for s in stubs}:
         raise StubgenError(f"errno handler {opts.errno_handler!r} is one of the stubs: on an error the stub "

@@ -37,30 +37,17 @@ class ArgPlan:
     go_type: str
     c_type: str
     size: int  # bytes
-    signed: bool
+    bits: int  # of the value, what the kernel reads (16 of a 4-byte umode_t)
     fp: int  # offset in the Go ABI0 argument frame (name+fp(FP))
     parts: tuple[Part, ...]
     role: str | None = None  # "number": the syscall number, passed by the caller
-
-    # A one-word argument's single part, by its old names.
-    @property
-    def kreg(self) -> str | None:
-        return self.parts[0].kreg
-
-    @property
-    def c_reg(self) -> str | None:
-        return self.parts[0].c_reg
-
-    @property
-    def c_stack(self) -> int | None:
-        return self.parts[0].c_stack
+    signed: bool = False  # the templates' load: sign- or zero-extending (s390x MOVW/MOVWZ, MIPS MOVW/MOVWU)
 
 
 @dataclass(frozen=True)
 class ResultPlan:
     go_type: str
     size: int
-    signed: bool
     fp: int  # ret+fp(FP)
 
 
@@ -171,13 +158,14 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
         parts = tuple(Part(ks[j], off + j * word, p.go_name if n == 1 else f"{p.go_name}_{halves[j]}", part_size,
                            cs[j] if cs else None, None if cs else stack[j],
                            None if ks[j] else kstack[j]) for j in range(n))
-        args.append(ArgPlan(i, p.name, p.go_name, p.type.go, p.type.c, size, p.type.signed, off, parts, p.role))
+        args.append(ArgPlan(i, p.name, p.go_name, p.type.go, p.type.c, size, p.type.kernel_bits(arch), off, parts,
+                            p.role, p.type.signed))
         off += size
     result = None
     if returns:
         off = align(off, word)
         rsize = sig.result.bytes(arch)
-        result = ResultPlan(sig.result.go, rsize, sig.result.signed, off)
+        result = ResultPlan(sig.result.go, rsize, off)
         off += rsize
     # Registers the stub writes: an argument already in its kernel register (s390x r6)
     # is not changed, so it needs no saving.

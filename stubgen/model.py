@@ -69,6 +69,8 @@ class Arch:
     provenance: dict = field(default_factory=dict)
     qemu_user: str = ""  # the qemu-user binary for this architecture's Linux programs
     kernel_table: dict = field(default_factory=dict)  # where `stubgen tables import` reads the numbers
+    entry_points: dict = field(default_factory=dict)  # syscall -> signature key where not its own name
+    untyped: dict = field(default_factory=dict)  # syscall -> why it has no signature
     signatures: dict = field(default_factory=dict)  # name -> Signature where this entry point differs
     c_macro: tuple[str, ...] = ()  # macros a C compiler for this architecture (and no other here) predefines
 
@@ -86,9 +88,13 @@ class Type:
     signed: bool
     go: str
     c: str
+    bits: int | None = None  # what the kernel reads, where less than the size
 
     def bytes(self, arch: Arch) -> int:
         return arch.word_bytes if self.size == "word" else self.size
+
+    def kernel_bits(self, arch: Arch) -> int:
+        return self.bits or 8 * self.bytes(arch)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Param:
     type: Type
     go_name: str
     role: str | None = None  # "number": the caller passes the syscall number here
+    c_type: str = ""  # the kernel's spelling of the type
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,9 @@ class Signature:
     name: str
     args: tuple[Param, ...]
     result: Type
+    source: str = ""  # where it was read: file:line in the kernel tree
+    special: str | None = None  # "noreturn" or "returns_twice"
+    untyped: str | None = None  # why no typed stub is made for it
 
     @property
     def generic(self) -> bool:
@@ -121,12 +131,31 @@ class Tables:
 
     def signature(self, arch: Arch, name: str) -> Signature | None:
         """The signature of name's entry point on arch, or None."""
-        return arch.signatures.get(name) or self.signatures.get(name)
+        if name in arch.signatures:
+            return arch.signatures[name]
+        if name in arch.untyped:  # no entry point there, whatever other architectures have
+            return None
+        key = arch.entry_points.get(name, name)
+        return self.signatures.get(key) if key else None
 
     def available(self, arch: Arch, name: str) -> bool:
-        """A stub can be made: a signature, and a number unless the caller passes it."""
+        """A typed stub can be made: a signature that is not left out, and a number
+        unless the caller passes it."""
         sig = self.signature(arch, name)
-        return sig is not None and (sig.generic or name in arch.numbers)
+        return sig is not None and not sig.untyped and (sig.generic or name in arch.numbers)
+
+    def exclusion(self, arch: Arch, name: str) -> str | None:
+        """Why the numbered call name gets no typed stub on arch, or None."""
+        sig = self.signature(arch, name)
+        if sig is None:
+            return arch.untyped.get(name) or "no signature in the tables"
+        return sig.untyped
+
+    def names(self, arch: Arch) -> list[str]:
+        """Every call with a typed stub on arch: numbered calls, then generic stubs."""
+        numbered = [n for n in arch.numbers if self.available(arch, n)]
+        generic = sorted(n for n, s in self.signatures.items() if s.generic)
+        return numbered + generic
 
     def arch(self, name: str) -> Arch:
         from .errors import choices

@@ -13,8 +13,9 @@ class Policy:
     crashes_on_error: bool = False
     calls_handler: bool = False  # hands the positive errno to a handler on an error
     handler_result: bool = False  # ...and returns what the handler returns (-1), even by a tail call
-    never_returns: bool = False  # the call ends the process or thread: nothing after the trap runs
+    never_returns: bool = False  # after the trap the stub stops itself; nothing after it runs normally
     verify_only: bool = False  # a convention of other runtimes' stubs: no template offers it
+    chosen: bool = True  # a user picks it (--errors); False: the tables impose it, or no template offers it
 
 
 POLICIES = {p.name: p for p in (
@@ -26,9 +27,17 @@ POLICIES = {p.name: p for p in (
            calls_handler=True),
     Policy("errno-return", "on error hand the positive errno to a handler that itself returns -1 "
            "(bionic's __set_errno_internal, also by a tail call)", True,
-           calls_handler=True, handler_result=True, verify_only=True),
-    Policy("noreturn", "the call does not return (exit, exit_group): only the trap is checked", False,
-           never_returns=True, verify_only=True),
+           calls_handler=True, handler_result=True, verify_only=True, chosen=False),
+    # exit, exit_group, rt_sigreturn, sigreturn: should the kernel ever come back, the
+    # stub crashes rather than return into a caller that did not expect it.
+    Policy("noreturn", "the call never returns: trap, then crash should the kernel come back", False,
+           never_returns=True, chosen=False),
 )}
 DEFAULT = "raw"
-GENERATED = {n: p for n, p in POLICIES.items() if not p.verify_only}  # what --errors offers
+GENERATED = {n: p for n, p in POLICIES.items() if p.chosen}  # what --errors offers
+CHOSEN = list(GENERATED)
+
+
+def for_signature(sig, policy: str) -> str:
+    """The policy a stub of sig gets when the user asked for policy."""
+    return "noreturn" if sig.special == "noreturn" else policy

@@ -478,7 +478,7 @@ def dialects(templates_root: str | None = None) -> dict[str, Dialect]:
 
 # The placeholders each format string of dialect.yaml may use; anything else (an
 # attribute, an index, a conversion) could pull text from Python objects into a path.
-FIELDS = {"stub_template": {"arch"}, "symbol": {"prefix", "syscall", "Syscall"},
+FIELDS = {"stub_template": {"arch"}, "symbol": {"prefix", "syscall", "Syscall", "ident"},
           "path": {"package", "arch", "goarch"}}
 
 

@@ -49,6 +49,9 @@ KERNEL_TABLE = _obj(["path", "abis"], {
     "abis_from": _obj(["path", "variable"], {"path": _KERNEL_PATH, "variable": _IDENT}),
     # Added to every number of the table (MIPS: __NR_Linux, 4000 for o32, 5000 for n64).
     "number_base": {"type": "integer", "minimum": 0},
+    # The architecture's directory, whose definitions and headers apply to it (others'
+    # never do); by default the arch/<dir> that path or abis_from.path lies under.
+    "arch_dir": {"type": "string", "pattern": r"^arch/[A-Za-z0-9_]+$"},
     "extra": _obj(["base", "calls"], {
         "base": {"type": "integer", "minimum": 0},
         "calls": {"type": "object", "minProperties": 1, "propertyNames": _IDENT,
@@ -137,6 +140,12 @@ NUMBERS = _obj(["numbers"], {
     "provenance": _PROVENANCE,
     "numbers": {"type": "object", "propertyNames": _IDENT,
                 "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 0x7fffffff}},
+    # The signature (a key of common/signatures.yaml) of each call whose entry point
+    # is not sys_<its name>, from the kernel table.
+    "entry_points": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _IDENT},
+    # Numbered calls without a signature, and why.
+    "untyped": {"type": "object", "propertyNames": _IDENT,
+                "additionalProperties": {"type": "string", "pattern": r"^[^\n]+$"}},
 })
 
 TYPES = {
@@ -144,6 +153,9 @@ TYPES = {
     "propertyNames": _IDENT,
     "additionalProperties": _obj(["size", "signed", "go", "c"], {
         "size": {"oneOf": [{"const": "word"}, {"enum": [1, 2, 4, 8]}]},
+        # The bits of the value the kernel reads, where fewer than the size holds
+        # (umode_t: 16 bits of a 32-bit argument).
+        "bits": {"enum": [8, 16, 32]},
         "signed": {"type": "boolean"},
         "go": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.]*$"},
         "c": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_ ]*\**$"},
@@ -157,10 +169,17 @@ SIGNATURES = {
         # Up to six kernel arguments plus the number of a generic stub.
         "args": {"type": "array", "maxItems": 7, "items": _obj(["name", "type"], {
             "name": _IDENT, "type": _IDENT, "go": _IDENT,
+            # The kernel's spelling of the type, without __user and qualifiers.
+            "c": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_ ]*\**$"},
             # number: the argument is the syscall number (a generic stub); it goes to the
             # kernel's number register and the stub needs no number of its own.
             "role": {"enum": ["number"]}})},
         "result": _IDENT,
+        "from": {"type": "string", "pattern": r"^[^\n]+$"},  # where the signature was read
+        # noreturn: the stub traps and never comes back (policy noreturn);
+        # returns_twice: the call returns in a parent and a child.
+        "special": {"enum": ["noreturn", "returns_twice"]},
+        "untyped": {"type": "string", "pattern": r"^[^\n]+$"},  # why no typed stub is made
     }),
 }
 ARCH["$defs"] = {"signatures": SIGNATURES}

@@ -69,11 +69,11 @@ def numbers(path: Path, abis) -> dict[str, int]:
     by_name: dict[str, Entry] = {}
     by_number: dict[int, Entry] = {}
     for e in parse(path, abis):
-        for seen, key in ((by_name, e.name), (by_number, e.number)):
-            if key in seen:
-                raise StubgenError(f"{path}:{e.line}: {e.name} {e.number} clashes with "
-                                   f"{seen[key].name} {seen[key].number} on line {seen[key].line}")
-            seen[key] = e
+        seen_as = by_name.get(e.name) or by_number.get(e.number)
+        if seen_as:
+            raise StubgenError(f"{path}:{e.line}: {e.name} {e.number} clashes with "
+                               f"{seen_as.name} {seen_as.number} on line {seen_as.line}")
+        by_name[e.name] = by_number[e.number] = e
     return {e.name: e.number for e in by_name.values()}
 
 

@@ -39,7 +39,7 @@ def _validate(doc: yamlio.Document, sch, problems: _Problems, bad_keys: set | No
     so that one run reports them all."""
     if doc.data is None:
         return False
-    found = yamlio.schema_problems(doc, sch, bad_keys)
+    found = yamlio.schema_problems(doc, sch, bad_keys)  # a document known to pass is not checked again
     problems.lines += found
     return not found and not doc.problems
 
@@ -108,6 +108,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
         go_abi0=model.GoABI0(fp=g["fp"], return_address=g["return_address"],
                              max_align=g.get("max_align", d["word_bytes"]), scratch=tuple(g.get("scratch", ()))),
         numbers=dict(numbers.get("numbers", {})), provenance=dict(numbers.get("provenance", {})),
+        entry_points=dict(numbers.get("entry_points", {})), untyped=dict(numbers.get("untyped", {})),
         kernel_table=dict(d.get("kernel_table", {})), c_macro=_macros(d.get("c_macro", ())),
         system_calls=d.get("system_calls", ""),
     )
@@ -140,8 +141,10 @@ def _signatures(doc: yamlio.Document, prefix: tuple, raw: dict, types: dict, pro
             continue
         out[name] = model.Signature(
             name=name, result=types[s["result"]],
-            args=tuple(model.Param(a["name"], types[a["type"]], a.get("go", a["name"]), a.get("role"))
-                       for a in s["args"]))
+            args=tuple(model.Param(a["name"], types[a["type"]], a.get("go", a["name"]), a.get("role"),
+                                   a.get("c", types[a["type"]].c))
+                       for a in s["args"]),
+            source=s.get("from", ""), special=s.get("special"), untyped=s.get("untyped"))
     return out
 
 

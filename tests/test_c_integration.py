@@ -38,12 +38,15 @@ def test_number_macros_are_namespaced_by_default_and_the_prefix_is_an_option(tmp
         stubgen.generate(dialects=["gnu"], sysnum_prefix="SYS-")
 
 
-def test_clone_and_rt_sigreturn_are_marked_in_the_header(tmp_path):
-    stubgen.write(stubgen.generate(["clone", "rt_sigreturn", "madvise"], dialects=["gnu"]), tmp_path)
+def test_special_calls_are_marked_in_the_header(tmp_path):
+    # A call that never returns says so where it is declared (the tables mark it).
+    stubgen.write(stubgen.generate(["rt_sigreturn", "madvise"], dialects=["gnu"]), tmp_path)
     h = (tmp_path / "gnu" / "stubs.h").read_text()
-    for name in ("clone", "rt_sigreturn"):
-        assert re.search(rf"Not an ordinary call: {name} [^*]*\*/\n(__attribute__\S* )?long sys_{name}\(", h), name
+    assert re.search(r"rt_sigreturn: the call never returns[^*]*\*/\n(__attribute__\S* )?\w+ sys_rt_sigreturn\(", h), h
     assert "madvise: return the kernel's result (a negative errno on failure). */" in h
+    # A call that returns twice has no typed stub at all, and the refusal says why.
+    with pytest.raises(StubgenError, match="clone.*returns twice"):
+        stubgen.generate(["clone"], dialects=["gnu"])
 
 
 @pytest.fixture(scope="module", params=["raw", "errno"])

@@ -62,8 +62,8 @@ def _tables_with(tmp_path, arch, **c_abi):
 @pytest.mark.parametrize("arch, syscall, change, words", [
     # an AAPCS pair taken to start at any register: ftruncate64's length read from r1:r2
     ("arm", "ftruncate64", {"pair_align": 1}, "argument 2 (32-bit part of a 64-bit value)"),
-    # a cdecl pair padded to 8: pread64's pos read 4 bytes too high
-    ("386", "pread64", {"pair_stack_align": 8}, "argument 4 (32-bit part of a 64-bit value)"),
+    # cdecl arguments taken to start 8 bytes above sp, not 4: every one read a word too high
+    ("386", "pread64", {"stack_args": 8}, "argument 1 (32-bit)"),
 ])
 def test_wrong_placement_in_the_tables_is_caught(tmp_path, arch, syscall, change, words):
     root = _tables_with(tmp_path, arch, **change)

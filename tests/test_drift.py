@@ -2,6 +2,8 @@
 independently (from kernel headers, by another author). Every name and number must
 agree, except the differences listed in KNOWN."""
 import os
+import re
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +128,122 @@ def test_shipped_tables_hold_the_whole_kernel_table():
         assert [s["path"] for s in prov["sources"]] == [kt["path"]] + ([kt["abis_from"]["path"]]
                                                                       if "abis_from" in kt else [])
         assert all(len(s["sha256"]) == 64 for s in prov["sources"])
+
+
+# --- Argument counts against Go's own syscall wrappers ---------------------------------
+# An independent source for the signatures: the zsyscall_linux_<goarch>.go files of the
+# installed Go toolchain (package syscall, and the x/sys/unix vendored in cmd), generated
+# by Go's mksyscall from its //sys lines, not from the kernel C this project imports. Each
+# `Syscall6(SYS_PREAD64, fd, p, n, 0, off, off>>32)` says how many argument registers Go
+# fills, padding included (arm's 0 before a pair) and trailing zeros excluded; ours is the
+# highest kernel register our signature uses, plus one.
+
+# The one list of known differences: (architecture, syscall) -> why.
+ARG_COUNT_KNOWN = {
+    **{(a, "gettimeofday"): "Go passes tz as a literal 0, which a count cannot tell from padding"
+       for a in ("386", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x")},
+    **{(a, "settimeofday"): "Go passes tz as a literal 0, which a count cannot tell from padding"
+       for a in ("386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x")},
+    **{(a, "ppoll"): "x/sys/unix passes sigsetsize as a literal 0 (no sigmask), which a count cannot tell "
+       "from padding" for a in ("386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x")},
+    **{(a, "epoll_pwait"): "Go's EpollWait is epoll_pwait with sigmask and sigsetsize as literal 0s, which a "
+       "count cannot tell from padding" for a in ("arm64", "riscv64")},
+}
+
+_GO_CALL = re.compile(r"\b(?:Raw)?Syscall6?(?:NoError)?\(SYS_(\w+),([^\n]*)\)\s*$", re.M)
+
+
+def _go_args(text: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    out.append(cur.strip())
+    while out and out[-1] == "0":
+        out.pop()
+    return out
+
+
+def go_counts(texts) -> dict[str, set[int]]:
+    """syscall name -> the argument counts Go's wrappers pass it."""
+    found: dict = {}
+    for text in texts:
+        for m in _GO_CALL.finditer(text):
+            found.setdefault(m.group(1).lower(), set()).add(len(_go_args(m.group(2))))
+    return found
+
+
+def our_count(arch, sig) -> int:
+    from stubgen import layout
+
+    frame = layout.plan(arch, sig, True)
+    k = arch.kernel
+
+    def slot(p) -> int:  # a register's index, or past them a stack slot's (o32 MIPS: 16(sp) and up)
+        return k.args.index(p.kreg) if p.kreg else len(k.args) + (p.kstack - k.stack_args) // k.stack_slot
+
+    used = [slot(p) for a in frame.args for p in a.parts if a.role != "number"]
+    return max(used) + 1 if used else 0
+
+
+def count_drift(t, arch, go: dict, known: dict) -> list[str]:
+    problems = []
+    for name in t.names(arch):
+        sig = t.signature(arch, name)
+        if sig.generic or name not in go:
+            continue
+        ours = our_count(arch, sig)
+        if ours not in go[name] and name not in known:
+            problems.append(f"{name}: {ours} argument registers from {sig.source}, Go passes {sorted(go[name])}")
+        elif ours in go[name] and name in known:
+            problems.append(f"{name}: listed as a known difference, but both say {ours}; remove it")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def go_root(go_env):
+    import subprocess
+
+    return Path(subprocess.run(["go", "env", "GOROOT"], env=go_env, capture_output=True, text=True,
+                               check=True).stdout.strip())
+
+
+def _go_texts(root: Path, goarch: str) -> list[str]:
+    unix = root / "src/cmd/vendor/golang.org/x/sys/unix"
+    paths = [root / "src/syscall" / f"zsyscall_linux_{goarch}.go", unix / "zsyscall_linux.go",
+             unix / f"zsyscall_linux_{goarch}.go"]
+    return [p.read_text(encoding="utf-8") for p in paths if p.is_file()]
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHES))
+def test_argument_counts_match_go(go_root, arch):
+    t = tables.load()
+    a = t.arch(arch)
+    go = go_counts(_go_texts(go_root, a.goarch))
+    compared = [n for n in t.names(a) if n in go]
+    assert len(compared) >= 150, f"only {len(compared)} syscalls to compare; did Go's files move?"
+    known = {n: why for (k, n), why in ARG_COUNT_KNOWN.items() if k == arch}
+    assert count_drift(t, a, go, known) == []
+
+
+def test_argument_count_check_catches_a_dropped_argument(go_root):
+    import dataclasses
+
+    t = tables.load()
+    a = t.arch("arm")
+    go = go_counts(_go_texts(go_root, a.goarch))
+    known = {n: why for (k, n), why in ARG_COUNT_KNOWN.items() if k == "arm"}
+    sig = t.signature(a, "pread64")
+    broken = dataclasses.replace(t, signatures=dict(t.signatures, pread64=dataclasses.replace(
+        sig, args=sig.args[:3] + sig.args[4:])))
+    assert [p.split(":")[0] for p in count_drift(broken, a, go, known)] == ["pread64"]
+    # a one-register argument where the kernel takes a pair
+    wide = dataclasses.replace(sig, args=sig.args[:3] + (dataclasses.replace(sig.args[3],
+                                                                             type=t.types["uint32"]),))
+    broken = dataclasses.replace(t, signatures=dict(t.signatures, pread64=wide))
+    assert [p.split(":")[0] for p in count_drift(broken, a, go, known)] == ["pread64"]

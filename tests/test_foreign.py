@@ -298,7 +298,7 @@ def test_arguments_that_do_not_fit_the_kernel_registers(tmp_path):
     root = tmp_path / "arch"
     shutil.copytree(resources.tables_dir(), root)
     doc = yaml.safe_load((root / "386.yaml").read_text())
-    doc["signatures"]["madvise"] = {"args": [{"name": n, "type": "loff"} for n in "abc"]
+    doc.setdefault("signatures", {})["madvise"] = {"args": [{"name": n, "type": "loff"} for n in "abc"]
                                     + [{"name": "d", "type": "int32"}], "result": "long"}
     (root / "386.yaml").write_text(yaml.safe_dump(doc))
     v = Verifier(str(root))

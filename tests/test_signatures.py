@@ -45,10 +45,15 @@ PAIRS = {
     ("arm", "fallocate"): [["r0"], ["r1"], ["r2", "r3"], ["r4", "r5"]],
     ("arm", "arm_fadvise64_64"): [["r0"], ["r1"], ["r2", "r3"], ["r4", "r5"]],
     ("arm", "arm_sync_file_range"): [["r0"], ["r1"], ["r2", "r3"], ["r4", "r5"]],
-    ("386", "pread64"): [["ebx"], ["ecx"], ["edx"], ["esi", "edi"]],
-    ("386", "ftruncate64"): [["ebx"], ["ecx", "edx"]],
-    ("386", "fallocate"): [["ebx"], ["ecx"], ["edx", "esi"], ["edi", "ebp"]],
-    ("386", "sync_file_range"): [["ebx"], ["ecx", "edx"], ["esi", "edi"], ["ebp"]],
+    # i386's entry points take the halves as two u32 arguments (sys_ia32_pread64 and
+    # friends in arch/x86/kernel/sys_ia32.c): the same registers, low word first.
+    ("386", "pread64"): [["ebx"], ["ecx"], ["edx"], ["esi"], ["edi"]],
+    ("386", "ftruncate64"): [["ebx"], ["ecx"], ["edx"]],
+    ("386", "fallocate"): [["ebx"], ["ecx"], ["edx"], ["esi"], ["edi"], ["ebp"]],
+    ("386", "sync_file_range"): [["ebx"], ["ecx"], ["edx"], ["esi"], ["edi"], ["ebp"]],
+    # fanotify_mark's __u64 mask is a pair on 386 (sys_fanotify_mark, no ia32 wrapper)
+    ("386", "fanotify_mark"): [["ebx"], ["ecx"], ["edx", "esi"], ["edi"], ["ebp"]],
+    ("arm", "fanotify_mark"): [["r0"], ["r1"], ["r2", "r3"], ["r4"], ["r5"]],
     ("amd64", "pread64"): [["rdi"], ["rsi"], ["rdx"], ["r10"]],
     ("amd64", "fallocate"): [["rdi"], ["rsi"], ["rdx"], ["r10"]],
 }
@@ -83,8 +88,8 @@ def test_ftruncate64_on_arm_c_pair_in_r2_r3():
 
 
 def test_pair_stubs_pass_and_386_c_stack_is_unaligned(verifier):
-    f = _plan("386", "ftruncate64")
-    assert [p.c_stack for p in f.args[1].parts] == [8, 12]  # cdecl: no padding before a long long
+    f = _plan("386", "fanotify_mark")
+    assert [p.c_stack for p in f.args[2].parts] == [12, 16]  # cdecl: no padding before a long long
     names = sorted({n for a, n in PAIRS if a != "amd64"})
     stubs = stubgen.generate(names, ["386", "arm"], policy="raw")
     assert len(stubs) >= 2 * len(PAIRS) - 6
@@ -120,12 +125,12 @@ def test_swapped_halves_are_rejected(verifier):
     from stubgen.generator import render_stub
     from stubgen.render import dialect
 
-    for arch in ("386", "arm"):
-        (s,) = stubgen.generate(["pread64"], [arch], ["plan9"])
+    for arch, name, i in (("386", "fanotify_mark", 2), ("arm", "pread64", 3)):
+        (s,) = stubgen.generate([name], [arch], ["plan9"])
         f = s.context.frame
-        lo, hi = f.args[3].parts
+        lo, hi = f.args[i].parts
         args = list(f.args)
-        args[3] = dataclasses.replace(args[3], parts=(dataclasses.replace(lo, kreg=hi.kreg),
+        args[i] = dataclasses.replace(args[i], parts=(dataclasses.replace(lo, kreg=hi.kreg),
                                                       dataclasses.replace(hi, kreg=lo.kreg)))
         ctx = dataclasses.replace(s.context, frame=dataclasses.replace(f, args=tuple(args)))
         text = render_stub(dialect("plan9").module(arch), ctx)
@@ -162,18 +167,24 @@ def test_generic_stub_that_ignores_the_passed_number_is_rejected(verifier):
 def test_signatures_cover_the_brief():
     t = tables.load()
     wanted = ("mmap mmap2 munmap mprotect madvise mincore mremap msync mlock munlock brk read write openat close "
-              "exit exit_group futex clone rt_sigaction rt_sigprocmask rt_sigreturn sigaltstack nanosleep "
+              "exit exit_group futex rt_sigaction rt_sigprocmask rt_sigreturn sigaltstack nanosleep "
               "clock_gettime getpid gettid tgkill sched_yield sched_getaffinity epoll_create1 epoll_ctl epoll_pwait "
               "pipe2 setitimer timer_create timer_settime timer_delete getrandom prctl arch_prctl set_thread_area "
               "set_tls pread64 pwrite64 ftruncate64 fallocate arm_fadvise64_64 arm_sync_file_range").split()
-    assert not [n for n in wanted if n not in t.signatures]
+    missing = [n for n in wanted if not any(t.available(a, n) for a in t.arches.values())]
+    assert not missing
     assert t.available(t.arch("amd64"), "arch_prctl") and t.available(t.arch("386"), "set_thread_area")
     assert t.available(t.arch("arm"), "set_tls") and not t.available(t.arch("amd64"), "mmap2")
-    # 386's number 90 is old_mmap: one pointer; mmap2 carries the six arguments.
-    assert [p.name for p in t.signature(t.arch("386"), "mmap").args] == ["args"]
+    # 386's number 90 is sys_old_mmap: one pointer; mmap2 carries the six arguments.
+    assert [p.name for p in t.signature(t.arch("386"), "mmap").args] == ["arg"]
     assert len(t.signature(t.arch("amd64"), "mmap").args) == 6
     # CONFIG_CLONE_BACKWARDS on 386 and arm: tls is the fourth argument there.
-    assert _plan("arm", "clone").args[3].name == "tls" and _plan("amd64", "clone").args[4].name == "tls"
+    assert [p.name for p in t.signature(t.arch("arm"), "clone").args][3] == "tls"
+    assert [p.name for p in t.signature(t.arch("amd64"), "clone").args][4] == "tls"
+    # ...but clone gets no typed stub: it returns on a new stack.
+    assert "new stack" in t.exclusion(t.arch("amd64"), "clone")
+    # every signature says where the kernel states it
+    assert t.signature(t.arch("amd64"), "madvise").source.startswith("mm/madvise.c:")
 
 
 def test_explicit_syscall_skips_arches_without_its_number():
@@ -183,6 +194,8 @@ def test_explicit_syscall_skips_arches_without_its_number():
     assert {"386", "arm"} <= {s.arch for s in stubs} and "amd64" not in {s.arch for s in stubs}
     with pytest.raises(stubgen.errors.StubgenError, match="arch_prctl.*no number on arm"):
         stubgen.generate(["arch_prctl"], ["arm"])
+    with pytest.raises(stubgen.errors.StubgenError, match="vfork.*no typed stub.*shared stack"):
+        stubgen.generate(["vfork"], ["amd64"])
 
 
 def test_arm_numbers_beyond_one_immediate(verifier):
@@ -218,7 +231,8 @@ def test_all_makes_one_stub_per_signature_and_number(all_dir):
     man = json.loads((all_dir / "manifest.json").read_text())
     made = {(s["arch"], f["dialect"], s["syscall"]) for f in man["files"] for s in f["symbols"] if f["arch"]}
     for a in t.arches.values():
-        want = {n for n in set(t.signatures) | set(a.signatures) if t.available(a, n)}
+        want = set(t.names(a))
+        assert len(want) >= 0.95 * (len(a.numbers) - len(a.untyped))
         for d in ("plan9", "gnu"):
             assert {n for arch, dd, n in made if arch == a.name and dd == d} == want
 
@@ -242,11 +256,11 @@ def test_constants_files(all_dir):
 def test_arch_specific_declarations_are_guarded(all_dir):
     shared = (all_dir / "plan9" / "stubs_linux.go").read_text()
     assert "func mmap(" not in shared and "func madvise(" in shared
-    assert "func mmap(args unsafe.Pointer) uintptr" in (all_dir / "plan9" / "stubs_linux_386.go").read_text()
+    assert "func mmap(arg unsafe.Pointer) int" in (all_dir / "plan9" / "stubs_linux_386.go").read_text()
     assert "func arch_prctl(" not in (all_dir / "plan9" / "stubs_linux_arm.go").read_text()
     h = (all_dir / "gnu" / "stubs.h").read_text()
     i386 = h[h.index("#if defined(__i386__)"):]
-    assert "long sys_mmap(void *args);" in i386[:i386.index("#endif")]
+    assert "long sys_mmap(void *arg);" in i386[:i386.index("#endif")]
 
 
 @pytest.mark.crosscheck
@@ -260,18 +274,45 @@ def test_go_vet_all(go_env, all_dir, goarch):
 
 
 def test_list_coverage(capsys):
-    assert main(["list", "--coverage"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:4] == ["arch", "numbers", "signatures", "verified"]
+    assert main(["list", "--coverage", "--no-real-tools"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:6] == ["arch", "numbered", "typed", "verified", "generic", "stubs"]
     t = tables.load()
-    for line in lines[1:]:
-        arch, numbers, sigs, verified, generic, gv = re.match(r"(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+) \((\d+)\)",
-                                                               line).groups()
+    for line in lines[1:4]:
+        arch, numbered, typed, verified, generic, gv = re.match(
+            r"(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+) \((\d+) verified\)", line).groups()
         a = t.arch(arch)
-        assert int(numbers) == len(a.numbers)
-        # The generic-table architectures (arm64, riscv64) lack the legacy calls (open, fork...).
-        assert int(sigs) == sum(1 for n in a.numbers if t.signature(a, n)) >= 40
-        assert verified == sigs and generic == gv == "7"
+        assert int(numbered) == len(a.numbers)
+        assert int(typed) == sum(1 for n in a.numbers if t.available(a, n))
+        assert verified == typed and generic == gv == "7"
+        assert "emulation" in line and "not run" in line
+        # every numbered call is typed or named below with its reason
+        section = out[out.index(f"\n{arch}: "):].split("\n\n")[0]
+        left = dict(re.findall(r"^  (\w+): (.+)$", section, flags=re.M))
+        assert len(left) + int(typed) == int(numbered) and all(left.values())
+    assert "  vfork: returns twice on one shared stack" in out
+    assert re.search(r"^  break: no entry point in arch/x86/entry/syscalls/syscall_32.tbl", out, flags=re.M)
+
+
+def test_list_json_shape(capsys):
+    assert main(["list", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["version"] == 1 and d["kernel"] == "7.1.5"
+    madvise = d["arches"]["amd64"]["syscalls"]["madvise"]
+    assert madvise["number"] == 28 and madvise["special"] is None
+    assert madvise["args"][0] == {"name": "addr", "c_type": "unsigned long", "go_type": "unsafe.Pointer",
+                                  "bytes": 8, "signed": False, "kernel_registers": ["rdi"], "kernel_bits": 64}
+    assert [a["kernel_registers"] for a in madvise["args"]] == [["rdi"], ["rsi"], ["rdx"]]
+    # a pair lists both registers, in order (ARM EABI: pread64's pos in r4:r5)
+    assert d["arches"]["arm"]["syscalls"]["pread64"]["args"][3]["kernel_registers"] == ["r4", "r5"]
+    # the kernel reads 16 bits of a umode_t
+    mode = d["arches"]["amd64"]["syscalls"]["openat"]["args"][3]
+    assert (mode["c_type"], mode["bytes"], mode["kernel_bits"], mode["kernel_registers"]) == \
+        ("umode_t", 4, 16, ["r10"])
+    assert d["arches"]["386"]["syscalls"]["break"]["args"] is None
+    assert d["arches"]["amd64"]["syscalls"]["exit_group"]["special"] == "noreturn"
+    assert d["arches"]["amd64"]["syscalls"]["openat"]["result"] == {"c_type": "long", "go_type": "int"}
 
 
 def test_tables_and_verifier_agree_on_pair_alignment():

@@ -130,7 +130,8 @@ class Verifier:
             return f"no signature for {spec.syscall!r} in the tables", []
         conv = conventions(arch.name, self.kernel_abi)
         kind = dialect.verify["convention"]
-        sizes = [(p.type.bytes(arch), p.role) for p in sig.args]
+        # Bits the kernel reads of each argument: the signature's, as the kernel declares it.
+        sizes = [(p.type.bytes(arch), p.role, p.type.kernel_bits(arch)) for p in sig.args]
         found = go_frame(arch.word_bytes, sizes, body.slots) if body is not None and kind == "go_abi0" else None
         if found is not None:
             frame, notes = found
@@ -142,7 +143,7 @@ class Verifier:
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
-                       spec.errno_handler), notes
+                       spec.errno_handler, own=body is None), notes
 
     def symbols(self, arch, dialect, errno_handler: str) -> dict[str, int]:
         """Every symbol a stub may name: the fake errno handler and vDSO, and what the

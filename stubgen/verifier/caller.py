@@ -27,7 +27,7 @@ def poison(i: int, word: int) -> int:
 class Setup:
     regs: dict
     memory: list
-    args: list[tuple[int, int]]  # (value, size) per argument the kernel reads, in order
+    args: list[tuple[int, int, int]]  # (value, size, bits the kernel reads) per argument, in order
     number: int | None  # the number the caller passed, for a stub that takes it as an argument
     result_slot: tuple[int, int] | None  # (address, size) of a Go result
     caller_frame: tuple[int, int]  # [start, end) of the caller's frame the stub may read
@@ -67,7 +67,7 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
                 number = v
             else:
                 ks = a.kernel_size or a.size
-                args.append((v & mask(8 * ks), ks))
+                args.append((v & mask(8 * ks), ks, min(a.bits or 8 * ks, 8 * ks)))
         if frame.result:
             result_slot = (base + frame.result[0], frame.result[1])
         end = base + frame.argsize
@@ -88,7 +88,7 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
             if a.role == "number":
                 number = v
             else:
-                args.append((v, a.size))
+                args.append((v, a.size, a.bits or 8 * a.size))
     return Setup(regs, memory, args, number, result_slot, (sp, end), sp, sp + (word if ra_on_stack else 0),
                  {r: v for r, v in regs.items()})
 

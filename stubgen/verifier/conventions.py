@@ -59,6 +59,7 @@ class Arg:
     fp: int  # offset in the Go ABI0 frame
     places: tuple[Place, ...]  # C placement, one entry per word
     kernel_size: int | None = None  # bytes the kernel is checked at, where fewer than size
+    bits: int | None = None  # bits the kernel reads of a one-register argument (16 of a umode_t)
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,11 @@ def known_arches() -> list[str]:
 
 
 def call_frame(conv: Conventions, word: int, args, result_size: int | None) -> CallFrame:
-    """Where a caller puts arguments of these (size, role) pairs, in order, and the Go
-    result of result_size bytes (None: no result)."""
+    """Where a caller puts arguments of these (size, role[, bits]) tuples, in order, and
+    the Go result of result_size bytes (None: no result). bits: what the kernel reads."""
     c, g = conv.c, conv.go_abi0
     out, fp, reg, stack = [], 0, 0, 0
-    for i, (size, role) in enumerate(args):
+    for i, (size, role, *bits) in enumerate(args):
         words = max(1, size // word)
         fp = _align(fp, g.int64_align if size >= 8 else size)
         part = min(size, word)
@@ -122,7 +123,7 @@ def call_frame(conv: Conventions, word: int, args, result_size: int | None) -> C
             stack = _align(stack, c.pair_stack if words > 1 else c.stack_slot)
             places = tuple(Place(None, c.stack_args + stack + j * c.stack_slot, part) for j in range(words))
             stack += words * c.stack_slot
-        out.append(Arg(i, size, role, fp, places))
+        out.append(Arg(i, size, role, fp, places, bits=bits[0] if bits else None))
         fp += size
     result = None
     if result_size is not None:
@@ -150,11 +151,11 @@ def go_frame(word: int, args, slots) -> tuple[CallFrame, list[str]] | None:
     if len(ordered) < len(args):
         return None
     out, notes = [], []
-    for i, ((size, role), (name, (lo, hi))) in enumerate(zip(args, ordered)):
+    for i, ((size, role, *bits), (name, (lo, hi))) in enumerate(zip(args, ordered)):
         width = hi - lo
         if width < size:
             notes.append(f"argument {i + 1} ({name}): the Go frame passes {width} bytes where the kernel reads {size}")
-        out.append(Arg(i, width, role, lo, (), kernel_size=min(width, size)))
+        out.append(Arg(i, width, role, lo, (), kernel_size=min(width, size), bits=bits[0] if bits else None))
     rest = ordered[len(args):]
     result = (rest[0][1][0], rest[0][1][1] - rest[0][1][0]) if rest else None
     end = max([hi for _, (_, hi) in ordered], default=0)

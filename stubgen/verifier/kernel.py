@@ -53,11 +53,12 @@ class LinuxABI:
 
     def placement(self, args, word: int, endian: str):
         """Where the kernel reads each argument: (argument index, register index, value,
-        bits) per register, for (value, size) arguments in order. A wider-than-word
-        argument is split in memory order and starts at an index divisible by pair_align.
-        Raises ValueError when the registers run out."""
+        bits) per register, for (value, size[, bits]) arguments in order; bits, where
+        given, is what the kernel reads of a one-register argument (16 of a umode_t
+        passed as 32). A wider-than-word argument is split in memory order and starts at
+        an index divisible by pair_align. Raises ValueError when the registers run out."""
         out, nxt = [], 0
-        for i, (value, size) in enumerate(args):
+        for i, (value, size, *narrow) in enumerate(args):
             n = max(1, size // word)
             if n > 1:
                 nxt += -nxt % self.pair_align
@@ -67,7 +68,8 @@ class LinuxABI:
                     raise ValueError(f"argument {i + 1} does not fit in the kernel's {len(self.args)} registers"
                                      + (f" and {self.slots - len(self.args)} stack slots" if self.stack_args else ""))
                 chunk = raw[j * word:(j + 1) * word] if n > 1 else raw
-                out.append((i, nxt, int.from_bytes(chunk, endian), 8 * len(chunk)))
+                bits = narrow[0] if narrow and n == 1 else 8 * len(chunk)
+                out.append((i, nxt, int.from_bytes(chunk, endian) & ((1 << bits) - 1), bits))
                 nxt += 1
         return out
 

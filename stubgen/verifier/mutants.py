@@ -13,6 +13,9 @@ from .. import generator, policies, render
 
 KINDS = ("number", "swap_args", "arg_offset", "narrow_load", "callee_saved", "unbalanced", "result_missing",
          "result_offset", "check_removed", "check_inverted", "wrong_trap")
+# Breaks that only a caller the stub returns to could see: no such caller exists for a
+# call that never returns, so they are no breaks of it.
+ON_RETURN = ("callee_saved", "unbalanced", "result_missing", "result_offset")
 
 
 def _replace_part(frame, i, j, **kw):
@@ -55,6 +58,8 @@ def _context_break(kind: str, ctx, convention: str):
         return dataclasses.replace(ctx, frame=dataclasses.replace(f, result=r)), None
     if kind == "result_missing" and pol.returns and convention == "go_abi0":
         return ctx, "ignore"
+    if kind == "check_removed" and pol.never_returns:
+        return ctx, "ignore"  # the stop after the trap removed: the stub returns
     if kind == "check_removed" and (pol.crashes_on_error or pol.calls_handler):
         return ctx, "raw" if pol.returns else "ignore"
     return None
@@ -79,8 +84,11 @@ def mutants(stub):
     module = d.module(stub.arch)
     rules = d.reading_rules(stub.arch).get("mutations", {})
     convention = d.verify["convention"]
+    never_returns = policies.POLICIES[ctx.policy].never_returns
     out = []
     for kind in KINDS:
+        if never_returns and kind in ON_RETURN:
+            continue
         text = None
         if kind in rules:
             text = _text_break(rules[kind], stub.text)
@@ -117,7 +125,9 @@ def kill_table(verifier, specs, out=None) -> int:
     out = out or sys.stdout
     stubs = []
     for _, sp in specs:
-        stubs += generator.generate([sp.syscall], [sp.arch], [sp.dialect], sp.policy, {sp.arch: sp.trap},
+        # A policy the tables impose (noreturn) comes back by itself from any chosen one.
+        policy = sp.policy if sp.policy in policies.CHOSEN else policies.DEFAULT
+        stubs += generator.generate([sp.syscall], [sp.arch], [sp.dialect], policy, {sp.arch: sp.trap},
                                     tables=verifier.tables.root, templates=verifier.templates,
                                     errno_handler=sp.errno_handler, symbol_prefix=_prefix(sp))
     table, survivors = run(verifier, stubs)

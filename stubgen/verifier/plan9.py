@@ -67,7 +67,8 @@ class Operand:
     def kinds(self) -> list[str]:
         if self.kind != "i":
             return [self.kind]
-        k = ["bitmask64"] if _bitmask64(self.value) else []
+        k = ["zero"] if self.value == 0 else []  # Go's arm64 assembler moves the zero register
+        k += ["bitmask64"] if _bitmask64(self.value) else []
         if 0 <= self.value < 2**32:
             k.append("u32")
         if _rot_encodable(self.value) and -(2**31) <= self.value < 2**32:

@@ -1,0 +1,159 @@
+"""The kernel C reader (SYSCALL_DEFINEn, prototypes) and the signature import, on the
+fixture tree in fixtures/kernel and on small texts written here."""
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stubgen import importer, kernelc, tables
+from stubgen.cli import main
+from stubgen.errors import StubgenError
+from stubgen.resources import tables_dir
+
+KERNEL = Path(__file__).parent / "fixtures" / "kernel"
+
+
+def _parse(tmp_path, text, name="x.c"):
+    p = tmp_path / name
+    p.write_text(text)
+    return kernelc.parse_file(p, name)
+
+
+def test_definition_over_several_lines_with_its_line(tmp_path):
+    (d,) = _parse(tmp_path, "/* a comment\n   over lines */\nSYSCALL_DEFINE3(madvise, unsigned long, start,"
+                            " size_t, len_in,\n\t\tint, behavior)\n{\n}\n")
+    assert d.function == "sys_madvise" and d.line == 3 and d.where == "x.c:3"
+    assert [(p.c_type, p.name) for p in d.params] == [("unsigned long", "start"), ("size_t", "len_in"),
+                                                     ("int", "behavior")]
+    assert not d.prototype and d.result == "long"
+
+
+def test_compat_definitions_and_user_pointers(tmp_path):
+    defs = _parse(tmp_path, "COMPAT_SYSCALL_DEFINE2(x, const char __user *, p, compat_size_t, n)\n"
+                            "SYSCALL_DEFINE0(fork)\n")
+    assert [d.function for d in defs] == ["compat_sys_x", "sys_fork"]
+    assert defs[0].params[0] == kernelc.Param("char *", "p") and defs[1].params == ()
+
+
+def test_prototypes_named_unnamed_and_void(tmp_path):
+    defs = _parse(tmp_path, "asmlinkage long sys_a(unsigned long, int __user *,\n    struct stat __user *st);\n"
+                            "asmlinkage long sys_b(void);\nasmlinkage int sys_c(struct pt_regs *regs);\n"
+                            "asmlinkage long sys_d(unsigned int fd, u32 flags, loff_t len);\n", "x.h")
+    a, b, c, d = defs
+    assert [(p.c_type, p.name) for p in a.params] == [("unsigned long", None), ("int *", None),
+                                                     ("struct stat *", "st")]
+    assert b.params == () and c.result == "int" and a.prototype
+    assert [p.name for p in d.params] == ["fd", "flags", "len"]
+
+
+def test_a_macro_among_the_arguments_is_named_when_used(tmp_path):
+    (d,) = _parse(tmp_path, "SYSCALL_DEFINE6(p64, unsigned int, fd, u32, __pad, arg_u32p(pos))\n")
+    with pytest.raises(LookupError, match="5 type and name words .*expected 12"):
+        kernelc.resolve("sys_p64", [d], "arch/x86", set())
+
+
+def test_config_picks_a_variant_and_the_else_branch_is_the_default():
+    defs = kernelc.scan(KERNEL)
+    clone = defs["sys_clone"]
+    assert len([d for d in clone if not d.prototype]) == 3
+    backwards = kernelc.resolve("sys_clone", clone, "arch/x86", {"CONFIG_CLONE_BACKWARDS"})
+    plain = kernelc.resolve("sys_clone", clone, "arch/x86", set())
+    assert [p.name for p in backwards.params][3] == "tls" and backwards.where == "kernel/fork.c:11"
+    assert [p.name for p in plain.params][4] == "tls" and plain.conditions[-1] == "#else"
+    # a definition wins over a prototype; a prototype serves where there is none
+    assert kernelc.resolve("sys_sync_file_range2", defs["sys_sync_file_range2"], "arch/arm", set()).prototype
+
+
+def test_definitions_of_other_architectures_are_not_used():
+    defs = kernelc.scan(KERNEL)
+    fadvise = defs["sys_arm_fadvise64_64"]
+    assert kernelc.resolve("sys_arm_fadvise64_64", fadvise, "arch/arm", set()).path == "arch/arm/include/asm/syscalls.h"
+    with pytest.raises(LookupError, match="only for other architectures"):
+        kernelc.resolve("sys_arm_fadvise64_64", fadvise, "arch/x86", set())
+
+
+@pytest.fixture
+def tabledir(tmp_path):
+    d = tmp_path / "arch"
+    shutil.copytree(tables_dir(), d)
+    return d
+
+
+def test_import_writes_signatures_with_provenance(tabledir):
+    importer.run(KERNEL, tables=str(tabledir))
+    sigs = yaml.safe_load((tabledir / "common/signatures.yaml").read_text())
+    assert sigs["madvise"]["from"].startswith("mm/madvise.c:3;")
+    assert [(a["name"], a.get("go"), a["type"], a["c"]) for a in sigs["madvise"]["args"]] == [
+        ("addr", "addr", "pointer", "unsigned long"), ("len", "n", "uintptr", "size_t"),
+        ("advice", "flags", "int32", "int")]
+    assert sigs["read"] == {"args": [{"name": "fd", "type": "uint32", "c": "unsigned int"},
+                                     {"name": "buf", "type": "pointer", "c": "char *"},
+                                     {"name": "count", "type": "uintptr", "c": "size_t"}],
+                            "result": "long", "from": "fs/read_write.c:2"}
+    assert sigs["exit"]["special"] == sigs["exit_group"]["special"] == "noreturn"
+    assert sigs["fork"]["special"] == "returns_twice" and "untyped" not in sigs["fork"]
+    t = tables.load(str(tabledir))
+    i386, arm = t.arch("386"), t.arch("arm")
+    assert i386.untyped["break"] == ("no entry point in arch/x86/entry/syscalls/syscall_32.tbl; "
+                                     "the kernel answers ENOSYS")
+    assert arm.untyped["eabi_only_call"].startswith("no entry point")
+    # arm's 341 is sys_sync_file_range2: its prototype, the pairs at even registers
+    assert arm.entry_points["arm_sync_file_range"] == "sync_file_range2"
+    sfr = t.signature(arm, "arm_sync_file_range")
+    assert sfr.source == "include/linux/syscalls.h:6" and [p.type.name for p in sfr.args] == [
+        "int32", "uint32", "loff", "loff"]
+    # the ARM private calls come from overrides.yaml
+    assert [p.name for p in t.signature(arm, "cacheflush").args] == ["start", "end", "flags"]
+    assert t.available(arm, "set_tls") and t.available(i386, "madvise")
+
+
+def test_unknown_c_type_is_one_error_and_nothing_is_written(tabledir, tmp_path, capsys):
+    kernel = tmp_path / "linux"
+    shutil.copytree(KERNEL, kernel)
+    c = kernel / "kernel/exit.c"
+    c.write_text(c.read_text().replace("SYSCALL_DEFINE1(exit, int,", "SYSCALL_DEFINE1(exit, strange_t,"))
+    before = {p: p.read_bytes() for p in tabledir.rglob("*.yaml")}
+    assert main(["tables", "import", "--kernel-src", str(kernel), "--tables", str(tabledir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'strange_t' (kernel/exit.c:2)" in err and "kernel_types" in err
+    assert {p: p.read_bytes() for p in tabledir.rglob("*.yaml")} == before
+
+
+def test_a_tree_without_the_kernels_c_is_refused(tabledir, tmp_path):
+    kernel = tmp_path / "linux"
+    shutil.copytree(KERNEL, kernel)
+    (kernel / "include/linux/syscalls.h").unlink()
+    with pytest.raises(StubgenError, match="syscalls.h: not found"):
+        importer.plan(kernel, tables=str(tabledir))
+
+
+def test_shipped_signatures_say_where_they_come_from():
+    t = tables.load()
+    for a in t.arches.values():
+        for name in t.names(a):
+            sig = t.signature(a, name)
+            assert sig.source, name
+            if not sig.generic:
+                where = sig.source.split(";")[0]
+                assert where.split(":")[0].endswith((".c", ".h")) or "traps.c" in where, (name, where)
+
+
+def test_a_call_without_entry_point_has_no_signature_even_where_another_arch_has_one():
+    # syscall_64.tbl: 205 64 set_thread_area (no entry: ENOSYS); i386 has sys_set_thread_area
+    t = tables.load()
+    amd64, i386 = t.arch("amd64"), t.arch("386")
+    assert t.signature(amd64, "set_thread_area") is None and not t.available(amd64, "set_thread_area")
+    assert "no entry point" in t.exclusion(amd64, "set_thread_area")
+    assert t.available(i386, "set_thread_area")
+
+
+def test_arch_dir_comes_from_the_kernel_table():
+    from stubgen import sigimport
+
+    assert sigimport.arch_dir({"path": "arch/x86/entry/syscalls/syscall_64.tbl"}) == "arch/x86"
+    generic = {"path": "scripts/syscall.tbl", "abis_from": {"path": "arch/riscv/kernel/Makefile.syscalls"}}
+    assert sigimport.arch_dir(generic) == "arch/riscv"
+    assert sigimport.arch_dir(dict(generic, arch_dir="arch/loongarch")) == "arch/loongarch"
+    with pytest.raises(StubgenError, match="set kernel_table.arch_dir"):
+        sigimport.arch_dir({"path": "scripts/syscall.tbl"})
