@@ -30,12 +30,14 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
 
     from . import generator, render
     from . import tables as tables_mod
+    from .oracles import ABSENT, oracles
     from .output import write
-    from .verifier import manifest_specs
+    from .verifier import Verifier, manifest_specs
     from .verifier.parallel import verify_specs
 
     t = tables_mod.load(tables)
     dialects = list(render.dialects(templates))
+    v = Verifier(tables, templates)  # which assemblers run, not to check (the workers do)
     rows = []
     for arch in t.arches.values():
         stubs = generator.generate(generator.ALL, [arch.name], dialects, policy, tables=tables, templates=templates)
@@ -55,8 +57,13 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
         named = made - generic
         excluded = {n: t.exclusion(arch, n) or "" for n in arch.numbers if n not in named}
         missing = sorted(notes) if real_tools else ["go tool asm, GNU as (--no-real-tools)"]
+        # Oracles that do not exist for this architecture at all are named too, never implied.
+        missing += [f"{name}: none exists for {arch.name}" for name, state in oracles(arch).items()
+                    if state == ABSENT]
+        first = next((a.name for a in v.assemblers(arch)), None)
+        ran = [f"{first} + Capstone + Unicorn ({EMULATION})" if first else f"no assembler ({EMULATION} not run)"]
         rows.append(Row(arch.name, len(arch.numbers), len(named), len(named - failed), len(generic),
-                        len(generic - failed), [EMULATION] + sorted(used), missing, sorted(failed), excluded))
+                        len(generic - failed), ran + sorted(used), missing, sorted(failed), excluded))
     return rows
 
 
