@@ -224,7 +224,8 @@ def vet_catches(pkg_dir: Path, asm_name: str, goarch: str, work: Path) -> tuple[
     mutants = vet_mutants(text)
     if len(mutants) < 2:
         return FAIL, "no TEXT frame size or named FP slot to break"
-    missed, seen = [], []
+    missed: list[str] = []
+    seen: list[str] = []
     for what, mtext in mutants.items():
         d = work / f"vet-{goarch}-{what.replace(' ', '-')}"
         if d.exists():

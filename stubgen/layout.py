@@ -6,6 +6,7 @@ as word-sized parts in memory order (low word first on little-endian), in
 consecutive registers or stack slots; the tables say where a pair may start."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import StubgenError
@@ -73,7 +74,8 @@ class Frame:
 
 
 def _sequence(parts: list[Part]) -> tuple[Part, ...]:
-    pending, out = list(parts), []
+    pending: list[Part] = list(parts)
+    out: list[Part] = []
     while pending:
         sources = {p.c_reg for p in pending if p.c_reg and p.c_reg != p.kreg}
         ready = next((p for p in pending if p.kreg not in sources or p.c_reg == p.kreg), None)
@@ -136,7 +138,7 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
             if n != 1:
                 raise StubgenError(f"{sig.name}.{p.name}: the syscall number must fit the one number register; "
                                    f"{p.type.name} takes {n} on {arch.name}")
-            ks = [k.number]
+            ks: Sequence[str | None] | None = [k.number]
         else:
             kstack: list[int] = []
             ks = kregs.take(n)
@@ -145,7 +147,7 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
                 ksaa = align(ksaa, k.pair_stack_align if n > 1 else k.stack_slot)
                 kstack = [k.stack_args + ksaa + j * k.stack_slot for j in range(n)]
                 ksaa += n * k.stack_slot
-                ks = [None] * n  # type: ignore[list-item]
+                ks = [None] * n
             elif ks is None:
                 raise StubgenError(f"{sig.name}: its arguments need more than the {len(k.args)} registers "
                                    f"{arch.name} passes to the kernel")
@@ -155,6 +157,7 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
             stack = [c.stack_args + nsaa + j * c.stack_slot for j in range(n)]
             nsaa += n * c.stack_slot
         part_size = min(size, word)
+        assert ks is not None  # a register per part, or None per stack slot
         parts = tuple(Part(ks[j], off + j * word, p.go_name if n == 1 else f"{p.go_name}_{halves[j]}", part_size,
                            cs[j] if cs else None, None if cs else stack[j],
                            None if ks[j] else kstack[j]) for j in range(n))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Arch:
     goarch: str
     gnu_triple: str
     word_bytes: int
-    endian: str
+    endian: Literal["little", "big"]
     engines: Engines
     registers: dict  # canonical name -> Plan 9 name
     stack_pointer: str
@@ -91,7 +92,7 @@ class Type:
     bits: int | None = None  # what the kernel reads, where less than the size
 
     def bytes(self, arch: Arch) -> int:
-        return arch.word_bytes if self.size == "word" else self.size
+        return arch.word_bytes if self.size == "word" else cast(int, self.size)
 
     def kernel_bits(self, arch: Arch) -> int:
         return self.bits or 8 * self.bytes(arch)

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import cast
 
 from . import tables as tables_mod
 from .errors import StubgenError
@@ -295,7 +296,7 @@ def gnu_tool(arch, tool: str, tables=None) -> str:
     if path:
         return path
     if _host_triple() == a.gnu_triple and shutil.which(tool):
-        return shutil.which(tool)
+        return cast(str, shutil.which(tool))
     raise ToolMissing(f"{a.gnu_triple}-{tool}", package)
 
 

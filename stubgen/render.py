@@ -8,6 +8,7 @@ import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from . import schema, yamlio
 from .errors import StubgenError, choices
@@ -463,7 +464,7 @@ def dialects(templates_root: str | None = None) -> dict[str, Dialect]:
                 found_here = _format_problems(doc)
             problems += found_here
             if not found_here and not doc.problems:
-                found[f.parent.name] = Dialect(f.parent.name, path, doc.data)
+                found[f.parent.name] = Dialect(f.parent.name, path, cast(dict, doc.data))
     dirs: dict[str, str] = {}
     for name, d in sorted(found.items()):
         if d.dir in dirs:

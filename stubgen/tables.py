@@ -74,7 +74,8 @@ def _check_numbers(ndoc: yamlio.Document, problems: _Problems) -> bool:
     table = ndoc.data.get("numbers") if isinstance(ndoc.data, dict) else None
     if not isinstance(table, dict):
         return False
-    ok, by_number = True, {}
+    ok = True
+    by_number: dict[int, str] = {}
     for sc, n in table.items():
         if isinstance(n, float) and n.is_integer():
             problems.at(ndoc, ("numbers", sc), f"{n!r} is not a whole number")
@@ -122,7 +123,7 @@ def _signatures(doc: yamlio.Document, prefix: tuple, raw: dict, types: dict, pro
     out = {}
     for name, s in raw.items():
         at = prefix + (name,)
-        bad = [(("result",), s["result"])] if s["result"] not in types else []
+        bad: list[tuple[tuple, object]] = [(("result",), s["result"])] if s["result"] not in types else []
         bad += [(("args", i, "type"), a["type"]) for i, a in enumerate(s["args"]) if a["type"] not in types]
         for keypath, t in bad:
             problems.at(doc, at + keypath, f"unknown type {t!r}; valid: {', '.join(sorted(types))}")
@@ -176,15 +177,17 @@ def load(root: str | None = None) -> model.Tables:
     if isinstance(cached, model.Tables):
         return cached
     problems = _Problems()
-    types = {}
+    types: dict[str, model.Type] = {}
     tdoc = _read_yaml(_overlay(base, under, "common/types.yaml"), problems, roots)
     bad: set = set()
     if _validate(tdoc, schema.TYPES, problems, bad) or (tdoc.data is not None and None not in bad):
-        types = {n: model.Type(name=n, **t) for n, t in tdoc.data.items() if n not in bad}
+        types = {n: model.Type(name=n, **t) for n, t in cast(dict, tdoc.data).items() if n not in bad}
 
     arch_files = {p.name: p for p in sorted((under or base).glob("*.yaml"))}
     arch_files.update({p.name: p for p in sorted(base.glob("*.yaml"))})
-    arches, aliases, arch_signatures = {}, {}, {}
+    arches: dict[str, model.Arch] = {}
+    aliases: dict[str, str] = {}
+    arch_signatures: dict[str, yamlio.Document] = {}
     for fname in sorted(arch_files):
         path = arch_files[fname]
         doc = _read_yaml(path, problems, roots)
@@ -199,7 +202,7 @@ def load(root: str | None = None) -> model.Tables:
         numbers_ok = _check_numbers(ndoc, problems) and numbers_ok
         if not _validate(doc, schema.ARCH, problems):
             continue
-        d = doc.data
+        d = cast(dict, doc.data)  # validated against schema.ARCH
         if path.stem != d["name"]:
             problems.at(doc, ("name",), f"{d['name']!r} does not match the file name {path.stem!r}")
             continue
@@ -208,7 +211,7 @@ def load(root: str | None = None) -> model.Tables:
             problems.at(doc, keypath, message)
         if not numbers_ok:
             continue
-        numbers = ndoc.data
+        numbers = cast(dict, ndoc.data)  # validated against schema.NUMBERS
         for i, name in enumerate((d["name"], *d.get("aliases", ()))):
             if name in aliases:
                 problems.at(doc, ("aliases", i - 1) if i else ("name",), f"{name!r} already names {aliases[name]}")
@@ -221,10 +224,10 @@ def load(root: str | None = None) -> model.Tables:
     signatures = {}
     bad = set()
     if _validate(sdoc, schema.SIGNATURES, problems, bad) or (sdoc.data is not None and None not in bad):
-        signatures = _signatures(sdoc, (), {k: v for k, v in sdoc.data.items() if k not in bad}, types, problems)
+        signatures = _signatures(sdoc, (), {k: v for k, v in cast(dict, sdoc.data).items() if k not in bad}, types, problems)
     for name, doc in arch_signatures.items():
         arches[name] = dataclasses.replace(arches[name], signatures=_signatures(
-            doc, ("signatures",), doc.data["signatures"], types, problems))
+            doc, ("signatures",), cast(dict, doc.data)["signatures"], types, problems))
     if not arches and not problems.lines:
         problems.add(base, "no architecture tables (*.yaml)")
     problems.raise_if_any()

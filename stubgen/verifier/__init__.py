@@ -202,7 +202,8 @@ class Verifier:
         trusted = [i for i, (_, spec, _) in enumerate(items) if (spec.rendered and shipped) or isolate.in_child()]
         self.prefetch([items[i][:2] for i in trusted])
         for i in trusted:
-            out[i] = self._check(*items[i], foreign=foreign)
+            text, spec, ref = items[i]
+            out[i] = self._check(text, spec, ref, foreign=foreign)
         for i, (_, spec, _) in enumerate(items):
             if out[i] is None:  # one file: one architecture in one dialect
                 groups.setdefault((spec.arch, spec.dialect), []).append(i)

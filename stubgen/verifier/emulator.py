@@ -4,6 +4,7 @@ from a saved clean context; new code is followed by dropping the translation cac
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .kernel import LinuxABI
@@ -66,6 +67,7 @@ class _Registers:
         import ctypes
 
         self.uc, self.ids, self.mask, self.n, self.reads = uc, list(ids), mask, len(ids), reads
+        self._read: Callable[..., int] | None
         try:
             from unicorn.unicorn_py3.unicorn import uclib
 
@@ -149,7 +151,9 @@ class Machine:
         from .assembler import engine_mode
 
         uc = unicorn.Uc(getattr(unicorn, e["arch"]), engine_mode(unicorn, e["mode"]))
-        uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)  # keep memory flat: the default reserves far more
+        # keep memory flat: the default reserves far more
+        # (mypy resolves unicorn.Uc to the binding's Python 2 class, which lacks this call)
+        uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)  # type: ignore[attr-defined]
         uc.mem_map(CODE, CODE_SIZE)
         uc.mem_map(STACK, STACK_SIZE)
         uc.mem_map(SPECIAL, 0x1000)
@@ -214,6 +218,7 @@ class Machine:
             at = self.reg(self.sp) + self.abi.stack_args["offset"]
             raw = self.uc.mem_read(at, 4 * self.abi.stack_args["slots"])
             args += tuple(int.from_bytes(raw[i:i + 4], self.arch.endian) for i in range(0, len(raw), 4))
+        assert self.run is not None
         self.run.traps.append(Trap(pc, number, args))
         self._trap_out.write(self._kernel_result() + [pc if what == "next_pc" else 0x246 for _, what in self._clobbers])
 
@@ -293,7 +298,7 @@ class Machine:
             self._contexts[key] = ctx
         lo = SP0 - WINDOW
         window = bytearray([CANARY]) * (2 * WINDOW)
-        writes = [(lo, window)]
+        writes: list[tuple[int, bytes | bytearray]] = [(lo, window)]
         for addr, data in memory:
             # Laid into the window while every write so far fits it; the rest keep their order.
             if len(writes) == 1 and lo <= addr and addr + len(data) <= lo + len(window):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -51,7 +52,7 @@ class LinuxABI:
             return self.args[r]
         return f"the stack slot at sp+{self.stack_args['offset'] + 4 * (r - len(self.args))}"
 
-    def placement(self, args, word: int, endian: str):
+    def placement(self, args, word: int, endian: Literal["little", "big"]):
         """Where the kernel reads each argument: (argument index, register index, value,
         bits) per register, for (value, size[, bits]) arguments in order; bits, where
         given, is what the kernel reads of a one-register argument (16 of a umode_t

@@ -186,6 +186,7 @@ class Plan9Reader:
         # labels cost Keystone time: place only those branches use
         parsed: list[tuple[str, int | None, str | None]] = []
         targets: set[int] = set()
+        rule: str | None
         for s in lines:
             if m := _LABEL.fullmatch(s):
                 parsed.append((f".L{m.group(1)}:", None, None))
