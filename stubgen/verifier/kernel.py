@@ -87,12 +87,14 @@ def _all(extra: str | None = None) -> dict:
     shipped = yaml.safe_load((Path(__file__).parent / "linux_abi.yaml").read_text(encoding="utf-8"))
     if extra is None:
         return shipped
-    try:
-        own = yaml.safe_load(Path(extra).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise StubgenError(f"{extra}: cannot read the kernel ABI statement: {e.strerror or e}") from None
-    except yaml.YAMLError as e:
-        raise StubgenError(f"{extra}: not YAML: {str(e).splitlines()[0]}") from None
+    from .. import yamlio
+
+    # A user's file: read like the tables (a regular file of bounded size, no aliases,
+    # nesting bounded, duplicate keys refused), one line on any problem.
+    doc = yamlio.read(Path(extra))
+    if doc.problems:
+        raise StubgenError(f"cannot read the kernel ABI statement: {doc.problems[0]}")
+    own = doc.data
     if not isinstance(own, dict):
         raise StubgenError(f"{extra}: expected a mapping of architecture name to its kernel ABI")
     for name, d in own.items():
