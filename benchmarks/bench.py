@@ -135,9 +135,9 @@ class Capture:
                 cap.asm_calls.append(("keystone", obj._ks, "\n".join(lines), address))
             return orig_asm(obj, lines, address)
 
-        def prepare(machine, regs, memory, entry=code_at):
-            p = orig_prepare(machine, regs, memory, entry)
-            cap.prepares.append((machine, dict(regs), p.writes, entry))
+        def prepare(machine, regs, memory):
+            p = orig_prepare(machine, regs, memory)
+            cap.prepares.append((machine, dict(regs), p.writes, code_at))  # every run starts at CODE
             return p
 
         ka._asm, m.prepare = _asm, prepare
@@ -158,7 +158,9 @@ class BareUnicorn:
         from stubgen.verifier import emulator as em
 
         e = machine.arch.engines.unicorn
-        uc = unicorn.Uc(getattr(unicorn, e["arch"]), getattr(unicorn, e["mode"]))
+        from stubgen.verifier.assembler import engine_mode
+
+        uc = unicorn.Uc(getattr(unicorn, e["arch"]), engine_mode(unicorn, e["mode"]))
         uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)
         for base, size in ((em.CODE, em.CODE_SIZE), (em.STACK, em.STACK_SIZE), (em.SPECIAL, 0x1000)):
             uc.mem_map(base, size)
@@ -256,7 +258,9 @@ def per_stub(policies: str, scale: int) -> dict:
             e = arch.engines.capstone
             cs = cs_engines.get(arch.name)
             if cs is None:
-                cs = cs_engines[arch.name] = capstone.Cs(getattr(capstone, e["arch"]), getattr(capstone, e["mode"]))
+                from stubgen.verifier.assembler import engine_mode
+
+                cs = cs_engines[arch.name] = capstone.Cs(getattr(capstone, e["arch"]), engine_mode(capstone, e["mode"]))
             t0 = clock()
             for _ in cs.disasm_lite(code, CODE):
                 pass
