@@ -82,25 +82,13 @@ def key(parts, files=()) -> str:
 def _content_digest(f) -> bytes:
     """The file's content hash; a FIFO, device or oversized file is not read (it would
     hang or fill memory) but marked, and the confined reader then refuses it by name."""
-    import os
-    import stat
-
-    from .inputs import MAX_BYTES
+    from .errors import StubgenError
+    from .inputs import read_bytes
 
     try:
-        fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except OSError as e:
-        return f"unreadable {e.errno}".encode()
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
-            return f"not a regular file of bounded size {st.st_mode:o} {st.st_size}".encode()
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return hashlib.sha256(fh.read(MAX_BYTES + 1)).digest()
-    except OSError as e:
-        return f"unreadable {e.errno}".encode()
-    finally:
-        os.close(fd)
+        return hashlib.sha256(read_bytes(f)).digest()
+    except StubgenError as e:
+        return f"unreadable: {e}".encode("utf-8", "surrogateescape")
 
 
 def load(kind: str, k: str):

@@ -460,9 +460,9 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
 
             if "gnu as" in wanted:
                 out.append(_guard("gnu as", arch.name, "gnu", policy, gas))
-            not_pic = getattr(render.dialect("gnu").module(arch.name), "not_pic", None)
-            if "gnu link" in wanted and not_pic:
-                out.append(Result("gnu link", arch.name, "gnu", SKIP, not_pic, policy))
+            why_not_pic = not_pic(arch.name)
+            if "gnu link" in wanted and why_not_pic:
+                out.append(Result("gnu link", arch.name, "gnu", SKIP, why_not_pic, policy))
             elif "gnu link" in wanted:
                 handler = g.options.get("errno_handler", "stubgen_errno")
                 out.append(_guard("gnu link", arch.name, "gnu", policy,
@@ -506,14 +506,26 @@ def _kernel(dialect, arch, policy, sym, modes, tables, build) -> list[Result]:
     return out
 
 
+def six_argument_mmap(t, arch) -> str | None:
+    """The six-argument mmap the shapes program calls on arch (mmap2 first), or None
+    (s390x's mmap is old_mmap, one pointer)."""
+    return next((c for c in ("mmap2", "mmap") if t.available(arch, c) and len(t.signature(arch, c).args) == 6),
+                None)
+
+
+def not_pic(arch_name: str) -> str | None:
+    """Why the shipped GNU template's stubs do not link into a shared object or PIE, or
+    None (a fact the template states, like MIPS's)."""
+    return getattr(render.dialect("gnu").module(arch_name), "not_pic", None)
+
+
 def shape_symbols(t, arch, entry: dict) -> tuple[dict, str]:
     """The -D definitions of shapes.c for one generated file, or why it cannot be built."""
     by_call = {s["syscall"]: s for s in entry["symbols"]}
-    six = next((c for c in ("mmap2", "mmap") if c in by_call
-                and len(getattr(t.signature(arch, c), "args", ())) == 6), None)
+    six = six_argument_mmap(t, arch)
     pair, exit_group = by_call.get("pread64"), by_call.get("exit_group")
-    if not (six and pair and exit_group):
-        if not any(t.available(arch, c) and len(t.signature(arch, c).args) == 6 for c in ("mmap2", "mmap")):
+    if not (six in by_call and pair and exit_group):
+        if six is None:
             return {}, f"{arch.name} has no six-argument mmap or mmap2 (the shapes program needs one)"
         return {}, "needs stubs of pread64, a six-argument mmap or mmap2, and exit_group (generate --all)"
     sig = t.signature(arch, "pread64")

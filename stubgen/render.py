@@ -347,19 +347,12 @@ def _field_problem(field: str, spec, conv, nargs: int, names: set, attrs) -> str
 def _lowering_problems(doc, reader) -> list[str]:
     """Placeholders and regexes of a valid-shaped .lower.yaml; the Plan 9 reader also needs
     its operand formats and rules."""
-    import string
 
-    data, out = doc.data or {}, []
+    data = doc.data or {}
+    out: list[str] = []
 
     def check(keypath, text, nargs, names, attrs):
-        try:
-            parts = list(string.Formatter().parse(text))
-        except ValueError as e:
-            out.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath)}: {e}")
-            return
-        for _, field, spec, conv in parts:
-            if field is None:
-                continue
+        for field, spec, conv in _format_fields(doc, keypath, text, out):
             problem = _field_problem(field, spec, conv, nargs, names, attrs)
             if problem:
                 out.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath)}: {problem}")
@@ -484,7 +477,6 @@ FIELDS = {"stub_template": {"arch"}, "symbol": {"prefix", "syscall", "Syscall", 
 
 
 def _format_problems(doc) -> list[str]:
-    import string
 
     out = []
     spots: list[tuple[tuple, str, set]] = [(("stub_template",), doc.data["stub_template"], FIELDS["stub_template"]),
@@ -497,14 +489,7 @@ def _format_problems(doc) -> list[str]:
             out.append(f"{doc.where(('files', i, 'path'))}: files.{i}.path: a file per arch needs {{arch}} or "
                        "{goarch} in its path (else every architecture writes the same file)")
     for keypath, text, allowed in spots:
-        try:
-            parts = list(string.Formatter().parse(text))
-        except ValueError as e:
-            out.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath)}: {e}")
-            continue
-        for _, field, spec, conv in parts:
-            if field is None:
-                continue
+        for field, spec, conv in _format_fields(doc, keypath, text, out):
             if field not in allowed or spec or conv:
                 out.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath)}: placeholder "
                            f"{{{field}{'!' + conv if conv else ''}{':' + spec if spec else ''}}} is not "
@@ -544,3 +529,16 @@ def render_file(env, name: str, **context) -> str:
             return "".join(chunks)
     except Exception as e:
         raise _template_error(name, e) from e
+
+
+def _format_fields(doc, keypath, text: str, out: list[str]) -> list[tuple[str, str | None, str | None]]:
+    """(field, spec, conversion) of each placeholder in a format string of doc; a string
+    that does not parse is one line in out and has none."""
+    import string
+
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as e:
+        out.append(f"{doc.where(keypath)}: {yamlio.dotted(keypath)}: {e}")
+        return []
+    return [(field, spec, conv) for _, field, spec, conv in parts if field is not None]

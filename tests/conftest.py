@@ -30,3 +30,15 @@ def pytest_report_header(config):
     from stubgen import realtools
 
     return ["real tools:"] + [f"  {k}: {v}" for k, v in realtools.tool_versions().items()]
+
+
+@pytest.fixture
+def fresh_caches():
+    """Tables and dialects read anew before and after a test that feeds its own files."""
+    from stubgen import render, tables
+
+    tables.load.cache_clear()
+    render.dialects.cache_clear()
+    yield
+    tables.load.cache_clear()
+    render.dialects.cache_clear()

@@ -83,7 +83,7 @@ def test_second_assembler_must_agree(verifier, monkeypatch):
     class Liar:
         name, batched = "LLVM", False
 
-        def assemble(self, lines, address, symbols=None, isolated=False):
+        def assemble(self, lines, address, symbols=None):
             return Assembled(b"\x1f\x20\x03\xd5" * len(lines))
 
         def prefetch(self, jobs):

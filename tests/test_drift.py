@@ -154,16 +154,9 @@ _GO_CALL = re.compile(r"\b(?:Raw)?Syscall6?(?:NoError)?\(SYS_(\w+),([^\n]*)\)\s*
 
 
 def _go_args(text: str) -> list[str]:
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        if ch == "," and depth == 0:
-            out.append(cur.strip())
-            cur = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        cur += ch
-    out.append(cur.strip())
+    from stubgen.verifier.plan9 import _split_operands
+
+    out = _split_operands(text)
     while out and out[-1] == "0":
         out.pop()
     return out

@@ -10,18 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from stubgen import inputs, render, tables
+from stubgen import inputs, render
 from stubgen.cli import main
 from stubgen.errors import StubgenError
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches():
-    tables.load.cache_clear()
-    render.dialects.cache_clear()
+def _fresh(fresh_caches):
     yield
-    tables.load.cache_clear()
-    render.dialects.cache_clear()
 
 
 def cli(*args, timeout=120):

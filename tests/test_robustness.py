@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stubgen import render, resources, tables
+from stubgen import resources, tables
 from stubgen.cli import main
 from stubgen.errors import StubgenError
 
@@ -30,12 +30,8 @@ def snapshot(d: Path) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches():
-    tables.load.cache_clear()
-    render.dialects.cache_clear()
+def _fresh(fresh_caches):
     yield
-    tables.load.cache_clear()
-    render.dialects.cache_clear()
 
 
 # --tables: a user's directory overlays the shipped tables file by file.

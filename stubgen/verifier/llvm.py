@@ -88,8 +88,7 @@ class LlvmAssembler:
         self.epilogue = list(engine.get("epilogue", ()))
         self._done: dict = {}  # key -> bytes or an AssemblyError message
 
-    def assemble(self, lines: list[str], address: int, symbols: dict[str, int] | None = None,
-                 isolated: bool = False) -> Assembled:
+    def assemble(self, lines: list[str], address: int, symbols: dict[str, int] | None = None) -> Assembled:
         key = _key(lines, address, symbols)
         if key not in self._done:
             self.prefetch([(lines, address, symbols)])
