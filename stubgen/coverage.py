@@ -30,7 +30,7 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
 
     from . import generator, render
     from . import tables as tables_mod
-    from .oracles import ABSENT, oracles
+    from .oracles import ABSENT, absent_why, oracles
     from .output import write
     from .verifier import Verifier, manifest_specs
     from .verifier.parallel import verify_specs
@@ -58,10 +58,13 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
         excluded = {n: t.exclusion(arch, n) or "" for n in arch.numbers if n not in named}
         missing = sorted(notes) if real_tools else ["go tool asm, GNU as (--no-real-tools)"]
         # Oracles that do not exist for this architecture at all are named too, never implied.
-        missing += [f"{name}: none exists for {arch.name}" for name, state in oracles(arch).items()
-                    if state == ABSENT]
+        found = oracles(arch)
+        missing += [f"{name}: {absent_why(arch, name)}" for name, state in found.items() if state == ABSENT]
         first = next((a.name for a in v.assemblers(arch)), None)
-        ran = [f"{first} + Capstone + Unicorn ({EMULATION})" if first else f"no assembler ({EMULATION} not run)"]
+        engines = [first or "no assembler"] + [n for n in ("Capstone", "Unicorn") if found[n] != ABSENT]
+        cannot = (arch.engines.unicorn or {}).get("cannot_run")
+        how = (f"{EMULATION} where Unicorn can run the stub: {cannot['why']}" if cannot else EMULATION)
+        ran = [" + ".join(engines) + (f" ({how})" if found["Unicorn"] != ABSENT and first else "")]
         rows.append(Row(arch.name, len(arch.numbers), len(named), len(named - failed), len(generic),
                         len(generic - failed), ran + sorted(used), missing, sorted(failed), excluded))
     return rows

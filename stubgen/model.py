@@ -7,10 +7,14 @@ from typing import Literal, cast
 
 @dataclass(frozen=True)
 class Engines:
-    capstone: dict
-    unicorn: dict
+    """The engines the verifier may use for an architecture; None where the engine
+    does not have it (absent says why, for reports)."""
+
+    capstone: dict | None = None
+    unicorn: dict | None = None
     keystone: dict | None = None  # None: Keystone does not have the architecture
     llvm: dict | None = None  # LLVM's target, where the verifier may assemble with it
+    absent: dict = field(default_factory=dict)  # engine key -> why it does not serve this architecture
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ AVAILABLE, MISSING, ABSENT = "available", "missing", "absent"
 ORACLES = ("Keystone", "LLVM", "Capstone", "Unicorn", "go asm", "GNU as", "real kernel")
 
 
+def absent_why(arch, name: str) -> str:
+    """Why oracle name does not exist for arch, from the tables' engines.absent."""
+    return arch.engines.absent.get(name.lower(), f"none exists for {arch.name}")
+
+
 def oracles(arch) -> dict[str, str]:
     """{oracle: available | missing | absent} for an Arch of the tables."""
     import importlib.util
@@ -20,7 +25,10 @@ def oracles(arch) -> dict[str, str]:
     found = backends(arch)
     out = {name: (AVAILABLE if found[name] else MISSING) if name in found else ABSENT for name in ("Keystone", "LLVM")}
     for name, module in (("Capstone", "capstone"), ("Unicorn", "unicorn")):
-        out[name] = AVAILABLE if importlib.util.find_spec(module) else MISSING
+        if getattr(arch.engines, module) is None:
+            out[name] = ABSENT
+        else:
+            out[name] = AVAILABLE if importlib.util.find_spec(module) else MISSING
     out["go asm"] = AVAILABLE if shutil.which("go") else MISSING
     try:
         realtools.gnu_tool(arch, "as")

@@ -18,6 +18,22 @@ _ENGINE = {
                    "preamble": _DIRECTIVES},
     "additionalProperties": False,
 }
+_ONE_LINE = {"type": "string", "pattern": r"^[^\n]{1,300}$"}
+# Unicorn: the engine settings, and what a release needs to run this architecture at all.
+_UNICORN: dict = {**_ENGINE, "properties": {
+    **_ENGINE["properties"],  # type: ignore[dict-item]
+    # a CPU model set before anything runs (unicorn issue 1591: PPC64's default runs nothing)
+    "cpu_model": _IDENT,
+    # registers (Unicorn's names, after prefix) set once at start (PPC64: MSR.LE)
+    "init": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
+             "additionalProperties": {"type": "integer", "minimum": 0}},
+    # instructions (Capstone's mnemonics) this Unicorn cannot run on this architecture: a
+    # stub holding one is not emulated, and the report says why
+    "cannot_run": {"type": "object", "required": ["mnemonics", "why"], "additionalProperties": False,
+                   "properties": {"mnemonics": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                                "items": {"type": "string", "pattern": r"^[a-z0-9.+-]+$"}},
+                                  "why": _ONE_LINE}},
+}}
 # LLVM's integrated assembler: the target triple, and directives every body needs
 # (RISC-V: .option norvc, so the bytes are the uncompressed ones the stubs ask for).
 _LLVM = {
@@ -76,8 +92,11 @@ ARCH = _obj(
         "word_bytes": {"enum": [4, 8]},
         "endian": {"enum": ["little", "big"]},
         # An assembler (Keystone, LLVM or both: then their bytes must agree), a decoder, an emulator.
-        "engines": dict(_obj(["capstone", "unicorn"],
-                             {"keystone": _ENGINE, "llvm": _LLVM, "capstone": _ENGINE, "unicorn": _ENGINE}),
+        # An engine the architecture does without is left out; absent says why (reports name it).
+        "engines": dict(_obj([], {"keystone": _ENGINE, "llvm": _LLVM, "capstone": _ENGINE, "unicorn": _UNICORN,
+                                  "absent": {"type": "object",
+                                             "propertyNames": {"enum": ["keystone", "llvm", "capstone", "unicorn"]},
+                                             "additionalProperties": _ONE_LINE}}),
                         anyOf=[{"required": ["keystone"]}, {"required": ["llvm"]}]),
         "registers": {"type": "object", "minProperties": 1,
                       "propertyNames": _REG,

@@ -47,15 +47,25 @@ class Report:
     warnings: list[str] = field(default_factory=list)  # allowed, but worth knowing
     unverified: list[str] = field(default_factory=list)  # why it could not be checked (foreign stubs)
     agreed: list[str] = field(default_factory=list)  # second assemblers whose bytes matched
+    # Oracles that do not exist for this stub, and why (no emulator for the architecture,
+    # or instructions the emulator cannot run): the other oracles' verdict stands, but the
+    # stub is never counted as emulated.
+    not_run: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems and not self.unverified
 
+    @property
+    def emulated(self) -> bool:
+        return self.runs > 0
+
     def describe(self) -> str:
         s = self.spec
         head = f"{s.arch}/{s.dialect} {s.symbol} ({s.syscall}, policy {s.policy})"
         if self.ok:
+            if not self.emulated:
+                return f"ok    {head}: not emulated ({'; '.join(self.not_run)})"
             return f"ok    {head}: {self.runs} runs"
         return "\n".join([f"FAIL  {head}"] + [f"      {p}" for p in self.problems[:12]]
                          + ([self.listing] if self.listing else []))
@@ -88,6 +98,21 @@ class Verifier:
         if not found:
             raise NoAssembler(f"no assembler installed for {arch.name}: {missing_note(arch)}")
         return found[0]
+
+    def not_emulated(self, arch, code: bytes | None = None) -> str | None:
+        """Why arch's stubs (or this code) cannot run on the emulator; None when they can."""
+        e = arch.engines.unicorn
+        if e is None:
+            return f"no emulator: {arch.engines.absent.get('unicorn', f'the tables name none for {arch.name}')}"
+        cannot = e.get("cannot_run")
+        if not cannot or code is None:
+            return None
+        if arch.engines.capstone is None:
+            return f"not emulated: no decoder to find what Unicorn cannot run ({cannot['why']})"
+        from .disasm import mnemonics
+
+        found = sorted(set(mnemonics(arch, code)) & set(cannot["mnemonics"]))
+        return f"not emulated: Unicorn cannot run {', '.join(found)} ({cannot['why']})" if found else None
 
     def machine(self, arch):
         from .emulator import Machine
@@ -242,7 +267,8 @@ class Verifier:
         dialect = render.dialect(spec.dialect, self.templates)
         _, syntax, _ = self.reader(dialect, arch)
         self.assembler(arch, syntax)
-        self.machine(arch)
+        if self.not_emulated(arch) is None:
+            self.machine(arch)
 
     def _check(self, text: str, spec: Spec, reference=None, foreign: bool = False) -> Report:
         from .disasm import compare, listing
@@ -251,12 +277,13 @@ class Verifier:
         rep = Report(spec)
         arch = self.tables.arch(spec.arch)
         dialect = render.dialect(spec.dialect, self.templates)
+        reader, syntax, aliases = self.reader(dialect, arch)
         try:
-            machine = self.machine(arch)
+            self.assembler(arch, syntax)
+            machine = self.machine(arch) if self.not_emulated(arch) is None else None
         except NoAssembler as e:
             rep.problems.append(str(e))
             return rep
-        reader, syntax, aliases = self.reader(dialect, arch)
         expands = self._expands[(dialect.name, arch.name)]
         symbols = self.symbols(arch, dialect, spec.errno_handler)
         try:
@@ -291,18 +318,29 @@ class Verifier:
         declared, needed = (body.frame[1] if body.frame else None), subject.frame.argsize
         if declared is not None and (declared < needed if foreign else declared != needed):
             rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}")
-        rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands)
-        fail_pc = self._emulate(rep, code, subject, machine)
+        if arch.engines.capstone is not None:
+            rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands)
+        else:
+            rep.not_run.append(f"no decoder: {arch.engines.absent.get('capstone', 'the tables name none')}")
+        why = self.not_emulated(arch, code)
+        fail_pc = None
+        if why is None and machine is not None:
+            fail_pc = self._emulate(rep, code, subject, machine)
+        elif why:
+            rep.not_run.append(why)
         if reference is not None and not rep.problems:
             from .reference import compare_code
 
             theirs = reference.patched(symbols, len(code))
             rep.problems += compare_code(arch, code, theirs, reference)
-            if not rep.problems and theirs != code and reference.emulate:
+            if (not rep.problems and theirs != code and reference.emulate and machine is not None
+                    and self.not_emulated(arch, theirs) is None):
                 fail_pc = self._emulate(rep, theirs, subject, machine, label=f"{reference.tool}'s bytes: ")
                 code = theirs if rep.problems else code
-        if rep.problems:
+        if rep.problems and arch.engines.capstone is not None:
             rep.listing = listing(arch, code, CODE, fail_pc)
+        elif rep.problems:
+            rep.listing = f"    {code.hex()}  (no decoder for {arch.name})"
         return rep
 
     def _emulate(self, rep, code, s: Subject, machine, label=""):
@@ -428,6 +466,7 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     notes: set[str] = set()
     compared: dict[str, int] = {}
     failed: list[Report] = []
+    unemulated: dict[str, int] = {}  # why -> stubs that passed every other oracle but were not run
     total = runs = 0
     for rep, tools in verify_specs(specs, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
                                    notes=notes, progress=True):
@@ -436,6 +475,9 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
             compared[tool] = compared.get(tool, 0) + 1
         if not rep.ok:
             failed.append(rep)
+        elif not rep.emulated:
+            why = f"{rep.spec.arch}/{rep.spec.dialect}: " + "; ".join(rep.not_run)
+            unemulated[why] = unemulated.get(why, 0) + 1
     t = tables_mod.load(tables)
     for name in sorted({s.arch for _, s in specs}):
         note = missing_note(t.arch(name))
@@ -444,8 +486,13 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     for r in failed:
         print(r.describe(), file=out)
     also = "; ".join(f"{n} also against {tool}" for tool, n in sorted(compared.items()))
+    # A stub that was never run is not counted as passed (nor as failed): it is named apart.
+    shy = sum(unemulated.values())
     print(f"verified {total} stubs ({runs} emulated calls{'; ' + also if also else ''}): "
-          f"{total - len(failed)} passed, {len(failed)} failed", file=out)
+          f"{total - len(failed) - shy} passed, " + (f"{shy} not emulated (assembled and compared only), " if shy else "")
+          + f"{len(failed)} failed", file=out)
+    for why, count in sorted(unemulated.items()):
+        print(f"note: {count} stub{'s' if count > 1 else ''} {why}", file=out)
     for n in sorted(notes):
         print(f"note: {n}" if n.startswith("not assembled") else f"note: not compared with a real assembler: {n}",
               file=out)

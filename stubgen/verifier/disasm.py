@@ -25,6 +25,11 @@ def _cs(arch, detail: bool):
     return _engine(arch.name, e["arch"], mode, detail)
 
 
+def mnemonics(arch, code: bytes) -> list[str]:
+    """The mnemonics Capstone decodes from code, in order (up to the first it cannot)."""
+    return [m for _, _, m, _ in _cs(arch, False).disasm_lite(code, 0)]
+
+
 def decode(arch, code: bytes, address: int, count: int = 0, detail: bool = False):
     return list(_cs(arch, detail).disasm(code, address, count))
 

@@ -151,6 +151,9 @@ class Machine:
         from .assembler import engine_mode
 
         uc = unicorn.Uc(getattr(unicorn, e["arch"]), engine_mode(unicorn, e["mode"]))
+        if e.get("cpu_model"):
+            # before the first mapping, which brings the CPU up
+            uc.ctl_set_cpu_model(getattr(consts, e["cpu_model"]))  # type: ignore[attr-defined]
         # keep memory flat: the default reserves far more
         # (mypy resolves unicorn.Uc to the binding's Python 2 class, which lacks this call)
         uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)  # type: ignore[attr-defined]
@@ -169,6 +172,8 @@ class Machine:
 
             uc.hook_add(unicorn.UC_HOOK_INSN, self._on_syscall, None, 1, 0, x86_const.UC_X86_INS_SYSCALL)
         uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_mem)
+        for name, value in e.get("init", {}).items():
+            uc.reg_write(getattr(consts, e["prefix"] + name.upper()), value)
         self.uc = uc
         self.clean = uc.context_save()
         names = list(self.reg_ids)
@@ -179,6 +184,9 @@ class Machine:
                                    self.mask)
         self._clobbers = [(r, what) for r, what in abi.cpu_clobbers.items()]
         flag = [self.reg_ids[abi.error_flag]] if abi.error_flag else []
+        # Flag bits inside a register the stub may also use (ppc64 CR): the rest keep their value.
+        self._flag_bits = abi.error_flag_bits
+        self._read_flag = _Registers(uc, flag, self.mask).first() if flag and abi.error_flag_bits else None
         self._trap_out = _Registers(uc, [self.reg_ids[abi.result]] + flag
                                     + [self.reg_ids[r] for r, _ in self._clobbers], self.mask, reads=False)
         self._write_access = unicorn.UC_MEM_WRITE
@@ -228,10 +236,17 @@ class Machine:
         inject = self.inject
         if not self.abi.error_flag:
             return [inject]
-        if isinstance(inject, Negated):
-            return [inject, 1]
         lo, hi = self.abi.error_range
-        return [-inject, 1] if lo <= inject <= hi else [inject, 0]
+        result: int
+        if isinstance(inject, Negated):
+            result, on = inject, True
+        else:
+            on = lo <= inject <= hi
+            result = -inject if on else inject
+        if self._read_flag is None:
+            return [result, int(on)]
+        bits, old = self._flag_bits, self._read_flag()
+        return [result, (old | bits) if on else (old & ~bits)]
 
     def _on_syscall(self, uc, _):
         seen = self._at_trap.read()

@@ -532,6 +532,10 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
         v.verdict = "fail"
         v.reasons += rep.problems
         v.listing = rep.listing
+    elif not rep.emulated:
+        # Assembled and decoded, but never run: not a pass.
+        v.verdict = "unverified"
+        v.reasons += rep.not_run
     else:
         v.verdict = "pass"
     v.reasons += [f"warning: {w}" for w in rep.warnings]

@@ -38,6 +38,7 @@ class LinuxABI:
     opcodes: tuple[Opcode, ...] = ()  # the trap instructions, found from the bytes around the PC
     stack_args: dict | None = None  # {offset, slots}: arguments past the registers, on the caller's stack
     error_flag: str = ""  # set to 1 on error, with a positive errno in result
+    error_flag_bits: int = 0  # where the flag is some bits of error_flag (ppc64 CR0.SO): those, else all
     errno: dict | None = None  # this architecture's errno numbers, by name
     negated_errors: tuple[str, ...] = ()  # errnos some paths return already negated, flag set
 
@@ -123,7 +124,8 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
                     cpu_clobbers=d.get("cpu_clobbers", {}), forbidden=tuple(d["forbidden"]),
                     crash_interrupts=tuple(d["crash_interrupts"]), vdso=d.get("vdso"),
                     pair_align=d.get("pair_align", 1), stack_args=d.get("stack_args"),
-                    error_flag=d.get("error_flag", ""), errno=d.get("errno"),
+                    error_flag=d.get("error_flag", ""),
+                    error_flag_bits=d.get("error_flag_bits", 0), errno=d.get("errno"),
                     negated_errors=tuple(d.get("negated_errors", ())),
                     opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
 
