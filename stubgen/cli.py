@@ -160,24 +160,54 @@ def _options(a):
                    sysnum_prefix=a.sysnum_prefix, visibility=a.visibility, weak=a.weak)
 
 
+def _generated(a) -> tuple[list[tuple[str, str]], int]:
+    """(path, text) of every file the run makes, and its number of stubs: from the
+    cache (outcache.py) when a run with the same inputs made them before."""
+    import warnings
+
+    from . import outcache, resources
+    from .errors import StubgenWarning
+
+    roots = [resources.tables_dir(), resources.templates_dir(), resources.code_dir(), a.tables, a.templates]
+    k = outcache.key(vars(a), roots)
+    found = outcache.load(k)
+    if found is None:
+        from .generator import generate
+        from .output import texts
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stubs = generate("all" if a.all else a.syscalls, a.arch, a.dialect, a.errors, _traps(a.trap),
+                             options=_options(a))
+            files = texts(stubs)
+        said = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, StubgenWarning)))
+        for w in caught:  # anything else, as it came
+            if not issubclass(w.category, StubgenWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        found = (files, len(stubs), said)
+        outcache.store(k, *found)
+    files, count, said = found
+    for message in said:
+        warnings.warn(message, StubgenWarning, stacklevel=1)
+    return files, count
+
+
 def cmd_generate(a) -> int:
-    from .generator import generate
-    from .output import check, write
+    from .output import check_texts, write_texts
 
     if a.all and a.syscalls:
         raise StubgenError("--all and --syscalls: pick one")
-    stubs = generate("all" if a.all else a.syscalls, a.arch, a.dialect, a.errors, _traps(a.trap),
-                     options=_options(a))
+    files, count = _generated(a)
     if a.check:
-        diff = check(stubs, a.output)
+        diff = check_texts(files, a.output)
         if diff:
             sys.stdout.write(diff)
             print(f"stubgen: {a.output} is not what stubgen generate would write (diff above)", file=sys.stderr)
             return 1
-        print(f"{a.output}: up to date ({len(stubs)} stubs)")
+        print(f"{a.output}: up to date ({count} stubs)")
     else:
-        paths = write(stubs, a.output, force=a.force)
-        print(f"wrote {len(paths)} files ({len(stubs)} stubs) to {a.output}")
+        paths = write_texts(files, a.output, force=a.force)
+        print(f"wrote {len(paths)} files ({count} stubs) to {a.output}")
     if a.verify:
         from .verifier import verify_dir
 

@@ -16,3 +16,7 @@ class VerificationFailed(Exception):
 def choices(kind: str, value: str, valid) -> StubgenError:
     """The one-line error for a value that is not among the valid ones."""
     return StubgenError(f"unknown {kind} {value!r}; valid: {', '.join(sorted(valid))}")
+
+
+class StubgenWarning(UserWarning):
+    """Legal output that is probably not what the user wants (a shadowed builtin)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from . import layout, policies, render
 from . import tables as tables_mod
-from .errors import StubgenError, choices
+from .errors import StubgenError, StubgenWarning, choices  # noqa: F401  (StubgenWarning: also public here)
 from .model import Arch
 
 DEFAULT_SYSCALLS = ("madvise",)
@@ -37,10 +37,6 @@ class Options:
 
 BUILTIN_CHOICES = ("warn", "rename")
 VISIBILITIES = ("default", "hidden", "protected")
-
-
-class StubgenWarning(UserWarning):
-    """Legal output that is probably not what the user wants (a shadowed builtin)."""
 
 
 @dataclass(frozen=True)
@@ -218,11 +214,12 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
     arch_names = list(dict.fromkeys(arch_names))
     dnames = _pick("dialect", dialects, list(render.dialects(opts.templates)))
     every = syscalls == ALL or (isinstance(syscalls, (list, tuple)) and list(syscalls) == [ALL])
-    known = list(dict.fromkeys(n for a in arch_names for n in t.names(t.arches[a])))
     if every:
-        names = known
+        names = list(dict.fromkeys(n for a in arch_names for n in t.names(t.arches[a])))
     else:
-        numbered = sorted(set().union(*(a.numbers for a in t.arches.values())) | set(known))
+        # Every name with a number somewhere, and the generic stubs (which have none).
+        generic = {n for n, s in t.signatures.items() if s.generic}
+        numbered = sorted(set().union(*(a.numbers for a in t.arches.values())) | generic)
         names = _pick("syscall", syscalls or DEFAULT_SYSCALLS, numbered)
         for name in names:
             if not any(t.available(t.arches[a], name) for a in arch_names):

@@ -67,6 +67,7 @@ def _budget():
             signal.signal(signal.SIGALRM, old)
 
 
+@lru_cache(maxsize=256)  # a template formats with a few strings, thousands of times
 def _format_widths(text: str, percent: bool) -> int:
     """The largest width or precision a format string asks for (a {} spec or a %
     conversion); a width taken from an argument ({:{w}} or %*d) counts as unbounded."""
@@ -94,7 +95,8 @@ def _bounded_filter(fn, name: str):
     def bounded(*args, **kwargs):
         from jinja2.sandbox import SecurityError
 
-        for a in list(args[1:]) + list(kwargs.values()):
+        # format's arguments are values (a syscall number may be large); its widths are in the string.
+        for a in [] if name == "format" else list(args[1:]) + list(kwargs.values()):
             if isinstance(a, int) and not isinstance(a, bool) and abs(a) > MAX_WIDTH:
                 raise SecurityError(f"{name}({a}) is too wide for a template (at most {MAX_WIDTH})")
         if name == "format" and args and isinstance(args[0], str) and _format_widths(args[0], True) > MAX_WIDTH:
@@ -519,13 +521,16 @@ def render_file(env, name: str, **context) -> str:
     it grows rather than once it is a gigabyte."""
     try:
         with _budget():
-            chunks, size = [], 0
-            for chunk in env.get_template(name).generate(**context):
+            chunks: list[str] = []
+            size = 0
+            append = chunks.append
+            for i, chunk in enumerate(env.get_template(name).generate(**context)):
                 size += len(chunk)
                 if size > MAX_OUTPUT:
                     raise BudgetExceeded(f"the file would be longer than {MAX_OUTPUT} characters")
-                _check_budget()
-                chunks.append(chunk)
+                if not i & 255:  # the clock, not every chunk: a file is tens of thousands of them
+                    _check_budget()
+                append(chunk)
             return "".join(chunks)
     except Exception as e:
         raise _template_error(name, e) from e

@@ -18,3 +18,8 @@ def tables_dir() -> Path:
 
 def templates_dir() -> Path:
     return _find("templates")
+
+
+def code_dir() -> Path:
+    """stubgen's own modules (what shapes the output besides tables and templates)."""
+    return _PKG

@@ -192,3 +192,47 @@ def test_a_frame_is_planned_again_for_other_tables():
     other = dataclasses.replace(arch, kernel=dataclasses.replace(arch.kernel, args=("rsi",) + arch.kernel.args[1:]))
     assert layout.plan(other, sig, True).args[0].parts[0].kreg == "rsi"
     assert first.args[0].parts[0].kreg == arch.kernel.args[0]
+
+
+def _generate(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "stubgen", "generate", *args], capture_output=True, text=True)
+
+
+def test_a_repeated_generate_writes_the_cached_files_and_gives_its_warnings_again(cache_home, tmp_path):
+    args = ["-a", "amd64", "-d", "plan9", "-s", "close,madvise"]
+    first = _generate("-o", str(tmp_path / "a"), *args)
+    assert first.returncode == 0, first.stderr
+    assert list((cache_home / "output").glob("*.pickle"))
+    second = _generate("-o", str(tmp_path / "b"), *args)
+    assert second.returncode == 0, second.stderr
+    for f in (tmp_path / "a").rglob("*"):
+        if f.is_file():
+            assert (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes() == f.read_bytes()
+    assert "shadows the Go builtin 'close'" in first.stderr
+    assert second.stderr == first.stderr  # the warning, given again from the cache
+
+
+def test_a_changed_template_is_never_served_from_the_output_cache(cache_home, tmp_path):
+    shutil.copytree(templates_dir(), tmp_path / "tpl")
+    args = ["-a", "amd64", "-d", "gnu", "--templates", str(tmp_path / "tpl")]
+    assert _generate("-o", str(tmp_path / "a"), *args).returncode == 0
+    f = tmp_path / "tpl" / "gnu" / "asm.S.j2"
+    f.write_text(f.read_text() + "\n/* a-marker-of-this-test */\n")
+    r = _generate("-o", str(tmp_path / "b"), *args)
+    assert r.returncode == 0, r.stderr
+    again = _generate("-o", str(tmp_path / "c"), *args, "--symbol-prefix", "x_")  # another option: another key
+    assert again.returncode == 0, again.stderr
+    a = (tmp_path / "a" / "gnu" / "stubs_linux_amd64.S").read_text()
+    b = (tmp_path / "b" / "gnu" / "stubs_linux_amd64.S").read_text()
+    c = (tmp_path / "c" / "gnu" / "stubs_linux_amd64.S").read_text()
+    assert "a-marker-of-this-test" not in a and "a-marker-of-this-test" in b
+    assert "x_madvise" in c and "x_madvise" not in b
+
+
+def test_no_output_cache_when_turned_off(cache_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("STUBGEN_NO_CACHE", "1")
+    assert _generate("-o", str(tmp_path / "a"), "-a", "amd64").returncode == 0
+    assert not (cache_home / "output").exists()
