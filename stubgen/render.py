@@ -301,27 +301,40 @@ def plain_format(text: str, args=(), fields=None, attrs=frozenset()) -> str:
     """text.format(*args, **fields), for plain fields only: {N} or {name}, at most one
     attribute from attrs ({1.r32}), a format spec of at most '#x' (no width that could
     make a gigabyte), no conversion, no index. A bad field raises StubgenError."""
+    fields = fields or {}
+    out = []
+    for literal, name, attr, spec in _parsed_format(text, len(args), frozenset(fields), frozenset(attrs)):
+        out.append(literal)
+        if name is None:
+            continue
+        value = args[name] if isinstance(name, int) else fields[name]
+        if attr:
+            value = getattr(value, attr)
+        out.append(format(value, spec))
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)  # the lowering formats with a few hundred strings, for every stub
+def _parsed_format(text: str, nargs: int, names: frozenset, attrs: frozenset) -> tuple:
+    """(literal, field name or index or None, attribute, spec) of each part of text,
+    every field checked; a bad one raises StubgenError (and is not cached)."""
     import string
 
-    out = []
-    fields = fields or {}
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as e:
         raise StubgenError(f"{text!r}: {e}") from None
+    out: list[tuple[str, int | str | None, str, str]] = []
     for literal, field, spec, conv in parts:
-        out.append(literal)
         if field is None:
+            out.append((literal, None, "", ""))
             continue
-        problem = _field_problem(field, spec, conv, len(args), set(fields), attrs)
+        problem = _field_problem(field, spec, conv, nargs, set(names), attrs)
         if problem:
             raise StubgenError(f"{text!r}: {problem}")
         name, _, attr = field.partition(".")
-        value = args[int(name)] if name.isdigit() else fields[name]
-        if attr:
-            value = getattr(value, attr)
-        out.append(format(value, spec or ""))
-    return "".join(out)
+        out.append((literal, int(name) if name.isdigit() else name, attr, spec or ""))
+    return tuple(out)
 
 
 def _field_problem(field: str, spec, conv, nargs: int, names: set, attrs) -> str | None:
