@@ -296,7 +296,8 @@ def _coverage_sections(out: str) -> dict:
 
 def test_list_coverage(capsys):
     assert main(["list", "--coverage", "--no-real-tools"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     lines = out.splitlines()
     assert lines[0].split()[:6] == ["arch", "numbered", "typed", "verified", "generic", "stubs"]
     t = tables.load()
@@ -331,6 +332,13 @@ def test_list_coverage(capsys):
         assert "fork" not in left and "sysmips" not in left
         assert "v0 and v1" in left["pipe"] and "syscall0..syscall6" in left["syscall"]
         assert "new stack" in left["clone"] and "new stack" in left["clone3"]
+    # generate's advice about Go builtins (close) is not repeated here
+    assert "builtin" not in captured.err and captured.err == ""
+
+
+def test_generate_still_warns_once_about_a_shadowed_builtin(tmp_path, capsys):
+    assert main(["generate", "-s", "close", "-a", "amd64,arm64", "-d", "plan9", "-o", str(tmp_path)]) == 0
+    assert capsys.readouterr().err.count("shadows the Go builtin 'close'") == 1
 
 
 def test_list_json_shape(capsys):
