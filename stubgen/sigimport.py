@@ -72,9 +72,28 @@ def _discriminator(d: kernelc.Definition, config: set) -> str:
     return "generic"
 
 
+def _wrappers(overrides: dict) -> dict[str, str]:
+    """overrides.yaml's wrappers (macro -> "__{function}"), checked: a macro name and a
+    name template that uses {function} and nothing else."""
+    wrappers = overrides.get("wrappers") or {}
+    if not isinstance(wrappers, dict):
+        raise StubgenError("overrides.yaml: wrappers must map a macro to the name it makes, e.g. "
+                           "save_static_function: \"__{function}\"")
+    for macro, made in wrappers.items():
+        try:
+            ok = isinstance(macro, str) and macro.isidentifier() and isinstance(made, str) \
+                and "{function}" in made and made.format(function="f").isidentifier()
+        except (KeyError, IndexError, ValueError):
+            ok = False
+        if not ok:
+            raise StubgenError(f"overrides.yaml: wrappers.{macro}: {made!r} is not a name made from "
+                               "{function} (a C identifier, e.g. \"__{function}\")")
+    return wrappers
+
+
 def build(src: Path, arches: list, overrides: dict) -> Result:
     """arches: (Arch, tbl path, abis, arch_dir) per architecture to import."""
-    defs = kernelc.scan(src, overrides.get("wrappers"))
+    defs = kernelc.scan(src, _wrappers(overrides))
     special = overrides.get("special", {})
     by_call = {n: "noreturn" for n in special.get("noreturn", ())}
     by_call.update({n: "returns_twice" for n in special.get("returns_twice", ())})

@@ -264,3 +264,14 @@ def test_a_reserved_name_without_a_number_is_a_table_problem(tabledir, capsys):
     assert main(["list", "--tables", str(tabledir)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "386.yaml:" in err and "reserved" in err and "'no_such_call'" in err
+
+
+@pytest.mark.parametrize("made", ["__{fn}", "__{}", "plain", "__{function}-x", 3])
+def test_a_wrapper_that_makes_no_name_is_one_error(tabledir, capsys, made):
+    overrides = tabledir / "common/overrides.yaml"
+    doc = yaml.safe_load(overrides.read_text())
+    doc["wrappers"] = {"save_static_function": made}
+    overrides.write_text(yaml.safe_dump(doc))
+    assert main(["tables", "import", "--kernel-src", str(KERNEL), "--tables", str(tabledir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "wrappers.save_static_function" in err and "{function}" in err
