@@ -1,10 +1,13 @@
 """`stubgen list --coverage`: per architecture, the numbered syscalls, those with a
 typed stub, those whose stubs passed every oracle the architecture has in every
-dialect, the generic stubs, and the oracles; then every numbered call left out, with
-the reason. The stubs are written to a temporary directory and checked as
+dialect, the generic stubs, and the oracles; then every implemented call left out,
+with the reason, and the reserved numbers (a kernel table row with no entry point:
+the kernel answers ENOSYS, so there is nothing to type). The share is of the
+implemented calls. The stubs are written to a temporary directory and checked as
 `stubgen verify` checks them (emulation, and the real assemblers where installed)."""
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 EMULATION = "emulation"
@@ -21,12 +24,19 @@ class Row:
     oracles: list[str]
     missing_oracles: list[str]  # oracles that were not run here, with why
     failed: list[str]
-    excluded: dict = field(default_factory=dict)  # syscall -> reason
+    excluded: dict = field(default_factory=dict)  # implemented syscall -> why it has no typed stub
+    reserved: list[str] = field(default_factory=list)  # numbered, no entry point: ENOSYS
+    reserved_reason: str = ""
+
+    @property
+    def implemented(self) -> int:
+        return self.numbered - len(self.reserved)
 
 
 def coverage(tables: str | None = None, templates: str | None = None, policy: str = "raw",
              real_tools: bool = True) -> list[Row]:
     import tempfile
+    import warnings
 
     from . import generator, render
     from . import tables as tables_mod
@@ -40,7 +50,12 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
     v = Verifier(tables, templates)  # which assemblers run, not to check (the workers do)
     rows = []
     for arch in t.arches.values():
-        stubs = generator.generate(generator.ALL, [arch.name], dialects, policy, tables=tables, templates=templates)
+        with warnings.catch_warnings():
+            # Advice about the names `generate` writes (a Go builtin shadowed) is for
+            # generate's users; here it would repeat once per architecture.
+            warnings.simplefilter("ignore", generator.StubgenWarning)
+            stubs = generator.generate(generator.ALL, [arch.name], dialects, policy, tables=tables,
+                                       templates=templates)
         failed: set = set()
         used: set = set()
         notes: set = set()
@@ -55,7 +70,8 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
         made = {s.syscall for s in stubs}
         generic = {n for n in made if getattr(t.signature(arch, n), "generic", False)}
         named = made - generic
-        excluded = {n: t.exclusion(arch, n) or "" for n in arch.numbers if n not in named}
+        reserved = [n for n in arch.numbers if n in arch.reserved]
+        excluded = {n: t.exclusion(arch, n) or "" for n in arch.numbers if n not in named and n not in reserved}
         missing = sorted(notes) if real_tools else ["go tool asm, GNU as (--no-real-tools)"]
         # Oracles that do not exist for this architecture at all are named too, never implied.
         found = oracles(arch)
@@ -66,7 +82,8 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
         how = (f"{EMULATION} where Unicorn can run the stub: {cannot['why']}" if cannot else EMULATION)
         ran = [" + ".join(engines) + (f" ({how})" if found["Unicorn"] != ABSENT and first else "")]
         rows.append(Row(arch.name, len(arch.numbers), len(named), len(named - failed), len(generic),
-                        len(generic - failed), ran + sorted(used), missing, sorted(failed), excluded))
+                        len(generic - failed), ran + sorted(used), missing, sorted(failed), excluded, reserved,
+                        arch.reserved_reason))
     return rows
 
 
@@ -77,11 +94,18 @@ def format_rows(rows: list[Row]) -> str:
         out.append(f"{r.arch:8} {r.numbered:>8} {r.typed:>6} {r.verified:>9}   "
                    f"{f'{r.generic} ({r.generic_verified} verified)':14} {oracles}")
     for r in rows:
-        share = 100.0 * r.verified / r.numbered if r.numbered else 0.0
+        share = 100.0 * r.verified / r.implemented if r.implemented else 0.0
         out.append("")
-        out.append(f"{r.arch}: {r.verified} of {r.numbered} numbered syscalls typed and verified ({share:.1f}%); "
+        out.append(f"{r.arch}: {r.verified} of {r.implemented} implemented syscalls typed and verified "
+                   f"({share:.1f}%; {r.numbered} numbered, {len(r.reserved)} of them reserved); "
                    f"left out ({len(r.excluded)}):")
         out += [f"  {name}: {why}" for name, why in r.excluded.items()]
         if r.failed:
             out.append(f"  failed verification: {', '.join(r.failed)}")
+        if r.reserved:
+            out += textwrap.wrap(f"reserved ({r.reserved_reason}): {', '.join(r.reserved)}", WIDTH,
+                                 initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False)
     return "\n".join(out)
+
+
+WIDTH = 120  # the reserved names wrap here (after the reason, which takes ~100)

@@ -33,6 +33,7 @@ class Import:
     previous_kernel: str | None = None
     entry_points: dict = field(default_factory=dict)  # syscall -> signature key, where not its own name
     untyped: dict = field(default_factory=dict)  # syscall -> why it has no signature
+    reserved: list = field(default_factory=list)  # numbers whose row has no entry point
 
     @property
     def added(self) -> list[str]:
@@ -59,6 +60,10 @@ class Import:
         if self.untyped:
             text += "# Numbered calls without a signature, and why.\n"
             text += yaml.safe_dump({"untyped": self.untyped}, sort_keys=False, default_flow_style=False, width=200)
+        if self.reserved:
+            text += ("# Reserved numbers: the kernel table's row names no entry point, so the kernel\n"
+                     "# answers ENOSYS (sys_ni_syscall). Not syscalls the kernel implements.\n")
+            text += yaml.safe_dump({"reserved": self.reserved}, sort_keys=False, default_flow_style=False)
         return text
 
     def summary(self) -> list[str]:
@@ -213,7 +218,7 @@ def plan(kernel_src, kernel_version: str | None = None, tables: str | None = Non
     built = sigimport.build(src, specs, overrides)
     for imp in imports:
         side = built.arches[imp.arch]
-        imp.entry_points, imp.untyped = side.entry_points, side.untyped
+        imp.entry_points, imp.untyped, imp.reserved = side.entry_points, side.untyped, side.reserved
         err = jsonschema.exceptions.best_match(
             jsonschema.Draft202012Validator(schema.NUMBERS).iter_errors(yaml.safe_load(imp.text())))
         if err:

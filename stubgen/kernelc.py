@@ -3,7 +3,9 @@ and COMPAT_SYSCALL_DEFINEn in .c files (over as many lines as they take), and th
 `asmlinkage long sys_name(type arg, ...);` prototypes of include/linux/syscalls.h and
 arch/*/include/asm/syscalls*.h. Each definition keeps where it was found and the
 preprocessor conditions around it, so that same-named variants (clone under
-CONFIG_CLONE_BACKWARDS) can be told apart. Text only: nothing here is compiled."""
+CONFIG_CLONE_BACKWARDS) can be told apart. A wrapper that a macro makes around a
+function (MIPS's `save_static_function(sys_fork);` makes `__sys_fork`) is found too, as
+a definition that names the function it wraps. Text only: nothing here is compiled."""
 from __future__ import annotations
 
 import re
@@ -39,6 +41,7 @@ class Definition:
     conditions: tuple[str, ...]  # the #if/#elif/#else lines it sits under, outermost first
     prototype: bool  # a declaration in a header, not a definition
     error: str | None = None  # why its parameters could not be read (a macro among them)
+    wraps: str | None = None  # a wrapper made by a macro: the function whose arguments it passes on
 
     @property
     def where(self) -> str:
@@ -119,8 +122,16 @@ def _conditions(stack: list[str]) -> tuple[str, ...]:
     return tuple(stack)
 
 
-def parse_file(path: Path, rel: str) -> list[Definition]:
-    """Every definition and prototype of one file."""
+def _wrapper_pattern(wrappers: dict[str, str] | None) -> re.Pattern | None:
+    if not wrappers:
+        return None
+    names = "|".join(re.escape(m) for m in sorted(wrappers))
+    return re.compile(rf"^\s*({names})\(\s*(\w+)\s*\)\s*;")
+
+
+def parse_file(path: Path, rel: str, wrappers: dict[str, str] | None = None) -> list[Definition]:
+    """Every definition and prototype of one file. wrappers: macro -> the name of the
+    wrapper it makes, {function} standing for its argument ("__{function}")."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
@@ -128,6 +139,7 @@ def parse_file(path: Path, rel: str) -> list[Definition]:
     lines = _strip_comments(text).splitlines()
     out: list[Definition] = []
     stack: list[str] = []
+    wrapper = _wrapper_pattern(wrappers)
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -142,6 +154,13 @@ def parse_file(path: Path, rel: str) -> list[Definition]:
                 stack[-1] = "#else"
             elif kind == "endif" and stack:
                 stack.pop()
+            i += 1
+            continue
+        w = wrapper.match(line) if wrapper else None
+        if w:
+            assert wrappers is not None
+            name = wrappers[w.group(1)].format(function=w.group(2))
+            out.append(Definition(name, (), "long", rel, i + 1, _conditions(stack), False, wraps=w.group(2)))
             i += 1
             continue
         d = _DEFINE.match(line)
@@ -182,10 +201,12 @@ def parse_file(path: Path, rel: str) -> list[Definition]:
     return out
 
 
-def scan(src: Path) -> dict[str, list[Definition]]:
+def scan(src: Path, wrappers: dict[str, str] | None = None) -> dict[str, list[Definition]]:
     """function name -> every definition and prototype of it in the tree at src
-    (.c files under it, and the headers of HEADER_GLOBS), in path order."""
+    (.c files under it, and the headers of HEADER_GLOBS), in path order; with the
+    wrappers the macros of `wrappers` make (see parse_file)."""
     found: dict[str, list[Definition]] = {}
+    marks = [b"SYSCALL_DEFINE", b"asmlinkage"] + [m.encode() for m in wrappers or ()]
     files = sorted(p for p in src.rglob("*.c") if p.is_file())
     for g in HEADER_GLOBS:
         files += sorted(p for p in src.glob(g) if p.is_file())
@@ -194,11 +215,12 @@ def scan(src: Path) -> dict[str, list[Definition]]:
         if path.suffix == ".c":
             # Cheap first look: most .c files define no syscall.
             try:
-                if b"SYSCALL_DEFINE" not in path.read_bytes() and b"asmlinkage" not in path.read_bytes():
-                    continue
+                data = path.read_bytes()
             except OSError as e:
                 raise StubgenError(f"{path}: {e.strerror}") from None
-        for d in parse_file(path, rel):
+            if not any(m in data for m in marks):
+                continue
+        for d in parse_file(path, rel, wrappers):
             found.setdefault(d.function, []).append(d)
     return found
 
@@ -219,6 +241,9 @@ def resolve(function: str, candidates: list[Definition], arch_dir: str, config: 
     given CONFIG_ options compiles. Order of preference: a definition (not a prototype);
     in the architecture's own directory over a generic file; among variants that differ,
     the one under an #if naming one of config, else the #else one."""
+    if not candidates:
+        raise LookupError(f"{function}: no definition or prototype in the kernel's C "
+                          "(written in assembly? then name the C function it passes the call to in the overrides)")
     mine = [d for d in candidates if not d.path.startswith("arch/") or d.path.startswith(arch_dir + "/")]
     if not mine:
         raise LookupError(f"{function}: defined only for other architectures "
@@ -239,3 +264,19 @@ def resolve(function: str, candidates: list[Definition], arch_dir: str, config: 
                           f"({', '.join(d.where + ' under ' + (d.conditions[-1] if d.conditions else '-') for d in pool)});"
                           " name the CONFIG_ option that picks one in the overrides")
     raise LookupError(f"{function}: no definition or prototype")
+
+
+def resolve_entry(function: str, defs: dict[str, list[Definition]], arch_dir: str, config: set[str]) -> Definition:
+    """resolve(), and through a wrapper to the definition of the function it wraps:
+    the wrapper takes the call with that function's arguments."""
+    seen = [function]
+    d = resolve(function, defs.get(function, []), arch_dir, config)
+    while d.wraps:
+        if d.wraps in seen:
+            raise LookupError(f"{function}: wrappers go round in a circle ({' -> '.join(seen + [d.wraps])})")
+        seen.append(d.wraps)
+        try:
+            d = resolve(d.wraps, defs.get(d.wraps, []), arch_dir, config)
+        except LookupError as e:
+            raise LookupError(f"{function} (the wrapper at {d.where}) wraps {e}") from None
+    return d

@@ -76,8 +76,17 @@ class Arch:
     kernel_table: dict = field(default_factory=dict)  # where `stubgen tables import` reads the numbers
     entry_points: dict = field(default_factory=dict)  # syscall -> signature key where not its own name
     untyped: dict = field(default_factory=dict)  # syscall -> why it has no signature
+    # Numbers whose kernel table row names no entry point: the kernel answers ENOSYS.
+    reserved: tuple[str, ...] = ()
     signatures: dict = field(default_factory=dict)  # name -> Signature where this entry point differs
     c_macro: tuple[str, ...] = ()  # macros a C compiler for this architecture (and no other here) predefines
+
+    @property
+    def reserved_reason(self) -> str:
+        """Why the reserved numbers have no stub: 'no entry point in <the kernel table>; ...'."""
+        sources = self.provenance.get("sources") or [{}]
+        table = sources[0].get("path", "the kernel table") if isinstance(sources[0], dict) else "the kernel table"
+        return f"no entry point in {table}; the kernel answers ENOSYS"
 
     @property
     def c_condition(self) -> str:
@@ -138,7 +147,7 @@ class Tables:
         """The signature of name's entry point on arch, or None."""
         if name in arch.signatures:
             return arch.signatures[name]
-        if name in arch.untyped:  # no entry point there, whatever other architectures have
+        if name in arch.untyped or name in arch.reserved:  # whatever other architectures have
             return None
         key = arch.entry_points.get(name, name)
         return self.signatures.get(key) if key else None
@@ -151,6 +160,8 @@ class Tables:
 
     def exclusion(self, arch: Arch, name: str) -> str | None:
         """Why the numbered call name gets no typed stub on arch, or None."""
+        if name in arch.reserved:
+            return f"reserved: {arch.reserved_reason}"
         sig = self.signature(arch, name)
         if sig is None:
             return arch.untyped.get(name) or "no signature in the tables"

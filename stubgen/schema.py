@@ -165,6 +165,8 @@ NUMBERS = _obj(["numbers"], {
     # Numbered calls without a signature, and why.
     "untyped": {"type": "object", "propertyNames": _IDENT,
                 "additionalProperties": {"type": "string", "pattern": r"^[^\n]+$"}},
+    # Numbers whose kernel table row has no entry point (the kernel answers ENOSYS).
+    "reserved": {"type": "array", "items": _IDENT, "uniqueItems": True},
 })
 
 TYPES = {

@@ -17,10 +17,12 @@ ENOSYS = "sys_ni_syscall"
 
 @dataclass
 class ArchSignatures:
-    """One architecture's side: syscall -> signature key, and why a number has none."""
+    """One architecture's side: syscall -> signature key, why a number has none, and
+    the reserved numbers (a .tbl row with no entry point: the kernel answers ENOSYS)."""
 
     entry_points: dict = field(default_factory=dict)  # only where the key is not the syscall's name
     untyped: dict = field(default_factory=dict)
+    reserved: list = field(default_factory=list)
 
 
 @dataclass
@@ -70,14 +72,34 @@ def _discriminator(d: kernelc.Definition, config: set) -> str:
     return "generic"
 
 
+def _wrappers(overrides: dict) -> dict[str, str]:
+    """overrides.yaml's wrappers (macro -> "__{function}"), checked: a macro name and a
+    name template that uses {function} and nothing else."""
+    wrappers = overrides.get("wrappers") or {}
+    if not isinstance(wrappers, dict):
+        raise StubgenError("overrides.yaml: wrappers must map a macro to the name it makes, e.g. "
+                           "save_static_function: \"__{function}\"")
+    for macro, made in wrappers.items():
+        try:
+            ok = isinstance(macro, str) and macro.isidentifier() and isinstance(made, str) \
+                and "{function}" in made and made.format(function="f").isidentifier()
+        except (KeyError, IndexError, ValueError):
+            ok = False
+        if not ok:
+            raise StubgenError(f"overrides.yaml: wrappers.{macro}: {made!r} is not a name made from "
+                               "{function} (a C identifier, e.g. \"__{function}\")")
+    return wrappers
+
+
 def build(src: Path, arches: list, overrides: dict) -> Result:
     """arches: (Arch, tbl path, abis, arch_dir) per architecture to import."""
-    defs = kernelc.scan(src)
+    defs = kernelc.scan(src, _wrappers(overrides))
     special = overrides.get("special", {})
     by_call = {n: "noreturn" for n in special.get("noreturn", ())}
     by_call.update({n: "returns_twice" for n in special.get("returns_twice", ())})
     untyped_calls = dict(special.get("untyped", {}))
     by_call.update({n: "returns_twice" for n in untyped_calls})
+    untyped_entries = dict(special.get("untyped_entry_points", {}))
 
     chosen: dict = {}  # (arch name, syscall) -> Definition or a private record
     results = {}
@@ -89,13 +111,17 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
         results[name] = side
         for e in syscalltbl.parse(tbl, abis):
             if not e.entry or e.entry in (ENOSYS, "-"):
-                side.untyped[e.name] = f"no entry point in {tbl.relative_to(src).as_posix()}; the kernel answers ENOSYS"
+                side.reserved.append(e.name)
+                continue
+            if e.entry in untyped_entries:
+                side.untyped[e.name] = untyped_entries[e.entry]
                 continue
             function = aliases.get(e.entry, e.entry)
             try:
-                d = kernelc.resolve(function, defs.get(function, []), arch_dir, config)
+                d = kernelc.resolve_entry(function, defs, arch_dir, config)
             except LookupError as err:
-                side.untyped[e.name] = f"entry point {e.entry}: {err}"
+                side.untyped[e.name] = f"entry point {e.entry}: {err}" if not str(err).startswith(e.entry + ":") \
+                    else f"entry point {err}"
                 continue
             chosen[(name, e.name)] = (d, config, e.noreturn)
         private = overrides.get("private", {}).get(name, {})

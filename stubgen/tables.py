@@ -71,7 +71,8 @@ def _check_registers(doc: yamlio.Document, problems: _Problems):
 
 
 def _check_numbers(ndoc: yamlio.Document, problems: _Problems) -> bool:
-    table = ndoc.data.get("numbers") if isinstance(ndoc.data, dict) else None
+    data = ndoc.data if isinstance(ndoc.data, dict) else {}
+    table = data.get("numbers")
     if not isinstance(table, dict):
         return False
     ok = True
@@ -85,6 +86,11 @@ def _check_numbers(ndoc: yamlio.Document, problems: _Problems) -> bool:
                 problems.at(ndoc, ("numbers", sc), f"number {n} is also {by_number[n]}")
                 ok = False
             by_number.setdefault(n, sc)
+    reserved = data.get("reserved")
+    for i, sc in enumerate(reserved if isinstance(reserved, list) else ()):
+        if isinstance(sc, str) and sc not in table:
+            problems.at(ndoc, ("reserved", i), f"{sc!r} is reserved but has no number in numbers")
+            ok = False
     return ok
 
 
@@ -110,6 +116,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
                              max_align=g.get("max_align", d["word_bytes"]), scratch=tuple(g.get("scratch", ()))),
         numbers=dict(numbers.get("numbers", {})), provenance=dict(numbers.get("provenance", {})),
         entry_points=dict(numbers.get("entry_points", {})), untyped=dict(numbers.get("untyped", {})),
+        reserved=tuple(numbers.get("reserved", ())),
         kernel_table=dict(d.get("kernel_table", {})), c_macro=_macros(d.get("c_macro", ())),
         system_calls=d.get("system_calls", ""),
     )

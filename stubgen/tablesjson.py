@@ -16,7 +16,9 @@ def _arg(arch, param, plan) -> dict:
 def _syscall(t, arch, name: str) -> dict:
     sig = t.signature(arch, name)
     out: dict = {"number": arch.numbers[name], "args": None, "result": None, "special": None,
-                 "typed": t.available(arch, name), "excluded": t.exclusion(arch, name), "source": None}
+                 "typed": t.available(arch, name), "excluded": t.exclusion(arch, name), "source": None,
+                 # a number with no entry point in the kernel table: ENOSYS, not a call to type
+                 "reserved": name in arch.reserved}
     if sig is None:
         return out
     frame = layout.plan(arch, sig, True)

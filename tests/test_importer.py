@@ -34,7 +34,8 @@ EXPECTED = {
     "riscv64": {"io_setup": 0, "io_getevents": 4, "newfstatat": 79, "exit": 93, "getrlimit": 163, "madvise": 233,
                 "riscv_flush_icache": 259, "memfd_secret": 447},
     # MIPS tables hold n; the number is __NR_Linux + n (kernel_table.number_base).
-    **{a: {"syscall": 4000, "exit": 4001, "break": 4017, "mmap": 4090, "madvise": 4218, "fadvise64": 4254}
+    **{a: {"syscall": 4000, "exit": 4001, "fork": 4002, "break": 4017, "pipe": 4042, "mmap": 4090, "clone": 4120,
+           "sysmips": 4149, "madvise": 4218, "fadvise64": 4254}
        for a in ("mips", "mipsle")},
     "mips64le": {"read": 5000, "mmap": 5009, "madvise": 5027, "exit": 5058, "set_mempolicy_home_node": 5450},
     "s390x": {"exit": 1, "mmap": 90, "madvise": 219},

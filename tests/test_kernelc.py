@@ -73,6 +73,47 @@ def test_definitions_of_other_architectures_are_not_used():
         kernelc.resolve("sys_arm_fadvise64_64", fadvise, "arch/x86", set())
 
 
+WRAPPERS = {"save_static_function": "__{function}"}
+
+
+def test_a_macro_made_wrapper_resolves_to_the_function_it_wraps(tmp_path):
+    defs = _parse(tmp_path, "save_static_function(sys_fork);\n  save_static_function( sys_clone ) ;\n"
+                            "other_macro(sys_x);\n")
+    assert defs == []  # without the macro named, nothing
+    p = tmp_path / "w.c"
+    p.write_text("#ifdef X\nsave_static_function(sys_fork);\n#endif\nother_macro(sys_x);\n")
+    (fork,) = kernelc.parse_file(p, "arch/mips/kernel/w.c", WRAPPERS)
+    assert (fork.function, fork.wraps, fork.line, fork.conditions) == ("__sys_fork", "sys_fork", 2, ("#ifdef X",))
+    defs = kernelc.scan(KERNEL, WRAPPERS)
+    d = kernelc.resolve_entry("__sys_fork", defs, "arch/mips", set())
+    assert d.function == "sys_fork" and d.where == "kernel/fork.c:3" and not d.wraps
+    # the wrapped function is picked as for the architecture itself (CONFIG_CLONE_BACKWARDS)
+    clone = kernelc.resolve_entry("__sys_clone", defs, "arch/mips", {"CONFIG_CLONE_BACKWARDS"})
+    assert clone.where == "kernel/fork.c:11"
+    # a wrapper in another architecture's directory is not this architecture's entry point
+    with pytest.raises(LookupError, match="__sys_fork: defined only for other architectures "
+                                          r"\(arch/mips/kernel/syscall.c:9\)"):
+        kernelc.resolve_entry("__sys_fork", defs, "arch/x86", set())
+
+
+def test_a_wrapper_of_nothing_and_a_circle_are_named(tmp_path):
+    p = tmp_path / "w.c"
+    p.write_text("save_static_function(sys_gone);\nsame(sys_a);\n")
+    defs: dict = {}
+    for d in kernelc.parse_file(p, "arch/mips/w.c", {"save_static_function": "__{function}", "same": "{function}"}):
+        defs.setdefault(d.function, []).append(d)
+    with pytest.raises(LookupError, match=r"__sys_gone \(the wrapper at arch/mips/w.c:1\) wraps sys_gone: "
+                                          "no definition or prototype"):
+        kernelc.resolve_entry("__sys_gone", defs, "arch/mips", set())
+    with pytest.raises(LookupError, match=r"circle \(sys_a -> sys_a\)"):
+        kernelc.resolve_entry("sys_a", defs, "arch/mips", set())
+
+
+def test_an_entry_point_with_no_c_at_all_says_so():
+    with pytest.raises(LookupError, match=r"^sys_syscall: no definition or prototype in the kernel's C"):
+        kernelc.resolve("sys_syscall", [], "arch/mips", set())
+
+
 @pytest.fixture
 def tabledir(tmp_path):
     d = tmp_path / "arch"
@@ -95,9 +136,13 @@ def test_import_writes_signatures_with_provenance(tabledir):
     assert sigs["fork"]["special"] == "returns_twice" and "untyped" not in sigs["fork"]
     t = tables.load(str(tabledir))
     i386, arm = t.arch("386"), t.arch("arm")
-    assert i386.untyped["break"] == ("no entry point in arch/x86/entry/syscalls/syscall_32.tbl; "
-                                     "the kernel answers ENOSYS")
-    assert arm.untyped["eabi_only_call"].startswith("no entry point")
+    # a row without an entry point is a reserved number, not an untyped call
+    assert "break" in i386.reserved and "break" not in i386.untyped and "eabi_only_call" in arm.reserved
+    assert t.exclusion(i386, "break") == ("reserved: no entry point in arch/x86/entry/syscalls/syscall_32.tbl; "
+                                          "the kernel answers ENOSYS")
+    assert t.signature(i386, "break") is None and not t.available(i386, "break")
+    numbers = yaml.safe_load((tabledir / "numbers/386.yaml").read_text())
+    assert "break" in numbers["reserved"] and "break" not in numbers.get("untyped", {})
     # arm's 341 is sys_sync_file_range2: its prototype, the pairs at even registers
     assert arm.entry_points["arm_sync_file_range"] == "sync_file_range2"
     sfr = t.signature(arm, "arm_sync_file_range")
@@ -157,3 +202,76 @@ def test_arch_dir_comes_from_the_kernel_table():
     assert sigimport.arch_dir(dict(generic, arch_dir="arch/loongarch")) == "arch/loongarch"
     with pytest.raises(StubgenError, match="set kernel_table.arch_dir"):
         sigimport.arch_dir({"path": "scripts/syscall.tbl"})
+
+
+def test_import_follows_mips_wrappers_and_names_what_it_leaves_out(tabledir):
+    importer.run(KERNEL, tables=str(tabledir))
+    t = tables.load(str(tabledir))
+    for name in ("mips", "mipsle"):
+        mips = t.arch(name)
+        # __sys_fork is save_static_function(sys_fork): sys_fork's signature, returns twice
+        fork = t.signature(mips, "fork")
+        assert t.available(mips, "fork") and fork.source == "kernel/fork.c:3" and fork.special == "returns_twice"
+        # __sys_sysmips wraps MIPS's own SYSCALL_DEFINE3(sysmips, long, ...)
+        sysmips = t.signature(mips, "sysmips")
+        assert t.available(mips, "sysmips") and sysmips.source == "arch/mips/kernel/syscall.c:13"
+        assert [(p.name, p.type.name) for p in sysmips.args] == [("cmd", "long"), ("arg1", "long"), ("arg2", "long")]
+        # __sys_clone wraps the CONFIG_CLONE_BACKWARDS clone, which is left out as everywhere
+        assert t.signature(mips, "clone").source == "kernel/fork.c:11"
+        assert "new stack" in t.exclusion(mips, "clone") and not t.available(mips, "clone")
+        # the overrides' reasons, by entry point: pipe's two registers, the indirect call
+        assert "v0 and v1" in t.exclusion(mips, "pipe") and not t.available(mips, "pipe")
+        assert "syscall0..syscall6" in t.exclusion(mips, "syscall")
+        assert mips.reserved == ("break",)
+        # no reason repeats the entry point or ends in an empty list
+        for call, why in mips.untyped.items():
+            assert "()" not in why and why.count("__sys_") <= 1, (call, why)
+
+
+def _rows_without_entry_point(tbl: Path, abis: set) -> list[str]:
+    """The test's own reading of a kernel table: rows of the ABIs whose entry point is
+    missing or sys_ni_syscall."""
+    names = []
+    for line in tbl.read_text().splitlines():
+        cols = line.split()
+        if cols and not cols[0].startswith("#") and cols[1] in abis and (len(cols) < 4 or cols[3] == "sys_ni_syscall"):
+            names.append(cols[2])
+    return names
+
+
+def test_coverage_counts_reserved_numbers_apart(tabledir, capsys):
+    importer.run(KERNEL, tables=str(tabledir))
+    assert main(["list", "--coverage", "--no-real-tools", "--tables", str(tabledir)]) == 0
+    out = capsys.readouterr().out
+    t = tables.load(str(tabledir))
+    for arch, tbl, abis in (("386", "arch/x86/entry/syscalls/syscall_32.tbl", {"i386"}),
+                            ("mips", "arch/mips/kernel/syscalls/syscall_o32.tbl", {"o32"})):
+        reserved = _rows_without_entry_point(KERNEL / tbl, abis)
+        a = t.arch(arch)
+        numbered = len(a.numbers)
+        typed = sum(1 for n in a.numbers if t.available(a, n))
+        implemented = numbered - len(reserved)
+        head = next(line for line in out.splitlines() if line.startswith(f"{arch}: "))
+        assert head == (f"{arch}: {typed} of {implemented} implemented syscalls typed and verified "
+                        f"({100.0 * typed / implemented:.1f}%; {numbered} numbered, {len(reserved)} of them "
+                        f"reserved); left out ({implemented - typed}):")
+        assert f"\n  reserved (no entry point in {tbl}; the kernel answers ENOSYS): {', '.join(reserved)}\n" in out
+
+
+def test_a_reserved_name_without_a_number_is_a_table_problem(tabledir, capsys):
+    nums = tabledir / "numbers/386.yaml"
+    nums.write_text(nums.read_text() + "- no_such_call\n")  # appended to the reserved list at the end
+    assert main(["list", "--tables", str(tabledir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "386.yaml:" in err and "reserved" in err and "'no_such_call'" in err
+
+
+@pytest.mark.parametrize("made", ["__{fn}", "__{}", "plain", "__{function}-x", 3])
+def test_a_wrapper_that_makes_no_name_is_one_error(tabledir, capsys, made):
+    overrides = tabledir / "common/overrides.yaml"
+    doc = yaml.safe_load(overrides.read_text())
+    doc["wrappers"] = {"save_static_function": made}
+    overrides.write_text(yaml.safe_dump(doc))
+    assert main(["tables", "import", "--kernel-src", str(KERNEL), "--tables", str(tabledir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "wrappers.save_static_function" in err and "{function}" in err
