@@ -89,3 +89,30 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
         if not any(code[i:i + step] == word for i in range(0, len(code) - step + 1, step)):
             problems.append(f"{v:#x} (ldr =) is not in the literal pool")
     return problems
+
+
+def zero_after_trap(arch, code: bytes, address: int, opcodes, zero: dict) -> list[str]:
+    """Problems where a register the convention keeps zero (Go's ppc64 R0) is not zeroed
+    by the instruction right after each trap (the kernel may leave anything in it), or is
+    named after that by anything but a zeroing instruction. A check of the decoded bytes,
+    so it holds where the emulator cannot run the stub."""
+    insns = list(_cs(arch, False).disasm_lite(code, address))
+    problems, last = [], None
+    for k, (at, size, _, _) in enumerate(insns):
+        word = int.from_bytes(code[at - address:at - address + size], arch.endian)
+        if any(op.size == size and word & op.mask == op.value for op in opcodes):
+            last = k
+            after = insns[k + 1] if k + 1 < len(insns) else None
+            text = f"{after[2]} {after[3]}".strip() if after else "nothing"
+            for r, zeroing in zero.items():
+                if text not in zeroing:
+                    problems.append(f"{r} is not zeroed right after the trap at {at:#x} ({text!r} follows; "
+                                    f"Go takes {r} as zero: {' or '.join(map(repr, zeroing))})")
+    if last is None:
+        return problems
+    for at, _, mnemonic, op_str in insns[last + 2:]:
+        text = f"{mnemonic} {op_str}".strip()
+        for r, zeroing in zero.items():
+            if re.search(rf"(?<![\w%$]){re.escape(r)}(?!\w)", op_str) and text not in zeroing:
+                problems.append(f"{text!r} at {at:#x} names {r} after it was zeroed; Go takes {r} as zero")
+    return problems
