@@ -28,6 +28,7 @@ def _tools(dialect):
         need_tool("arm-linux-gnueabi-as", "binutils-arm-linux-gnueabi")
         need_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
         need_tool("riscv64-linux-gnu-as", "binutils-riscv64-linux-gnu")
+        need_tool("powerpc64le-linux-gnu-as", "binutils-powerpc64le-linux-gnu")
         need_tool("as", "binutils")
 
 
