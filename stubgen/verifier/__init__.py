@@ -321,7 +321,8 @@ class Verifier:
         if arch.engines.capstone is not None:
             rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands)
             if subject.kind == "go_abi0" and subject.conv.go_abi0.zero:
-                rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, subject.conv.go_abi0.zero)
+                g = subject.conv.go_abi0
+                rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, g.zero, g.zero_read_first)
         else:
             rep.not_run.append(f"no decoder: {arch.engines.absent.get('capstone', 'the tables name none')}")
         why = self.not_emulated(arch, code)

@@ -36,6 +36,7 @@ class GoABI0:
     # registers Go takes as zero (ppc64 R0) -> the instructions, as Capstone prints
     # them, that zero each one
     zero: dict = field(default_factory=dict)
+    zero_read_first: tuple[str, ...] = ()  # mnemonic prefixes whose first operand is only read
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
                     c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
                     c["call_align"]),
-        GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {})))
+        GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {}),
+               tuple(g.get("zero_read_first", ()))))
 
 
 def known_arches() -> list[str]:

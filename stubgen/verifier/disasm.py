@@ -91,11 +91,12 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
     return problems
 
 
-def zero_after_trap(arch, code: bytes, address: int, opcodes, zero: dict) -> list[str]:
+def zero_after_trap(arch, code: bytes, address: int, opcodes, zero: dict, read_first=()) -> list[str]:
     """Problems where a register the convention keeps zero (Go's ppc64 R0) is not zeroed
     by the instruction right after each trap (the kernel may leave anything in it), or is
-    named after that by anything but a zeroing instruction. A check of the decoded bytes,
-    so it holds where the emulator cannot run the stub."""
+    written after that by anything but a zeroing instruction (written: the first operand,
+    unless the mnemonic starts with one of read_first). A check of the decoded bytes, so
+    it holds where the emulator cannot run the stub."""
     insns = list(_cs(arch, False).disasm_lite(code, address))
     problems, last = [], None
     for k, (at, size, _, _) in enumerate(insns):
@@ -112,7 +113,8 @@ def zero_after_trap(arch, code: bytes, address: int, opcodes, zero: dict) -> lis
         return problems
     for at, _, mnemonic, op_str in insns[last + 2:]:
         text = f"{mnemonic} {op_str}".strip()
+        first = op_str.split(",")[0].strip()
         for r, zeroing in zero.items():
-            if re.search(rf"(?<![\w%$]){re.escape(r)}(?!\w)", op_str) and text not in zeroing:
-                problems.append(f"{text!r} at {at:#x} names {r} after it was zeroed; Go takes {r} as zero")
+            if first == r and not mnemonic.startswith(tuple(read_first)) and text not in zeroing:
+                problems.append(f"{text!r} at {at:#x} writes {r} after it was zeroed; Go takes {r} as zero")
     return problems
