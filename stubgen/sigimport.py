@@ -70,6 +70,15 @@ def _discriminator(d: kernelc.Definition, config: set) -> str:
     return "generic"
 
 
+def _built(candidates: list, word_bytes: int) -> list:
+    """The candidates a kernel of this word size compiles: of two sibling files named
+    <x>_32.c and <x>_64.c (powerpc's pci_32.c and pci_64.c, signal_32.c and signal_64.c),
+    only the one of its width defines its syscalls."""
+    own, other = f"_{8 * word_bytes}.c", f"_{64 if word_bytes == 4 else 32}.c"
+    paths = {d.path for d in candidates}
+    return [d for d in candidates if not (d.path.endswith(other) and d.path[:-len(other)] + own in paths)]
+
+
 def build(src: Path, arches: list, overrides: dict) -> Result:
     """arches: (Arch, tbl path, abis, arch_dir) per architecture to import."""
     defs = kernelc.scan(src)
@@ -93,7 +102,7 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
                 continue
             function = aliases.get(e.entry, e.entry)
             try:
-                d = kernelc.resolve(function, defs.get(function, []), arch_dir, config)
+                d = kernelc.resolve(function, _built(defs.get(function, []), arch.word_bytes), arch_dir, config)
             except LookupError as err:
                 side.untyped[e.name] = f"entry point {e.entry}: {err}"
                 continue

@@ -256,6 +256,9 @@ def test_ppc64le_numbers_engines_and_error_flag():
     # CR0.SO: bit 0x10000000 of CR, in the tables and (apart) in the verifier's statement
     assert arch.kernel.error_flag == abi.error_flag == "cr" and abi.error_flag_bits == 0x10000000
     assert t.signature(arch, "clone").args[3].name == "tls"  # CONFIG_CLONE_BACKWARDS
+    # of sibling files <x>_32.c and <x>_64.c a 64-bit kernel builds the second
+    assert t.signature(arch, "rt_sigreturn").source.startswith("arch/powerpc/kernel/signal_64.c:")
+    assert t.signature(arch, "pciconfig_iobase").source.startswith("arch/powerpc/kernel/pci_64.c:")
 
 
 def test_the_instructions_unicorn_cannot_run_really_fail_there():
