@@ -9,6 +9,7 @@ a definition that names the function it wraps. Text only: nothing here is compil
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,7 +267,7 @@ def resolve(function: str, candidates: list[Definition], arch_dir: str, config: 
     raise LookupError(f"{function}: no definition or prototype")
 
 
-def resolve_entry(function: str, defs: dict[str, list[Definition]], arch_dir: str, config: set[str]) -> Definition:
+def resolve_entry(function: str, defs: Mapping[str, list[Definition]], arch_dir: str, config: set[str]) -> Definition:
     """resolve(), and through a wrapper to the definition of the function it wraps:
     the wrapper takes the call with that function's arguments."""
     seen = [function]

@@ -6,6 +6,7 @@ from) and, per architecture, which function takes each numbered call."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,31 @@ def _wrappers(overrides: dict) -> dict[str, str]:
     return wrappers
 
 
+def _built(candidates: list, word_bytes: int) -> list:
+    """The candidates a kernel of this word size compiles: of two sibling files named
+    <x>_32.c and <x>_64.c (powerpc's pci_32.c and pci_64.c, signal_32.c and signal_64.c),
+    only the one of its width defines its syscalls."""
+    own, other = f"_{8 * word_bytes}.c", f"_{64 if word_bytes == 4 else 32}.c"
+    paths = {d.path for d in candidates}
+    return [d for d in candidates if not (d.path.endswith(other) and d.path[:-len(other)] + own in paths)]
+
+
+class _BuiltDefs(Mapping):
+    """defs as a kernel of one word size sees them (_built), for kernelc.resolve_entry."""
+
+    def __init__(self, defs: dict, word_bytes: int):
+        self.defs, self.word_bytes = defs, word_bytes
+
+    def __getitem__(self, function: str) -> list:
+        return _built(self.defs[function], self.word_bytes)
+
+    def __iter__(self):
+        return iter(self.defs)
+
+    def __len__(self) -> int:
+        return len(self.defs)
+
+
 def build(src: Path, arches: list, overrides: dict) -> Result:
     """arches: (Arch, tbl path, abis, arch_dir) per architecture to import."""
     defs = kernelc.scan(src, _wrappers(overrides))
@@ -118,7 +144,7 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
                 continue
             function = aliases.get(e.entry, e.entry)
             try:
-                d = kernelc.resolve_entry(function, defs, arch_dir, config)
+                d = kernelc.resolve_entry(function, _BuiltDefs(defs, arch.word_bytes), arch_dir, config)
             except LookupError as err:
                 side.untyped[e.name] = f"entry point {e.entry}: {err}" if not str(err).startswith(e.entry + ":") \
                     else f"entry point {err}"

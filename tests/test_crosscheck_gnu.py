@@ -18,6 +18,8 @@ GNU_ANCHORS = {
     # ARCHES.md §4: mov x8, #233; svc #0; ret, and li a7, 233; ecall; ret.
     "arm64": "281d80d2010000d4c0035fd6",
     "riscv64": "9308900e7300000067800000",
+    # ARCHES.md §4: li 0,205; sc; bns+ over neg 3,3 (musl's powerpc64 syscall_arch.h); blr.
+    "ppc64le": "cd000038020000440800e340d000637c2000804e",
 }
 
 GNU_CASES = [(p, a) for p in POLICIES["gnu"] for a in ARCHES]
@@ -71,6 +73,7 @@ CLOBBERS = {
     **{a: lambda s: s.replace("\tsyscall\n", "\tsyscall\n\tor\t$s0, $zero, $zero\n")
        for a in ("mips", "mipsle", "mips64le")},
     "s390x": lambda s: s.replace("\tsvc\t0x0\n", "\tsvc\t0x0\n\tlghi\t%r6, 0x0\n"),
+    "ppc64le": lambda s: s.replace("\tsc\n", "\tsc\n\tli\t%r31, 0x0\n"),
 }
 
 

@@ -18,6 +18,9 @@ GO_ANCHORS = {
     # Go 1.27 compresses by default: c.ldsp (2265), c.ldsp, c.lwsp (6246), li a7 (addi),
     # ecall, c.swsp (2ad0), and RET as an uncompressed jalr x0, 0(ra).
     "riscv64": "2265c2656246" "9308900e" "73000000" "2ad0" "67800000",
+    # ARCHES.md §3: ld 3,32(1); ld 4,40(1); lwa 5,48(1); SYSCALL $205 as li 0,205; sc;
+    # xor 0,0,0; then bns over neg 3,3; stw 3,56(1); blr (no padding).
+    "ppc64le": "200061e8280081e83200a1e8" "cd000038" "02000044" "7802007c" "08008340d000637c380061902000804e",
 }
 
 GO_CASES = [(p, a) for p in POLICIES["plan9"] for a in ARCHES]

@@ -271,7 +271,7 @@ class Verifier:
             self.machine(arch)
 
     def _check(self, text: str, spec: Spec, reference=None, foreign: bool = False) -> Report:
-        from .disasm import compare, listing
+        from .disasm import compare, listing, zero_after_trap
         from .emulator import CODE, CODE_SIZE
 
         rep = Report(spec)
@@ -320,6 +320,9 @@ class Verifier:
             rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}")
         if arch.engines.capstone is not None:
             rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands)
+            if subject.kind == "go_abi0" and subject.conv.go_abi0.zero:
+                g = subject.conv.go_abi0
+                rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, g.zero, g.zero_read_first)
         else:
             rep.not_run.append(f"no decoder: {arch.engines.absent.get('capstone', 'the tables name none')}")
         why = self.not_emulated(arch, code)

@@ -59,6 +59,7 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
     end = sp + (word if ra_on_stack else 0)
     result_slot, number = None, None
     if kind == "go_abi0":
+        regs.update({r: 0 for r in conv.go_abi0.zero})  # Go's zero registers hold 0 at every call
         base = sp + conv.go_abi0.fp
         for a in frame.args:
             v = arg_value(a.index, a.size)

@@ -107,6 +107,9 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory) -> tup
         if sp != setup.sp_after:
             p.append(f"stack pointer {sp:#x} after return, expected {setup.sp_after:#x} "
                      f"({sp - setup.sp_after:+d} bytes unbalanced)")
+        if s.kind == "go_abi0":
+            p += [f"{r} = {run.regs[r]:#x} after return; Go takes it as zero at every instruction"
+                  for r in s.conv.go_abi0.zero if run.regs[r] != 0]
         if s.kind == "c_abi":
             for r in s.conv.c.callee_saved:
                 if run.regs[r] != setup.poisoned[r]:

@@ -4,7 +4,7 @@ from stubgen/layout.py on purpose: the generator follows the tables, this follow
 the psABIs, and the emulated caller is laid out from this."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -33,6 +33,10 @@ class GoABI0:
     int64_align: int
     result_align: int
     return_address: str
+    # registers Go takes as zero (ppc64 R0) -> the instructions, as Capstone prints
+    # them, that zero each one
+    zero: dict = field(default_factory=dict)
+    zero_read_first: tuple[str, ...] = ()  # mnemonic prefixes whose first operand is only read
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,8 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
                     c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
                     c["call_align"]),
-        GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"]))
+        GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {}),
+               tuple(g.get("zero_read_first", ()))))
 
 
 def known_arches() -> list[str]:

@@ -89,3 +89,32 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
         if not any(code[i:i + step] == word for i in range(0, len(code) - step + 1, step)):
             problems.append(f"{v:#x} (ldr =) is not in the literal pool")
     return problems
+
+
+def zero_after_trap(arch, code: bytes, address: int, opcodes, zero: dict, read_first=()) -> list[str]:
+    """Problems where a register the convention keeps zero (Go's ppc64 R0) is not zeroed
+    by the instruction right after each trap (the kernel may leave anything in it), or is
+    written after that by anything but a zeroing instruction (written: the first operand,
+    unless the mnemonic starts with one of read_first). A check of the decoded bytes, so
+    it holds where the emulator cannot run the stub."""
+    insns = list(_cs(arch, False).disasm_lite(code, address))
+    problems, last = [], None
+    for k, (at, size, _, _) in enumerate(insns):
+        word = int.from_bytes(code[at - address:at - address + size], arch.endian)
+        if any(op.size == size and word & op.mask == op.value for op in opcodes):
+            last = k
+            after = insns[k + 1] if k + 1 < len(insns) else None
+            text = f"{after[2]} {after[3]}".strip() if after else "nothing"
+            for r, zeroing in zero.items():
+                if text not in zeroing:
+                    problems.append(f"{r} is not zeroed right after the trap at {at:#x} ({text!r} follows; "
+                                    f"Go takes {r} as zero: {' or '.join(map(repr, zeroing))})")
+    if last is None:
+        return problems
+    for at, _, mnemonic, op_str in insns[last + 2:]:
+        text = f"{mnemonic} {op_str}".strip()
+        first = op_str.split(",")[0].strip()
+        for r, zeroing in zero.items():
+            if first == r and not mnemonic.startswith(tuple(read_first)) and text not in zeroing:
+                problems.append(f"{text!r} at {at:#x} writes {r} after it was zeroed; Go takes {r} as zero")
+    return problems

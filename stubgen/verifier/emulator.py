@@ -25,6 +25,16 @@ CANARY = 0xA5
 STEP_LIMIT = 500
 
 
+# What the fake kernel leaves in a register the syscall instruction or the kernel changes
+# (linux_abi.yaml cpu_clobbers): amd64's rcx (next_pc) and r11 (flags); volatile: anything
+# (ppc64's r0), a value no stub could mistake for one it set.
+_CLOBBER = {"flags": 0x246, "volatile": 0x6B6B6B6B6B6B6B6B}
+
+
+def _clobbered(what: str, pc: int) -> int:
+    return pc if what == "next_pc" else _CLOBBER[what]
+
+
 class Negated(int):
     """An injected error the kernel returns already negated with its error flag set
     (some MIPS kernel paths, musl 5db475f0): the caller must still see -errno."""
@@ -228,7 +238,7 @@ class Machine:
             args += tuple(int.from_bytes(raw[i:i + 4], self.arch.endian) for i in range(0, len(raw), 4))
         assert self.run is not None
         self.run.traps.append(Trap(pc, number, args))
-        self._trap_out.write(self._kernel_result() + [pc if what == "next_pc" else 0x246 for _, what in self._clobbers])
+        self._trap_out.write(self._kernel_result() + [_clobbered(what, pc) for _, what in self._clobbers])
 
     def _kernel_result(self) -> list[int]:
         """The result register (and the error flag, where the ABI has one) for the
