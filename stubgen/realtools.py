@@ -35,6 +35,14 @@ class ToolMissing(StubgenError):
         super().__init__(f"{tool} not found: install {package}")
 
 
+class ToolAbsent(ToolMissing):
+    """No such tool exists for the architecture (the tables say why): nothing to install."""
+
+    def __init__(self, tool: str, why: str):
+        self.tool, self.package, self.why = tool, "", why
+        StubgenError.__init__(self, f"no {tool}: {why}")
+
+
 class ToolFailed(StubgenError):
     """A real tool ran and rejected its input."""
 
@@ -291,6 +299,9 @@ def _host_triple() -> str | None:
 def gnu_tool(arch, tool: str, tables=None) -> str:
     """`<triple>-<tool>`, or the plain host tool when the host is that triple."""
     a = _arch(arch, tables)
+    why = a.c_toolchain.get("gnu_absent")
+    if why:
+        raise ToolAbsent(f"GNU {tool}", why)
     package = gcc_package(a) if tool == "gcc" else binutils_package(a)
     path = shutil.which(f"{a.gnu_triple}-{tool}")
     if path:
@@ -472,6 +483,9 @@ def tool_versions(tables=None) -> dict[str, str]:
     def add(key, find, flag="--version"):
         try:
             path = find()
+        except ToolAbsent as e:
+            out[key] = f"none: {e.why}"
+            return
         except ToolMissing as e:
             out[key] = f"missing: install {e.package}"
             return
