@@ -18,6 +18,8 @@ ARCHES = sorted(tables.load().arches)
 def tool(arch, name):
     try:
         return realtools.gnu_tool(arch, name)
+    except realtools.ToolAbsent as e:  # none exists for the architecture: nothing to install, even in CI
+        pytest.skip(str(e))
     except realtools.ToolMissing as e:
         if REQUIRE_TOOLS:
             pytest.fail(str(e))

@@ -26,6 +26,8 @@ GNU_CASES = [(p, a) for p in POLICIES["gnu"] for a in ARCHES]
 def _tool(arch, tool):
     try:
         return realtools.gnu_tool(arch, tool)
+    except realtools.ToolAbsent as e:  # none exists for the architecture: nothing to install, even in CI
+        pytest.skip(str(e))
     except realtools.ToolMissing as e:
         if REQUIRE_TOOLS:
             pytest.fail(str(e))
