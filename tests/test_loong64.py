@@ -237,3 +237,19 @@ def test_coverage_names_the_oracles_that_ran_and_those_that_do_not_exist(monkeyp
                 "GNU as: Debian bookworm has no binutils or gcc for loongarch64"):
         assert why in text, text
     assert "by every oracle but emulation: 654 stubs were assembled and compared, not emulated" in text
+
+
+@pytest.mark.parametrize("flag", ["-fplugin=/tmp/x.so", "-Wl,--script=/etc/passwd", "-mcpu=la464\n.incbin"])
+def test_the_c_toolchain_fact_takes_cpu_flags_only(tmp_path, flag):
+    """The flags reach the C compiler's command line: only -m<option>=<value> passes."""
+    import yaml
+
+    from stubgen.errors import StubgenError
+
+    root = tmp_path / "arch"
+    shutil.copytree(resources.tables_dir(), root)
+    doc = yaml.safe_load((root / f"{ARCH}.yaml").read_text())
+    doc["c_toolchain"]["zig"]["flags"] = [flag]
+    (root / f"{ARCH}.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(StubgenError, match="c_toolchain"):
+        tables.load(str(root))
