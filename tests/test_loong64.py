@@ -253,3 +253,36 @@ def test_the_c_toolchain_fact_takes_cpu_flags_only(tmp_path, flag):
     (root / f"{ARCH}.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(StubgenError, match="c_toolchain"):
         tables.load(str(root))
+
+
+@pytest.mark.crosscheck
+def test_the_link_row_refuses_a_text_relocation_and_textrel_is_read_without_binutils(tmp_path):
+    """zig cc rejects -z text; lld refuses text relocations by default, so the row still
+    fails on one; and DT_TEXTREL is read with pyelftools where no readelf exists."""
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate(["madvise"], [ARCH], ["gnu"]), out)
+    asm = out / "gnu" / f"stubs_linux_{ARCH}.S"
+    text = asm.read_text()
+    broken = text.replace("\tjr\t$ra\n\t.cfi_endproc", "\tla.abs\t$t1, stubgen_errno\n\tjr\t$ra\n\t.cfi_endproc")
+    assert broken != text
+    asm.write_text(broken)
+    (r,) = crosscheck.run(out, checks=["gnu link"], work=tmp_path / "work")
+    if r.status == crosscheck.SKIP:
+        pytest.fail(r.detail) if REQUIRE_TOOLS or not r.missing else pytest.skip(r.detail)
+    assert r.status == crosscheck.FAIL and "R_LARCH_ABS" in r.detail, r
+    # A word in .text that needs the dynamic linker, linked with text relocations allowed:
+    # the reader sees DT_TEXTREL; the stubs as generated have none.
+    import subprocess
+
+    cc, env = realtools.c_compiler(ARCH), realtools.c_env(ARCH)
+    word = tmp_path / "word.S"
+    word.write_text("\t.text\n\t.globl\tw\nw:\n\t.quad\tstubgen_errno\n")
+    for src, extra, textrel in ((word, ["-Wl,-z,notext"], True), (None, [], False)):
+        obj = realtools.c_assemble(text, ARCH, tmp_path / "ok.o") if src is None else tmp_path / "word.o"
+        if src is not None:
+            assert subprocess.run([*cc, "-c", "-o", str(obj), str(src)], env=env, timeout=300).returncode == 0
+        lib = tmp_path / f"lib{int(textrel)}.so"
+        r2 = subprocess.run([*cc, "-shared", *extra, "-o", str(lib), str(obj)], capture_output=True, text=True,
+                            env=env, timeout=300)
+        assert r2.returncode == 0, r2.stderr
+        assert realtools.has_textrel(lib, ARCH) is textrel
