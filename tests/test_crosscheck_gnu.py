@@ -100,6 +100,8 @@ def test_callee_saved_check_catches_a_clobbering_stub(arch, tmp_path):
 def test_cross_as_is_the_one_for_the_triple():
     """The assembler found for each table is configured for that table's triple."""
     for arch in tables.load().arches.values():
+        if arch.c_toolchain.get("gnu_absent"):  # none exists for it (loong64): nothing to compare
+            continue
         asm = _tool(arch, "as")
         out = subprocess.run([asm, "--version"], capture_output=True, text=True).stdout
         assert arch.gnu_triple in out, out
