@@ -27,6 +27,7 @@ class Row:
     excluded: dict = field(default_factory=dict)  # implemented syscall -> why it has no typed stub
     reserved: list[str] = field(default_factory=list)  # numbered, no entry point: ENOSYS
     reserved_reason: str = ""
+    not_emulated: int = 0  # stubs that passed every other oracle but that nothing ran
 
     @property
     def implemented(self) -> int:
@@ -57,6 +58,7 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
             stubs = generator.generate(generator.ALL, [arch.name], dialects, policy, tables=tables,
                                        templates=templates)
         failed: set = set()
+        shy = 0
         used: set = set()
         notes: set = set()
         with tempfile.TemporaryDirectory() as tmp:
@@ -67,15 +69,21 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
                 used.update(tools)
                 if not rep.ok:
                     failed.add(rep.spec.syscall)
+                elif not rep.emulated:
+                    shy += 1
         made = {s.syscall for s in stubs}
         generic = {n for n in made if getattr(t.signature(arch, n), "generic", False)}
         named = made - generic
         reserved = [n for n in arch.numbers if n in arch.reserved]
         excluded = {n: t.exclusion(arch, n) or "" for n in arch.numbers if n not in named and n not in reserved}
-        missing = sorted(notes) if real_tools else ["go tool asm, GNU as (--no-real-tools)"]
-        # Oracles that do not exist for this architecture at all are named too, never implied.
+        # Oracles that do not exist for this architecture at all are named too, never implied
+        # (once: a note of the run that gives the same reason is left out).
         found = oracles(arch)
-        missing += [f"{name}: {absent_why(arch, name)}" for name, state in found.items() if state == ABSENT]
+        absent = [f"{name}: {absent_why(arch, name)}" for name, state in found.items() if state == ABSENT]
+        why_absent = [absent_why(arch, name) for name, state in found.items() if state == ABSENT]
+        missing = sorted(n for n in notes if not any(w in n for w in why_absent)) if real_tools \
+            else ["go tool asm, GNU as (--no-real-tools)"]
+        missing += absent
         first = next((a.name for a in v.assemblers(arch)), None)
         engines = [first or "no assembler"] + [n for n in ("Capstone", "Unicorn") if found[n] != ABSENT]
         cannot = (arch.engines.unicorn or {}).get("cannot_run")
@@ -83,22 +91,24 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
         ran = [" + ".join(engines) + (f" ({how})" if found["Unicorn"] != ABSENT and first else "")]
         rows.append(Row(arch.name, len(arch.numbers), len(named), len(named - failed), len(generic),
                         len(generic - failed), ran + sorted(used), missing, sorted(failed), excluded, reserved,
-                        arch.reserved_reason))
+                        arch.reserved_reason, shy))
     return rows
 
 
 def format_rows(rows: list[Row]) -> str:
     out = [f"{'arch':8} {'numbered':>8} {'typed':>6} {'verified':>9}   {'generic stubs':14} oracles"]
     for r in rows:
-        oracles = ", ".join(r.oracles) + ("; not run: " + "; ".join(r.missing_oracles) if r.missing_oracles else "")
+        oracles = ", ".join(r.oracles) + (f" ({r.not_emulated} stubs not emulated)" if r.not_emulated else "") \
+            + ("; not run: " + "; ".join(r.missing_oracles) if r.missing_oracles else "")
         out.append(f"{r.arch:8} {r.numbered:>8} {r.typed:>6} {r.verified:>9}   "
                    f"{f'{r.generic} ({r.generic_verified} verified)':14} {oracles}")
     for r in rows:
         share = 100.0 * r.verified / r.implemented if r.implemented else 0.0
         out.append("")
         out.append(f"{r.arch}: {r.verified} of {r.implemented} implemented syscalls typed and verified "
-                   f"({share:.1f}%; {r.numbered} numbered, {len(r.reserved)} of them reserved); "
-                   f"left out ({len(r.excluded)}):")
+                   f"({share:.1f}%; {r.numbered} numbered, {len(r.reserved)} of them reserved)"
+                   + (f", by every oracle but emulation: {r.not_emulated} stubs were assembled and compared, "
+                      "not emulated" if r.not_emulated else "") + f"; left out ({len(r.excluded)}):")
         out += [f"  {name}: {why}" for name, why in r.excluded.items()]
         if r.failed:
             out.append(f"  failed verification: {', '.join(r.failed)}")

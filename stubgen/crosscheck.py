@@ -257,9 +257,11 @@ def build_go(module: Path, goarch: str, out: Path) -> Path:
 # --- C ------------------------------------------------------------------------------
 
 def _gcc(cmd: list, gcc: str, arch, tables=None, warnings_fail: bool = False) -> subprocess.CompletedProcess:
-    """Run gcc; a missing C library is a missing tool, any other refusal (or, with
-    warnings_fail, any word on stderr) a failure."""
-    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300)
+    """Run the C compiler (cmd starts with realtools.c_compiler's command); a missing C
+    library is a missing tool, any other refusal (or, with warnings_fail, any word on
+    stderr) a failure."""
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300,
+                       env=realtools.c_env(arch, tables))
     msg = (r.stderr or r.stdout).strip()
     if r.returncode != 0 and ("cannot find -lc" in msg or "crt1.o" in msg or "stdio.h" in msg
                               or "sys/syscall.h: No such file" in msg):
@@ -272,9 +274,9 @@ def _gcc(cmd: list, gcc: str, arch, tables=None, warnings_fail: bool = False) ->
 def link_c(asm: Path, headers: list[Path], arch, errno_handler: str, work: Path, tables=None) -> tuple[str, str]:
     """(status, detail): the stubs linked -shared and -pie with a PIC C unit that includes
     <sys/syscall.h> and every generated header; a warning or a TEXTREL fails."""
-    gcc = realtools.gnu_tool(arch, "gcc", tables)
-    readelf = realtools.gnu_tool(arch, "readelf", tables)
-    obj = realtools.gnu_assemble(asm, arch, work / "stubs.o", tables)
+    cc = realtools.c_compiler(arch, tables)
+    gcc = cc[0]
+    obj = realtools.c_assemble(asm, arch, work / "stubs.o", tables)
     unit = work / "link_unit.o"
     # <sys/syscall.h> first, as a program would: a macro the generated headers define
     # again is then reported in them (GCC says nothing about a system header's own).
@@ -282,14 +284,13 @@ def link_c(asm: Path, headers: list[Path], arch, errno_handler: str, work: Path,
     source.write_text("".join(f'#include {h}\n' for h in
                               ["<sys/syscall.h>", *(f'"{p.resolve()}"' for p in headers),
                                f'"{(PROGRAMS / "link.c").resolve()}"']))
-    _gcc([gcc, "-c", "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
+    _gcc([*cc, "-c", "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
           f"-DERRNO_HANDLER={errno_handler}", "-o", unit, source], gcc, arch, tables, True)
     done = []
     for kind, flags in (("-shared", ["-shared"]), ("-pie", ["-fPIE", "-pie"])):
         out = work / f"link{kind}"
-        _gcc([gcc, *flags, "-Wl,-z,text", "-Wl,--fatal-warnings", "-o", out, unit, obj], gcc, arch, tables, True)
-        dynamic = subprocess.run([readelf, "-d", str(out)], capture_output=True, text=True, timeout=60).stdout
-        if "TEXTREL" in dynamic:
+        _gcc([*cc, *flags, *realtools.c_text_flags(arch, tables), "-o", out, unit, obj], gcc, arch, tables, True)
+        if realtools.has_textrel(out, arch, tables):
             return FAIL, f"{kind}: the output has DT_TEXTREL"
         done.append(kind)
     return PASS, f"{' and '.join(done)}: no warning, no TEXTREL ({len(headers)} headers with <sys/syscall.h>)"
@@ -297,11 +298,13 @@ def link_c(asm: Path, headers: list[Path], arch, errno_handler: str, work: Path,
 
 def build_c(asm: Path, header: Path, arch, symbol: str, policy: str, errno_handler: str, out: Path,
             tables=None) -> Path:
-    """Statically link the test program with the stub, assembled by GNU as on its own."""
-    gcc = realtools.gnu_tool(arch, "gcc", tables)
-    obj = realtools.gnu_assemble(asm, arch, out.with_suffix(".o"), tables)
+    """Statically link the test program with the stub, assembled on its own (GNU as, or
+    LLVM where the tables name no GNU tools)."""
+    cc = realtools.c_compiler(arch, tables)
+    gcc = cc[0]
+    obj = realtools.c_assemble(asm, arch, out.with_suffix(".o"), tables)
     returns = int(policies.POLICIES[policy].returns)
-    cmd = [gcc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-include", str(header),
+    cmd = [*cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-include", str(header),
            f"-DSTUB={symbol}", f"-DSTUB_RETURNS={returns}", f"-DPOLICY_ERRNO={int(policy == 'errno')}",
            f"-DERRNO_HANDLER={errno_handler}", "-o", str(out), str(PROGRAMS / "madvise.c"), str(obj)]
     _gcc(cmd, gcc, arch, tables)
@@ -578,17 +581,17 @@ def _shapes(g, t, entry, arch, policy, asm, header, checks, adir, tables) -> lis
     def build():
         if header is None:
             raise realtools.ToolFailed("no generated C header in the manifest")
-        gcc = realtools.gnu_tool(arch, "gcc", tables)
+        cc = realtools.c_compiler(arch, tables)
         out = adir / "shapes"
-        obj = realtools.gnu_assemble(asm, arch, out.with_suffix(".o"), tables)
+        obj = realtools.c_assemble(asm, arch, out.with_suffix(".o"), tables)
         handler = g.options.get("errno_handler", "stubgen_errno")
-        cmd = [gcc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-D_FILE_OFFSET_BITS=64",
+        cmd = [*cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-D_FILE_OFFSET_BITS=64",
                "-include", str(header), *(f"-D{k}={v}" for k, v in defs.items()),
                f"-DSTUB_RETURNS={int(returns)}", f"-DPOLICY_ERRNO={int(policy == 'errno')}",
                f"-DERRNO_HANDLER={handler}", "-o", str(out), str(PROGRAMS / "shapes.c"), str(obj)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=realtools.c_env(arch, tables))
         if r.returncode != 0:
-            raise realtools.ToolFailed(f"{Path(gcc).name}: {(r.stderr or r.stdout).strip()}")
+            raise realtools.ToolFailed(f"{Path(cc[0]).name}: {(r.stderr or r.stdout).strip()}")
         return PASS, str(out)
 
     return _run_shapes("gnu", arch, policy, checks, build, {}, tables)

@@ -11,7 +11,10 @@ ORACLES = ("Keystone", "LLVM", "Capstone", "Unicorn", "go asm", "GNU as", "real 
 
 
 def absent_why(arch, name: str) -> str:
-    """Why oracle name does not exist for arch, from the tables' engines.absent."""
+    """Why oracle name does not exist for arch, from the tables' engines.absent (GNU as:
+    c_toolchain.gnu_absent)."""
+    if name == "GNU as" and arch.c_toolchain.get("gnu_absent"):
+        return arch.c_toolchain["gnu_absent"]
     return arch.engines.absent.get(name.lower(), f"none exists for {arch.name}")
 
 
@@ -33,6 +36,8 @@ def oracles(arch) -> dict[str, str]:
     try:
         realtools.gnu_tool(arch, "as")
         out["GNU as"] = AVAILABLE
+    except realtools.ToolAbsent:
+        out["GNU as"] = ABSENT
     except realtools.ToolMissing:
         out["GNU as"] = MISSING
     try:

@@ -35,6 +35,14 @@ class ToolMissing(StubgenError):
         super().__init__(f"{tool} not found: install {package}")
 
 
+class ToolAbsent(ToolMissing):
+    """No such tool exists for the architecture (the tables say why): nothing to install."""
+
+    def __init__(self, tool: str, why: str):
+        self.tool, self.package, self.why = tool, "", why
+        StubgenError.__init__(self, f"no {tool}: {why}")
+
+
 class ToolFailed(StubgenError):
     """A real tool ran and rejected its input."""
 
@@ -291,6 +299,9 @@ def _host_triple() -> str | None:
 def gnu_tool(arch, tool: str, tables=None) -> str:
     """`<triple>-<tool>`, or the plain host tool when the host is that triple."""
     a = _arch(arch, tables)
+    why = a.c_toolchain.get("gnu_absent")
+    if why:
+        raise ToolAbsent(f"GNU {tool} for {a.gnu_triple}", why)
     package = gcc_package(a) if tool == "gcc" else binutils_package(a)
     path = shutil.which(f"{a.gnu_triple}-{tool}")
     if path:
@@ -336,6 +347,7 @@ def gnu_asm_bytes(source, arch, tables=None) -> dict[str, bytes]:
 def gnu_asm_code(source, arch, tables=None) -> dict[str, tuple[bytes, list]]:
     """{symbol: (machine code, relocations)} of the .text symbols in a GNU .S; each
     relocation is (offset in the symbol, size, type, target), as in a Go listing."""
+    gnu_tool(arch, "as", tables)  # the assembler is what a missing toolchain is named by
     objcopy = gnu_tool(arch, "objcopy", tables)
     with tempfile.TemporaryDirectory(prefix="stubgen-as-") as tmp:
         obj = gnu_assemble(source, arch, Path(tmp) / "stub.o", tables)
@@ -372,6 +384,71 @@ def _text_relocations(obj: Path, arch, tables=None) -> list[tuple[int, int, str,
             size = int(bits[1]) // 8 if bits and int(bits[1]) >= 32 else 4
             out.append((int(m[1], 16), size, m[2], m[3].strip()))
     return out
+
+
+# --- C for the crosscheck's programs -------------------------------------------------
+
+def c_compiler(arch, tables=None) -> list[str]:
+    """The command that compiles and links C (and GNU .S) for arch: `<triple>-gcc`, or
+    LLVM's `zig cc` for the target and flags the tables name (c_toolchain.zig) where no
+    GNU cross tools exist."""
+    a = _arch(arch, tables)
+    z = a.c_toolchain.get("zig")
+    if not z:
+        return [gnu_tool(a, "gcc", tables)]
+    from .verifier import llvm
+
+    if not llvm.available():
+        raise ToolMissing("LLVM's C compiler (zig cc)", LLVM_PACKAGE)
+    return [str(llvm.zig()), "cc", "-target", z["target"], *z.get("flags", ())]
+
+
+def c_text_flags(arch, tables=None) -> list[str]:
+    """Linker flags that refuse text relocations, warnings included: GNU ld needs -z text;
+    LLVM's lld (zig cc, which rejects -z text) refuses them by default."""
+    base = [] if _arch(arch, tables).c_toolchain.get("zig") else ["-Wl,-z,text"]
+    return base + ["-Wl,--fatal-warnings"]
+
+
+def c_env(arch, tables=None) -> dict[str, str] | None:
+    """The environment c_compiler's command needs (zig's cache), or None: inherit."""
+    from .verifier import llvm
+
+    return llvm.env() if _arch(arch, tables).c_toolchain.get("zig") else None
+
+
+def c_assemble(source, arch, obj: Path, tables=None) -> Path:
+    """An object from a GNU .S for the crosscheck's programs: GNU as where it exists,
+    else the tables' C compiler (LLVM), given only text that passed the same check."""
+    a = _arch(arch, tables)
+    if not a.c_toolchain.get("zig"):
+        return gnu_assemble(source, a, obj, tables)
+    cc = c_compiler(a, tables)
+    with tempfile.TemporaryDirectory(prefix="stubgen-cc-") as tmp:
+        filename = source.name if isinstance(source, Path) else "stub.S"
+        path = _checked_source(source, tmp, filename, lambda t, n: check_gnu_source(t, n, gnu_directives(a)))
+        _run([*cc, "-c", "-o", str(obj), str(path)], f"zig cc -c {path.name}", limited=True, env=c_env(a))
+    return obj
+
+
+def has_textrel(binary: Path, arch, tables=None) -> bool:
+    """Whether a linked ELF's dynamic section has DT_TEXTREL (or TEXTREL in DT_FLAGS):
+    readelf where GNU binutils exist, else pyelftools (the llvm extra)."""
+    a = _arch(arch, tables)
+    if not a.c_toolchain.get("zig"):
+        r = subprocess.run([gnu_tool(a, "readelf", tables), "-d", str(binary)], capture_output=True, text=True,
+                           timeout=60)
+        return "TEXTREL" in r.stdout
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+
+    with open(binary, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            if isinstance(sec, DynamicSection):
+                for tag in sec.iter_tags():
+                    if tag.entry.d_tag == "DT_TEXTREL" or (tag.entry.d_tag == "DT_FLAGS" and tag.entry.d_val & 4):
+                        return True
+    return False
 
 
 # --- LLVM (the ziglang wheel) -------------------------------------------------------
@@ -472,6 +549,9 @@ def tool_versions(tables=None) -> dict[str, str]:
     def add(key, find, flag="--version"):
         try:
             path = find()
+        except ToolAbsent as e:
+            out[key] = f"none: {e.why}"
+            return
         except ToolMissing as e:
             out[key] = f"missing: install {e.package}"
             return

@@ -89,6 +89,15 @@ ARCH = _obj(
         # The name the PyPI package system-calls gives this architecture (the drift test
         # compares the numbers with it).
         "system_calls": {"type": "string", "pattern": r"^[a-z0-9_]+$"},
+        # How the crosscheck builds C programs where the distribution has no GNU cross tools
+        # for the architecture: LLVM (zig cc) for a target and flags, and why GNU as/gcc are
+        # absent (their rows skip with that reason).
+        "c_toolchain": _obj(["zig", "gnu_absent"], {
+            "zig": _obj(["target"], {
+                "target": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+                "flags": {"type": "array", "maxItems": 8,
+                          "items": {"type": "string", "pattern": r"^-m[a-z0-9_]+=[a-z0-9_+.-]+$"}}}),
+            "gnu_absent": _ONE_LINE}),
         "word_bytes": {"enum": [4, 8]},
         "endian": {"enum": ["little", "big"]},
         # An assembler (Keystone, LLVM or both: then their bytes must agree), a decoder, an emulator.

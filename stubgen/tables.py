@@ -118,7 +118,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
         entry_points=dict(numbers.get("entry_points", {})), untyped=dict(numbers.get("untyped", {})),
         reserved=tuple(numbers.get("reserved", ())),
         kernel_table=dict(d.get("kernel_table", {})), c_macro=_macros(d.get("c_macro", ())),
-        system_calls=d.get("system_calls", ""),
+        system_calls=d.get("system_calls", ""), c_toolchain=dict(d.get("c_toolchain", {})),
     )
 
 

@@ -28,6 +28,8 @@ GNU_CASES = [(p, a) for p in POLICIES["gnu"] for a in ARCHES]
 def _tool(arch, tool):
     try:
         return realtools.gnu_tool(arch, tool)
+    except realtools.ToolAbsent as e:  # none exists for the architecture: nothing to install, even in CI
+        pytest.skip(str(e))
     except realtools.ToolMissing as e:
         if REQUIRE_TOOLS:
             pytest.fail(str(e))
@@ -101,6 +103,8 @@ def test_callee_saved_check_catches_a_clobbering_stub(arch, tmp_path):
 def test_cross_as_is_the_one_for_the_triple():
     """The assembler found for each table is configured for that table's triple."""
     for arch in tables.load().arches.values():
+        if arch.c_toolchain.get("gnu_absent"):  # none exists for it (loong64): nothing to compare
+            continue
         asm = _tool(arch, "as")
         out = subprocess.run([asm, "--version"], capture_output=True, text=True).stdout
         assert arch.gnu_triple in out, out

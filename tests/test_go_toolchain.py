@@ -5,7 +5,7 @@ import pytest
 
 import stubgen
 
-GOARCHES = ["386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x", "ppc64le"]
+GOARCHES = ["386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x", "ppc64le", "loong64"]
 pytestmark = pytest.mark.crosscheck
 
 

@@ -33,6 +33,9 @@ EXPECTED = {
               "madvise": 233, "memfd_secret": 447},
     "riscv64": {"io_setup": 0, "io_getevents": 4, "newfstatat": 79, "exit": 93, "getrlimit": 163, "madvise": 233,
                 "riscv_flush_icache": 259, "memfd_secret": 447},
+    # loong64: the generic table without the rlimit tag (no getrlimit; prlimit64 only)
+    "loong64": {"io_setup": 0, "io_getevents": 4, "newfstatat": 79, "exit": 93, "madvise": 233,
+                "memfd_secret": 447},
     # MIPS tables hold n; the number is __NR_Linux + n (kernel_table.number_base).
     **{a: {"syscall": 4000, "exit": 4001, "fork": 4002, "break": 4017, "pipe": 4042, "mmap": 4090, "clone": 4120,
            "sysmips": 4149, "madvise": 4218, "fadvise64": 4254}

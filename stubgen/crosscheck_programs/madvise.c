@@ -236,6 +236,37 @@ static void callee_saved(void)
 		n = 12;
 		memcpy(names, nm, sizeof nm);
 	}
+#elif defined(__loongarch64)
+	{
+		/* LoongArch psABI: s0-s8 and fp (r22) are callee-saved. */
+		register unsigned long a0 asm("$a0") = (unsigned long)p;
+		register unsigned long a1 asm("$a1") = SIZE;
+		register unsigned long a2 asm("$a2") = MADV_DONTNEED_;
+		register unsigned long o asm("$a3") = (unsigned long)out;
+		__asm__ volatile(
+			"addi.d $sp, $sp, -112\n\t"
+			"st.d $s0, $sp, 0; st.d $s1, $sp, 8; st.d $s2, $sp, 16; st.d $s3, $sp, 24; st.d $s4, $sp, 32\n\t"
+			"st.d $s5, $sp, 40; st.d $s6, $sp, 48; st.d $s7, $sp, 56; st.d $s8, $sp, 64; st.d $fp, $sp, 72\n\t"
+			"st.d $a3, $sp, 80; st.d $ra, $sp, 88\n\t"
+			"li.w $s0, 0x5a5a5a00; addi.d $s1, $s0, 1; addi.d $s2, $s0, 2; addi.d $s3, $s0, 3\n\t"
+			"addi.d $s4, $s0, 4; addi.d $s5, $s0, 5; addi.d $s6, $s0, 6; addi.d $s7, $s0, 7\n\t"
+			"addi.d $s8, $s0, 8; addi.d $fp, $s0, 9\n\t"
+			"bl " STR(STUB) "\n\t"
+			"ld.d $a3, $sp, 80\n\t"
+			"st.d $a0, $a3, 0; st.d $s0, $a3, 8; st.d $s1, $a3, 16; st.d $s2, $a3, 24; st.d $s3, $a3, 32\n\t"
+			"st.d $s4, $a3, 40; st.d $s5, $a3, 48; st.d $s6, $a3, 56; st.d $s7, $a3, 64; st.d $s8, $a3, 72\n\t"
+			"st.d $fp, $a3, 80\n\t"
+			"ld.d $s0, $sp, 0; ld.d $s1, $sp, 8; ld.d $s2, $sp, 16; ld.d $s3, $sp, 24; ld.d $s4, $sp, 32\n\t"
+			"ld.d $s5, $sp, 40; ld.d $s6, $sp, 48; ld.d $s7, $sp, 56; ld.d $s8, $sp, 64; ld.d $fp, $sp, 72\n\t"
+			"ld.d $ra, $sp, 88; addi.d $sp, $sp, 112"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "$a4", "$a5", "$a6", "$a7", "$t0", "$t1", "$t2", "$t3", "$t4", "$t5", "$t6", "$t7", "$t8",
+			  "$ra", "memory");
+		const char *nm[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "fp"};
+		n = 10;
+		memcpy(names, nm, sizeof nm);
+	}
 #elif defined(__mips__)
 	{
 		/* o32 and n64: s0-s7 and s8 (fp) are callee-saved; a3 comes back as the

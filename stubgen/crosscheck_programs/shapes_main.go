@@ -78,28 +78,30 @@ func tempFile() int {
 }
 
 func six() {
+	// The system's pages (qemu-loongarch64 7.2 has 16 KiB); mmap2 counts 4096 bytes.
+	page := os.Getpagesize()
 	fd := tempFile()
-	buf := make([]byte, 8192)
+	buf := make([]byte, 2*page)
 	for i := range buf {
-		if i < 4096 {
+		if i < page {
 			buf[i] = 0x11
 		} else {
 			buf[i] = 0x5a
 		}
 	}
 	syscall.Write(fd, buf)
-	off := uint64(4096)
+	off := uint64(page)
 	if os.Getenv("STUBGEN_SIX_PGOFF") == "1" {
-		off = 1
+		off = uint64(page / 4096)
 	}
-	r, _ := call(stubs.ShapeSix(), uint64(0), uint64(4096), uint64(syscall.PROT_READ), uint64(syscall.MAP_PRIVATE),
+	r, _ := call(stubs.ShapeSix(), uint64(0), uint64(page), uint64(syscall.PROT_READ), uint64(syscall.MAP_PRIVATE),
 		uint64(fd), off)
 	ok := r > 0 || r < -4095
 	check(ok, "six args", "mmap returned 0x"+strconv.FormatUint(uint64(uintptr(r)), 16))
 	if ok {
-		p := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(r))), 4096)
-		check(p[0] == 0x5a && p[4095] == 0x5a, "six args offset",
-			"page 1 reads "+strconv.Itoa(int(p[0]))+", "+strconv.Itoa(int(p[4095]))+" (want 90)")
+		p := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(r))), page)
+		check(p[0] == 0x5a && p[page-1] == 0x5a, "six args offset",
+			"page 1 reads "+strconv.Itoa(int(p[0]))+", "+strconv.Itoa(int(p[page-1]))+" (want 90)")
 	}
 }
 

@@ -331,6 +331,7 @@ class Verifier:
             fail_pc = self._emulate(rep, code, subject, machine)
         elif why:
             rep.not_run.append(why)
+            rep.problems += _trap_count(arch, code, subject.abi)
         if reference is not None and not rep.problems:
             from .reference import compare_code
 
@@ -424,6 +425,22 @@ def manifest_specs(directory) -> list[tuple[str, Spec]]:
             out.append((text, Spec(s["arch"], f["dialect"], s["name"], s["syscall"], s["number"], s["policy"],
                                    s.get("trap", ""), handler, rendered=False)))
     return out
+
+
+def _trap_count(arch, code: bytes, abi) -> list[str]:
+    """Where the stub cannot run: its bytes must still hold exactly one of the kernel's
+    trap instructions (the verifier's own opcodes), as a run would have to show."""
+    from .kernel import trap_sites
+
+    if not abi.opcodes or abi.vdso:
+        return []
+    sites = trap_sites(abi.opcodes, code, arch.endian)
+    name = abi.trap.get("name", "syscall trap")
+    if len(sites) == 1:
+        return []
+    if not sites:
+        return [f"no {name} in the bytes (read from them: the stub is not emulated)"]
+    return [f"{len(sites)} instructions are the {name} (at {', '.join(f'{a:#x}' for a in sites)}), expected one"]
 
 
 def references(verifier, text: str, spec: Spec, cache: dict, notes: set):

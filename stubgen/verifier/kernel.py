@@ -21,6 +21,18 @@ class Opcode:
     value: int
 
 
+def trap_sites(opcodes, code: bytes, endian: str) -> list[int]:
+    """Offsets in code of the trap instructions (opcodes), read at every multiple of
+    each opcode's size: for fixed-width code, which stubs the emulator cannot run
+    still answer for, without a decoder."""
+    found = set()
+    for op in opcodes:
+        for at in range(0, len(code) - op.size + 1, op.size):
+            if int.from_bytes(code[at:at + op.size], endian) & op.mask == op.value:  # type: ignore[arg-type]
+                found.add(at)
+    return sorted(found)
+
+
 @dataclass(frozen=True)
 class LinuxABI:
     trap: dict
