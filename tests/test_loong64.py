@@ -33,6 +33,14 @@ def _check(verifier, s, text):
     return verifier.check(text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
 
 
+def _one_check(out, check: str, tmp_path):
+    """The one row of crosscheck check for out; a skip fails where the tools must exist."""
+    (r,) = crosscheck.run(out, checks=[check], work=tmp_path / "work")
+    if r.status == crosscheck.SKIP:
+        pytest.fail(r.detail) if REQUIRE_TOOLS or not r.missing else pytest.skip(r.detail)
+    return r
+
+
 def test_numbers_come_from_the_generic_table_with_loongarchs_abis():
     t = tables.load()
     arch = t.arch(ARCH)
@@ -198,9 +206,7 @@ def test_the_real_kernel_sees_a_wrong_number_the_verifier_cannot_run(tmp_path):
     text = asm.read_text()
     assert "li.w\t$a7, 0xe9\n" in text
     asm.write_text(text.replace("li.w\t$a7, 0xe9\n", "li.w\t$a7, 0xe8\n"))
-    (r,) = crosscheck.run(out, checks=["kernel valid"], work=tmp_path / "work")
-    if r.status == crosscheck.SKIP:
-        pytest.fail(r.detail) if REQUIRE_TOOLS or not r.missing else pytest.skip(r.detail)
+    r = _one_check(out, "kernel valid", tmp_path)
     assert r.status == crosscheck.FAIL and "qemu-loongarch64" in r.detail, r
 
 
@@ -213,9 +219,7 @@ def test_the_callee_saved_caller_catches_a_stub_that_clobbers_s0(tmp_path):
     broken = text.replace("\tsyscall\t0x0\n", "\tsyscall\t0x0\n\tmove\t$s0, $zero\n")
     assert broken != text
     asm.write_text(broken)
-    (r,) = crosscheck.run(out, checks=["kernel callee-saved"], work=tmp_path / "work")
-    if r.status == crosscheck.SKIP:
-        pytest.fail(r.detail) if REQUIRE_TOOLS or not r.missing else pytest.skip(r.detail)
+    r = _one_check(out, "kernel callee-saved", tmp_path)
     assert r.status == crosscheck.FAIL and "callee-saved s0" in r.detail, r
 
 
@@ -266,9 +270,7 @@ def test_the_link_row_refuses_a_text_relocation_and_textrel_is_read_without_binu
     broken = text.replace("\tjr\t$ra\n\t.cfi_endproc", "\tla.abs\t$t1, stubgen_errno\n\tjr\t$ra\n\t.cfi_endproc")
     assert broken != text
     asm.write_text(broken)
-    (r,) = crosscheck.run(out, checks=["gnu link"], work=tmp_path / "work")
-    if r.status == crosscheck.SKIP:
-        pytest.fail(r.detail) if REQUIRE_TOOLS or not r.missing else pytest.skip(r.detail)
+    r = _one_check(out, "gnu link", tmp_path)
     assert r.status == crosscheck.FAIL and "R_LARCH_ABS" in r.detail, r
     # A word in .text that needs the dynamic linker, linked with text relocations allowed:
     # the reader sees DT_TEXTREL; the stubs as generated have none.
