@@ -79,11 +79,10 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
         # Oracles that do not exist for this architecture at all are named too, never implied
         # (once: a note of the run that gives the same reason is left out).
         found = oracles(arch)
-        absent = [f"{name}: {absent_why(arch, name)}" for name, state in found.items() if state == ABSENT]
-        why_absent = [absent_why(arch, name) for name, state in found.items() if state == ABSENT]
-        missing = sorted(n for n in notes if not any(w in n for w in why_absent)) if real_tools \
+        absent = {name: absent_why(arch, name) for name, state in found.items() if state == ABSENT}
+        missing = sorted(n for n in notes if not any(w in n for w in absent.values())) if real_tools \
             else ["go tool asm, GNU as (--no-real-tools)"]
-        missing += absent
+        missing += [f"{name}: {why}" for name, why in absent.items()]
         first = next((a.name for a in v.assemblers(arch)), None)
         engines = [first or "no assembler"] + [n for n in ("Capstone", "Unicorn") if found[n] != ABSENT]
         cannot = (arch.engines.unicorn or {}).get("cannot_run")

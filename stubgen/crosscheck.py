@@ -136,17 +136,22 @@ def go_module(plan9_dir: Path, work: Path, package: str, symbol: str | None, ret
     """A module holding the generated package as ./stubs and, when the package has a
     madvise stub (symbol: its Go name, from the manifest), the kernel test program and
     the wrapper it calls; without one, the package alone (vet and asm still apply)."""
-    mod = work / "gomod"
-    if mod.exists():
-        shutil.rmtree(mod)
+    mod = _fresh_module(plan9_dir, work / "gomod")
     pkg = mod / "stubs"
-    _copy_package(plan9_dir, pkg)
-    (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
     if symbol is not None:
         call = f"{symbol}(addr, n, flags)"
         body = f"\treturn {call}, true" if returns else f"\t{call}\n\treturn 0, false"
         (pkg / "zz_crosscheck_export.go").write_text(_WRAPPER.format(package=package, body=body))
         shutil.copy(PROGRAMS / "madvise_main.go", mod / "main.go")
+    return mod
+
+
+def _fresh_module(plan9_dir: Path, mod: Path) -> Path:
+    """mod, emptied, holding go.mod and the generated package as ./stubs."""
+    if mod.exists():
+        shutil.rmtree(mod)
+    _copy_package(plan9_dir, mod / "stubs")
+    (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
     return mod
 
 
@@ -183,12 +188,8 @@ func ShapeExitGroup() any {{ return {exit_group} }}
 def shapes_module(plan9_dir: Path, work: Path, package: str, goarch: str, names: dict) -> Path:
     """A module holding the generated package as ./stubs, the functions of each shape
     exported for goarch, and the shapes test program."""
-    mod = work / "gomod-shapes"
-    if mod.exists():
-        shutil.rmtree(mod)
+    mod = _fresh_module(plan9_dir, work / "gomod-shapes")
     pkg = mod / "stubs"
-    _copy_package(plan9_dir, pkg)
-    (mod / "go.mod").write_text(f"module {GO_MODULE}\n\ngo 1.21\n")
     (pkg / f"zz_crosscheck_shapes_{goarch}.go").write_text(_SHAPES_WRAPPER.format(package=package, **names))
     shutil.copy(PROGRAMS / "shapes_main.go", mod / "main.go")
     return mod

@@ -325,11 +325,11 @@ def write(stubs, directory, force: bool = False) -> list[Path]:
     above). A file without stubgen's generated-code mark is not overwritten unless force."""
     if not stubs:
         raise StubgenError("nothing to write: no stubs")
-    return write_texts(lambda: texts(stubs), directory, force)
+    return write_texts(texts(stubs), directory, force)
 
 
-def write_texts(files, directory, force: bool = False) -> list[Path]:
-    """write() for files from texts(), or a callable making them (called under the lock)."""
+def write_texts(files: list[tuple[str, str]], directory, force: bool = False) -> list[Path]:
+    """write() for files from texts()."""
     out = _output_dir(directory)
     made: list[Path] = []
     try:
@@ -338,7 +338,7 @@ def write_texts(files, directory, force: bool = False) -> list[Path]:
             note = recover(root)
             if note:
                 print(f"stubgen: note: {note}", file=sys.stderr)
-            targets = plan_texts(files() if callable(files) else files, out, force)
+            targets = plan_texts(files, out, force)
             _commit(root, targets, made)
     except BaseException as e:
         for d in reversed(made):

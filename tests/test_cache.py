@@ -147,7 +147,7 @@ def test_a_warm_generate_imports_no_parser_validator_or_engine(tmp_path):
 
     probe = ("import json, sys\nfrom stubgen.cli import main\n"
              f"main(['generate', '-o', {str(tmp_path / 'out')!r}, '--force'])\n"
-             "print(json.dumps(sorted(m for m in ('yaml', 'jsonschema', 'unicorn', 'keystone', 'capstone') "
+             "print(json.dumps(sorted(m for m in ('yaml', 'jsonschema', 'jinja2', 'unicorn', 'keystone', 'capstone') "
              "if m in sys.modules)))")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     env.pop("STUBGEN_NO_CACHE", None)

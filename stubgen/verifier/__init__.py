@@ -325,11 +325,12 @@ class Verifier:
                 rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, g.zero, g.zero_read_first)
         else:
             rep.not_run.append(f"no decoder: {arch.engines.absent.get('capstone', 'the tables name none')}")
+        # machine is None exactly where the architecture has no emulator, and then why says so
         why = self.not_emulated(arch, code)
         fail_pc = None
-        if why is None and machine is not None:
+        if why is None:
             fail_pc = self._emulate(rep, code, subject, machine)
-        elif why:
+        else:
             rep.not_run.append(why)
             rep.problems += _trap_count(arch, code, subject.abi)
         if reference is not None and not rep.problems:
