@@ -126,6 +126,10 @@ class Plan9Reader:
         self.canon = {v: k for k, v in arch.registers.items()}  # Plan 9 name -> canonical
         self._text: str | None = None
         self._funcs: dict = {}
+        # A line's lowering depends on its text, the symbols' addresses and, for n(PC)
+        # branches, its index: stubs share most lines (RET, the error test, loads from the
+        # same frame slots), and lowering one costs 10-20 µs.
+        self._lowered: dict = {}
 
     def _operand(self, s: str, index: int, symbols: dict[str, int]) -> Operand:
         mk = lambda kind, **kw: Operand(kind, self.fmt, subregs=self.subregs, **kw)  # noqa: E731
@@ -186,30 +190,24 @@ class Plan9Reader:
         # labels cost Keystone time: place only those branches use
         parsed: list[tuple[str, int | None, str | None]] = []
         targets: set[int] = set()
-        rule: str | None
+        memo = self._lowered.setdefault(tuple(symbols.items()), {})
+        if len(memo) > 4096:
+            memo.clear()
         for s in lines:
             if m := _LABEL.fullmatch(s):
                 parsed.append((f".L{m.group(1)}:", None, None))
                 continue
-            mnem, rest = (_SPACE.split(s, maxsplit=1) + [""])[:2]
-            base, _, cond = mnem.partition(".")
-            ops = [self._operand(o, len(body.source), symbols) for o in _split_operands(rest)]
-            targets |= {int(str(o.value)[4:]) for o in ops if o.kind == "l" and str(o.value).startswith(".Lpc")}
-            rule = self._rule(base, ops, s)
-            try:
-                # Plain fields only: a rule is text from a templates directory, and str.format
-                # would follow {0.__init__.__globals__} into this process.
-                lowered = plain_format(rule, ops, {"cond": cond.lower()}, self._attrs)
-            except StubgenError as e:
-                raise ReadError(f"{s!r}: lowering rule {e}") from None
+            key = (s, len(body.source)) if "(PC)" in s else s
+            line = memo.get(key)
+            if line is None:
+                line = memo[key] = self._lower(s, len(body.source), symbols)
+            lowered, rule, numbers, slots, pooled, pc_targets = line
+            targets |= pc_targets
             parsed.append((lowered, len(body.source), rule))
             body.source.append(s)
-            # A pooled constant is checked by running it; Capstone shows only the pool offset.
-            body.numbers.append(set() if ".pool}" in rule else
-                                {o.value if o.kind in "ia" else o.offset for o in ops if o.kind in "ima"})
-            body.slots += [(o.slot[0], o.slot[1], self.operand_bytes.get(base)) for o in ops if o.slot]
-            if ".pool}" in rule:
-                body.pooled += [o.value for o in ops if o.kind == "i"]
+            body.numbers.append(set(numbers))
+            body.slots += slots
+            body.pooled += pooled
         if any(i >= len(body.source) for i in targets):
             raise ReadError(f"·{symbol}: a branch n(PC) points past the last instruction")
         pool = False
@@ -234,6 +232,28 @@ class Plan9Reader:
             body.source.append("(literal pool)")
             body.numbers.append(set())
         return body
+
+    def _lower(self, s: str, index: int, symbols: dict[str, int]) -> tuple:
+        """Line s (instruction index) as (lowered text, rule, numbers it must carry,
+        FP slots, pooled constants, n(PC) targets)."""
+        mnem, rest = (_SPACE.split(s, maxsplit=1) + [""])[:2]
+        base, _, cond = mnem.partition(".")
+        ops = [self._operand(o, index, symbols) for o in _split_operands(rest)]
+        rule = self._rule(base, ops, s)
+        try:
+            # Plain fields only: a rule is text from a templates directory, and str.format
+            # would follow {0.__init__.__globals__} into this process.
+            lowered = plain_format(rule, ops, {"cond": cond.lower()}, self._attrs)
+        except StubgenError as e:
+            raise ReadError(f"{s!r}: lowering rule {e}") from None
+        pooled = ".pool}" in rule
+        # A pooled constant is checked by running it; Capstone shows only the pool offset.
+        numbers = frozenset() if pooled else frozenset(o.value if o.kind in "ia" else o.offset
+                                                       for o in ops if o.kind in "ima")
+        return (lowered, rule, numbers,
+                tuple((o.slot[0], o.slot[1], self.operand_bytes.get(base)) for o in ops if o.slot),
+                tuple(o.value for o in ops if o.kind == "i") if pooled else (),
+                frozenset(int(str(o.value)[4:]) for o in ops if o.kind == "l" and str(o.value).startswith(".Lpc")))
 
     def _rule(self, mnem: str, ops: list[Operand], src: str) -> str:
         table = self.rules.get(mnem)
