@@ -141,6 +141,17 @@ BROKEN = {
 }
 
 
+# The emulator reports only accesses that may leave the memory a stub may touch (its
+# hooks have address ranges): one that starts inside and ends outside still counts.
+BROKEN["write straddling the own frame's top"] = ("amd64", "mov $0x1c, %eax\nsyscall\nmov %rax, -0x4(%rsp)\nret",
+                                                 "write of 8 bytes")
+BROKEN["write below the own frame"] = ("amd64", "mov $0x1c, %eax\nsyscall\nmov %rax, -0x108(%rsp)\nret",
+                                       "write of 8 bytes")
+
+BROKEN["read straddling the caller frame's end"] = ("amd64", "mov 0x4(%rsp), %rcx\nmov $0x1c, %eax\nsyscall\nret",
+                                                    "read of 8 bytes")
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_stub_is_rejected(verifier, name):
     arch, body, words = BROKEN[name]
