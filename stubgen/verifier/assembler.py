@@ -68,6 +68,12 @@ def backends(arch) -> dict[str, bool]:
     return out
 
 
+def batches(arch) -> bool:
+    """True where an installed assembler arch uses runs in a child process per call
+    (LLVM): its stubs are worth handing over many at once."""
+    return bool(backends(arch).get("LLVM"))
+
+
 def missing_note(arch) -> str:
     """Which assembler arch could use but is not installed, with the pip command; '' when none."""
     return "; ".join(f"{name} for {arch.name} not installed: {INSTALL[name]}"

@@ -10,9 +10,15 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ..errors import StubgenError
+
 # Stubs per task: small enough that two workers finish close together and progress
 # moves smoothly, large enough that a task's pickling is noise next to its checks.
 CHUNK = 32
+# Stubs per task for an architecture whose assembler runs in a child per call (LLVM):
+# each call costs 40-50 ms of start-up whatever its size, so a task of 32 stubs paid
+# about 1.4 ms a stub for it, a task of 256 about 0.25 ms.
+BATCHED_CHUNK = 256
 # Below this many stubs per worker, starting a process and its engines costs more
 # than it saves.
 MIN_PER_JOB = 96
@@ -78,11 +84,31 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def chunked(specs: Iterable, size: int | None = None) -> Iterator[Given]:
-    """(text, Spec) pairs in runs of at most size (default CHUNK)."""
-    size = size or CHUNK
+def chunk_size(arch) -> int:
+    """Stubs per task for arch: more where its assembler batches (see BATCHED_CHUNK)."""
+    from .assembler import batches
+
+    return BATCHED_CHUNK if batches(arch) else CHUNK
+
+
+def chunked(specs: Iterable, tables: str | None = None) -> Iterator[Given]:
+    """(text, Spec) pairs in runs of at most chunk_size() of the run's first stub's
+    architecture (tables: the tables' directory, default the shipped ones)."""
+    from .. import tables as tables_mod
+
+    t = tables_mod.load(tables)
+    sizes: dict[str, int] = {}
     run: list = []
+    size = CHUNK
     for item in specs:
+        if not run:
+            arch = item[1].arch
+            if arch not in sizes:
+                try:
+                    sizes[arch] = chunk_size(t.arch(arch))
+                except StubgenError:  # an unknown architecture: the check itself reports it
+                    sizes[arch] = CHUNK
+            size = sizes[arch]
         run.append(item)
         if len(run) >= size:
             yield Given(tuple(run))
@@ -127,10 +153,17 @@ class _Checker:
         self.verifier = self._fresh()
 
     def _fresh(self):
+        import gc
+
         from .. import render
         from . import Verifier
 
         self.arches.clear()
+        # An engine set is a reference cycle (Unicorn's hooks hold the Machine that holds
+        # the engine): left to the collector, two or three old sets linger beside the new
+        # one, 25-30 MB more at the peak of a full matrix.
+        self.verifier = None
+        gc.collect()
         # The templates' mistakes show here, before any fork.
         render.dialects(self.sources[1] if len(self.sources) > 1 else None)
         return Verifier(*self.sources)
@@ -252,7 +285,7 @@ def verify_specs(specs, *sources, jobs: int | None = None, real_tools: bool = Tr
                  progress: bool = False):
     """(Report, names of the other assemblers compared with) for every (text, Spec), in
     order. sources: the Verifier's arguments (tables, templates, ...)."""
-    for o in run_chunks(list(chunked(specs)), *sources, jobs=jobs, real_tools=real_tools, progress=progress):
+    for o in run_chunks(list(chunked(specs, sources[0] if sources else None)), *sources, jobs=jobs, real_tools=real_tools, progress=progress):
         if notes is not None:
             notes |= o.notes
         yield from zip(o.reports, o.compared)
