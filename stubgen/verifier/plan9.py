@@ -27,6 +27,10 @@ _SPACE = re.compile(r"\s")
 _ABSOLUTE = re.compile(_NUM)  # a bare address: MOVL $0xf1, 0xf1
 
 
+def _unnamed(m: re.Match) -> str:
+    return f"_+{m.group(2)}(FP)"
+
+
 def _int(s: str) -> int:
     try:
         return int(s, 0) if not _OCTAL.fullmatch(s) else int(s, 8)
@@ -197,7 +201,12 @@ class Plan9Reader:
             if m := _LABEL.fullmatch(s):
                 parsed.append((f".L{m.group(1)}:", None, None))
                 continue
-            key = (s, len(body.source)) if "(PC)" in s else s
+            # An FP slot's name changes nothing but the slot's name: a.n+8(FP) and b.n+8(FP)
+            # lower alike.
+            names = [m.group(1) for m in _FP.finditer(s)] if "(FP)" in s else []
+            key = _FP.sub(_unnamed, s) if names else s
+            if "(PC)" in s:
+                key = (key, len(body.source))
             line = memo.get(key)
             if line is None:
                 line = memo[key] = self._lower(s, len(body.source), symbols)
@@ -206,7 +215,7 @@ class Plan9Reader:
             parsed.append((lowered, len(body.source), rule))
             body.source.append(s)
             body.numbers.append(set(numbers))
-            body.slots += slots
+            body.slots += [(name, off, width) for name, (_, off, width) in zip(names, slots)]
             body.pooled += pooled
         if any(i >= len(body.source) for i in targets):
             raise ReadError(f"·{symbol}: a branch n(PC) points past the last instruction")
