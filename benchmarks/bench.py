@@ -64,7 +64,6 @@ def matrix_chunks(policies: str = "raw", scale: int = 1, size: int | None = None
     from stubgen import render, tables
     from stubgen.verifier import parallel
 
-    size = size or parallel.CHUNK
     t = tables.load()
     known = sorted(set(t.signatures).union(*(a.signatures for a in t.arches.values())))
     chunks = []
@@ -75,10 +74,11 @@ def matrix_chunks(policies: str = "raw", scale: int = 1, size: int | None = None
                 if not d.has_arch(aname):
                     continue
                 names = [n for n in known if t.available(arch, n)]
+                per = size or parallel.chunk_size(arch)
                 offered = d.offers(aname, "policy")
                 for policy in (offered if policies == "all" else [p for p in policies.split(",") if p in offered]):
-                    for i in range(0, len(names), size):
-                        part = tuple(names[i:i + size])
+                    for i in range(0, len(names), per):
+                        part = tuple(names[i:i + per])
                         chunks.append(parallel.ToRender(part, aname, dname, policy, len(part)))
     return chunks
 
@@ -116,67 +116,92 @@ def in_child(func: str, *args, env=None) -> dict:
 # Per stub: stubgen against the engines' floor
 
 class Capture:
-    """Records, for each stub stubgen checks, what it handed the engines: the assembler
-    (and its input, or its time when it is not Keystone) and the caller's state."""
+    """Records, for each stub stubgen checks, what it handed the engines: Keystone's
+    input (with the preamble Keystone is given), the bytes any assembler returned, and
+    the caller's state of each emulated stub."""
 
     def __init__(self):
-        from stubgen.verifier import assembler, emulator
+        from stubgen.verifier import assembler, emulator, llvm
 
-        self.asm_mod, self.emu_mod = assembler, emulator
+        self.mods = assembler, emulator, llvm
         self.asm_calls: list = []
+        self.codes: list = []
         self.prepares: list = []
 
     def __enter__(self):
-        ka, m = self.asm_mod.KeystoneAssembler, self.emu_mod.Machine
-        self._orig = (ka._asm, m.prepare)
-        orig_asm, orig_prepare = self._orig
-        cap, code_at = self, self.emu_mod.CODE
+        assembler, emulator, llvm = self.mods
+        ka, la, m = assembler.KeystoneAssembler, llvm.LlvmAssembler, emulator.Machine
+        self._orig = (ka._asm, la.assemble, m.prepare)
+        orig_asm, orig_llvm, orig_prepare = self._orig
+        cap, code_at = self, emulator.CODE
 
         def _asm(obj, lines, address):
+            out = orig_asm(obj, lines, address)
             if address == code_at:
-                cap.asm_calls.append(("keystone", obj._ks, "\n".join(lines), address))
-            return orig_asm(obj, lines, address)
+                cap.asm_calls.append((obj._ks, "\n".join(obj._preamble + list(lines)), address))
+                cap.codes.append(out.code)
+            return out
+
+        def llvm_assemble(obj, lines, address, symbols=None):
+            out = orig_llvm(obj, lines, address, symbols)
+            if address == code_at:
+                cap.codes.append(out.code)
+            return out
 
         def prepare(machine, regs, memory):
             p = orig_prepare(machine, regs, memory)
             cap.prepares.append((machine, dict(regs), p.writes, code_at))  # every run starts at CODE
             return p
 
-        ka._asm, m.prepare = _asm, prepare
+        ka._asm, la.assemble, m.prepare = _asm, llvm_assemble, prepare
         return self
 
     def __exit__(self, *exc):
-        self.asm_mod.KeystoneAssembler._asm, self.emu_mod.Machine.prepare = self._orig
+        assembler, emulator, llvm = self.mods
+        assembler.KeystoneAssembler._asm, llvm.LlvmAssembler.assemble, emulator.Machine.prepare = self._orig
 
 
 class BareUnicorn:
     """A Unicorn engine set up like stubgen's (the same memory, the same return and
     handler code) with only the hook a stub needs to finish: the kernel's trap answers
-    with the injected result. No memory hooks, no checks."""
+    with the injected result (and, where Unicorn stops on the trap rather than after it,
+    the PC steps over it). No memory hooks, no checks."""
 
     def __init__(self, machine):
         import unicorn
 
         from stubgen.verifier import emulator as em
-
-        e = machine.arch.engines.unicorn
         from stubgen.verifier.assembler import engine_mode
 
+        e = machine.arch.engines.unicorn
         uc = unicorn.Uc(getattr(unicorn, e["arch"]), engine_mode(unicorn, e["mode"]))
+        if e.get("cpu_model"):
+            consts = __import__(f"unicorn.{e['consts']}", fromlist=["_"])
+            uc.ctl_set_cpu_model(getattr(consts, e["cpu_model"]))
         uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)
         for base, size in ((em.CODE, em.CODE_SIZE), (em.STACK, em.STACK_SIZE), (em.SPECIAL, 0x1000)):
             uc.mem_map(base, size)
         uc.mem_write(em.SPECIAL, bytes(machine.uc.mem_read(em.SPECIAL, 0x1000)))
+        for name, value in e.get("init", {}).items():
+            consts = __import__(f"unicorn.{e['consts']}", fromlist=["_"])
+            uc.reg_write(getattr(consts, e["prefix"] + name.upper()), value)
         abi = machine.abi
-        result = machine.reg_ids[abi.result]
+        result, pc_id = machine.reg_ids[abi.result], machine.pc_id
         self.inject = 0
         trap_int = abi.trap.get("interrupt")
+        step = abi.opcodes[0].size if abi.trap.get("pc") == "at" else 0
 
         def on_intr(uc, intno, _):
-            if intno == trap_int:
-                uc.reg_write(result, self.inject & machine.mask)
-            else:
-                uc.emu_stop()
+            if intno != trap_int:
+                uc.emu_stop()  # the sentinel (s390x raises an interrupt there), a crash
+                return
+            uc.reg_write(result, self.inject & machine.mask)
+            if step:
+                pc = uc.reg_read(pc_id)
+                at = uc.mem_read(pc, step)
+                op = abi.opcodes[0]
+                if int.from_bytes(at, machine.arch.endian) & op.mask == op.value:
+                    uc.reg_write(pc_id, pc + step)
 
         uc.hook_add(unicorn.UC_HOOK_INTR, on_intr)
         if abi.trap.get("syscall_insn"):
@@ -196,109 +221,118 @@ class BareUnicorn:
         return uc.context_save()
 
 
-def per_stub(policies: str, scale: int) -> dict:
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it waited for (LLVM's runs)."""
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + c.ru_utime + c.ru_stime
+
+
+def per_stub(policies: str, scale: int, arches: tuple = ()) -> dict:
     """Stubgen's verification time per stub, and the floor for the same stubs, chunk by
-    chunk (nothing of the matrix is kept). Times are this process's CPU time, so that a
-    loaded machine's waits for a core count on neither side."""
+    chunk as a real run goes (check_many: LLVM gets each chunk's bodies at once; nothing
+    of the matrix is kept). Times are CPU time of this process and its children, so that
+    a loaded machine's waits for a core count on neither side.
+
+    The floor is what bare engines do for each stub, given what stubgen decided: every
+    assembler stubgen ran (Keystone bare; LLVM by the time stubgen's own batches took,
+    children included), Capstone's disasm_lite where the architecture has Capstone, and
+    the same injected runs on a bare Unicorn where the stub was emulated. Stubs nothing
+    emulates count on both sides, with only their assembly (and decoding) as floor."""
     import capstone
 
     from stubgen import render
     from stubgen.verifier import INJECTED, Verifier
-    from stubgen.verifier.assembler import KeystoneAssembler
+    from stubgen.verifier.assembler import engine_mode
+    from stubgen.verifier.checks import negated
     from stubgen.verifier.emulator import CODE, SENTINEL, STEP_LIMIT
 
-    clock = time.process_time
     v = Verifier()
     bare_uc: dict = {}
     cs_engines: dict = {}
-    stubgen_s = ks_s = cs_s = uc_s = other_asm_s = 0.0
+    per_arch: dict = {}
+    totals = dict.fromkeys(("stubgen", "keystone", "llvm", "capstone", "unicorn"), 0.0)
     n = unemulated = 0
     kinds: dict = {}
     for chunk in matrix_chunks(policies, scale):
+        if arches and chunk.arch not in arches:
+            continue
         specs = chunk.specs()
         arch = v.tables.arch(chunk.arch)
-        # The assembler stubgen uses here: Keystone is timed bare below; another backend
-        # (e.g. LLVM, a process per file) is timed inside stubgen's own calls, where its
-        # per-file work spreads over the file's stubs.
         syntax = v.reader(render.dialect(chunk.dialect), arch)[1]
-        backend = v.assembler(arch, syntax)
-        if isinstance(backend, KeystoneAssembler):
-            backend = None
-        else:
-            backend.assemble = _timed(backend.assemble, spent := [0.0], clock)
-        # stubgen, timed alone, per stub: only the stubs that the floor runs too count
-        # (a stub nothing emulates, loong64's or ppc64le's Go ones, costs less and would
-        # flatter the ratio)
-        took = []
-        for text, spec in specs:
-            t0 = clock()
-            v.check(text, spec)
-            took.append(clock() - t0)
-        if backend is not None:
-            del backend.assemble
-            other_asm_s += spent[0]
-            kinds[arch.name] = type(backend).__name__
-        # what it handed the engines (untimed; another pass over the same stubs)
-        for k, (text, spec) in enumerate(specs):
+        batched = [a for a in v.assemblers(arch, syntax) if a.batched]
+        spent = [0.0]
+        for a in batched:
+            a._batch = _timed(a._batch, spent, _cpu)
+        t0 = _cpu()
+        reports = v.check_many(specs)
+        took = _cpu() - t0
+        for a in batched:
+            del a._batch
+        kinds[arch.name] = "+".join(type(a).__name__.replace("Assembler", "") for a in v.assemblers(arch, syntax))
+        row = per_arch.setdefault(arch.name, dict.fromkeys(("stubs", "stubgen", "floor"), 0.0))
+        floor = spent[0]
+        totals["llvm"] += spent[0]
+        # what it handed the engines (untimed; another pass, LLVM's bytes now cached)
+        for (text, spec), rep in zip(specs, reports):
+            if not rep.ok:
+                raise RuntimeError(f"{spec.arch}/{spec.dialect} {spec.symbol} failed: {rep.problems[:2]}")
             with Capture() as cap:
-                rep = v.check(text, spec)
-            if not cap.prepares or not rep.ok:
-                unemulated += 1
-                continue
-            n += 1
-            stubgen_s += took[k]
-            machine, regs, writes, entry = cap.prepares[-1]
-            if cap.asm_calls and backend is None:
-                _, ks, source, address = cap.asm_calls[-1]
-                kinds[arch.name] = "keystone"
-            else:
-                ks, source, address = None, None, None
-            # Keystone
-            if ks is not None:
-                t0 = clock()
-                code, _ = ks.asm(source, address, as_bytes=True)
-                ks_s += clock() - t0
-                code = bytes(code)
-            else:
-                code = bytes(machine.uc.mem_read(CODE, machine.code_len))
-            # Capstone
+                v.check(text, spec)
+            code = cap.codes[0]
+            for ks, source, address in cap.asm_calls:
+                t0 = time.process_time()
+                ks.asm(source, address, as_bytes=True)
+                dt = time.process_time() - t0
+                totals["keystone"] += dt
+                floor += dt
             e = arch.engines.capstone
-            cs = cs_engines.get(arch.name)
-            if cs is None:
-                from stubgen.verifier.assembler import engine_mode
-
-                cs = cs_engines[arch.name] = capstone.Cs(getattr(capstone, e["arch"]), engine_mode(capstone, e["mode"]))
-            t0 = clock()
-            for _ in cs.disasm_lite(code, CODE):
-                pass
-            cs_s += clock() - t0
-            # Unicorn: code written, cache dropped, seven runs from the caller's state
-            bu = bare_uc.get(arch.name)
-            if bu is None:
-                bu = bare_uc[arch.name] = BareUnicorn(machine)
-            ctx = bu.context(regs)
-            uc = bu.uc
-            t0 = clock()
-            uc.mem_write(CODE, code + b"\0" * max(0, bu.code_len - len(code)))
-            uc.ctl_remove_cache(CODE, CODE + max(bu.code_len, len(code)))
-            bu.code_len = len(code)
-            for inject in INJECTED:
-                bu.inject = inject
-                uc.context_restore(ctx)
-                for addr, data in writes:
-                    uc.mem_write(addr, data)
-                try:
-                    uc.emu_start(entry, SENTINEL, count=STEP_LIMIT)
-                except bu.error:
+            if e is not None:
+                cs = cs_engines.get(arch.name)
+                if cs is None:
+                    cs = cs_engines[arch.name] = capstone.Cs(getattr(capstone, e["arch"]),
+                                                             engine_mode(capstone, e["mode"]))
+                t0 = time.process_time()
+                for _ in cs.disasm_lite(code, CODE):
                     pass
-            uc_s += clock() - t0
-    total = sum(c.count for c in matrix_chunks(policies, scale))
-    floor = ks_s + other_asm_s + cs_s + uc_s
-    return {"stubs": total, "floor_stubs": n, "unemulated_stubs": unemulated, "stubgen_us": stubgen_s / max(1, n) * 1e6,
-            "floor_us": floor / max(1, n) * 1e6, "keystone_us": ks_s / max(1, n) * 1e6,
-            "other_assembler_us": other_asm_s / max(1, n) * 1e6, "capstone_us": cs_s / max(1, n) * 1e6,
-            "unicorn_us": uc_s / max(1, n) * 1e6,
-            "floor_ratio": stubgen_s / floor if n and floor else None,
+                dt = time.process_time() - t0
+                totals["capstone"] += dt
+                floor += dt
+            if not cap.prepares:
+                unemulated += 1
+            else:
+                # Unicorn: code written, cache dropped, the same runs from the caller's state
+                machine, regs, writes, entry = cap.prepares[-1]
+                bu = bare_uc.get(arch.name)
+                if bu is None:
+                    bu = bare_uc[arch.name] = BareUnicorn(machine)
+                ctx = bu.context(regs)
+                uc = bu.uc
+                t0 = time.process_time()
+                uc.mem_write(CODE, code + b"\0" * max(0, bu.code_len - len(code)))
+                uc.ctl_remove_cache(CODE, CODE + max(bu.code_len, len(code)))
+                bu.code_len = len(code)
+                for inject in INJECTED + negated(machine.abi):
+                    bu.inject = int(inject)
+                    uc.context_restore(ctx)
+                    for addr, data in writes:
+                        uc.mem_write(addr, data)
+                    try:
+                        uc.emu_start(entry, SENTINEL, count=STEP_LIMIT)
+                    except bu.error:
+                        pass
+                dt = time.process_time() - t0
+                totals["unicorn"] += dt
+                floor += dt
+        n += len(specs)
+        totals["stubgen"] += took
+        row["stubs"] += len(specs)
+        row["stubgen"] += took
+        row["floor"] += floor
+    floor_s = sum(totals[k] for k in ("keystone", "llvm", "capstone", "unicorn"))
+    us = {f"{k}_us": totals[k] / max(1, n) * 1e6 for k in totals}
+    return {"stubs": n, "unemulated_stubs": unemulated, **us, "floor_us": floor_s / max(1, n) * 1e6,
+            "floor_ratio": totals["stubgen"] / floor_s if n and floor_s else None,
+            "floor_ratio_per_arch": {a: round(r["stubgen"] / r["floor"], 2) for a, r in per_arch.items() if r["floor"]},
             "floor_assemblers": kinds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -531,9 +565,9 @@ def one_repeat(a, pwn_py) -> dict:
                stubs_per_s_one_core=one["stubs"] / one["wall_s"],
                peak_rss_mb=max(every["rss_mb"], one["rss_mb"]))
     ps = in_child("per_stub", a.policies, a.scale, env=env)
-    fig.update({k: ps[k] for k in ("floor_stubs", "unemulated_stubs", "stubgen_us", "floor_us", "keystone_us", "other_assembler_us", "capstone_us",
-                                   "unicorn_us", "floor_ratio")})
-    fig["floor_assemblers"] = ps["floor_assemblers"]
+    fig.update({k: ps[k] for k in ("unemulated_stubs", "stubgen_us", "floor_us", "keystone_us", "llvm_us",
+                                   "capstone_us", "unicorn_us", "floor_ratio", "floor_ratio_per_arch",
+                                   "floor_assemblers")})
     # The floor's process holds bare engines beside stubgen's: the instrument, not stubgen.
     fig["floor_process_rss_mb"] = ps["rss_mb"]
     in_child("fixed_costs", env=env)  # the cache filled, as after any first run
@@ -626,9 +660,11 @@ def report(res) -> str:
         ("parallel_ratio", _fmt(s["parallel_ratio"]) + f"; CPU all/one {_fmt(s['parallel_cpu_ratio'])}"),
         ("stubgen per stub", _fmt(s["stubgen_us"], " us", 0)),
         ("floor per stub", _fmt(s["floor_us"], " us", 0) + f" (Keystone {s['keystone_us']['median']:.0f} + "
-         f"Capstone {s['capstone_us']['median']:.0f} + Unicorn x7 {s['unicorn_us']['median']:.0f}; assemblers "
-         f"{s['floor_assemblers']})"),
+         f"LLVM {s['llvm_us']['median']:.0f} + Capstone {s['capstone_us']['median']:.0f} + Unicorn "
+         f"{s['unicorn_us']['median']:.0f}; assemblers {s['floor_assemblers']}; "
+         f"{s['unemulated_stubs']['median']:.0f} stubs not emulated)"),
         ("floor_ratio", _fmt(s["floor_ratio"])),
+        ("floor_ratio per arch", ", ".join(f"{k} {v['median']:.2f}" for k, v in s["floor_ratio_per_arch"].items())),
         ("fixed_ms (cache)", ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in s["fixed_ms"].items())),
         ("fixed_ms (no cache)", ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in s["fixed_ms_no_cache"].items())),
         ("generate madvise", f"{_fmt(s['generate_ms'], ' ms', 0)}; python -c pass {_fmt(s['bare_ms'], ' ms', 0)}"),
