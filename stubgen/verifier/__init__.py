@@ -350,12 +350,11 @@ class Verifier:
 
     def _emulate(self, rep, code, s: Subject, machine, label=""):
         """Run code once per injected result; the first failing run's problems go to rep."""
-        from .caller import lay_out, unreported
+        from .caller import lay_out
         from .checks import HANDLER_POISON
 
         machine.load(code)
         setup = lay_out(s.arch, s.conv, s.kind, s.frame)
-        machine.report_outside(*unreported(setup))
         prepared = machine.prepare(setup.regs, setup.memory)
         stage = Stage(setup, placement(s, setup), len(code))
         watch = self.watch(machine, s.arch)

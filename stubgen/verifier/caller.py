@@ -129,13 +129,6 @@ class CallWatch:
             uc.reg_write(self._result_id, self.result & m.mask)
 
 
-def unreported(setup: Setup) -> tuple[tuple[int, int], tuple[int, int]]:
-    """([lo, hi) of reads, [lo, hi) of writes) that bad_accesses accepts whatever they
-    are: the emulator need not report accesses inside them."""
-    own_lo = setup.sp - OWN_FRAME
-    return (own_lo, setup.caller_frame[1]), (own_lo, setup.sp)
-
-
 def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_pc=None) -> tuple[list[str], list[str]]:
     """(problems, warnings): reads and writes outside what the stub may touch. A read
     just past the arguments is still in the caller's frame: a warning. skip_pc: the

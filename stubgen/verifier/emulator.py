@@ -23,7 +23,6 @@ VDSO_CELL = SPECIAL + 0x400  # a pointer to it, like runtime·_vdso
 LINKER = 0x500000
 CANARY = 0xA5
 STEP_LIMIT = 500
-MAX_ACCESS = 64  # bytes: no instruction of any table's architecture reads or writes more at once
 
 
 # What the fake kernel leaves in a register the syscall instruction or the kernel changes
@@ -182,14 +181,10 @@ class Machine:
             from unicorn import x86_const
 
             uc.hook_add(unicorn.UC_HOOK_INSN, self._on_syscall, None, 1, 0, x86_const.UC_X86_INS_SYSCALL)
-        # Memory hooks by kind: (begin, end) -> handle; every access reported until told
-        # what needs no report (report_outside)
-        self._mem_kinds = (unicorn.UC_HOOK_MEM_READ, unicorn.UC_HOOK_MEM_WRITE)
-        self._mem_hooks: dict[tuple, int] = {}
+        uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_mem)
         for name, value in e.get("init", {}).items():
             uc.reg_write(getattr(consts, e["prefix"] + name.upper()), value)
         self.uc = uc
-        self.report_outside(None, None)
         self.clean = uc.context_save()
         names = list(self.reg_ids)
         self._names = names
@@ -312,30 +307,6 @@ class Machine:
             self.run.writes.append((address, size, value, pc))
         else:
             self.run.reads.append((address, size, pc))
-
-    def report_outside(self, reads_ok: tuple[int, int] | None, writes_ok: tuple[int, int] | None) -> None:
-        """Report (to run.reads, run.writes) only the accesses that may touch memory
-        outside [lo, hi): the caller takes every access inside as allowed. Unicorn tests
-        a hook's range on the C side, by the access's first byte, so a run that stays
-        inside calls no Python at all; ranges reach MAX_ACCESS - 1 bytes into [lo, hi)
-        so that an access that starts inside and ends outside is still reported.
-        None: report every access of that kind."""
-        top = (1 << 64) - 1
-        want: dict[tuple, None] = {}
-        for kind, ok in zip(self._mem_kinds, (reads_ok, writes_ok)):
-            if ok is None:
-                want[(kind, 1, 0)] = None  # begin > end: everywhere
-                continue
-            lo, hi = ok
-            if lo > 0:
-                want[(kind, 0, lo - 1)] = None
-            want[(kind, max(0, hi - MAX_ACCESS + 1), top)] = None
-        for key in [k for k in self._mem_hooks if k not in want]:
-            self.uc.hook_del(self._mem_hooks.pop(key))
-        for key in want:
-            if key not in self._mem_hooks:
-                kind, begin, end = key
-                self._mem_hooks[key] = self.uc.hook_add(kind, self._on_mem, None, begin, end)
 
     def prepare(self, regs: dict, memory: list[tuple[int, bytes]]) -> Prepared:
         """The caller's registers as a saved context (shared by every stub that hands over
