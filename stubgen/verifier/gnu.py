@@ -20,6 +20,16 @@ def _number(tok: str) -> int:
     return int(tok, 0)
 
 
+_SIZE = re.compile(r"\.size\s+([\w.$]+)")
+
+
+def _sizes(line: str, symbol: str) -> bool:
+    """line is `.size symbol, ...` (a pattern per symbol would be compiled again for
+    every stub of a large matrix: re caches 512)."""
+    m = _SIZE.match(line)
+    return m is not None and m.group(1) == symbol
+
+
 class GnuReader:
     def __init__(self, arch, rules: dict):
         self.arch = arch
@@ -58,13 +68,12 @@ class GnuReader:
         start = labels.get(f"{symbol}:")
         if start is None:
             raise ReadError(f"no label {symbol}: in the file")
-        size = re.compile(r"\.size\s+" + re.escape(symbol) + r"\b")
         body = Body([], [], [])
         for i in range(start + 1, len(lines)):
             s = lines[i]
             if not s:
                 continue
-            if (s.endswith(":") and not s.startswith(".L")) or (s.startswith(".size") and size.match(s)):
+            if (s.endswith(":") and not s.startswith(".L")) or (s.startswith(".size") and _sizes(s, symbol)):
                 break
             if LOCAL_LABEL.fullmatch(s):
                 body.lines.append(s)
