@@ -4,6 +4,7 @@ from a saved clean context; new code is followed by dropping the translation cac
 from __future__ import annotations
 
 import importlib
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -190,8 +191,14 @@ class Machine:
         self._names = names
         self._all = _Registers(uc, [self.pc_id] + [self.reg_ids[r] for r in names], self.mask)
         self._read_pc = _Registers(uc, [self.pc_id], self.mask).first()
-        self._at_trap = _Registers(uc, [self.pc_id, self.reg_ids[abi.number]] + [self.reg_ids[r] for r in abi.args],
-                                   self.mask)
+        # At the trap: the PC, the number, the argument registers and, where the kernel
+        # copies arguments from the caller's stack, the stack pointer, in one call.
+        self._at_trap = _Registers(uc, [self.pc_id, self.reg_ids[abi.number]] + [self.reg_ids[r] for r in abi.args]
+                                   + ([self.reg_ids[self.sp]] if abi.stack_args else []), self.mask)
+        self._nargs = len(abi.args)
+        self._number_field = abi.trap.get("number_field")
+        self._stack_slots = struct.Struct(("<" if arch.endian == "little" else ">") + "I" * abi.stack_args["slots"]) \
+            if abi.stack_args else None
         self._clobbers = [(r, what) for r, what in abi.cpu_clobbers.items()]
         flag = [self.reg_ids[abi.error_flag]] if abi.error_flag else []
         # Flag bits inside a register the stub may also use (ppc64 CR): the rest keep their value.
@@ -202,6 +209,7 @@ class Machine:
         self._write_access = unicorn.UC_MEM_WRITE
         self._contexts: dict = {}
         self.code_len = 0
+        self._code = b""
         self.run: Run | None = None
         self.inject = 0
 
@@ -214,6 +222,14 @@ class Machine:
         self.uc.mem_write(CODE, code + b"\0" * max(0, self.code_len - len(code)))
         self.uc.ctl_remove_cache(CODE, CODE + max(self.code_len, len(code)))
         self.code_len = len(code)
+        self._code = bytes(code)
+
+    def _code_bytes(self, at: int, size: int) -> bytes:
+        """size bytes at address at: from the loaded code where they lie in it (no call
+        into Unicorn), else from the emulator's memory."""
+        if CODE <= at and at + size <= CODE + self.code_len:
+            return self._code[at - CODE:at - CODE + size]
+        return bytes(self.uc.mem_read(at, size))
 
     def reg(self, name: str) -> int:
         return self.uc.reg_read(self.reg_ids[name])
@@ -224,18 +240,17 @@ class Machine:
         self.uc.emu_stop()
 
     def _syscall(self, pc: int, seen: list[int], site=None):
-        args = tuple(seen[2:])
+        args = tuple(seen[2:2 + self._nargs])
         number = seen[1]
-        field = self.abi.trap.get("number_field")
+        field = self._number_field
         if field and site:
             # s390x svc NR: a nonzero immediate is the number; 0 leaves it to the register.
-            imm = int.from_bytes(self.uc.mem_read(site[0] + field["offset"], field["size"]), self.arch.endian)
+            imm = int.from_bytes(self._code_bytes(site[0] + field["offset"], field["size"]), self.arch.endian)
             number = imm or number
-        if self.abi.stack_args:
+        if self._stack_slots is not None:
             # The kernel copies these from the caller's stack at the trap.
-            at = self.reg(self.sp) + self.abi.stack_args["offset"]
-            raw = self.uc.mem_read(at, 4 * self.abi.stack_args["slots"])
-            args += tuple(int.from_bytes(raw[i:i + 4], self.arch.endian) for i in range(0, len(raw), 4))
+            at = seen[-1] + self.abi.stack_args["offset"]
+            args += self._stack_slots.unpack(self.uc.mem_read(at, self._stack_slots.size))
         assert self.run is not None
         self.run.traps.append(Trap(pc, number, args))
         self._trap_out.write(self._kernel_result() + [_clobbered(what, pc) for _, what in self._clobbers])
@@ -271,7 +286,7 @@ class Machine:
         for op in self.abi.opcodes:
             for at in ((pc, pc - op.size) if at_first else (pc - op.size, pc)):
                 try:
-                    word = int.from_bytes(self.uc.mem_read(at, op.size), self.arch.endian)
+                    word = int.from_bytes(self._code_bytes(at, op.size), self.arch.endian)
                 except self.uc_mod.UcError:
                     continue
                 if word & op.mask == op.value:
