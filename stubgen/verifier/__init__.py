@@ -84,6 +84,8 @@ class Verifier:
         self._watches: dict = {}
         self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
         self._expands: dict = {}  # (dialect, arch) -> {pseudo-instruction: instructions it becomes}
+        self._frames: dict = {}  # (arch, argument shapes, result bytes) -> CallFrame
+        self._setups: dict = {}  # (arch, convention kind, CallFrame) -> (caller's Setup, kernel's placement)
 
     def assemblers(self, arch, syntax=None) -> list:
         """The installed assemblers the tables allow for arch, the one that decides first
@@ -164,7 +166,11 @@ class Verifier:
                 frame = CallFrame(frame.args, None, frame.argsize)
         else:
             notes = []
-            frame = call_frame(conv, arch.word_bytes, sizes, sig.result.bytes(arch) if policy.returns else None)
+            # Many signatures share a shape: lay each shape's frame out once.
+            key = (arch.name, tuple(sizes), sig.result.bytes(arch) if policy.returns else None)
+            frame = self._frames.get(key)
+            if frame is None:
+                frame = self._frames[key] = call_frame(conv, arch.word_bytes, sizes, key[2])
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
@@ -354,9 +360,14 @@ class Verifier:
         from .checks import HANDLER_POISON
 
         machine.load(code)
-        setup = lay_out(s.arch, s.conv, s.kind, s.frame)
+        # The caller's state depends on the frame's shape alone (never changed once made).
+        key = (s.arch.name, s.kind, s.frame)
+        if key not in self._setups:
+            setup = lay_out(s.arch, s.conv, s.kind, s.frame)
+            self._setups[key] = (setup, placement(s, setup))
+        setup, where = self._setups[key]
         prepared = machine.prepare(setup.regs, setup.memory)
-        stage = Stage(setup, placement(s, setup), len(code))
+        stage = Stage(setup, where, len(code))
         watch = self.watch(machine, s.arch)
         watch.result = -1 if s.policy.handler_result else HANDLER_POISON
         mem = machine.uc.mem_read

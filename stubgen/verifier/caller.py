@@ -4,6 +4,7 @@ kernel's registers, the calls a stub makes into C, and the memory it may touch."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .body import mask
 from .conventions import CallFrame, CConvention
@@ -43,10 +44,15 @@ def entry_sp(return_address: str, word: int, call_align: int) -> int:
     return (SP0 // call_align) * call_align - pushed
 
 
+@lru_cache(maxsize=64)
+def _poisoned(registers: tuple, stack_pointer: str, word: int) -> dict:
+    return {r: poison(i, word) for i, r in enumerate(registers) if r != stack_pointer}
+
+
 def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
     """kind: "go_abi0" (arguments in the Go frame) or "c_abi"."""
     word, endian = arch.word_bytes, arch.endian
-    regs = {r: poison(i, word) for i, r in enumerate(arch.registers) if r != arch.stack_pointer}
+    regs = dict(_poisoned(tuple(arch.registers), arch.stack_pointer, word))
     memory, args = [], []
     ra = getattr(conv, "go_abi0" if kind == "go_abi0" else "c").return_address
     ra_on_stack = ra == "stack"
