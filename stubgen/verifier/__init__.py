@@ -168,9 +168,9 @@ class Verifier:
             notes = []
             # Many signatures share a shape: lay each shape's frame out once.
             key = (arch.name, tuple(sizes), sig.result.bytes(arch) if policy.returns else None)
-            frame = self._frames.get(key)
-            if frame is None:
-                frame = self._frames[key] = call_frame(conv, arch.word_bytes, sizes, key[2])
+            if key not in self._frames:
+                self._frames[key] = call_frame(conv, arch.word_bytes, sizes, key[2])
+            frame = self._frames[key]
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,

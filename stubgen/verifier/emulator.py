@@ -197,6 +197,7 @@ class Machine:
                                    + ([self.reg_ids[self.sp]] if abi.stack_args else []), self.mask)
         self._nargs = len(abi.args)
         self._number_field = abi.trap.get("number_field")
+        self._stack_offset = abi.stack_args["offset"] if abi.stack_args else 0
         self._stack_slots = struct.Struct(("<" if arch.endian == "little" else ">") + "I" * abi.stack_args["slots"]) \
             if abi.stack_args else None
         self._clobbers = [(r, what) for r, what in abi.cpu_clobbers.items()]
@@ -249,7 +250,7 @@ class Machine:
             number = imm or number
         if self._stack_slots is not None:
             # The kernel copies these from the caller's stack at the trap.
-            at = seen[-1] + self.abi.stack_args["offset"]
+            at = seen[-1] + self._stack_offset
             args += self._stack_slots.unpack(self.uc.mem_read(at, self._stack_slots.size))
         assert self.run is not None
         self.run.traps.append(Trap(pc, number, args))
