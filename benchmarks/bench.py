@@ -507,7 +507,7 @@ def pwntools(py: str, sample: int, ours_one_core_sps: float, ours_all_cores_sps:
                 v.check(s.text, _spec(s))
             if not cap.asm_calls:
                 continue
-            source = cap.asm_calls[-1][2]
+            source = cap.asm_calls[-1][1]
             # The same instructions, in the syntax our reader hands Keystone (pwntools
             # itself starts x86 in Intel syntax).
             syntax = v.reader(render.dialect("gnu"), arch)[1]

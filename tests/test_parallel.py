@@ -22,6 +22,7 @@ def _verdicts(outcomes):
 def small_chunks(monkeypatch):
     # Many chunks and workers even for a few hundred stubs.
     monkeypatch.setattr(parallel, "CHUNK", 5)
+    monkeypatch.setattr(parallel, "BATCHED_CHUNK", 7)
     monkeypatch.setattr(parallel, "MIN_PER_JOB", 1)
 
 
@@ -119,3 +120,44 @@ def test_bad_tables_or_templates_are_one_error_before_any_worker(tmp_path, small
     with pytest.raises(StubgenError, match=bad.name):
         sources = (str(tmp_path / kind), None) if kind == "tables" else (None, str(tmp_path / kind))
         list(parallel.run_chunks(list(parallel.chunked(specs)), *sources, jobs=2))
+
+
+def test_chunks_are_larger_where_the_assembler_runs_in_a_child():
+    """LLVM costs a process per call: its architectures' stubs go out BATCHED_CHUNK at a
+    time, the others CHUNK at a time, and a chunk never mixes the two sizes' runs."""
+    from stubgen import tables
+    from stubgen.verifier.assembler import batches
+
+    t = tables.load()
+    batched = next((a for a in t.arches.values() if batches(a)), None)
+    plain = next((a for a in t.arches.values() if not batches(a)), None)
+    if batched is None or plain is None:
+        pytest.skip("needs an architecture assembled by LLVM (pip install 'stubgen[llvm]') and one that is not")
+    specs = [(text, spec) for text, spec in stubgen.verifier.stub_specs(
+        stubgen.generate("all", [plain.name, batched.name], ["gnu"], "raw"))]
+    sizes = {}
+    for c in parallel.chunked(specs):
+        arches = {s.arch for _, s in c.items}
+        sizes.setdefault(min(arches), []).append(len(c))
+    assert max(sizes[plain.name]) == parallel.CHUNK
+    assert max(sizes[batched.name]) == parallel.BATCHED_CHUNK
+
+
+def test_an_engine_set_given_up_is_freed_at_once():
+    """An engine set is a reference cycle (Unicorn's hooks hold the Machine): the worker
+    that moves past MAX_ARCHES architectures must not keep the old set until the
+    collector happens to run."""
+    import gc
+    import weakref
+
+    from stubgen import tables
+
+    checker = parallel._Checker((None,), False)
+    arch = next(a for a in tables.load().arches.values() if a.engines.unicorn)
+    machine = weakref.ref(checker.verifier.machine(arch))
+    gc.disable()  # only _fresh may collect
+    try:
+        checker.verifier = checker._fresh()
+        assert machine() is None
+    finally:
+        gc.enable()
