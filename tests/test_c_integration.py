@@ -6,7 +6,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import REQUIRE_TOOLS
+from conftest import REQUIRE_TOOLS, need_gnu_tool
 
 import stubgen
 from stubgen import cli, crosscheck, realtools, tables
@@ -15,15 +15,6 @@ from stubgen.errors import StubgenError
 ARCHES = sorted(tables.load().arches)
 
 
-def tool(arch, name):
-    try:
-        return realtools.gnu_tool(arch, name)
-    except realtools.ToolAbsent as e:  # none exists for the architecture: nothing to install, even in CI
-        pytest.skip(str(e))
-    except realtools.ToolMissing as e:
-        if REQUIRE_TOOLS:
-            pytest.fail(str(e))
-        pytest.skip(str(e))
 
 
 def sh(*cmd, cwd=None, env=None):
@@ -108,7 +99,7 @@ def test_a_c_program_with_sys_syscall_h_compiles_and_links_shared_and_pie(genera
 @pytest.mark.crosscheck
 def test_the_link_check_fails_on_a_stub_that_needs_a_text_relocation(tmp_path):
     """The 386 errno stub before its PLT call: a plain call to the handler."""
-    tool("386", "gcc")
+    need_gnu_tool("386", "gcc")
     stubgen.write(stubgen.generate(dialects=["gnu"], arches=["386"], policy="errno"), tmp_path / "out")
     asm = tmp_path / "out" / "gnu" / "stubs_linux_386.S"
     assert "call\tstubgen_errno@PLT" in asm.read_text()
@@ -119,7 +110,7 @@ def test_the_link_check_fails_on_a_stub_that_needs_a_text_relocation(tmp_path):
 
 @pytest.mark.crosscheck
 def test_the_link_check_fails_when_the_number_macros_collide_with_glibc(tmp_path):
-    tool("amd64", "gcc")
+    need_gnu_tool("amd64", "gcc")
     stubgen.write(stubgen.generate(dialects=["gnu"], arches=["amd64"], sysnum_prefix="SYS_"), tmp_path / "out")
     (r,) = crosscheck.run(tmp_path / "out", checks=["gnu link"], work=tmp_path / "work")
     assert r.status == crosscheck.FAIL and "redefined" in r.detail, r
@@ -128,7 +119,7 @@ def test_the_link_check_fails_when_the_number_macros_collide_with_glibc(tmp_path
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("arch", ARCHES)
 def test_hidden_and_weak_symbols(arch, tmp_path):
-    readelf = tool(arch, "readelf")
+    readelf = need_gnu_tool(arch, "readelf")
     stubgen.write(stubgen.generate(dialects=["gnu"], arches=[arch], visibility="hidden", weak=True), tmp_path)
     obj = realtools.gnu_assemble(tmp_path / "gnu" / f"stubs_linux_{arch}.S", arch, tmp_path / "s.o")
     (line,) = [ln for ln in sh(readelf, "-sW", obj).stdout.splitlines() if ln.endswith(" sys_madvise")]

@@ -5,7 +5,7 @@ policy, and the callee-saved registers kept."""
 import subprocess
 
 import pytest
-from conftest import REQUIRE_TOOLS
+from conftest import REQUIRE_TOOLS, need_gnu_tool
 from crosscheck_support import ARCHES, POLICIES, generated, require, results
 
 from stubgen import crosscheck, realtools, tables
@@ -25,15 +25,6 @@ GNU_ANCHORS = {
 GNU_CASES = [(p, a) for p in POLICIES["gnu"] for a in ARCHES]
 
 
-def _tool(arch, tool):
-    try:
-        return realtools.gnu_tool(arch, tool)
-    except realtools.ToolAbsent as e:  # none exists for the architecture: nothing to install, even in CI
-        pytest.skip(str(e))
-    except realtools.ToolMissing as e:
-        if REQUIRE_TOOLS:
-            pytest.fail(str(e))
-        pytest.skip(str(e))
 
 
 @pytest.mark.crosscheck
@@ -45,7 +36,7 @@ def test_gnu_as_assembles_every_stub_without_warnings(policy, arch):
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("arch", sorted(GNU_ANCHORS))
 def test_gnu_as_bytes_equal_guide_anchors(arch):
-    _tool(arch, "as"), _tool(arch, "objcopy"), _tool(arch, "nm")
+    need_gnu_tool(arch, "as"), need_gnu_tool(arch, "objcopy"), need_gnu_tool(arch, "nm")
     code = realtools.gnu_asm_bytes(generated("raw") / "gnu" / f"stubs_linux_{arch}.S", arch)
     assert code["sys_madvise"].hex() == GNU_ANCHORS[arch]
 
@@ -82,7 +73,7 @@ CLOBBERS = {
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("arch", ARCHES)
 def test_callee_saved_check_catches_a_clobbering_stub(arch, tmp_path):
-    _tool(arch, "gcc")
+    need_gnu_tool(arch, "gcc")
     src = generated("raw") / "gnu" / f"stubs_linux_{arch}.S"
     text = src.read_text()
     broken = CLOBBERS[arch](text)
@@ -105,6 +96,6 @@ def test_cross_as_is_the_one_for_the_triple():
     for arch in tables.load().arches.values():
         if arch.c_toolchain.get("gnu_absent"):  # none exists for it (loong64): nothing to compare
             continue
-        asm = _tool(arch, "as")
+        asm = need_gnu_tool(arch, "as")
         out = subprocess.run([asm, "--version"], capture_output=True, text=True).stdout
         assert arch.gnu_triple in out, out
