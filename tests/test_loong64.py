@@ -41,6 +41,18 @@ def _one_check(out, check: str, tmp_path):
     return r
 
 
+def _broken_row(tmp_path, old: str, new: str, check: str):
+    """(the row of check, the stub file as generated) for the GNU madvise stub with old
+    replaced by new (which must change it)."""
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate(["madvise"], [ARCH], ["gnu"]), out)
+    asm = out / "gnu" / f"stubs_linux_{ARCH}.S"
+    text = asm.read_text()
+    assert old in text
+    asm.write_text(text.replace(old, new))
+    return _one_check(out, check, tmp_path), text
+
+
 def test_numbers_come_from_the_generic_table_with_loongarchs_abis():
     t = tables.load()
     arch = t.arch(ARCH)
@@ -200,26 +212,13 @@ def test_the_argument_shapes_on_the_real_kernel(tmp_path, policy):
 def test_the_real_kernel_sees_a_wrong_number_the_verifier_cannot_run(tmp_path):
     """mincore (232) for madvise (233) assembles, and nothing here runs it; the program
     under qemu-loongarch64 does, and fails."""
-    out = tmp_path / "out"
-    stubgen.write(stubgen.generate(["madvise"], [ARCH], ["gnu"]), out)
-    asm = out / "gnu" / f"stubs_linux_{ARCH}.S"
-    text = asm.read_text()
-    assert "li.w\t$a7, 0xe9\n" in text
-    asm.write_text(text.replace("li.w\t$a7, 0xe9\n", "li.w\t$a7, 0xe8\n"))
-    r = _one_check(out, "kernel valid", tmp_path)
+    r, _ = _broken_row(tmp_path, "li.w\t$a7, 0xe9\n", "li.w\t$a7, 0xe8\n", "kernel valid")
     assert r.status == crosscheck.FAIL and "qemu-loongarch64" in r.detail, r
 
 
 @pytest.mark.crosscheck
 def test_the_callee_saved_caller_catches_a_stub_that_clobbers_s0(tmp_path):
-    out = tmp_path / "out"
-    stubgen.write(stubgen.generate(["madvise"], [ARCH], ["gnu"]), out)
-    asm = out / "gnu" / f"stubs_linux_{ARCH}.S"
-    text = asm.read_text()
-    broken = text.replace("\tsyscall\t0x0\n", "\tsyscall\t0x0\n\tmove\t$s0, $zero\n")
-    assert broken != text
-    asm.write_text(broken)
-    r = _one_check(out, "kernel callee-saved", tmp_path)
+    r, _ = _broken_row(tmp_path, "\tsyscall\t0x0\n", "\tsyscall\t0x0\n\tmove\t$s0, $zero\n", "kernel callee-saved")
     assert r.status == crosscheck.FAIL and "callee-saved s0" in r.detail, r
 
 
@@ -263,14 +262,8 @@ def test_the_c_toolchain_fact_takes_cpu_flags_only(tmp_path, flag):
 def test_the_link_row_refuses_a_text_relocation_and_textrel_is_read_without_binutils(tmp_path):
     """zig cc rejects -z text; lld refuses text relocations by default, so the row still
     fails on one; and DT_TEXTREL is read with pyelftools where no readelf exists."""
-    out = tmp_path / "out"
-    stubgen.write(stubgen.generate(["madvise"], [ARCH], ["gnu"]), out)
-    asm = out / "gnu" / f"stubs_linux_{ARCH}.S"
-    text = asm.read_text()
-    broken = text.replace("\tjr\t$ra\n\t.cfi_endproc", "\tla.abs\t$t1, stubgen_errno\n\tjr\t$ra\n\t.cfi_endproc")
-    assert broken != text
-    asm.write_text(broken)
-    r = _one_check(out, "gnu link", tmp_path)
+    r, text = _broken_row(tmp_path, "\tjr\t$ra\n\t.cfi_endproc", "\tla.abs\t$t1, stubgen_errno\n\tjr\t$ra\n\t.cfi_endproc",
+                    "gnu link")
     assert r.status == crosscheck.FAIL and "R_LARCH_ABS" in r.detail, r
     # A word in .text that needs the dynamic linker, linked with text relocations allowed:
     # the reader sees DT_TEXTREL; the stubs as generated have none.
