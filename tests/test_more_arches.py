@@ -32,6 +32,13 @@ def _check(verifier, s, text):
     return verifier.check(text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
 
 
+def _broken(verifier, s, old, new=""):
+    """The report on s's text with old replaced by new (which must change it)."""
+    broken = s.text.replace(old, new)
+    assert broken != s.text
+    return _check(verifier, s, broken)
+
+
 def test_numbers_come_from_the_mips_tables_plus_nr_linux():
     t = tables.load()
     # syscall(2) and the issue: o32 numbers are 4000 + n, n64 5000 + n.
@@ -100,9 +107,7 @@ def test_every_mips_mutant_is_killed(verifier):
 def test_a_stub_that_returns_the_positive_errno_fails(verifier, arch):
     s = _stub(arch, "gnu")
     neg = "\tdsubu\t$v0, $zero, $v0\n" if arch == "mips64le" else "\tsubu\t$v0, $zero, $v0\n"
-    broken = s.text.replace(neg, "")
-    assert broken != s.text
-    rep = _check(verifier, s, broken)
+    rep = _broken(verifier, s, neg)
     assert not rep.ok
     assert any("kernel result -1:" in p and "expected 0xffffffff" in p for p in rep.problems), rep.describe()
 
@@ -111,26 +116,20 @@ def test_a_stub_that_returns_the_positive_errno_fails(verifier, arch):
 def test_a_stub_that_negates_without_the_v0_gt_0_guard_fails(verifier, arch):
     # musl 5db475f0: a3 set with an already negated v0; negating it again returns +89.
     s = _stub(arch, "plan9")
-    broken = s.text.replace("\tBLEZ\tR2, ok\n", "")
-    assert broken != s.text
-    rep = _check(verifier, s, broken)
+    rep = _broken(verifier, s, "\tBLEZ\tR2, ok\n")
     assert not rep.ok
     assert rep.problems[0].startswith("kernel result -89 (already negated, error flag set): result slot ret")
 
 
 def test_an_o32_stack_argument_in_the_wrong_slot_fails(verifier):
     s = _stub("mips", "plan9", syscall="mmap")
-    broken = s.text.replace("MOVW\tR9, 20(R29)", "MOVW\tR9, 24(R29)")
-    assert broken != s.text
-    rep = _check(verifier, s, broken)
+    rep = _broken(verifier, s, "MOVW\tR9, 20(R29)", "MOVW\tR9, 24(R29)")
     assert any("argument 6 (32-bit) in the stack slot at sp+20" in p for p in rep.problems), rep.describe()
 
 
 def test_a_stub_that_leaves_its_stack_frame_fails(verifier):
     s = _stub("mipsle", "gnu", syscall="syscall6")
-    broken = s.text.replace("\taddiu\t$sp, $sp, 0x18\n", "")
-    assert broken != s.text
-    rep = _check(verifier, s, broken)
+    rep = _broken(verifier, s, "\taddiu\t$sp, $sp, 0x18\n")
     assert any("unbalanced" in p for p in rep.problems), rep.describe()
 
 
@@ -162,9 +161,7 @@ def test_a_directive_in_the_text_still_never_reaches_keystone(verifier):
 def test_the_error_flag_alone_decides_the_crash(verifier):
     s = _stub("mips64le", "gnu", "crash")
     # a crash policy that tests the sign of v0 instead of a3 misses every error (v0 > 0)
-    broken = s.text.replace("beqz\t$a3,", "bgez\t$v0,")
-    assert broken != s.text
-    rep = _check(verifier, s, broken)
+    rep = _broken(verifier, s, "beqz\t$a3,", "bgez\t$v0,")
     assert any("returned on an error result" in p for p in rep.problems), rep.describe()
 
 
@@ -335,9 +332,7 @@ def test_every_emulated_ppc64le_mutant_is_killed(verifier):
 
 def test_a_ppc64le_stub_that_ignores_cr0_so_fails(verifier):
     s = _stub("ppc64le", "gnu")
-    broken = s.text.replace("\tneg\t%r3, %r3\n", "")
-    assert broken != s.text
-    rep = _check(verifier, s, broken)
+    rep = _broken(verifier, s, "\tneg\t%r3, %r3\n")
     assert rep.emulated and not rep.ok
     assert any("kernel result -1:" in p and "expected 0xffffffffffffffff" in p for p in rep.problems), rep.describe()
 
