@@ -285,7 +285,8 @@ def verify_specs(specs, *sources, jobs: int | None = None, real_tools: bool = Tr
                  progress: bool = False):
     """(Report, names of the other assemblers compared with) for every (text, Spec), in
     order. sources: the Verifier's arguments (tables, templates, ...)."""
-    for o in run_chunks(list(chunked(specs, sources[0] if sources else None)), *sources, jobs=jobs, real_tools=real_tools, progress=progress):
+    chunks = list(chunked(specs, sources[0] if sources else None))
+    for o in run_chunks(chunks, *sources, jobs=jobs, real_tools=real_tools, progress=progress):
         if notes is not None:
             notes |= o.notes
         yield from zip(o.reports, o.compared)
