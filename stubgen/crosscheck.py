@@ -257,18 +257,18 @@ def build_go(module: Path, goarch: str, out: Path) -> Path:
 
 # --- C ------------------------------------------------------------------------------
 
-def _gcc(cmd: list, gcc: str, arch, tables=None, warnings_fail: bool = False) -> subprocess.CompletedProcess:
+def _cc(cmd: list, arch, tables=None, warnings_fail: bool = False) -> subprocess.CompletedProcess:
     """Run the C compiler (cmd starts with realtools.c_compiler's command); a missing C
     library is a missing tool, any other refusal (or, with warnings_fail, any word on
     stderr) a failure."""
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300,
                        env=realtools.c_env(arch, tables))
-    msg = (r.stderr or r.stdout).strip()
+    msg, name = (r.stderr or r.stdout).strip(), Path(cmd[0]).name
     if r.returncode != 0 and ("cannot find -lc" in msg or "crt1.o" in msg or "stdio.h" in msg
                               or "sys/syscall.h: No such file" in msg):
-        raise realtools.ToolMissing(f"the C library for {Path(gcc).name}", realtools.gcc_package(arch, tables))
+        raise realtools.ToolMissing(f"the C library for {name}", realtools.gcc_package(arch, tables))
     if r.returncode != 0 or (warnings_fail and r.stderr.strip()):
-        raise realtools.ToolFailed(f"{Path(gcc).name}: {msg}")
+        raise realtools.ToolFailed(f"{name}: {msg}")
     return r
 
 
@@ -276,7 +276,6 @@ def link_c(asm: Path, headers: list[Path], arch, errno_handler: str, work: Path,
     """(status, detail): the stubs linked -shared and -pie with a PIC C unit that includes
     <sys/syscall.h> and every generated header; a warning or a TEXTREL fails."""
     cc = realtools.c_compiler(arch, tables)
-    gcc = cc[0]
     obj = realtools.c_assemble(asm, arch, work / "stubs.o", tables)
     unit = work / "link_unit.o"
     # <sys/syscall.h> first, as a program would: a macro the generated headers define
@@ -285,12 +284,12 @@ def link_c(asm: Path, headers: list[Path], arch, errno_handler: str, work: Path,
     source.write_text("".join(f'#include {h}\n' for h in
                               ["<sys/syscall.h>", *(f'"{p.resolve()}"' for p in headers),
                                f'"{(PROGRAMS / "link.c").resolve()}"']))
-    _gcc([*cc, "-c", "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-          f"-DERRNO_HANDLER={errno_handler}", "-o", unit, source], gcc, arch, tables, True)
+    _cc([*cc, "-c", "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
+         f"-DERRNO_HANDLER={errno_handler}", "-o", unit, source], arch, tables, True)
     done = []
     for kind, flags in (("-shared", ["-shared"]), ("-pie", ["-fPIE", "-pie"])):
         out = work / f"link{kind}"
-        _gcc([*cc, *flags, *realtools.c_text_flags(arch, tables), "-o", out, unit, obj], gcc, arch, tables, True)
+        _cc([*cc, *flags, *realtools.c_text_flags(arch, tables), "-o", out, unit, obj], arch, tables, True)
         if realtools.has_textrel(out, arch, tables):
             return FAIL, f"{kind}: the output has DT_TEXTREL"
         done.append(kind)
@@ -302,13 +301,12 @@ def build_c(asm: Path, header: Path, arch, symbol: str, policy: str, errno_handl
     """Statically link the test program with the stub, assembled on its own (GNU as, or
     LLVM where the tables name no GNU tools)."""
     cc = realtools.c_compiler(arch, tables)
-    gcc = cc[0]
     obj = realtools.c_assemble(asm, arch, out.with_suffix(".o"), tables)
     returns = int(policies.POLICIES[policy].returns)
     cmd = [*cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-include", str(header),
            f"-DSTUB={symbol}", f"-DSTUB_RETURNS={returns}", f"-DPOLICY_ERRNO={int(policy == 'errno')}",
            f"-DERRNO_HANDLER={errno_handler}", "-o", str(out), str(PROGRAMS / "madvise.c"), str(obj)]
-    _gcc(cmd, gcc, arch, tables)
+    _cc(cmd, arch, tables)
     return out
 
 
@@ -590,9 +588,7 @@ def _shapes(g, t, entry, arch, policy, asm, header, checks, adir, tables) -> lis
                "-include", str(header), *(f"-D{k}={v}" for k, v in defs.items()),
                f"-DSTUB_RETURNS={int(returns)}", f"-DPOLICY_ERRNO={int(policy == 'errno')}",
                f"-DERRNO_HANDLER={handler}", "-o", str(out), str(PROGRAMS / "shapes.c"), str(obj)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=realtools.c_env(arch, tables))
-        if r.returncode != 0:
-            raise realtools.ToolFailed(f"{Path(cc[0]).name}: {(r.stderr or r.stdout).strip()}")
+        _cc(cmd, arch, tables)
         return PASS, str(out)
 
     return _run_shapes("gnu", arch, policy, checks, build, {}, tables)

@@ -135,6 +135,7 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
         aliases = overrides.get("entry_aliases", {}).get(name, {})
         side = ArchSignatures()
         results[name] = side
+        built = _BuiltDefs(defs, arch.word_bytes)
         for e in syscalltbl.parse(tbl, abis):
             if not e.entry or e.entry in (ENOSYS, "-"):
                 side.reserved.append(e.name)
@@ -144,7 +145,7 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
                 continue
             function = aliases.get(e.entry, e.entry)
             try:
-                d = kernelc.resolve_entry(function, _BuiltDefs(defs, arch.word_bytes), arch_dir, config)
+                d = kernelc.resolve_entry(function, built, arch_dir, config)
             except LookupError as err:
                 side.untyped[e.name] = f"entry point {e.entry}: {err}" if not str(err).startswith(e.entry + ":") \
                     else f"entry point {err}"

@@ -100,8 +100,7 @@ def zero_after_trap(arch, code: bytes, address: int, opcodes, zero: dict, read_f
     insns = list(_cs(arch, False).disasm_lite(code, address))
     problems, last = [], None
     for k, (at, size, _, _) in enumerate(insns):
-        word = int.from_bytes(code[at - address:at - address + size], arch.endian)
-        if any(op.size == size and word & op.mask == op.value for op in opcodes):
+        if any(op.matches(code[at - address:at - address + size], arch.endian) for op in opcodes):
             last = k
             after = insns[k + 1] if k + 1 < len(insns) else None
             text = f"{after[2]} {after[3]}".strip() if after else "nothing"

@@ -287,10 +287,10 @@ class Machine:
         for op in self.abi.opcodes:
             for at in ((pc, pc - op.size) if at_first else (pc - op.size, pc)):
                 try:
-                    word = int.from_bytes(self._code_bytes(at, op.size), self.arch.endian)
+                    found = op.matches(self._code_bytes(at, op.size), self.arch.endian)
                 except self.uc_mod.UcError:
                     continue
-                if word & op.mask == op.value:
+                if found:
                     return at, op.size
         return None
 

@@ -20,6 +20,10 @@ class Opcode:
     mask: int
     value: int
 
+    def matches(self, data: bytes, endian: str) -> bool:
+        """Whether data (exactly one word of this opcode's size) is this trap."""
+        return len(data) == self.size and int.from_bytes(data, endian) & self.mask == self.value  # type: ignore[arg-type]
+
 
 def trap_sites(opcodes, code: bytes, endian: str) -> list[int]:
     """Offsets in code of the trap instructions (opcodes), read at every multiple of
@@ -28,7 +32,7 @@ def trap_sites(opcodes, code: bytes, endian: str) -> list[int]:
     found = set()
     for op in opcodes:
         for at in range(0, len(code) - op.size + 1, op.size):
-            if int.from_bytes(code[at:at + op.size], endian) & op.mask == op.value:  # type: ignore[arg-type]
+            if op.matches(code[at:at + op.size], endian):
                 found.add(at)
     return sorted(found)
 
