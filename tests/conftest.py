@@ -6,30 +6,46 @@ import pytest
 REQUIRE_TOOLS = os.environ.get("STUBGEN_REQUIRE_TOOLS") == "1"
 
 
-def need_tool(name: str, package: str):
-    """Skip (on a user's machine) or fail (in CI) when a real tool is missing."""
-    path = shutil.which(name)
-    if path:
-        return path
-    msg = f"{name} not found: install {package}"
+def tool_missing(msg: str):
+    """A tool one could install is missing: skip on a user's machine, fail in CI."""
     if REQUIRE_TOOLS:
         pytest.fail(msg)
     pytest.skip(msg)
 
 
-def need_gnu_tool(arch, name: str):
-    """arch's GNU tool (as, readelf, ...): skipped where none exists for the
-    architecture (nothing to install, even in CI); missing: skipped, or failed in CI."""
+def need_tool(name: str, package: str):
+    """The path of a real tool on PATH (tool_missing when it is not there)."""
+    path = shutil.which(name)
+    if path:
+        return path
+    tool_missing(f"{name} not found: install {package}")
+
+
+def need_real(find, *args):
+    """find(*args), a stubgen.realtools lookup: skipped where no such tool exists for the
+    architecture (nothing to install, even in CI), tool_missing where it is not installed."""
     from stubgen import realtools
 
     try:
-        return realtools.gnu_tool(arch, name)
+        return find(*args)
     except realtools.ToolAbsent as e:
         pytest.skip(str(e))
     except realtools.ToolMissing as e:
-        if REQUIRE_TOOLS:
-            pytest.fail(str(e))
-        pytest.skip(str(e))
+        tool_missing(str(e))
+
+
+def need_gnu_tool(arch, name: str):
+    """arch's GNU tool (as, readelf, gcc...), through need_real."""
+    from stubgen import realtools
+
+    return need_real(realtools.gnu_tool, arch, name)
+
+
+def check_text(verifier, stub, text: str):
+    """verifier's report on text held to what stub (from stubgen.generate) promises."""
+    from stubgen.verifier import stub_specs
+
+    return verifier.check(text, stub_specs([stub])[0][1])
 
 
 @pytest.fixture(scope="session")

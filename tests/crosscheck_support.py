@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import REQUIRE_TOOLS
+from conftest import tool_missing
 
 import stubgen
 from stubgen import crosscheck
@@ -37,14 +37,20 @@ def results(policy: str) -> dict:
     return {(r.check, r.arch, r.dialect): r for r in rs}
 
 
+def skipped(result):
+    """A row that skipped: the test skips where a tool to install is missing (fails in
+    CI), and fails where the row could not run for any other reason."""
+    msg = f"{result.check} {result.arch} {result.dialect}: {result.detail}"
+    if not result.missing:
+        pytest.fail(msg)
+    tool_missing(msg)
+
+
 def require(result):
-    """A skipped row skips the test (or fails it in CI); a failed row fails it."""
+    """A skipped row: skipped(); a failed row fails the test."""
     assert result is not None, "no such row"
     if result.status == crosscheck.SKIP:
-        msg = f"{result.check} {result.arch} {result.dialect}: {result.detail}"
-        if REQUIRE_TOOLS or not result.missing:
-            pytest.fail(msg)
-        pytest.skip(msg)
+        skipped(result)
     assert result.status == crosscheck.PASS, f"{result.check} {result.arch} {result.dialect} " \
                                              f"({result.policy}): {result.detail}"
     return result

@@ -6,15 +6,13 @@ import re
 import subprocess
 
 import pytest
-from conftest import REQUIRE_TOOLS, need_gnu_tool
+from conftest import need_gnu_tool, need_real
 
 import stubgen
 from stubgen import cli, crosscheck, realtools, tables
 from stubgen.errors import StubgenError
 
 ARCHES = sorted(tables.load().arches)
-
-
 
 
 def sh(*cmd, cwd=None, env=None):
@@ -24,12 +22,7 @@ def sh(*cmd, cwd=None, env=None):
 def compiler(arch):
     """The C compiler command for arch (a cross gcc, or zig cc where the tables name it)
     and its environment."""
-    try:
-        return realtools.c_compiler(arch), realtools.c_env(arch)
-    except realtools.ToolMissing as e:
-        if REQUIRE_TOOLS:
-            pytest.fail(str(e))
-        pytest.skip(str(e))
+    return need_real(realtools.c_compiler, arch), realtools.c_env(arch)
 
 
 def test_number_macros_are_namespaced_by_default_and_the_prefix_is_an_option(tmp_path):

@@ -5,7 +5,7 @@ policy, and the callee-saved registers kept."""
 import subprocess
 
 import pytest
-from conftest import REQUIRE_TOOLS, need_gnu_tool
+from conftest import need_gnu_tool, need_real
 from crosscheck_support import ARCHES, POLICIES, generated, require, results
 
 from stubgen import crosscheck, realtools, tables
@@ -23,8 +23,6 @@ GNU_ANCHORS = {
 }
 
 GNU_CASES = [(p, a) for p in POLICIES["gnu"] for a in ARCHES]
-
-
 
 
 @pytest.mark.crosscheck
@@ -82,10 +80,7 @@ def test_callee_saved_check_catches_a_clobbering_stub(arch, tmp_path):
     asm.write_text(broken)
     binary = crosscheck.build_c(asm, generated("raw") / "gnu" / "stubs.h", arch, "sys_madvise", "raw",
                                 "stubgen_errno", tmp_path / "madvise")
-    try:
-        proc, how = crosscheck.run_mode(binary, arch, "callee")
-    except realtools.ToolMissing as e:
-        pytest.fail(str(e)) if REQUIRE_TOOLS else pytest.skip(str(e))
+    proc, how = need_real(crosscheck.run_mode, binary, arch, "callee")
     status, detail = crosscheck.judge("callee-saved", "raw", proc, how)
     assert status == crosscheck.FAIL and "callee-saved" in detail, detail
 

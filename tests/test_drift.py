@@ -1,11 +1,11 @@
 """The shipped numbers against the PyPI package system-calls, which is built
 independently (from kernel headers, by another author). Every name and number must
 agree, except the differences listed in KNOWN."""
-import os
 import re
 from pathlib import Path
 
 import pytest
+from conftest import tool_missing
 
 from stubgen import tables
 
@@ -72,10 +72,7 @@ def reference():
     try:
         import system_calls
     except ImportError:
-        msg = "system-calls not installed: pip install system-calls (a test dependency)"
-        if os.environ.get("STUBGEN_REQUIRE_TOOLS") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        tool_missing("system-calls not installed: pip install system-calls (a test dependency)")
     sc = system_calls.syscalls()
     return {arch: dict(sc.load_arch_table(theirs)) for arch, theirs in ARCHES.items()}
 

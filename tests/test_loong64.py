@@ -9,11 +9,12 @@ import io
 import shutil
 
 import pytest
-from conftest import REQUIRE_TOOLS, need_tool
+from conftest import check_text, need_tool, tool_missing
+from crosscheck_support import skipped
 
 import stubgen
 from stubgen import crosscheck, oracles, realtools, resources, tables
-from stubgen.verifier import Spec, Verifier, verify_dir
+from stubgen.verifier import Verifier, verify_dir
 
 ARCH = "loong64"
 MATRIX = [("plan9", p) for p in ("raw", "crash", "ignore")] + [("gnu", p) for p in ("raw", "crash", "ignore", "errno")]
@@ -29,15 +30,11 @@ def _stub(dialect, policy="raw", syscall="madvise"):
     return s
 
 
-def _check(verifier, s, text):
-    return verifier.check(text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
-
-
 def _one_check(out, check: str, tmp_path):
     """The one row of crosscheck check for out; a skip fails where the tools must exist."""
     (r,) = crosscheck.run(out, checks=[check], work=tmp_path / "work")
     if r.status == crosscheck.SKIP:
-        pytest.fail(r.detail) if REQUIRE_TOOLS or not r.missing else pytest.skip(r.detail)
+        skipped(r)
     return r
 
 
@@ -88,7 +85,7 @@ def test_every_stub_assembles_and_none_is_counted_as_emulated(verifier, dialect,
     stubs = stubgen.generate("all", [ARCH], [dialect], policy)
     assert len(stubs) == 327  # 320 typed and syscall0..syscall6
     for s in stubs:
-        rep = _check(verifier, s, s.text)
+        rep = check_text(verifier, s, s.text)
         assert rep.ok, rep.describe()
         assert rep.runs == 0 and not rep.emulated
         assert any("Unicorn 2.1.4 has no LoongArch" in n for n in rep.not_run), rep.not_run
@@ -101,9 +98,9 @@ def test_a_stub_without_its_trap_or_with_two_fails(verifier, dialect):
     trap = "SYSCALL" if dialect == "plan9" else "syscall\t0x0"
     other = "BREAK" if dialect == "plan9" else "break\t0x0"
     assert trap in s.text
-    rep = _check(verifier, s, s.text.replace(trap, other))
+    rep = check_text(verifier, s, s.text.replace(trap, other))
     assert not rep.ok and any("no syscall trap (syscall 0) in the bytes" in p for p in rep.problems), rep.describe()
-    rep = _check(verifier, s, s.text.replace(trap, f"{trap}\n\t{trap}"))
+    rep = check_text(verifier, s, s.text.replace(trap, f"{trap}\n\t{trap}"))
     assert not rep.ok and any("2 instructions are the syscall trap" in p for p in rep.problems), rep.describe()
 
 
@@ -163,7 +160,7 @@ def _row(results, check, dialect):
     r = results.get((check, ARCH, dialect)) or results.get((check, dialect))
     assert r is not None, f"no {check} row for {ARCH}/{dialect}"
     if r.status == crosscheck.SKIP and r.missing:
-        pytest.fail(r.detail) if REQUIRE_TOOLS else pytest.skip(r.detail)
+        tool_missing(r.detail)
     return r
 
 

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 import yaml
+from conftest import check_text
 
 import stubgen
 from stubgen import layout, resources, tables
@@ -28,15 +29,11 @@ def _stub(arch, dialect, policy="raw", syscall="madvise"):
     return s
 
 
-def _check(verifier, s, text):
-    return verifier.check(text, Spec(s.arch, s.dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
-
-
 def _broken(verifier, s, old, new=""):
     """The report on s's text with old replaced by new (which must change it)."""
     broken = s.text.replace(old, new)
     assert broken != s.text
-    return _check(verifier, s, broken)
+    return check_text(verifier, s, broken)
 
 
 def test_numbers_come_from_the_mips_tables_plus_nr_linux():
@@ -87,7 +84,7 @@ def test_emulated_code_and_stack_sit_below_2_gib():
 @pytest.mark.parametrize("dialect, policy", MATRIX)
 def test_every_mips_stub_passes(verifier, dialect, policy):
     for s in stubgen.generate("all", MIPS, [dialect], policy):
-        rep = _check(verifier, s, s.text)
+        rep = check_text(verifier, s, s.text)
         assert rep.ok, rep.describe()
         assert rep.runs == 8  # seven results, and -ENOSYS already negated with a3 set
 
@@ -153,8 +150,8 @@ def test_a_directive_in_the_text_still_never_reaches_keystone(verifier):
     s = _stub("mips", "gnu")
     broken = s.text.replace("\tsyscall\n", "\t.set reorder\n\tsyscall\n")
     # the reader drops directives; one smuggled after a ';' is refused outright
-    assert _check(verifier, s, broken).ok
-    rep = _check(verifier, s, s.text.replace("\tsyscall\n", "\tsyscall; .set reorder\n"))
+    assert check_text(verifier, s, broken).ok
+    rep = check_text(verifier, s, s.text.replace("\tsyscall\n", "\tsyscall; .set reorder\n"))
     assert not rep.ok and "directive" in rep.problems[0]
 
 
@@ -202,7 +199,7 @@ def test_s390x_saves_r7_only_when_it_writes_it():
 def test_every_s390x_stub_passes(verifier, dialect, policy):
     stubs = stubgen.generate("all", ["s390x"], [dialect], policy)
     for s in stubs:
-        rep = _check(verifier, s, s.text)
+        rep = check_text(verifier, s, s.text)
         assert rep.ok, rep.describe()
         assert rep.runs == 7
 
@@ -221,19 +218,19 @@ def test_two_svcs_back_to_back_are_two_syscalls(verifier):
     # Unicorn stops on the svc (trap.pc: at): the fake kernel resumes after it, so a
     # second svc right behind is a second syscall, not the first one seen again.
     s = _stub("s390x", "plan9")
-    rep = _check(verifier, s, s.text.replace("\tSYSCALL\n", "\tSYSCALL\n\tSYSCALL\n"))
+    rep = check_text(verifier, s, s.text.replace("\tSYSCALL\n", "\tSYSCALL\n\tSYSCALL\n"))
     assert any("2 syscalls, expected exactly one" in p for p in rep.problems), rep.describe()
 
 
 def test_the_number_in_svc_s_immediate_is_read(verifier):
     (s,) = stubgen.generate(["madvise"], ["s390x"], ["gnu"], traps={"s390x": "svc_nr"})
     assert "\tsvc\t0xdb\n" in s.text and "%r1," not in s.text
-    assert _check(verifier, s, s.text).ok
-    rep = _check(verifier, s, s.text.replace("svc\t0xdb", "svc\t0xda"))
+    assert check_text(verifier, s, s.text).ok
+    rep = check_text(verifier, s, s.text.replace("svc\t0xdb", "svc\t0xda"))
     assert any("= 0xda (mincore) at the trap, expected madvise 219" in p for p in rep.problems), rep.describe()
     # svc 0 leaves the number to r1, and a number of 256 or more always goes there
     (g,) = stubgen.generate(["syscall3"], ["s390x"], ["gnu"], traps={"s390x": "svc_nr"})
-    assert "\tsvc\t0x0\n" in g.text and _check(verifier, g, g.text).ok
+    assert "\tsvc\t0x0\n" in g.text and check_text(verifier, g, g.text).ok
 
 
 # --- ppc64le -------------------------------------------------------------------------
@@ -299,7 +296,7 @@ def test_the_instructions_unicorn_cannot_run_really_fail_there():
 def test_every_ppc64le_stub_passes_and_says_whether_it_ran(verifier, dialect, policy):
     ran = 0
     for s in stubgen.generate("all", ["ppc64le"], [dialect], policy):
-        rep = _check(verifier, s, s.text)
+        rep = check_text(verifier, s, s.text)
         assert rep.ok, rep.describe()
         if rep.emulated:
             ran += 1
@@ -312,7 +309,7 @@ def test_every_ppc64le_stub_passes_and_says_whether_it_ran(verifier, dialect, po
     if dialect == "gnu" and policy != "errno":
         assert ran > 350
     (madvise,) = stubgen.generate(["madvise"], ["ppc64le"], [dialect], policy)
-    rep = _check(verifier, madvise, madvise.text)
+    rep = check_text(verifier, madvise, madvise.text)
     assert rep.emulated == (dialect == "gnu" and policy != "errno"), rep.not_run
 
 
@@ -342,9 +339,9 @@ def test_a_ppc64le_stub_that_clears_so_before_testing_it_fails(verifier):
     # the kernel's error flag is lost, which is why Go's SYSCALL zeroes R0 with xor.
     s = _stub("ppc64le", "gnu")
     broken = s.text.replace("\tsc\n", "\tsc\n\txor.\t%r0, %r0, %r0\n")
-    rep = _check(verifier, s, broken)
+    rep = check_text(verifier, s, broken)
     assert any("kernel result -1:" in p for p in rep.problems), rep.describe()
-    assert _check(verifier, s, s.text.replace("\tsc\n", "\tsc\n\txor\t%r0, %r0, %r0\n")).ok
+    assert check_text(verifier, s, s.text.replace("\tsc\n", "\tsc\n\txor\t%r0, %r0, %r0\n")).ok
 
 
 def _go_without_zeroing(s):
@@ -359,14 +356,14 @@ def test_a_go_stub_that_leaves_the_number_in_r0_fails_without_being_run(verifier
     # and go build, then crashes later. The madvise stub cannot be emulated here
     # (ld, lwa): the check of the decoded bytes alone catches it.
     s = _stub("ppc64le", "plan9")
-    rep = _check(verifier, s, _go_without_zeroing(s))
+    rep = check_text(verifier, s, _go_without_zeroing(s))
     assert not rep.emulated and not rep.ok
     assert any(p.startswith("r0 is not zeroed right after the trap") for p in rep.problems), rep.describe()
     # writing it again later is refused; reading it is not (Go's own crash stores R0)
     late = s.text.replace("\tRET", "\tMOVD\t$1, R0\n\tRET")
     assert any("'li r0, 1' at 0x100024 writes r0 after it was zeroed" in p
-               for p in _check(verifier, s, late).problems), _check(verifier, s, late).describe()
-    assert _check(verifier, s, s.text.replace("\tRET", "\tMOVD\tR0, 240(R0)\n\tRET")).ok
+               for p in check_text(verifier, s, late).problems), check_text(verifier, s, late).describe()
+    assert check_text(verifier, s, s.text.replace("\tRET", "\tMOVD\tR0, 240(R0)\n\tRET")).ok
 
 
 def test_a_go_stub_that_leaves_r0_dirty_fails_in_the_run_too(verifier, monkeypatch):
@@ -375,9 +372,9 @@ def test_a_go_stub_that_leaves_r0_dirty_fails_in_the_run_too(verifier, monkeypat
     import stubgen.verifier.disasm as disasm
 
     (s,) = stubgen.generate(["sync"], ["ppc64le"], ["plan9"], "ignore")
-    assert _check(verifier, s, s.text).emulated
+    assert check_text(verifier, s, s.text).emulated
     broken = _go_without_zeroing(s)
     monkeypatch.setattr(disasm, "zero_after_trap", lambda *a: [])  # the run alone
-    rep = _check(verifier, s, broken)
+    rep = check_text(verifier, s, broken)
     assert rep.emulated and any("r0 = 0x6b6b6b6b6b6b6b6b after return" in p for p in rep.problems), \
         rep.describe()
