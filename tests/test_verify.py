@@ -221,3 +221,26 @@ def test_plan9_branch_past_the_end_is_a_read_error(verifier):
     (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash")
     rep = verifier.check(s.text.replace("JLS\t2(PC)", "JLS\t9(PC)"), _spec("386", "plan9", "crash"))
     assert any("points past the last instruction" in p for p in rep.problems), rep.describe()
+
+
+def test_the_gnu_reader_ends_a_body_at_its_own_size_directive(verifier):
+    """`.size sym` ends sym's body even where no label follows; another symbol's `.size`
+    (one whose name starts with sym's) does not."""
+    from stubgen import render
+
+    reader = verifier.reader(render.dialect("gnu"), tables.load().arch("amd64"))[0]
+    text = ("sys_madvise:\n\tmov $0x1c, %eax\n\t.size sys_madvise_other, 4\n\tsyscall\n\tret\n"
+            "\t.size sys_madvise, .-sys_madvise\n\tud2\n")
+    assert reader.read(text, "sys_madvise", {}).source == ["mov $0x1c, %eax", "syscall", "ret"]
+
+
+def test_the_plan9_reader_keeps_each_lines_own_slot_names(verifier):
+    """Lines that differ only in an FP slot's name lower once; each keeps its own names."""
+    from stubgen import render
+
+    reader = verifier.reader(render.dialect("plan9"), tables.load().arch("amd64"))[0]
+    body = "\tMOVQ\t{0}+0(FP), DI\n\tMOVQ\t$28, AX\n\tSYSCALL\n\tMOVQ\tAX, {1}+8(FP)\n\tRET\n"
+    first = reader.read("TEXT ·a(SB),NOSPLIT,$0-16\n" + body.format("addr", "ret"), "a", {})
+    second = reader.read("TEXT ·b(SB),NOSPLIT,$0-16\n" + body.format("fd", "r1"), "b", {})
+    assert [s[0] for s in first.slots] == ["addr", "ret"] and [s[0] for s in second.slots] == ["fd", "r1"]
+    assert first.lines == second.lines
