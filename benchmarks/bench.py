@@ -33,6 +33,7 @@ measures, and the summary gives min, median and max of each figure over the repe
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -62,7 +63,7 @@ PWNTOOLS_ARCH = {"386": "i386", "amd64": "amd64", "arm": "arm", "arm64": "aarch6
 # ---------------------------------------------------------------------------------------
 # The matrix, in chunks a worker renders itself
 
-def matrix_chunks(policies: str = "raw", scale: int = 1, size: int | None = None):
+def matrix_chunks(policies: str = "raw", scale: int = 1):
     from stubgen import render, tables
     from stubgen.verifier import parallel
 
@@ -76,7 +77,7 @@ def matrix_chunks(policies: str = "raw", scale: int = 1, size: int | None = None
                 if not d.has_arch(aname):
                     continue
                 names = [n for n in known if t.available(arch, n)]
-                per = size or parallel.chunk_size(arch)
+                per = parallel.chunk_size(arch)
                 offered = d.offers(aname, "policy")
                 for policy in (offered if policies == "all" else [p for p in policies.split(",") if p in offered]):
                     for i in range(0, len(names), per):
@@ -168,7 +169,7 @@ class Capture:
 
         def prepare(machine, regs, memory):
             p = orig_prepare(machine, regs, memory)
-            cap.prepares.append((machine, dict(regs), p.writes, code_at))  # every run starts at CODE
+            cap.prepares.append((machine, dict(regs), p.writes))
             return p
 
         ka._asm, la.assemble, m.prepare = _asm, llvm_assemble, prepare
@@ -192,34 +193,31 @@ class BareUnicorn:
         from stubgen.verifier.assembler import engine_mode
 
         e = machine.arch.engines.unicorn
+        consts = importlib.import_module(f"unicorn.{e['consts']}")
         uc = unicorn.Uc(getattr(unicorn, e["arch"]), engine_mode(unicorn, e["mode"]))
         if e.get("cpu_model"):
-            consts = __import__(f"unicorn.{e['consts']}", fromlist=["_"])
             uc.ctl_set_cpu_model(getattr(consts, e["cpu_model"]))
         uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)
         for base, size in ((em.CODE, em.CODE_SIZE), (em.STACK, em.STACK_SIZE), (em.SPECIAL, 0x1000)):
             uc.mem_map(base, size)
         uc.mem_write(em.SPECIAL, bytes(machine.uc.mem_read(em.SPECIAL, 0x1000)))
         for name, value in e.get("init", {}).items():
-            consts = __import__(f"unicorn.{e['consts']}", fromlist=["_"])
             uc.reg_write(getattr(consts, e["prefix"] + name.upper()), value)
         abi = machine.abi
         result, pc_id = machine.reg_ids[abi.result], machine.pc_id
         self.inject = 0
         trap_int = abi.trap.get("interrupt")
-        step = abi.opcodes[0].size if abi.trap.get("pc") == "at" else 0
+        trap = abi.opcodes[0] if abi.trap.get("pc") == "at" else None
 
         def on_intr(uc, intno, _):
             if intno != trap_int:
                 uc.emu_stop()  # the sentinel (s390x raises an interrupt there), a crash
                 return
             uc.reg_write(result, self.inject & machine.mask)
-            if step:
+            if trap is not None:
                 pc = uc.reg_read(pc_id)
-                at = uc.mem_read(pc, step)
-                op = abi.opcodes[0]
-                if int.from_bytes(at, machine.arch.endian) & op.mask == op.value:
-                    uc.reg_write(pc_id, pc + step)
+                if trap.matches(bytes(uc.mem_read(pc, trap.size)), machine.arch.endian):
+                    uc.reg_write(pc_id, pc + trap.size)
 
         uc.hook_add(unicorn.UC_HOOK_INTR, on_intr)
         if abi.trap.get("syscall_insn"):
@@ -227,7 +225,7 @@ class BareUnicorn:
 
             uc.hook_add(unicorn.UC_HOOK_INSN, lambda uc, _: uc.reg_write(result, self.inject & machine.mask),
                         None, 1, 0, x86_const.UC_X86_INS_SYSCALL)
-        self.uc, self.clean, self.machine, self.em = uc, uc.context_save(), machine, em
+        self.uc, self.clean, self.machine = uc, uc.context_save(), machine
         self.error = unicorn.UcError
         self.code_len = 0
 
@@ -319,7 +317,7 @@ def per_stub(policies: str, scale: int, arches: tuple = ()) -> dict:
                 unemulated += 1
             else:
                 # Unicorn: code written, cache dropped, the same runs from the caller's state
-                machine, regs, writes, entry = cap.prepares[-1]
+                machine, regs, writes = cap.prepares[-1]
                 bu = bare_uc.get(arch.name)
                 if bu is None:
                     bu = bare_uc[arch.name] = BareUnicorn(machine)
@@ -335,7 +333,7 @@ def per_stub(policies: str, scale: int, arches: tuple = ()) -> dict:
                     for addr, data in writes:
                         uc.mem_write(addr, data)
                     try:
-                        uc.emu_start(entry, SENTINEL, count=STEP_LIMIT)
+                        uc.emu_start(CODE, SENTINEL, count=STEP_LIMIT)
                     except bu.error:
                         pass
                 dt = time.process_time() - t0
@@ -531,7 +529,7 @@ def pwntools(py: str, sample: int, ours_one_core_sps: float, ours_all_cores_sps:
             syntax = v.reader(render.dialect("gnu"), arch)[1]
             header = f".{syntax}_syntax prefix\n" if syntax == "att" else ""
             jobs.append([parch, arch.endian, 8 * arch.word_bytes, header + source])
-            keystone_bytes.append(bytes(v.machine(arch).uc.mem_read(0x100000, v.machine(arch).code_len)).hex())
+            keystone_bytes.append(cap.codes[-1].hex())
             arches.append(arch)
     if not jobs:
         return {"pwntools_ratio": None, "pwntools_note": "no architecture pwntools knows"}
