@@ -1,8 +1,22 @@
-"""stubgen: Linux syscall stubs in assembly, generated from tables and verified."""
+"""stubgen: Linux syscall stubs in assembly, generated from tables and verified.
 
-__version__ = "0.1.0"
+The library's face: every name here is handed on from the stage that defines it, and
+imported only when first used, so that `stubgen --help` pays for no engine, Jinja or
+YAML."""
+
+from .version import __version__
 
 __all__ = ["generate", "write", "verify", "Options", "Stub", "StubgenWarning", "__version__"]
+
+# name -> the module that defines it
+_HANDED_ON = {
+    "generate": "stubgen.generator.stubs",
+    "Options": "stubgen.generator.stubs",
+    "Stub": "stubgen.generator.stubs",
+    "StubgenWarning": "stubgen.errors",
+    "write": "stubgen.generator.files",
+    "verify": "stubgen.verifier.specs",
+}
 
 
 def __dir__():
@@ -11,14 +25,8 @@ def __dir__():
 
 
 def __getattr__(name):
-    # Imports are lazy so that `stubgen --help` does not pay for Jinja, YAML or the engines.
-    if name in ("generate", "Options", "Stub", "StubgenWarning"):
-        from . import generator as g
-        return getattr(g, name)
-    if name == "write":
-        from .output import write
-        return write
-    if name == "verify":
-        from .verifier import verify
-        return verify
+    if name in _HANDED_ON:
+        import importlib
+
+        return getattr(importlib.import_module(_HANDED_ON[name]), name)
     raise AttributeError(name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
 from .errors import StubgenError, VerificationFailed
+from .version import __version__
 
 
 def _csv(value: str) -> list[str]:
@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _options(a):
-    from .generator import Options
+    from .generator.stubs import Options
 
     return Options(go_package=a.go_package, symbol_prefix=a.symbol_prefix, errno_handler=a.errno_handler,
                    tables=a.tables, templates=a.templates, go_exported=a.go_exported, builtins=a.builtins,
@@ -165,15 +165,16 @@ def _generated(a) -> tuple[list[tuple[str, str]], int]:
     cache (outcache.py) when a run with the same inputs made them before."""
     import warnings
 
-    from . import outcache, resources
+    from . import resources
     from .errors import StubgenWarning
+    from .generator import outcache
 
     roots = [resources.tables_dir(), resources.templates_dir(), resources.code_dir(), a.tables, a.templates]
     k = outcache.key(vars(a), roots)
     found = outcache.load(k)
     if found is None:
-        from .generator import generate
-        from .output import texts
+        from .generator.files import texts
+        from .generator.stubs import generate
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -193,7 +194,7 @@ def _generated(a) -> tuple[list[tuple[str, str]], int]:
 
 
 def cmd_generate(a) -> int:
-    from .output import check_texts, write_texts
+    from .generator.output import check_texts, write_texts
 
     if a.all and a.syscalls:
         raise StubgenError("--all and --syscalls: pick one")
@@ -209,14 +210,15 @@ def cmd_generate(a) -> int:
         paths = write_texts(files, a.output, force=a.force)
         print(f"wrote {len(paths)} files ({count} stubs) to {a.output}")
     if a.verify:
-        from .verifier import verify_dir
+        from .pipeline.verify_dir import verify_dir
 
         return verify_dir(a.output, tables=a.tables, templates=a.templates, kernel_abi=a.kernel_abi, jobs=a.jobs)
     return 0
 
 
 def cmd_list(a) -> int:
-    from . import policies, render, tables
+    from . import dialects, tables
+    from .tables import policies
 
     t = tables.load(a.tables)
     if a.coverage and a.json:
@@ -224,12 +226,13 @@ def cmd_list(a) -> int:
     if a.json:
         import json
 
-        from .tablesjson import document
+        from .tables.export import document
 
         print(json.dumps(document(t), indent=1, sort_keys=False))
         return 0
     if a.coverage:
-        from .coverage import coverage, format_rows
+        from .pipeline.coverage import coverage
+        from .report.coverage import format_rows
 
         rows = coverage(a.tables, a.templates, real_tools=not a.no_real_tools)
         print(format_rows(rows))
@@ -242,7 +245,7 @@ def cmd_list(a) -> int:
         names = t.names(arch)
         print(f"typed syscalls on {arch.name} ({len(names)}): " + ", ".join(names))
     print("dialects:")
-    for d in render.dialects(a.templates).values():
+    for d in dialects.dialects(a.templates).values():
         print(f"  {d.name:8} {d.summary}")
         print(f"  {'':8} traps: " + "; ".join(_traps_of(d, name) for name in t.arches if d.has_arch(name)))
     print("error policies:")
@@ -268,20 +271,20 @@ def cmd_verify(a) -> int:
     if not files and not a.arch:
         if len(a.paths) > 1:
             raise StubgenError("verify: one generated directory at a time (files need --arch)")
-        from .verifier import verify_dir
+        from .pipeline.verify_dir import verify_dir
 
         return verify_dir(a.paths[0], tables=a.tables, templates=a.templates, mutants=a.mutants,
                           real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi, jobs=a.jobs)
     if not a.arch:
         raise StubgenError("verify FILE...: --arch is required (a name or alias, e.g. amd64, i386, arm)")
-    from .verifier.foreign import verify_files
+    from .report.foreign import verify_files
 
     return verify_files(a.paths, a.arch, a.dialect, a.stub, a.includes, a.defines, tables=a.tables,
                         templates=a.templates, as_json=a.json)
 
 
 def cmd_tables(a) -> int:
-    from . import importer
+    from .kernelsrc import importer
 
     # Only "import" exists; argparse has already rejected anything else.
     for imp in importer.run(a.kernel_src, a.kernel_version, a.tables):
@@ -291,9 +294,9 @@ def cmd_tables(a) -> int:
 
 
 def cmd_crosscheck(a) -> int:
-    from . import crosscheck
+    from .report.crosscheck import main
 
-    return crosscheck.main(a.directory, tables=a.tables, checks=a.check, jobs=a.jobs)
+    return main(a.directory, tables=a.tables, checks=a.check, jobs=a.jobs)
 
 
 def _warn(message, category, filename, lineno, file=None, line=None):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import Arch
-from ..policies import Policy
+from ..tables.model import Arch
+from ..tables.policies import Policy
 from .body import mask
 from .caller import Setup, bad_accesses
 from .conventions import CallFrame, Conventions

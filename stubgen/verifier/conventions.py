@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import StubgenError
+from .kernel import _all as kernel_statements
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,6 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
     statement lacks may carry a `conventions:` mapping of the same form."""
     d = _all().get(arch_name)
     if d is None and extra is not None:
-        from .kernel import _all as kernel_statements
-
         d = kernel_statements(extra).get(arch_name, {}).get("conventions")
     if d is None:
         raise StubgenError(f"the verifier has no statement of the calling conventions for {arch_name!r} "

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .assembly import engine_mode
+
 _NUM = re.compile(r"(?<![\w])-?(?:0x[0-9a-fA-F]+|\d+)(?![\w])")
 
 
 @lru_cache(maxsize=16)
 def _engine(arch_name: str, cs_arch: str, cs_mode, detail: bool):
     import capstone
-
-    from .assembler import engine_mode
 
     cs = capstone.Cs(getattr(capstone, cs_arch), engine_mode(capstone, cs_mode))
     cs.detail = detail

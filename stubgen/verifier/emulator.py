@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .assembly import engine_mode
 from .kernel import LinuxABI
 
 CODE, CODE_SIZE = 0x100000, 0x10000
@@ -159,8 +160,6 @@ class Machine:
         self.reg_ids = {r: getattr(consts, e["prefix"] + names.get(r, r).upper()) for r in arch.registers}
         self.pc_id = getattr(consts, e["prefix"] + e["pc"].upper())
         self.sp = arch.stack_pointer
-        from .assembler import engine_mode
-
         uc = unicorn.Uc(getattr(unicorn, e["arch"]), engine_mode(unicorn, e["mode"]))
         if e.get("cpu_model"):
             # before the first mapping, which brings the CPU up

@@ -10,6 +10,7 @@ from typing import Literal
 import yaml
 
 from ..errors import StubgenError
+from ..tables import yamlio
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,6 @@ def _all(extra: str | None = None) -> dict:
     shipped = yaml.safe_load((Path(__file__).parent / "linux_abi.yaml").read_text(encoding="utf-8"))
     if extra is None:
         return shipped
-    from .. import yamlio
-
     # A user's file: read like the tables (a regular file of bounded size, no aliases,
     # nesting bounded, duplicate keys refused), one line on any problem.
     doc = yamlio.read(Path(extra))

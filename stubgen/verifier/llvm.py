@@ -19,7 +19,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from .assembler import Assembled, AssemblyError, check_keystone_safe, substitute
+from .assembly import Assembled, AssemblyError, check_keystone_safe, substitute
 
 TIMEOUT = 60  # seconds for one batch
 _LOCAL = re.compile(r"(?<![\w.])\.L(\w+)")

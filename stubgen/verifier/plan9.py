@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 import re
 
+from ..dialects.rules import plain_format
 from ..errors import StubgenError
-from ..render import plain_format
 from .body import Body, ReadError
 
 # TEXT pkg·name(SB), TEXT ·name(SB), TEXT name<>(SB) (file-local), name<ABIInternal>.

@@ -87,19 +87,3 @@ def compare_code(arch, ours: bytes, theirs: bytes, ref: Reference) -> list[str]:
         y = f"{b[i].mnemonic} {b[i].op_str} [{b[i].bytes.hex()}]" if i < len(b) else "-"
         lines.append(f"    {'  ' if x == y else '!='} ours {x:44} {ref.tool} {y}")
     return ["\n".join(lines)]
-
-
-def go_references(text: str, arch, flags=()) -> dict[str, Reference]:
-    from .. import realtools
-
-    return {name: Reference("go tool asm", s.code, s.relocations, pads=True)
-            for name, s in realtools.go_asm(text, arch, flags=flags).items() if s.kind == "STEXT"}
-
-
-def gnu_references(text: str, arch, exact: bool, linker_filled=()) -> dict[str, Reference]:
-    from .. import realtools
-
-    # The object's relocation sites (MIPS: the lui/addiu pair that loads the errno
-    # handler's address) hold placeholders; they are compared like Go's.
-    return {name: Reference("GNU as", code, relocs, exact, emulate=False, linker_filled=tuple(linker_filled))
-            for name, (code, relocs) in realtools.gnu_asm_code(text, arch).items()}

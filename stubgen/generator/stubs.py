@@ -1,0 +1,234 @@
+"""The library's front door: turn (syscalls x architectures x dialects) into stubs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import dialects as dialects_mod
+from .. import tables as tables_mod
+from ..dialects import naming
+from ..dialects.sandbox import call
+from ..errors import StubgenError, StubgenWarning, choices  # noqa: F401  (StubgenWarning: also public here)
+from ..tables import policies
+from ..tables.model import Arch
+from . import layout
+
+DEFAULT_SYSCALLS = ("madvise",)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings that shape names and files, shared by every stub of one run."""
+
+    go_package: str = "stubs"
+    symbol_prefix: str = "sys_"
+    errno_handler: str = "stubgen_errno"
+    tables: str | None = None
+    templates: str | None = None
+    # Exported names where a dialect has them (Go: Madvise, ClockGettime).
+    go_exported: bool = False
+    # A function named like a predeclared identifier of its language (Go's close):
+    # "warn" (a StubgenWarning) or "rename" (a trailing "_": close_).
+    builtins: str = "warn"
+    # The C macros of the syscall numbers: STUBGEN_SYS_madvise, not glibc's SYS_madvise,
+    # so that the headers can sit beside <sys/syscall.h>.
+    sysnum_prefix: str = "STUBGEN_SYS_"
+    # ELF symbol visibility of the C stubs (a libc links its own stubs hidden), and weak
+    # binding (a program's own definition wins).
+    visibility: str = "default"
+    weak: bool = False
+
+
+BUILTIN_CHOICES = ("warn", "rename")
+VISIBILITIES = ("default", "hidden", "protected")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a stub template sees as `s`."""
+
+    arch: Arch
+    syscall: str
+    symbol: str
+    number: int | None  # None: a generic stub, the caller passes the number
+    policy: str
+    trap: str
+    frame: layout.Frame
+    go_decl: str
+    c_decl: str
+    errno_handler: str
+    policy_summary: str
+    options: Options
+
+    def reg(self, name: str) -> str:
+        """The Go assembler's name of a register."""
+        return self.arch.registers[name]
+
+
+@dataclass(frozen=True)
+class Stub:
+    arch: str
+    dialect: str
+    syscall: str
+    symbol: str
+    number: int | None
+    policy: str
+    trap: str
+    text: str
+    context: Context = field(repr=False, compare=False)
+    options: Options = field(repr=False, compare=False)
+
+
+# Go's keywords (the language specification): a syscall named like one (select) is
+# declared with _ appended, and the Plan 9 dialect's symbol is that name ({ident}).
+def _decls(arch: Arch, name: str, frame: layout.Frame, symbol: str) -> tuple[str, str]:
+    go_args = ", ".join(f"{a.go_name} {a.go_type}" for a in frame.args)
+    go = f"{symbol}({go_args})" + (f" {frame.result.go_type}" if frame.result else "")
+    c_args = ", ".join(f"{a.c_type}{'' if a.c_type.endswith('*') else ' '}{a.name}" for a in frame.args) or "void"
+    c = f"{'long' if frame.result else 'void'} {symbol}({c_args})"
+    return go, c
+
+
+def _pick(kind: str, wanted, valid: list[str]) -> list[str]:
+    if wanted is None:
+        return list(valid)
+    for w in wanted:
+        if w not in valid:
+            raise choices(kind, w, valid)
+    return list(dict.fromkeys(wanted))
+
+
+def _syscall_names(syscalls):
+    """syscalls as a list: a string is one name or a comma-separated list (like -s)."""
+    if isinstance(syscalls, str):
+        return ALL if syscalls == ALL else [v.strip() for v in syscalls.split(",") if v.strip()]
+    if syscalls is not None and not isinstance(syscalls, (list, tuple)):
+        raise StubgenError(f"syscalls must be a list of names or a string, not {type(syscalls).__name__}")
+    return syscalls
+
+
+def _trap_elsewhere(dname: str, aname: str, trap: str, valid: list[str], templates) -> StubgenError:
+    """The error for a trap a dialect does not have: if another dialect has it, say that
+    the trap belongs to that dialect, so it must be selected alone."""
+    owners = [o.name for o in dialects_mod.dialects(templates).values()
+              if o.name != dname and o.has_arch(aname) and trap in o.offers(aname, "trap")]
+    if not owners:
+        return choices(f"trap for {aname} in dialect {dname}", trap, valid)
+    return StubgenError(f"trap {trap!r} for {aname} is a trap of dialect {', '.join(owners)} only; dialect "
+                        f"{dname} has {', '.join(valid)}; a trap applies to every selected dialect, so select "
+                        f"{' or '.join(owners)} alone (-d {owners[0]})")
+
+
+def render_stub(module, ctx: Context, policy_macro: str | None = None) -> str:
+    """A stub's text from its template module; policy_macro overrides the policy's
+    macro (the mutator uses it to render a stub that breaks its contract)."""
+    return call(module, "stub", ctx, getattr(module, "trap_" + ctx.trap),
+                       getattr(module, "policy_" + (policy_macro or ctx.policy)))
+
+
+ALL = "all"
+
+
+def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.DEFAULT, traps=None,
+             options: Options | None = None, **option_kw) -> list[Stub]:
+    """Render stubs. syscalls, arches and dialects default to madvise, every table
+    and every dialect; syscalls=ALL ("all") means, per architecture, every numbered
+    syscall with a typed stub (and the generic stubs). A syscall is made only for the
+    architectures whose numbers table has it. traps maps an architecture to a trap name
+    (default: the template's first). Option keywords (go_package, symbol_prefix,
+    errno_handler, tables, templates) set the Options."""
+    opts = options or Options(**option_kw)
+    naming.identifier("Go package name", opts.go_package)
+    naming.identifier("errno handler", opts.errno_handler)
+    naming.identifier("syscall number macro prefix", opts.sysnum_prefix)
+    if opts.symbol_prefix:
+        naming.identifier("symbol prefix", opts.symbol_prefix)
+    if opts.builtins not in BUILTIN_CHOICES:
+        raise choices("builtins choice", opts.builtins, BUILTIN_CHOICES)
+    if opts.visibility not in VISIBILITIES:
+        raise choices("visibility", opts.visibility, VISIBILITIES)
+    syscalls = _syscall_names(syscalls)
+    t = tables_mod.load(opts.tables)
+    if policy not in policies.GENERATED:
+        raise choices("error policy", policy, policies.GENERATED)
+    arch_names = [t.arch(a).name for a in (arches or t.arches)]
+    arch_names = list(dict.fromkeys(arch_names))
+    dnames = _pick("dialect", dialects, list(dialects_mod.dialects(opts.templates)))
+    every = syscalls == ALL or (isinstance(syscalls, (list, tuple)) and list(syscalls) == [ALL])
+    if every:
+        names = list(dict.fromkeys(n for a in arch_names for n in t.names(t.arches[a])))
+    else:
+        # Every name with a number somewhere, and the generic stubs (which have none).
+        generic = {n for n, s in t.signatures.items() if s.generic}
+        numbered = sorted(set().union(*(a.numbers for a in t.arches.values())) | generic)
+        names = _pick("syscall", syscalls or DEFAULT_SYSCALLS, numbered)
+        for name in names:
+            if not any(t.available(t.arches[a], name) for a in arch_names):
+                excluded = [f"{a}: {t.exclusion(t.arches[a], name)}" for a in arch_names
+                            if name in t.arches[a].numbers]
+                if excluded:
+                    raise StubgenError(f"syscall {name!r} has no typed stub ({'; '.join(excluded)}); "
+                                       "the generic stubs syscall0..syscall6 reach it")
+                where = [a for a in t.arches if name in t.arches[a].numbers]
+                raise StubgenError(f"syscall {name!r} has no number on {', '.join(arch_names)}"
+                                   + (f" (it has one on {', '.join(where)})" if where else ""))
+    traps = {t.arch(k).name: v for k, v in (traps or {}).items()}
+    naming.check_package(opts, [dialects_mod.dialect(n, opts.templates) for n in dnames])
+
+    stubs = []
+    for dname in dnames:
+        d = dialects_mod.dialect(dname, opts.templates)
+        for aname in arch_names:
+            arch = t.arches[aname]
+            if not d.has_arch(aname):
+                raise StubgenError(f"dialect {dname} has no template for {aname}")
+            offered = [p for p in d.offers(aname, "policy") if p in policies.CHOSEN]
+            if policy not in offered:
+                raise StubgenError(f"error policy {policy!r} is not offered by dialect {dname} on {aname}; "
+                                   f"valid: {', '.join(offered)}")
+            trap_names = d.offers(aname, "trap")
+            trap = traps.get(aname) or getattr(d.module(aname), "default_trap", None)
+            if trap is None:
+                raise StubgenError(f"template {dname}/{d.stub_template.format(arch=aname)}: sets no "
+                                   f"default_trap; valid traps: {', '.join(trap_names) or 'none'}")
+            if trap not in trap_names:
+                raise _trap_elsewhere(dname, aname, trap, trap_names, opts.templates)
+            mod = d.module(aname)
+            needs = getattr(mod, "requires_package", {}).get(trap)
+            if needs and opts.go_package != needs:
+                raise StubgenError(
+                    f"trap {trap!r} for {aname} (dialect {dname}) refers to symbols that exist only in Go "
+                    f"package {needs} and would not link in package {opts.go_package!r}; use it only with "
+                    f"go_package {needs!r} (--go-package {needs}), else one of: "
+                    f"{', '.join(n for n in trap_names if n != trap)}")
+            symbols: dict[str, str] = {}
+            for name in names:
+                if not t.available(arch, name):
+                    continue
+                sig = t.signature(arch, name)
+                if sig is None:  # available() said there is one
+                    continue
+                naming.check_params(d, arch, sig)
+                # A call that never returns has one stub whatever the policy: the result
+                # has nowhere to go.
+                stub_policy = policies.for_signature(sig, policy)
+                stub_pol = policies.POLICIES[stub_policy]
+                if stub_policy != policy and stub_policy not in d.offers(aname, "policy"):
+                    raise StubgenError(f"dialect {dname} on {aname} has no policy_{stub_policy} macro, which "
+                                       f"{name} needs ({stub_pol.summary})")
+                frame = layout.plan(arch, sig, stub_pol.returns)
+                symbol = naming.symbol(d, name, opts)
+                if symbol in symbols:
+                    raise StubgenError(f"syscalls {symbols[symbol]} and {name} both get the symbol {symbol!r} in "
+                                       f"dialect {dname}")
+                symbols[symbol] = name
+                go_decl, c_decl = _decls(arch, name, frame, symbol)
+                number = None if sig.generic else arch.numbers[name]
+                ctx = Context(arch, name, symbol, number, stub_policy, trap, frame, go_decl, c_decl,
+                              opts.errno_handler, stub_pol.summary, opts)
+                text = render_stub(mod, ctx)
+                stubs.append(Stub(aname, dname, name, symbol, ctx.number, stub_policy,
+                                  trap, text.strip("\n"), ctx, opts))
+    if opts.errno_handler in {s.symbol for s in stubs}:
+        raise StubgenError(f"errno handler {opts.errno_handler!r} is one of the stubs: on an error the stub "
+                           "would call itself; name a C function of your own")
+    return stubs

@@ -1,0 +1,66 @@
+"""`stubgen verify DIR` and `generate --verify`: every stub of a generated directory as it
+is on disk, checked on every core, against the real assemblers where installed, and
+optionally broken every way by the mutator."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from .. import tables as tables_mod
+from ..report.verify import print_summary
+from ..verifier import Report, Verifier, manifest_specs
+from ..verifier.assembler import missing_note
+from ..verifier.shipped import renumbered
+from .mutants import kill_table
+from .parallel import verify_specs
+
+
+@dataclass
+class Summary:
+    """What a directory's verification gave, for the report."""
+
+    total: int = 0
+    runs: int = 0  # emulated calls
+    compared: dict = field(default_factory=dict)  # other assembler -> stubs compared with it
+    failed: list[Report] = field(default_factory=list)
+    unemulated: dict = field(default_factory=dict)  # why -> stubs that passed every other oracle but were not run
+    notes: set = field(default_factory=set)
+    renumbered: list[str] = field(default_factory=list)
+
+
+def summarise(specs, tables: str | None = None, templates: str | None = None, real_tools: bool = True,
+              kernel_abi: str | None = None, jobs: int | None = None) -> Summary:
+    """Check (text, Spec) pairs of a directory; jobs: processes (default: every core)."""
+    out = Summary()
+    for rep, tools in verify_specs(specs, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
+                                   notes=out.notes, progress=True):
+        out.total, out.runs = out.total + 1, out.runs + rep.runs
+        for tool in tools:
+            out.compared[tool] = out.compared.get(tool, 0) + 1
+        if not rep.ok:
+            out.failed.append(rep)
+        elif not rep.emulated:
+            why = f"{rep.spec.arch}/{rep.spec.dialect}: " + "; ".join(rep.not_run)
+            out.unemulated[why] = out.unemulated.get(why, 0) + 1
+    t = tables_mod.load(tables)
+    for name in sorted({s.arch for _, s in specs}):
+        note = missing_note(t.arch(name))
+        if note:
+            out.notes.add(f"not assembled twice: {note}")
+    out.renumbered = renumbered(s for _, s in specs)
+    return out
+
+
+def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
+               real_tools: bool = True, out=None, kernel_abi: str | None = None, jobs: int | None = None) -> int:
+    """Verify the stubs of a generated directory as they are on disk; where Go's
+    assembler or GNU as is installed, their bytes must agree with ours too. jobs:
+    processes (default: every core). Exit code: 1 when a stub failed (or a mutant survived)."""
+    out = out or sys.stdout
+    specs = manifest_specs(directory)
+    summary = summarise(specs, tables, templates, real_tools, kernel_abi, jobs)
+    print_summary(summary, out)
+    code = 1 if summary.failed else 0
+    if mutants:
+        code = max(code, kill_table(Verifier(tables, templates), specs, out=out))
+    return code

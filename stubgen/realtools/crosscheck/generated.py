@@ -1,0 +1,66 @@
+"""A generated directory as its manifest describes it, read through the one checked,
+confined reader."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...tables import policies
+from ...tables.manifest import read_manifest
+from .checks import FAIL, PASS
+
+
+@dataclass
+class Generated:
+    """What manifest.json says a generated directory holds."""
+
+    root: Path
+    options: dict
+    files: list
+
+    def asm_files(self, dialect: str) -> list[dict]:
+        return [f for f in self.files if f["dialect"] == dialect and f.get("arch") and f["symbols"]]
+
+    def dialect_dir(self, dialect: str) -> Path | None:
+        for f in self.files:
+            if f["dialect"] == dialect:
+                return self.root / Path(f["path"]).parent
+        return None
+
+    def c_headers(self, arch: str) -> list[Path]:
+        """Every generated C header an architecture's program may include: the shared ones
+        (prototypes, the umbrella) and the architecture's own."""
+        return [self.root / f["path"] for f in self.files
+                if f["dialect"] == "gnu" and f["path"].endswith(".h") and f.get("arch") in (None, arch)]
+
+    def header(self) -> Path | None:
+        for f in self.files:
+            if f["dialect"] == "gnu" and f["path"].endswith(".h"):
+                return self.root / f["path"]
+        return None
+
+
+def load(directory) -> Generated:
+    """The manifest through the one checked, confined reader (inputs.read_manifest)."""
+    m = read_manifest(directory)
+    files = [dict(f, symbols=f.get("symbols", [])) for f in m["files"]]
+    return Generated(Path(directory), dict(m.get("options", {})), files)
+
+
+def symbol_of(entry: dict, syscall: str) -> dict | None:
+    return next((s for s in entry["symbols"] if s["syscall"] == syscall), None)
+
+
+def policy_of(entry: dict) -> str:
+    """The policy the file was generated with (not one the tables impose on some calls)."""
+    return next((s.get("policy") for s in entry["symbols"] if s.get("policy", policies.DEFAULT) in policies.CHOSEN),
+                policies.DEFAULT)
+
+
+def every_symbol(entry: dict, syms: dict, where: str):
+    """PASS with each symbol's size when a real assembler made code for every symbol of a file."""
+    names = [s["name"] for s in entry["symbols"]]
+    missing = [n for n in names if not syms.get(n)]
+    if missing:
+        return FAIL, f"no code for {', '.join(missing)} {where}"
+    return PASS, ", ".join(f"{n} {len(syms[n])} B" for n in names)

@@ -1,0 +1,1 @@
+"""What users read: the text `verify`, `crosscheck` and `list --coverage` print."""

@@ -1,0 +1,58 @@
+"""A generated directory's manifest.json: the one way to read it, confined to the
+directory, checked against its schema, every file it names inside the directory too."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import StubgenError
+from .inputs import confined, load_json, read_text
+
+MANIFEST = "manifest.json"
+
+
+def read_manifest(directory) -> dict:
+    """DIR/manifest.json, read confined to DIR and checked against the schema (every
+    file's path must lie inside DIR too); the one way to read a manifest."""
+    d = Path(directory)
+    path = d / MANIFEST
+    if not path.exists() and not path.is_symlink():
+        raise StubgenError(f"{d}: no manifest.json (was it written by stubgen generate?)")
+    if (d / ".stubgen-journal.json").exists():
+        raise StubgenError(f"{d}: an interrupted run left it half-written (.stubgen-journal.json); run "
+                           "stubgen generate on it again, which repairs it")
+    man = load_json(path, [d])
+    check_manifest(man, path)
+    for f in man["files"]:
+        rel = f["path"]
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise StubgenError(f"{path}: file path {rel!r} leaves {d}; paths are relative and stay inside it")
+        confined(d / rel, [d])  # a symlink out of DIR is refused before any tool sees the path
+    return man
+
+
+def check_manifest(man, path):
+    # Imported here: writing a directory (a warm `generate`) needs the file name above,
+    # not the checks, and these (dataclasses, jsonschema) cost more than the rest of it.
+    import jsonschema
+
+    from . import policies
+    from .schema import MANIFEST as SCHEMA
+    from .yamlio import short
+
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(man))
+    if err is not None:
+        key = ".".join(str(p) for p in err.absolute_path) or "(top)"
+        raise StubgenError(f"{path}: {key}: {short(err.message)}")
+    for f in man["files"]:
+        for s in f.get("symbols", ()):
+            if isinstance(s["number"], float):  # JSON Schema's "integer" lets 29.0 through
+                raise StubgenError(f"{path}: {f['path']}: {s['name']}: number {s['number']!r} is not a whole "
+                                   "number written as one")
+            if s["policy"] not in policies.POLICIES:
+                raise StubgenError(f"{path}: {f['path']}: {s['name']}: unknown error policy {s['policy']!r}")
+
+
+def read_listed(directory, rel: str, what: str = "stub file") -> str:
+    """A file a manifest names, confined to the manifest's directory."""
+    d = Path(directory)
+    return read_text(d / rel, [d], what=what)

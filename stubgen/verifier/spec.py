@@ -1,0 +1,57 @@
+"""What the verifier is asked (a Spec: one stub, as a manifest describes it) and what it
+answers (a Report)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One stub to check, as the manifest describes it."""
+
+    arch: str
+    dialect: str
+    symbol: str
+    syscall: str
+    number: int | None  # None: a generic stub, the caller passes it
+    policy: str
+    trap: str = ""
+    errno_handler: str = "stubgen_errno"
+    # True only for text this process rendered from the shipped templates. Anything
+    # else (a file read from disk, whatever its hash in the manifest says, or text
+    # from a user's --templates) is checked in a child process under limits
+    # (isolate.py): the engines hang or crash on some text.
+    rendered: bool = True
+
+
+@dataclass
+class Report:
+    spec: Spec
+    problems: list[str] = field(default_factory=list)
+    listing: str = ""
+    runs: int = 0
+    warnings: list[str] = field(default_factory=list)  # allowed, but worth knowing
+    unverified: list[str] = field(default_factory=list)  # why it could not be checked (foreign stubs)
+    agreed: list[str] = field(default_factory=list)  # second assemblers whose bytes matched
+    # Oracles that do not exist for this stub, and why (no emulator for the architecture,
+    # or instructions the emulator cannot run): the other oracles' verdict stands, but the
+    # stub is never counted as emulated.
+    not_run: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.unverified
+
+    @property
+    def emulated(self) -> bool:
+        return self.runs > 0
+
+    def describe(self) -> str:
+        s = self.spec
+        head = f"{s.arch}/{s.dialect} {s.symbol} ({s.syscall}, policy {s.policy})"
+        if self.ok:
+            if not self.emulated:
+                return f"ok    {head}: not emulated ({'; '.join(self.not_run)})"
+            return f"ok    {head}: {self.runs} runs"
+        return "\n".join([f"FAIL  {head}"] + [f"      {p}" for p in self.problems[:12]]
+                         + ([self.listing] if self.listing else []))
