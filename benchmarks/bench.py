@@ -64,8 +64,8 @@ PWNTOOLS_ARCH = {"386": "i386", "amd64": "amd64", "arm": "arm", "arm64": "aarch6
 # The matrix, in chunks a worker renders itself
 
 def matrix_chunks(policies: str = "raw", scale: int = 1):
-    from stubgen import render, tables
-    from stubgen.verifier import parallel
+    from stubgen import dialects, tables
+    from stubgen.pipeline import parallel
 
     t = tables.load()
     known = sorted(set(t.signatures).union(*(a.signatures for a in t.arches.values())))
@@ -73,7 +73,7 @@ def matrix_chunks(policies: str = "raw", scale: int = 1):
     # Architecture by architecture: a worker then needs few engine sets at a time.
     for _ in range(scale):
         for aname, arch in t.arches.items():
-            for dname, d in render.dialects().items():
+            for dname, d in dialects.dialects().items():
                 if not d.has_arch(aname):
                     continue
                 names = [n for n in known if t.available(arch, n)]
@@ -89,7 +89,7 @@ def matrix_chunks(policies: str = "raw", scale: int = 1):
 def matrix_run(jobs: int, policies: str, scale: int) -> dict:
     """Render and verify the matrix in this process and its workers (run in a fresh
     process: its peak RSS and its children's are this run's alone)."""
-    from stubgen.verifier import parallel
+    from stubgen.pipeline import parallel
 
     chunks = matrix_chunks(policies, scale)
     c0, t0 = os.times(), time.perf_counter()
@@ -148,8 +148,8 @@ class Capture:
         self.prepares: list = []
 
     def __enter__(self):
-        assembler, emulator, llvm = self.mods
-        ka, la, m = assembler.KeystoneAssembler, llvm.LlvmAssembler, emulator.Machine
+        keystone, emulator, llvm = self.mods
+        ka, la, m = keystone.KeystoneAssembler, llvm.LlvmAssembler, emulator.Machine
         self._orig = (ka._asm, la.assemble, m.prepare)
         orig_asm, orig_llvm, orig_prepare = self._orig
         cap, code_at = self, emulator.CODE
@@ -176,8 +176,8 @@ class Capture:
         return self
 
     def __exit__(self, *exc):
-        assembler, emulator, llvm = self.mods
-        assembler.KeystoneAssembler._asm, llvm.LlvmAssembler.assemble, emulator.Machine.prepare = self._orig
+        keystone, emulator, llvm = self.mods
+        keystone.KeystoneAssembler._asm, llvm.LlvmAssembler.assemble, emulator.Machine.prepare = self._orig
 
 
 class BareUnicorn:
@@ -190,7 +190,7 @@ class BareUnicorn:
         import unicorn
 
         from stubgen.verifier import emulator as em
-        from stubgen.verifier.assembler import engine_mode
+        from stubgen.verifier.assembly import engine_mode
 
         e = machine.arch.engines.unicorn
         consts = importlib.import_module(f"unicorn.{e['consts']}")
@@ -256,10 +256,10 @@ def per_stub(policies: str, scale: int, arches: tuple = ()) -> dict:
     emulates count on both sides, with only their assembly (and decoding) as floor."""
     import capstone
 
-    from stubgen import render
-    from stubgen.verifier import INJECTED, Verifier
-    from stubgen.verifier.assembler import engine_mode
-    from stubgen.verifier.checks import negated
+    from stubgen import dialects
+    from stubgen.verifier import Verifier
+    from stubgen.verifier.assembly import engine_mode
+    from stubgen.verifier.checks import INJECTED, negated
     from stubgen.verifier.emulator import CODE, SENTINEL, STEP_LIMIT
 
     v = Verifier()
@@ -274,7 +274,7 @@ def per_stub(policies: str, scale: int, arches: tuple = ()) -> dict:
             continue
         specs = chunk.specs()
         arch = v.tables.arch(chunk.arch)
-        syntax = v.reader(render.dialect(chunk.dialect), arch)[1]
+        syntax = v.reader(dialects.dialect(chunk.dialect), arch)[1]
         batched = [a for a in v.assemblers(arch, syntax) if a.batched]
         spent = [0.0]
         for a in batched:
@@ -370,12 +370,12 @@ def fixed_costs() -> dict:
     t0 = time.perf_counter()
     import stubgen.cli  # noqa: F401
     import stubgen.generator  # noqa: F401
-    import stubgen.output  # noqa: F401
-    from stubgen import render, tables
+    import stubgen.generator.output  # noqa: F401
+    from stubgen import dialects, tables
     t1 = time.perf_counter()
     t = tables.load()
     t2 = time.perf_counter()
-    for d in render.dialects().values():
+    for d in dialects.dialects().values():
         for aname in t.arches:
             if d.has_arch(aname):
                 d.module(aname)
@@ -482,7 +482,7 @@ def pwntools_python(given: str | None) -> str | None:
 def _tool_dir(tmp: Path, arches) -> Path:
     """A directory holding only what pwntools runs: cpp, and as, ld, readelf and objcopy
     under the names it looks for (the host's plain names; the cross tools' triples)."""
-    from stubgen import realtools
+    from stubgen.realtools import tools as realtools
 
     d = tmp / "bin"
     d.mkdir()
@@ -506,7 +506,7 @@ def pwntools(py: str, sample: int, ours_one_core_sps: float, ours_all_cores_sps:
              ours_cpu_per_stub: float) -> dict:
     """pwntools' asm() on a sample of the raw GNU stubs, spread over the architectures."""
     import stubgen
-    from stubgen import render, tables
+    from stubgen import dialects, tables
     from stubgen.verifier import Verifier
 
     t = tables.load()
@@ -526,7 +526,7 @@ def pwntools(py: str, sample: int, ours_one_core_sps: float, ours_all_cores_sps:
             source = cap.asm_calls[-1][1]
             # The same instructions, in the syntax our reader hands Keystone (pwntools
             # itself starts x86 in Intel syntax).
-            syntax = v.reader(render.dialect("gnu"), arch)[1]
+            syntax = v.reader(dialects.dialect("gnu"), arch)[1]
             header = f".{syntax}_syntax prefix\n" if syntax == "att" else ""
             jobs.append([parch, arch.endian, 8 * arch.word_bytes, header + source])
             keystone_bytes.append(cap.codes[-1].hex())
@@ -613,7 +613,7 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def main(argv=None) -> int:
-    from stubgen.verifier.parallel import default_jobs
+    from stubgen.pipeline.parallel import default_jobs
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")

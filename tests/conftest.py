@@ -24,7 +24,7 @@ def need_tool(name: str, package: str):
 def need_real(find, *args):
     """find(*args), a stubgen.realtools lookup: skipped where no such tool exists for the
     architecture (nothing to install, even in CI), tool_missing where it is not installed."""
-    from stubgen import realtools
+    from stubgen.realtools import tools as realtools
 
     try:
         return find(*args)
@@ -36,7 +36,7 @@ def need_real(find, *args):
 
 def need_gnu_tool(arch, name: str):
     """arch's GNU tool (as, readelf, gcc...), through need_real."""
-    from stubgen import realtools
+    from stubgen.realtools import tools as realtools
 
     return need_real(realtools.gnu_tool, arch, name)
 
@@ -58,7 +58,7 @@ def go_env():
 
 def pytest_report_header(config):
     """The real tools' versions, in every run's header (independent of -s)."""
-    from stubgen import realtools
+    from stubgen.realtools import tools as realtools
 
     return ["real tools:"] + [f"  {k}: {v}" for k, v in realtools.tool_versions().items()]
 
@@ -66,10 +66,10 @@ def pytest_report_header(config):
 @pytest.fixture
 def fresh_caches():
     """Tables and dialects read anew before and after a test that feeds its own files."""
-    from stubgen import render, tables
+    from stubgen import dialects, tables
 
     tables.load.cache_clear()
-    render.dialects.cache_clear()
+    dialects.dialects.cache_clear()
     yield
     tables.load.cache_clear()
-    render.dialects.cache_clear()
+    dialects.dialects.cache_clear()

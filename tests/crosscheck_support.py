@@ -10,7 +10,7 @@ import pytest
 from conftest import tool_missing
 
 import stubgen
-from stubgen import crosscheck
+from stubgen.realtools import crosscheck
 
 ARCHES = ["386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x", "ppc64le"]
 # Plan 9 has no errno policy (Go code has no errno); the GNU dialect offers all four.

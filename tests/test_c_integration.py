@@ -9,8 +9,10 @@ import pytest
 from conftest import need_gnu_tool, need_real
 
 import stubgen
-from stubgen import cli, crosscheck, realtools, tables
+from stubgen import cli, tables
 from stubgen.errors import StubgenError
+from stubgen.realtools import crosscheck
+from stubgen.realtools import tools as realtools
 
 ARCHES = sorted(tables.load().arches)
 

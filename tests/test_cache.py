@@ -5,13 +5,13 @@ import shutil
 import pytest
 
 import stubgen
-from stubgen import render, tables
+from stubgen import dialects, tables
 from stubgen.resources import tables_dir, templates_dir
 
 
 def _forget():
     """Drop what this process remembers, so that the next load goes to the disk cache."""
-    for f in (tables.load, render.environment, render._module, render.dialects):
+    for f in (tables.load, dialects.sandbox.environment, dialects.sandbox.template_module, dialects.dialects):
         f.cache_clear()
 
 
@@ -36,7 +36,7 @@ def own_tables(tmp_path):
 def _refuse_to_parse(monkeypatch):
     def parse(*a, **k):
         raise AssertionError("tables parsed although the cache holds them")
-    monkeypatch.setattr(tables, "_read_yaml", parse)
+    monkeypatch.setattr(tables.loader, "_read_yaml", parse)
 
 
 def test_tables_come_from_the_cache_until_a_file_changes(cache_home, own_tables, monkeypatch):
@@ -159,7 +159,7 @@ def test_a_warm_generate_imports_no_parser_validator_or_engine(tmp_path):
 
 
 def test_old_entries_are_pruned(cache_home, own_tables, monkeypatch):
-    from stubgen import cache
+    from stubgen.tables import cache
 
     monkeypatch.setattr(cache, "KEEP", 4)
     f = own_tables / "numbers" / "amd64.yaml"
@@ -180,7 +180,7 @@ def test_old_entries_are_pruned(cache_home, own_tables, monkeypatch):
 def test_a_frame_is_planned_again_for_other_tables():
     import dataclasses
 
-    from stubgen import layout
+    from stubgen.generator import layout
 
     t = tables.load()
     arch = t.arch("amd64")

@@ -8,7 +8,9 @@ import pytest
 from conftest import need_gnu_tool, need_real
 from crosscheck_support import ARCHES, POLICIES, generated, require, results
 
-from stubgen import crosscheck, realtools, tables
+from stubgen import tables
+from stubgen.realtools import crosscheck
+from stubgen.realtools import tools as realtools
 
 # GUIDE §4: GNU as on the C ABI raw stubs.
 GNU_ANCHORS = {

@@ -4,8 +4,9 @@ generated stubs see madvise(MADV_DONTNEED) work (natively, or under qemu-user)."
 import pytest
 from crosscheck_support import ARCHES, POLICIES, generated, require, results
 
-from stubgen import realtools, tables
-from stubgen.realtools import ToolFailed, parse_go_listing
+from stubgen import tables
+from stubgen.realtools import tools as realtools
+from stubgen.realtools.tools import ToolFailed, parse_go_listing
 
 # GUIDE §4: Go's assembler on the Go runtime's madvise (raw policy).
 GO_ANCHORS = {

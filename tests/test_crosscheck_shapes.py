@@ -8,9 +8,10 @@ import pytest
 from crosscheck_support import ARCHES, require
 
 import stubgen
-from stubgen import crosscheck, tables
-from stubgen.generator import render_stub
-from stubgen.render import dialect
+from stubgen import tables
+from stubgen.dialects import dialect
+from stubgen.generator.stubs import render_stub
+from stubgen.realtools import crosscheck
 
 SHAPES = list(crosscheck.SHAPES)
 CALLS = ["madvise", "pread64", "mmap", "mmap2", "exit_group"]

@@ -174,7 +174,7 @@ def go_counts(texts) -> dict[str, set[int]]:
 
 
 def our_count(arch, sig) -> int:
-    from stubgen import layout
+    from stubgen.generator import layout
 
     frame = layout.plan(arch, sig, True)
     k = arch.kernel

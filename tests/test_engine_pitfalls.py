@@ -7,8 +7,9 @@ import pytest
 
 import stubgen
 from stubgen.verifier import Verifier
-from stubgen.verifier.assembler import AssemblyError, KeystoneAssembler, check_keystone_safe
+from stubgen.verifier.assembly import AssemblyError, check_keystone_safe
 from stubgen.verifier.emulator import CODE
+from stubgen.verifier.keystone import KeystoneAssembler
 
 
 def _raw_keystone(code: str) -> subprocess.CompletedProcess:
@@ -68,9 +69,9 @@ def test_nothing_assembled_is_an_error_not_an_empty_stub():
 
 def _bytes(v, stub):
     arch = v.tables.arch(stub.arch)
-    from stubgen import render
+    from stubgen import dialects
 
-    reader, syntax, _ = v.reader(render.dialect(stub.dialect), arch)
+    reader, syntax, _ = v.reader(dialects.dialect(stub.dialect), arch)
     m = v.machine(arch)
     body = reader.read(stub.text, stub.symbol, m.symbols("stubgen_errno"))
     return v.assembler(arch, syntax).assemble(body.lines, CODE, m.symbols("stubgen_errno")).code.hex()
@@ -174,7 +175,8 @@ def test_hand_edited_text_is_assembled_in_a_child_with_a_time_limit(tmp_path, mo
     from disk (whatever its hash) is checked in a forked child, which is killed."""
     import time
 
-    from stubgen.verifier import assembler, isolate, verify_dir
+    from stubgen.pipeline.verify_dir import verify_dir
+    from stubgen.verifier import isolate
 
     out = tmp_path / "out"
     stubgen.write(stubgen.generate(dialects=["gnu"], arches=["amd64"]), out)
@@ -182,14 +184,14 @@ def test_hand_edited_text_is_assembled_in_a_child_with_a_time_limit(tmp_path, mo
     f.write_text(f.read_text().replace("syscall", "syscall\n\tnop"))
     assert verify_dir(out, real_tools=False) == 0  # edited, still right, verified through the child
 
-    real = assembler.KeystoneAssembler._asm
+    real = KeystoneAssembler._asm
 
     def hang(self, lines, address):
         if any("nop" in ln for ln in lines):
             time.sleep(60)
         return real(self, lines, address)
 
-    monkeypatch.setattr(assembler.KeystoneAssembler, "_asm", hang)
+    monkeypatch.setattr(KeystoneAssembler, "_asm", hang)
     monkeypatch.setattr(isolate, "SECONDS", 1.0)
     monkeypatch.setattr(isolate, "SECONDS_PER_ITEM", 0.0)
     capsys.readouterr()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from stubgen.errors import StubgenError
-from stubgen.verifier import foreign
-from stubgen.verifier.foreign import verify_files
+from stubgen.report.foreign import verify_files
+from stubgen.verifier.foreign import preprocess, translate
 
 FIX = Path(__file__).parent / "fixtures" / "foreign"
 GO_STUBS = ["exit=exit_group:noreturn", "write1=write", "osyield=sched_yield"]
@@ -166,7 +166,7 @@ def test_a_hand_declared_wrong_number_fails():
 def test_a_manifest_that_declares_a_wrong_number_fails(tmp_path):
     import stubgen
     import stubgen.cli
-    from stubgen.verifier import verify_dir
+    from stubgen.pipeline.verify_dir import verify_dir
 
     out = tmp_path / "out"
     assert stubgen.cli.main(["generate", "-o", str(out), "-a", "amd64", "-d", "gnu"]) == 0
@@ -251,7 +251,7 @@ def test_dialect_option_overrides_detection(tmp_path):
     f = tmp_path / "odd.s"
     f.write_text("// TEXT x(SB) in a comment does not make this Plan 9\n.globl sys_getpid\nsys_getpid:\n"
                  "\tmov $39, %eax\n\tsyscall\n\tret\n")
-    assert foreign.detect_dialect(f.read_text()) == "gnu"
+    assert preprocess.detect_dialect(f.read_text()) == "gnu"
     code, got = _run([f], "amd64", dialect="gnu")
     assert got[("odd.s", "sys_getpid")]["dialect"] == "gnu" and code == 0
 
@@ -259,21 +259,21 @@ def test_dialect_option_overrides_detection(tmp_path):
 # The translation, piece by piece.
 def test_numeric_labels_translate_forward_and_back():
     lines = ["1:", "jmp 1f", "jmp 1b", "1:", "jne 1b", "mov 0x1f, %eax"]
-    out = foreign._numeric_labels(lines)
+    out = translate._numeric_labels(lines)
     assert out == [".Lnum1_0:", "jmp .Lnum1_3", "jmp .Lnum1_0", ".Lnum1_3:", "jne .Lnum1_3", "mov 0x1f, %eax"]
 
 
 def test_statements_split_labels_and_semicolons():
-    assert foreign._statements("f: ; .cfi_startproc\n2:\tpop %ebx # c; d\n", "#") == \
+    assert translate._statements("f: ; .cfi_startproc\n2:\tpop %ebx # c; d\n", "#") == \
         ["f:", ".cfi_startproc", "2:", "pop %ebx"]
 
 
 def test_numbers_and_expressions():
-    assert foreign.gnu_translate("cmn r0, #(4095 + 1)\n", "@").strip() == "cmn r0, #0x1000"
-    assert foreign.gnu_translate("mov 16(%esp), %ebx\n", "#").strip() == "mov 0x10(%esp), %ebx"
-    assert foreign.gnu_translate("movl $-4095, %eax\n", "#").strip() == "movl $-0xfff, %eax"
-    assert foreign.gnu_translate("mov %r10, %r8\n", "#").strip() == "mov %r10, %r8"
-    assert foreign.gnu_translate("mov $010, %eax\n", "#").strip() == "mov $0x8, %eax"
+    assert translate.gnu_translate("cmn r0, #(4095 + 1)\n", "@").strip() == "cmn r0, #0x1000"
+    assert translate.gnu_translate("mov 16(%esp), %ebx\n", "#").strip() == "mov 0x10(%esp), %ebx"
+    assert translate.gnu_translate("movl $-4095, %eax\n", "#").strip() == "movl $-0xfff, %eax"
+    assert translate.gnu_translate("mov %r10, %r8\n", "#").strip() == "mov %r10, %r8"
+    assert translate.gnu_translate("mov $010, %eax\n", "#").strip() == "mov $0x8, %eax"
 
 
 def test_plan9_preprocessor(tmp_path):
@@ -282,8 +282,8 @@ def test_plan9_preprocessor(tmp_path):
     text = ('#include "defs.h"\n#include "go_asm.h"\n#define SYS_BASE 0x0\n#define SYS_x (SYS_BASE + 4)\n'
             "#ifdef GOARCH_386\n#define ONLY386 1\n#else\n#define ONLY386 0\n#endif\n"
             "TEXT ·x(SB),$0\n\tMOVL $SYS_x, AX; MOVL ARG(a), BX\n\tTRAP\n\tMOVL $ONLY386, CX\n")
-    out, notes = foreign.plan9_preprocess(text, tmp_path / "x.s", "386", [str(tmp_path / "inc")], [])
-    out, funcs = foreign.plan9_translate(out)
+    out, notes = preprocess.plan9_preprocess(text, tmp_path / "x.s", "386", [str(tmp_path / "inc")], [])
+    out, funcs = translate.plan9_translate(out)
     assert funcs["x"].lines == ["MOVL $4, AX", "MOVL a+0(FP), BX", "INT $0x80", "MOVL $1, CX"]
     assert len(notes) == 1 and "go_asm.h" in notes[0]
 
@@ -311,8 +311,8 @@ def test_arguments_that_do_not_fit_the_kernel_registers(tmp_path):
 def test_hostile_text_is_one_clear_error_or_unverified(tmp_path):
     text = "#define A B B\n#define B A A\nTEXT ·madvise(SB),$0\n\tMOVL $A, AX\n"
     with pytest.raises(StubgenError, match="macro expands to more than"):
-        foreign.plan9_preprocess(text, tmp_path / "x.s", "386", [], [])
-    assert foreign.fold("mov $(1 << 99999999), %eax") == "mov $(1 << 99999999), %eax"
+        preprocess.plan9_preprocess(text, tmp_path / "x.s", "386", [], [])
+    assert translate.fold("mov $(1 << 99999999), %eax") == "mov $(1 << 99999999), %eax"
     f = tmp_path / "bad.s"
     f.write_text(".globl sys_getpid\nsys_getpid:\n\tb 0x10 {]\n\tret\n")
     code, got = _run([f], "amd64")
@@ -333,10 +333,10 @@ def test_errno_return_by_a_tail_jump(tmp_path):
 
 def test_a_literal_pool_constant_must_be_in_the_pool():
     from stubgen import tables
-    from stubgen.verifier.assembler import KeystoneAssembler
     from stubgen.verifier.body import Body
     from stubgen.verifier.disasm import compare
     from stubgen.verifier.emulator import CODE
+    from stubgen.verifier.keystone import KeystoneAssembler
 
     arch = tables.load().arch("arm")
     code = KeystoneAssembler(arch.engines.keystone).assemble(["ldr r7, =0xdc", "bx lr"], CODE).code

@@ -12,7 +12,7 @@ import pytest
 
 import stubgen
 from stubgen import cli, tables
-from stubgen.generator import StubgenWarning
+from stubgen.errors import StubgenWarning
 
 GOARCHES = sorted({a.goarch for a in tables.load().arches.values()})
 REPO = Path(stubgen.__file__).resolve().parent.parent

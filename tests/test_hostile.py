@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from stubgen import inputs, render
+from stubgen import dialects
 from stubgen.cli import main
 from stubgen.errors import StubgenError
+from stubgen.tables import inputs
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +113,8 @@ def test_class1_tables_and_templates_are_confined(tmp_path):
 # --- class 2: untrusted text never runs in-process --------------------------------------
 
 def test_class2_an_edited_file_with_its_hash_updated_is_isolated(tmp_path, monkeypatch):
-    from stubgen.verifier import isolate, manifest_specs, verify_dir
+    from stubgen.pipeline.verify_dir import verify_dir
+    from stubgen.verifier import isolate, manifest_specs
 
     monkeypatch.setattr(isolate, "SECONDS", 2.0)
     monkeypatch.setattr(isolate, "SECONDS_PER_ITEM", 0.0)
@@ -159,7 +161,7 @@ def test_class2_user_templates_are_isolated(tmp_path, monkeypatch):
                                        ".irp x,1,2\nnop\n.endr", ".macro m\nnop\n.endm", ".fill 1000000000, 1, 0",
                                        ".p2align 30"])
 def test_class2_real_tools_get_no_directive_that_reads_or_repeats(directive):
-    from stubgen import realtools
+    from stubgen.realtools import tools as realtools
 
     name = directive.split()[0]
     with pytest.raises(realtools.ToolFailed, match=rf"source:\d+: (directive )?\{name}"):
@@ -344,7 +346,7 @@ def files_of(d: Path) -> dict:
 @pytest.mark.parametrize("fail_at", [1, 2, 4])
 def test_class5_a_failure_after_renames_restores_the_old_set(tmp_path, monkeypatch, fail_at):
     import stubgen
-    from stubgen import output
+    from stubgen.generator import output
 
     out = generated(tmp_path, "-d", "gnu")
     old = files_of(out)
@@ -367,7 +369,7 @@ def test_class5_sigint_during_the_commit_is_deferred(tmp_path, monkeypatch):
     import signal
 
     import stubgen
-    from stubgen import output
+    from stubgen.generator import files, output
 
     out = generated(tmp_path, "-d", "gnu")
     real, sent = os.replace, []
@@ -383,13 +385,13 @@ def test_class5_sigint_during_the_commit_is_deferred(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         stubgen.write(new, out)
     monkeypatch.setattr(output.os, "replace", real)
-    assert not output.check(new, out)  # the complete new set: the interrupt waited for the commit
+    assert not files.check(new, out)  # the complete new set: the interrupt waited for the commit
     assert not [p for p in out.rglob(".*")]
 
 
 _KILLED_RUN = """
 import os, sys, stubgen
-from stubgen import output
+from stubgen.generator import output
 real, n = os.replace, []
 def dying(src, dst):
     n.append(dst)
@@ -541,7 +543,7 @@ def test_class4_rendering_has_a_time_budget_and_an_output_cap(tmp_path, monkeypa
 
     import stubgen
 
-    monkeypatch.setattr(render, "RENDER_SECONDS", 1.0)
+    monkeypatch.setattr(dialects.sandbox, "RENDER_SECONDS", 1.0)
     tp = header_template(tmp_path, extra)
     t = time.monotonic()
     with pytest.raises(StubgenError, match=word):

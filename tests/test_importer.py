@@ -8,10 +8,11 @@ import pytest
 import yaml
 
 import stubgen
-from stubgen import importer, syscalltbl, tables
+from stubgen import tables
 from stubgen.cli import main
 from stubgen.errors import StubgenError
-from stubgen.output import render_files
+from stubgen.generator.files import render_files
+from stubgen.kernelsrc import importer, syscalltbl
 from stubgen.resources import tables_dir
 
 KERNEL = Path(__file__).parent / "fixtures" / "kernel"
@@ -273,8 +274,8 @@ def test_arches_without_kernel_table_are_left_alone(tabledir):
 
 
 def test_stubgen_code_names_no_architecture():
-    for name in ("importer.py", "syscalltbl.py", "kernelc.py", "sigimport.py", "coverage.py", "tablesjson.py",
-                 "policies.py"):
+    for name in ("kernelsrc/importer.py", "kernelsrc/syscalltbl.py", "kernelsrc/kernelc.py", "kernelsrc/sigimport.py",
+                 "pipeline/coverage.py", "tables/export.py", "tables/policies.py"):
         text = (Path(stubgen.__file__).parent / name).read_text()
         for arch in ("386", "amd64", "x86", "arm", "i386", "arm64", "aarch64", "riscv64"):
             assert f'"{arch}"' not in text and f"'{arch}'" not in text

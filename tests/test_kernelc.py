@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stubgen import importer, kernelc, tables
+from stubgen import tables
 from stubgen.cli import main
 from stubgen.errors import StubgenError
+from stubgen.kernelsrc import importer, kernelc
 from stubgen.resources import tables_dir
 
 KERNEL = Path(__file__).parent / "fixtures" / "kernel"
@@ -194,7 +195,7 @@ def test_a_call_without_entry_point_has_no_signature_even_where_another_arch_has
 
 
 def test_arch_dir_comes_from_the_kernel_table():
-    from stubgen import sigimport
+    from stubgen.kernelsrc import sigimport
 
     assert sigimport.arch_dir({"path": "arch/x86/entry/syscalls/syscall_64.tbl"}) == "arch/x86"
     generic = {"path": "scripts/syscall.tbl", "abis_from": {"path": "arch/riscv/kernel/Makefile.syscalls"}}

@@ -13,8 +13,12 @@ from conftest import check_text, need_tool, tool_missing
 from crosscheck_support import skipped
 
 import stubgen
-from stubgen import crosscheck, oracles, realtools, resources, tables
-from stubgen.verifier import Verifier, verify_dir
+from stubgen import resources, tables
+from stubgen.pipeline.verify_dir import verify_dir
+from stubgen.realtools import crosscheck, oracles
+from stubgen.realtools import tools as realtools
+from stubgen.report.coverage import format_rows
+from stubgen.verifier import Verifier
 
 ARCH = "loong64"
 MATRIX = [("plan9", p) for p in ("raw", "crash", "ignore")] + [("gnu", p) for p in ("raw", "crash", "ignore", "errno")]
@@ -222,7 +226,7 @@ def test_the_callee_saved_caller_catches_a_stub_that_clobbers_s0(tmp_path):
 def test_coverage_names_the_oracles_that_ran_and_those_that_do_not_exist(monkeypatch):
     import dataclasses
 
-    from stubgen import coverage
+    from stubgen.pipeline import coverage
 
     shipped = tables.load
     monkeypatch.setattr(tables, "load", lambda *a, **k: dataclasses.replace(
@@ -230,7 +234,7 @@ def test_coverage_names_the_oracles_that_ran_and_those_that_do_not_exist(monkeyp
     (row,) = coverage.coverage(real_tools=False)
     assert (row.numbered, row.typed, row.generic) == (324, 320, 7)
     assert row.not_emulated == 654 and row.oracles == ["LLVM"]  # nothing else ran: no emulation claimed
-    text = coverage.format_rows([row])
+    text = format_rows([row])
     assert "LLVM (654 stubs not emulated)" in text
     for why in ("Keystone: Keystone 0.9.2 has no LoongArch", "Capstone: Capstone 5 has no LoongArch",
                 "Unicorn: Unicorn 2.1.4 has no LoongArch",

@@ -9,11 +9,12 @@ import yaml
 from conftest import check_text
 
 import stubgen
-from stubgen import layout, resources, tables
+from stubgen import resources, tables
+from stubgen.generator import layout
+from stubgen.pipeline.mutants import run as run_mutants
 from stubgen.verifier import Spec, Verifier
 from stubgen.verifier.emulator import CODE, CODE_SIZE, SPECIAL, STACK, STACK_SIZE
 from stubgen.verifier.kernel import linux_abi
-from stubgen.verifier.mutants import run as run_mutants
 
 MIPS = ("mips", "mipsle", "mips64le")
 MATRIX = [("plan9", p) for p in ("raw", "crash", "ignore")] + [("gnu", p) for p in ("raw", "crash", "ignore", "errno")]

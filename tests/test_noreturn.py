@@ -4,8 +4,8 @@ fake kernel always comes back, and a stub that then returns to its caller fails.
 import pytest
 
 import stubgen
+from stubgen.pipeline.mutants import mutants
 from stubgen.verifier import Spec, Verifier, verify
-from stubgen.verifier.mutants import mutants
 
 ARCHES = ["386", "amd64", "arm"]
 
@@ -28,8 +28,8 @@ def test_exit_group_is_noreturn_under_every_policy(policy):
 @pytest.mark.parametrize("dialect", ["plan9", "gnu"])
 @pytest.mark.parametrize("arch", ARCHES)
 def test_a_noreturn_stub_that_returns_is_rejected(verifier, arch, dialect):
-    from stubgen.generator import render_stub
-    from stubgen.render import dialect as get_dialect
+    from stubgen.dialects import dialect as get_dialect
+    from stubgen.generator.stubs import render_stub
 
     (s,) = stubgen.generate(["exit_group"], [arch], [dialect])
     # the same stub without the stop after the trap: it returns to its caller

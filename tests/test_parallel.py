@@ -7,7 +7,8 @@ import pytest
 
 import stubgen
 import stubgen.cli  # noqa: F401  (the CLI module, for main)
-from stubgen.verifier import manifest_specs, parallel
+from stubgen.pipeline import parallel
+from stubgen.verifier import manifest_specs
 
 
 def _verdicts(outcomes):

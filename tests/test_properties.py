@@ -175,7 +175,7 @@ def test_random_numbers_in_a_spec(verifier, number):
 
 @pytest.fixture(scope="module")
 def monkeypatch_injected():
-    import stubgen.verifier as v
+    import stubgen.verifier.checker as v
 
     saved = v.INJECTED
 

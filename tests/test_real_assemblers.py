@@ -11,7 +11,7 @@ from conftest import need_tool
 import stubgen
 import stubgen.cli  # noqa: F401
 from stubgen import resources
-from stubgen.verifier import verify_dir
+from stubgen.pipeline.verify_dir import verify_dir
 
 pytestmark = pytest.mark.crosscheck
 
@@ -66,8 +66,8 @@ def test_a_lowering_that_encodes_differently_from_go_is_caught(tmp_path):
 
 def test_go_relocations_are_patched_before_running_gos_bytes():
     _tools("plan9")
+    from stubgen.realtools.references import go_references
     from stubgen.verifier import Verifier
-    from stubgen.verifier.reference import go_references
 
     (s,) = stubgen.generate(arches=["386"], dialects=["plan9"], policy="crash", traps={"386": "vdso"},
                             go_package="runtime")

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 import stubgen
-from stubgen import layout, tables
+from stubgen import tables
 from stubgen.cli import main
-from stubgen.render import imm_chunks
+from stubgen.dialects.sandbox import imm_chunks
+from stubgen.generator import layout
 from stubgen.resources import tables_dir
 from stubgen.verifier import Spec, Verifier, verify
 from stubgen.verifier.caller import arg_value
@@ -122,8 +123,8 @@ def test_wrong_pair_alignment_in_a_table_is_rejected(tmp_path):
 def test_swapped_halves_are_rejected(verifier):
     import dataclasses
 
-    from stubgen.generator import render_stub
-    from stubgen.render import dialect
+    from stubgen.dialects import dialect
+    from stubgen.generator.stubs import render_stub
 
     for arch, name, i in (("386", "fanotify_mark", 2), ("arm", "pread64", 3)):
         (s,) = stubgen.generate([name], [arch], ["plan9"])

@@ -9,10 +9,11 @@ import pytest
 import yaml
 
 import stubgen
-from stubgen import oracles
 from stubgen import tables as tables_mod
-from stubgen.verifier import Verifier, stub_specs, verify, verify_dir
-from stubgen.verifier.mutants import kill_table
+from stubgen.pipeline.mutants import kill_table
+from stubgen.pipeline.verify_dir import verify_dir
+from stubgen.realtools import oracles
+from stubgen.verifier import Verifier, stub_specs, verify
 
 
 def _tables(tmp_path, arch: str, change) -> str:

@@ -11,10 +11,11 @@ import yaml
 import stubgen
 import stubgen.cli  # noqa: F401  (the CLI module, for main)
 from stubgen import tables
-from stubgen.verifier import Spec, Verifier, verify, verify_dir
+from stubgen.pipeline.mutants import KINDS
+from stubgen.pipeline.mutants import run as run_mutants
+from stubgen.pipeline.verify_dir import verify_dir
+from stubgen.verifier import Spec, Verifier, verify
 from stubgen.verifier.kernel import linux_abi
-from stubgen.verifier.mutants import KINDS
-from stubgen.verifier.mutants import run as run_mutants
 
 MATRIX = [("plan9", p) for p in ("raw", "crash", "ignore")] + [("gnu", p) for p in ("raw", "crash", "ignore", "errno")]
 
@@ -226,9 +227,9 @@ def test_plan9_branch_past_the_end_is_a_read_error(verifier):
 def test_the_gnu_reader_ends_a_body_at_its_own_size_directive(verifier):
     """`.size sym` ends sym's body even where no label follows; another symbol's `.size`
     (one whose name starts with sym's) does not."""
-    from stubgen import render
+    from stubgen import dialects
 
-    reader = verifier.reader(render.dialect("gnu"), tables.load().arch("amd64"))[0]
+    reader = verifier.reader(dialects.dialect("gnu"), tables.load().arch("amd64"))[0]
     text = ("sys_madvise:\n\tmov $0x1c, %eax\n\t.size sys_madvise_other, 4\n\tsyscall\n\tret\n"
             "\t.size sys_madvise, .-sys_madvise\n\tud2\n")
     assert reader.read(text, "sys_madvise", {}).source == ["mov $0x1c, %eax", "syscall", "ret"]
@@ -236,9 +237,9 @@ def test_the_gnu_reader_ends_a_body_at_its_own_size_directive(verifier):
 
 def test_the_plan9_reader_keeps_each_lines_own_slot_names(verifier):
     """Lines that differ only in an FP slot's name lower once; each keeps its own names."""
-    from stubgen import render
+    from stubgen import dialects
 
-    reader = verifier.reader(render.dialect("plan9"), tables.load().arch("amd64"))[0]
+    reader = verifier.reader(dialects.dialect("plan9"), tables.load().arch("amd64"))[0]
     body = "\tMOVQ\t{0}+0(FP), DI\n\tMOVQ\t$28, AX\n\tSYSCALL\n\tMOVQ\tAX, {1}+8(FP)\n\tRET\n"
     first = reader.read("TEXT ·a(SB),NOSPLIT,$0-16\n" + body.format("addr", "ret"), "a", {})
     second = reader.read("TEXT ·b(SB),NOSPLIT,$0-16\n" + body.format("fd", "r1"), "b", {})
