@@ -505,6 +505,18 @@ def test_class4_mutation_regexes_are_compiled_safely(tmp_path, find, word):
                    2, "mutations.wrong_trap.find", word)
 
 
+@pytest.mark.parametrize("find,word", [("(.*.*)*QQQ", "repeat inside a repeat"), ("(", "bad regular expression")])
+def test_class4_link_operand_regexes_are_compiled_safely(tmp_path, find, word):
+    """The relocation operators a reader rewrites (MIPS %call16) are regexes of the
+    templates: checked like the mutations before any text is read with them."""
+    tp = tmp_path / "tp" / "gnu"
+    tp.mkdir(parents=True)
+    (tp / "mips.lower.yaml").write_text(f"line_comment: '#'\nlink_operands:\n  - {{find: '{find}', replace: '0x0'}}\n")
+    out = generated(tmp_path, "-d", "gnu", "-a", "mips", "-e", "errno")
+    one_line_error(cli("verify", str(out), "--no-real-tools", "--templates", str(tp.parent), timeout=60),
+                   2, "link_operands.0.find", word)
+
+
 def header_template(tmp_path, extra: str) -> Path:
     from stubgen.resources import templates_dir
 
