@@ -6,7 +6,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import need_gnu_tool, need_real
+from conftest import need_gnu_tool, need_real, need_tool, tool_missing
 
 import stubgen
 from stubgen import cli, tables
@@ -46,6 +46,39 @@ def test_special_calls_are_marked_in_the_header(tmp_path):
     # A call that returns twice has no typed stub at all, and the refusal says why.
     with pytest.raises(StubgenError, match="clone.*returns twice"):
         stubgen.generate(["clone"], dialects=["gnu"])
+
+
+STRICT = r"""#include "stubs.h"
+static const char msg[] = "bye\n";
+_Noreturn void die(const char *path, int code) {
+    sys_write(2, msg, sizeof msg - 1);
+    sys_openat(-100, path, 0, 0);
+    sys_exit_group(code);
+}
+"""
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_stubs_h_takes_const_data_and_says_what_never_returns(tmp_path, cc):
+    """Strict builds of a caller: const data passes where the kernel only reads
+    (write's buffer, openat's path: const in the kernel's prototypes), and a noreturn
+    function may end with exit_group (declared noreturn). gcc and clang (zig cc)."""
+    if cc == "gcc":
+        command = [need_tool("gcc", "gcc")]
+    else:
+        from stubgen.verifier import llvm
+
+        if not llvm.available():
+            tool_missing("clang (zig cc) not installed: pip install 'stubgen[llvm]'")
+        command = [str(llvm.zig()), "cc"]
+    stubgen.write(stubgen.generate("all", dialects=["gnu"], arches=["amd64"]), tmp_path)
+    (tmp_path / "strict.c").write_text(STRICT)
+    r = sh(*command, "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", tmp_path / "gnu", "-c", "-o",
+           tmp_path / "strict.o", tmp_path / "strict.c")
+    assert r.returncode == 0, r.stderr
+    h = (tmp_path / "gnu" / "stubs.h").read_text()
+    assert "long sys_write(int fd, const void *buf, unsigned long count);" in h
+    assert "__attribute__((__noreturn__)) void sys_exit_group(int error_code);" in h
 
 
 @pytest.fixture(scope="module", params=["raw", "errno"])

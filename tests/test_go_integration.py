@@ -81,6 +81,23 @@ func main() {
 	_ = stubs.Madvise(unsafe.Pointer(&b[0]), 4096, 4)
 	_ = stubs.Getpid()
 	_ = stubs.SYS_MADVISE
+	// A descriptor is an int, as in x/sys/unix: -1 and AT_FDCWD are written as they are.
+	_ = stubs.Write(-1, unsafe.Pointer(&b[0]), 0)
+	_ = stubs.Openat(-100, unsafe.Pointer(&b[0]), 0, 0)
+}
+"""
+
+# The six-argument mmap (386 and s390x have old_mmap's one pointer, arm mmap2): its
+# result is an address, an unsafe.Pointer, used without the uintptr conversion go vet
+# reports as a possible misuse of unsafe.Pointer.
+MMAP = """//go:build amd64 || arm64 || riscv64 || loong64 || ppc64le || mips64le
+
+package main
+
+import "example.com/app/internal/stubs"
+
+func mapped() *[4096]byte {
+	return (*[4096]byte)(stubs.Mmap(0, 4096, 3, 0x22, -1, 0))
 }
 """
 
@@ -93,6 +110,7 @@ def test_go_generate_then_vet_and_build_for_every_goarch(go_env, tmp_path):
     (mod / "go.mod").write_text("module example.com/app\n\ngo 1.21\n")
     (pkg / "gen.go").write_text(GEN.format(python=sys.executable))
     (mod / "main.go").write_text(MAIN)
+    (mod / "mmap.go").write_text(MMAP)
     env = dict(go_env, PYTHONPATH=str(REPO))
     r = subprocess.run(["go", "generate", "./..."], cwd=mod, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
