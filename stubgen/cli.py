@@ -16,16 +16,6 @@ def _csv(value: str) -> list[str]:
     return items
 
 
-def _traps(values) -> dict:
-    out = {}
-    for v in values or ():
-        arch, sep, trap = v.partition("=")
-        if not sep or not arch or not trap:
-            raise StubgenError(f"--trap {v!r}: expected ARCH=TRAP, for example 386=vdso")
-        out[arch] = trap
-    return out
-
-
 def _add_generation_options(p):
     p.add_argument("-s", "--syscalls", type=_csv, metavar="LIST", help="comma-separated syscalls (default: madvise)")
     p.add_argument("--all", action="store_true", help="every syscall with a signature and, per architecture, "
@@ -41,8 +31,9 @@ def _add_generation_options(p):
                    help="C function the errno policy calls with the positive errno")
     p.add_argument("--go-exported", action="store_true",
                    help="Go: exported function names (Madvise, ClockGettime) instead of the syscall's name")
-    p.add_argument("--builtins", choices=("warn", "rename"), default="warn",
-                   help="a Go function named like a builtin (close): warn (default) or rename it (close_)")
+    p.add_argument("--builtins", choices=("warn", "rename", "keep"), default="warn",
+                   help="a Go function named like a builtin (close): warn (default), rename it (close_), or keep "
+                   "the name without a warning")
     p.add_argument("--sysnum-prefix", default="STUBGEN_SYS_", metavar="PREFIX",
                    help="C: prefix of the syscall number macros (default STUBGEN_SYS_, as in STUBGEN_SYS_madvise; "
                    "SYS_ gives glibc's names, which collide with <sys/syscall.h>)")
@@ -178,7 +169,7 @@ def _generated(a) -> tuple[list[tuple[str, str]], int]:
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            stubs = generate("all" if a.all else a.syscalls, a.arch, a.dialect, a.errors, _traps(a.trap),
+            stubs = generate("all" if a.all else a.syscalls, a.arch, a.dialect, a.errors, a.trap,
                              options=_options(a))
             files = texts(stubs)
         said = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, StubgenWarning)))
