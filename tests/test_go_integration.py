@@ -32,7 +32,7 @@ def test_exported_names(tmp_path):
     stubs = stubgen.generate(["madvise", "clock_gettime", "fadvise64_64"], dialects=["plan9"], go_exported=True)
     assert {s.symbol for s in stubs} >= {"Madvise", "ClockGettime", "Fadvise64_64"}
     amd64 = next(s for s in stubs if s.arch == "amd64" and s.syscall == "madvise")
-    assert "TEXT ·Madvise(SB)" in amd64.text and amd64.context.go_decl.startswith("Madvise(")
+    assert "TEXT ·Madvise(SB)" in amd64.text and amd64.go_decl.startswith("Madvise(")
     stubgen.write(stubs, tmp_path)
     assert "func Madvise(addr unsafe.Pointer" in (tmp_path / "stubs_linux.go").read_text()
     assert cli.main(["verify", str(tmp_path), "--no-real-tools"]) == 0

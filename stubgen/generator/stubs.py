@@ -69,6 +69,17 @@ class Context:
 
 @dataclass(frozen=True)
 class Stub:
+    """One stub, rendered: a function in one dialect for one architecture.
+
+    arch: the architecture's name (amd64); dialect: "plan9" or "gnu"; syscall: the
+    kernel's name of the call (madvise); symbol: the function's name in its file
+    (madvise, Madvise, sys_madvise); number: the syscall number (None for a generic stub
+    syscall0..syscall6, whose caller passes it); policy: its error policy (raw, crash,
+    ignore, errno; noreturn for a call that never returns); trap: the trap instruction's
+    name in the template (syscall, int80, svc...); text: the stub's assembly, without the
+    file around it; go_decl and c_decl: its Go and C declarations; options: the
+    settings it was made with. write() puts stubs into files, verify() checks them."""
+
     arch: str
     dialect: str
     syscall: str
@@ -77,8 +88,19 @@ class Stub:
     policy: str
     trap: str
     text: str
-    context: Context = field(repr=False, compare=False)
+    # What the templates saw (frame layout, registers): stubgen's own, not the API.
+    _context: Context = field(repr=False, compare=False)
     options: Options = field(repr=False, compare=False)
+
+    @property
+    def go_decl(self) -> str:
+        """The Go declaration, without func: madvise(addr unsafe.Pointer, n uintptr, flags int32) int32."""
+        return self._context.go_decl
+
+    @property
+    def c_decl(self) -> str:
+        """The C prototype, without its semicolon: long sys_madvise(void *addr, unsigned long len, int advice)."""
+        return self._context.c_decl
 
 
 # Go's keywords (the language specification): a syscall named like one (select) is

@@ -83,7 +83,7 @@ def _text_break(rule: dict | None, text: str) -> str | None:
 
 def mutants(stub):
     """(kind, broken text) for every break that applies to this stub."""
-    ctx = stub.context
+    ctx = stub._context
     d = dialects.dialect(stub.dialect, stub.options.templates)
     module = d.module(stub.arch)
     rules = d.reading_rules(stub.arch).get("mutations", {})

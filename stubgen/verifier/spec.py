@@ -26,6 +26,17 @@ class Spec:
 
 @dataclass
 class Report:
+    """What the verifier found for one stub (stubgen.verify returns one per stub, in order).
+
+    ok: it passed every check that ran; problems: why not (each check that failed, with
+    the kernel result injected); listing: the disassembly, where it failed; runs: the
+    emulated calls; emulated: whether any ran (False where no emulator can run the stub:
+    not_run says why, and the other oracles' verdict stands, never counted as an
+    emulated pass); warnings: allowed, but worth knowing; agreed: the second assemblers
+    whose bytes matched; line: the line of the instruction at fault in the text checked
+    (else of the function's start; None where unknown); spec: the stub asked about.
+    describe() is the text `stubgen verify` prints for it."""
+
     spec: Spec
     problems: list[str] = field(default_factory=list)
     listing: str = ""
