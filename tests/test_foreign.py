@@ -21,7 +21,7 @@ def _run(files, arch, *stubs, **kw):
     import io
 
     out = io.StringIO()
-    code = verify_files([str(f) for f in files], arch, stubs=stubs, as_json=True, out=out, **kw)
+    code = verify_files([str(f) for f in files], arch, stubs=stubs, fmt="json", out=out, **kw)
     return code, {(Path(d["file"]).name, d["symbol"]): d for d in map(json.loads, out.getvalue().splitlines())}
 
 

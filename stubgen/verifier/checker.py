@@ -310,8 +310,10 @@ class Verifier:
                     and self.not_emulated(arch, theirs) is None):
                 fail_pc = self._emulate(rep, theirs, subject, machine, label=f"{reference.tool}'s bytes: ")
                 code = theirs if rep.problems else code
+        rep.line = body.start
         if rep.problems and arch.engines.capstone is not None:
             rep.listing = listing(arch, code, CODE, fail_pc)
+            rep.line = _line_at(arch, body, code, fail_pc, expands) or body.start
         elif rep.problems:
             rep.listing = f"    {code.hex()}  (no decoder for {arch.name})"
         return rep
@@ -347,6 +349,21 @@ class Verifier:
                         [f"{abi.number}={t.number:#x}"] + [f"{r}={v:#x}" for r, v in zip(abi.args, t.args)]))
                 return run.pc
         return None
+
+
+def _line_at(arch, body, code: bytes, pc: int | None, expands: dict) -> int | None:
+    """The line in the text of the instruction at pc (where a run failed), or None."""
+    if pc is None or not body.where:
+        return None
+    at = [i.address for i in decode(arch, code, CODE)]
+    if pc not in at:
+        return None
+    j, seen = at.index(pc), 0
+    for where, src in zip(body.where, body.source):
+        seen += expands.get(src.split(None, 1)[0], 1)  # a pseudo-instruction that is several
+        if j < seen:
+            return where
+    return None
 
 
 def _named(arch, number: int) -> str:

@@ -73,7 +73,7 @@ class GnuReader:
         start = labels.get(f"{symbol}:")
         if start is None:
             raise ReadError(f"no label {symbol}: in the file")
-        body = Body([], [], [])
+        body = Body([], [], [], start=start + 1)
         for i in range(start + 1, len(lines)):
             s = lines[i]
             if not s:
@@ -87,6 +87,7 @@ class GnuReader:
                 continue
             body.lines.append(s)
             body.source.append(s)
+            body.where.append(i + 1)
             nums = set()
             for m in _NUM.finditer(s):
                 if s[:m.start()].endswith("="):

@@ -22,6 +22,7 @@ class Spec:
     # from a user's --templates) is checked in a child process under limits
     # (isolate.py): the engines hang or crash on some text.
     rendered: bool = True
+    path: str = ""  # the file it was read from, as the manifest lists it ("" for text from generate())
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Report:
     # or instructions the emulator cannot run): the other oracles' verdict stands, but the
     # stub is never counted as emulated.
     not_run: list[str] = field(default_factory=list)
+    line: int | None = None  # the line of the instruction at fault in the text, else of the function's start
 
     @property
     def ok(self) -> bool:
