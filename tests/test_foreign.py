@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import stubgen
+from stubgen.cli import main
 from stubgen.errors import StubgenError
 from stubgen.report.foreign import verify_files
 from stubgen.verifier.foreign import preprocess, translate
@@ -353,3 +355,23 @@ def test_a_go_frame_declared_too_small_fails(tmp_path):
     code, got = _run([f], "386")
     v = got[("sys.s", "madvise")]
     assert v["verdict"] == "fail" and v["reasons"] == ["TEXT declares argument size 12, the Go declaration needs 16"]
+
+
+def test_a_file_read_in_the_wrong_dialect_says_which_it_may_be(tmp_path, capsys):
+    """A GNU file given --dialect plan9 (and a Plan 9 file given --dialect gnu) has no
+    function of that dialect: one line asking whether it is the other one, exit 2."""
+    stubgen.write(stubgen.generate(arches="amd64", dialects="gnu"), tmp_path)
+    gnu = str(tmp_path / "gnu" / "stubs_linux_amd64.S")
+    assert main(["verify", gnu, "--arch", "amd64", "--dialect", "plan9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no TEXT symbol" in err and "is it a GNU file? (--dialect gnu" in err
+    plan9 = str(FIX / "go" / "sys_linux_amd64.s")
+    assert main(["verify", plan9, "--arch", "amd64", "--dialect", "gnu"]) == 2
+    assert "is it a Plan 9 file? (--dialect plan9" in capsys.readouterr().err
+
+
+def test_a_file_for_another_architecture_is_named_as_the_likely_cause(tmp_path, capsys):
+    stubgen.write(stubgen.generate(arches="riscv64", dialects="gnu"), tmp_path)
+    assert main(["verify", str(tmp_path / "gnu" / "stubs_linux_riscv64.S"), "--arch", "arm64"]) == 1
+    out = capsys.readouterr().out
+    assert "cannot assemble" in out and "is the file for arm64? --arch names the architecture" in out
