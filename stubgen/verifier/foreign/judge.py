@@ -143,8 +143,9 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
     if rep.unverified:
         v.verdict = "unverified"
         v.reasons += rep.unverified
-        if any(u.startswith("cannot assemble") for u in rep.unverified):
-            # The most common cause: a file for another architecture (riscv64 read as arm64).
+        if any(u.startswith(("cannot assemble: Keystone", "cannot assemble: LLVM")) for u in rep.unverified):
+            # The assembler refused it (not the reader): most often a file for another
+            # architecture (riscv64 read as arm64).
             v.reasons.append(f"note: is the file for {arch.name}? --arch names the architecture it is for")
         if any("unknown" in u or "cannot read operand" in u for u in rep.unverified):
             v.reasons += [f"note: {n}" for n in src.notes]  # a name a missing header would define?
