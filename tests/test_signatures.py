@@ -356,7 +356,8 @@ def test_list_json_shape(capsys):
     madvise = d["arches"]["amd64"]["syscalls"]["madvise"]
     assert madvise["number"] == 28 and madvise["special"] is None
     assert madvise["args"][0] == {"name": "addr", "c_type": "unsigned long", "go_type": "unsafe.Pointer",
-                                  "bytes": 8, "signed": False, "kernel_registers": ["rdi"], "kernel_bits": 64}
+                                  "bytes": 8, "signed": False, "kernel_registers": ["rdi"], "kernel_stack": [None],
+                                  "kernel_bits": 64}
     assert [a["kernel_registers"] for a in madvise["args"]] == [["rdi"], ["rsi"], ["rdx"]]
     # a pair lists both registers, in order (ARM EABI: pread64's pos in r4:r5)
     assert d["arches"]["arm"]["syscalls"]["pread64"]["args"][3]["kernel_registers"] == ["r4", "r5"]

@@ -2,15 +2,8 @@
 with their numbers and signatures, and how its kernel takes a syscall. The same facts
 as `stubgen list --json`, whose document `document()` makes from these objects (so the
 two cannot say different things). Handed on as `stubgen.architectures`,
-`stubgen.architecture` and `stubgen.tables_document`.
-
-    >>> import stubgen
-    >>> amd64 = stubgen.architecture("x86_64")
-    >>> amd64.syscall("madvise").number
-    28
-    >>> [a.kernel_registers for a in amd64.syscall("madvise").args]
-    [('rdi',), ('rsi',), ('rdx',)]
-"""
+`stubgen.architecture` and `stubgen.tables_document` (README: Library; the README's
+example of them is run by tests/test_readme.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
