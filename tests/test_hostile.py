@@ -178,8 +178,17 @@ def test_class2_verify_names_the_refused_directive(tmp_path):
     edit_with_hash(out, rel, '\t.incbin "/etc/hostname"\n' + (out / rel).read_text())
     r = cli("verify", str(out))
     host = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else "\0"
-    assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert ".incbin" in r.stdout or "GNU as" not in r.stdout  # refused by name where GNU as is installed
+    # Refused by name where GNU as is installed; without it nothing ever hands the
+    # directive to an assembler (the verifier reads instructions only): nothing to refuse.
+    from stubgen.realtools import tools
+
+    try:
+        tools.gnu_tool("amd64", "as")
+        gnu_as = True
+    except tools.ToolMissing:
+        gnu_as = False
+    assert r.returncode == (1 if gnu_as else 0) and "Traceback" not in r.stderr
+    assert ".incbin" in r.stdout or not gnu_as
     assert host not in r.stdout.replace("/etc/hostname", "")
 
 
