@@ -16,16 +16,6 @@ def _csv(value: str) -> list[str]:
     return items
 
 
-def _traps(values) -> dict:
-    out = {}
-    for v in values or ():
-        arch, sep, trap = v.partition("=")
-        if not sep or not arch or not trap:
-            raise StubgenError(f"--trap {v!r}: expected ARCH=TRAP, for example 386=vdso")
-        out[arch] = trap
-    return out
-
-
 def _add_generation_options(p):
     p.add_argument("-s", "--syscalls", type=_csv, metavar="LIST", help="comma-separated syscalls (default: madvise)")
     p.add_argument("--all", action="store_true", help="every syscall with a signature and, per architecture, "
@@ -41,8 +31,9 @@ def _add_generation_options(p):
                    help="C function the errno policy calls with the positive errno")
     p.add_argument("--go-exported", action="store_true",
                    help="Go: exported function names (Madvise, ClockGettime) instead of the syscall's name")
-    p.add_argument("--builtins", choices=("warn", "rename"), default="warn",
-                   help="a Go function named like a builtin (close): warn (default) or rename it (close_)")
+    p.add_argument("--builtins", choices=("warn", "rename", "keep"), default="warn",
+                   help="a Go function named like a builtin (close): warn (default), rename it (close_), or keep "
+                   "the name without a warning")
     p.add_argument("--sysnum-prefix", default="STUBGEN_SYS_", metavar="PREFIX",
                    help="C: prefix of the syscall number macros (default STUBGEN_SYS_, as in STUBGEN_SYS_madvise; "
                    "SYS_ gives glibc's names, which collide with <sys/syscall.h>)")
@@ -72,6 +63,15 @@ def _jobs(value: str) -> int:
     return int(value)
 
 
+FORMATS = ("text", "json", "sarif", "junit")
+FORMAT_HELP = ("how to print the results: text (default), json (an object a line), sarif (SARIF 2.1.0: a result "
+               "per failure at its file and line, for code scanning) or junit (JUnit XML: a testcase per stub or check)")
+
+
+def _add_format(p):
+    p.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
+
+
 def _add_jobs(p):
     p.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="verify in N processes (default: every core)")
 
@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_generation_options(g)
     g.add_argument("--verify", action="store_true", help="verify the written stubs under emulation")
     g.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
+    _add_format(g)
     _add_jobs(g)
     g.add_argument("--force", action="store_true", help="overwrite files that stubgen did not generate")
     g.add_argument("--check", action="store_true", help="write nothing; exit 1 and print a unified diff if the "
@@ -124,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="files: a header directory (cpp for GNU .S, #include for Plan 9)")
     v.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
                    help="files: a macro for the preprocessor")
-    v.add_argument("--json", action="store_true", help="files: one JSON object per function")
+    v.add_argument("--json", action="store_true", help="one JSON object per stub or function (--format json)")
+    _add_format(v)
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
     v.add_argument("--no-real-tools", action="store_true",
                    help="do not compare with go tool asm or GNU as even where they are installed")
@@ -147,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     cc.add_argument("directory", metavar="DIR")
     cc.add_argument("--check", type=_csv, metavar="LIST", help="only these checks (default: all)")
     cc.add_argument("-j", "--jobs", type=int, default=2, metavar="N", help="architectures checked at once")
+    cc.add_argument("--require-tools", action="store_true", help="a check skipped for a missing tool fails "
+                    "(as STUBGEN_REQUIRE_TOOLS=1 does); one that cannot exist for an architecture stays a skip")
+    _add_format(cc)
     # The generated directory says everything the templates would; only the tables' tool names are needed.
     _add_sources(cc, templates=False)
     return ap
@@ -178,7 +183,7 @@ def _generated(a) -> tuple[list[tuple[str, str]], int]:
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            stubs = generate("all" if a.all else a.syscalls, a.arch, a.dialect, a.errors, _traps(a.trap),
+            stubs = generate("all" if a.all else a.syscalls, a.arch, a.dialect, a.errors, a.trap,
                              options=_options(a))
             files = texts(stubs)
         said = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, StubgenWarning)))
@@ -198,6 +203,10 @@ def cmd_generate(a) -> int:
 
     if a.all and a.syscalls:
         raise StubgenError("--all and --syscalls: pick one")
+    if a.format != "text" and not a.verify:
+        raise StubgenError(f"--format {a.format}: the format of --verify's results; add --verify")
+    # With a format for machines, stdout holds the document alone.
+    said = sys.stdout if a.format == "text" else sys.stderr
     files, count = _generated(a)
     if a.check:
         diff = check_texts(files, a.output)
@@ -205,14 +214,15 @@ def cmd_generate(a) -> int:
             sys.stdout.write(diff)
             print(f"stubgen: {a.output} is not what stubgen generate would write (diff above)", file=sys.stderr)
             return 1
-        print(f"{a.output}: up to date ({count} stubs)")
+        print(f"{a.output}: up to date ({count} stubs)", file=said)
     else:
         paths = write_texts(files, a.output, force=a.force)
-        print(f"wrote {len(paths)} files ({count} stubs) to {a.output}")
+        print(f"wrote {len(paths)} files ({count} stubs) to {a.output}", file=said)
     if a.verify:
         from .pipeline.verify_dir import verify_dir
 
-        return verify_dir(a.output, tables=a.tables, templates=a.templates, kernel_abi=a.kernel_abi, jobs=a.jobs)
+        return verify_dir(a.output, tables=a.tables, templates=a.templates, kernel_abi=a.kernel_abi, jobs=a.jobs,
+                          fmt=a.format)
     return 0
 
 
@@ -267,6 +277,11 @@ def _traps_of(dialect, arch: str) -> str:
 def cmd_verify(a) -> int:
     from pathlib import Path
 
+    if a.json and a.format not in ("text", "json"):
+        raise StubgenError(f"--json and --format {a.format}: pick one")
+    fmt = "json" if a.json else a.format
+    if a.mutants and fmt != "text":
+        raise StubgenError(f"--mutants prints a kill table, in text only (not --format {fmt})")
     files = [p for p in a.paths if Path(p).is_file()]
     if not files and not a.arch:
         if len(a.paths) > 1:
@@ -274,13 +289,13 @@ def cmd_verify(a) -> int:
         from .pipeline.verify_dir import verify_dir
 
         return verify_dir(a.paths[0], tables=a.tables, templates=a.templates, mutants=a.mutants,
-                          real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi, jobs=a.jobs)
+                          real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi, jobs=a.jobs, fmt=fmt)
     if not a.arch:
         raise StubgenError("verify FILE...: --arch is required (a name or alias, e.g. amd64, i386, arm)")
     from .report.foreign import verify_files
 
     return verify_files(a.paths, a.arch, a.dialect, a.stub, a.includes, a.defines, tables=a.tables,
-                        templates=a.templates, as_json=a.json)
+                        templates=a.templates, fmt=fmt)
 
 
 def cmd_tables(a) -> int:
@@ -296,7 +311,8 @@ def cmd_tables(a) -> int:
 def cmd_crosscheck(a) -> int:
     from .report.crosscheck import main
 
-    return main(a.directory, tables=a.tables, checks=a.check, jobs=a.jobs)
+    return main(a.directory, tables=a.tables, checks=a.check, jobs=a.jobs, require_tools=a.require_tools,
+                fmt=a.format)
 
 
 def _warn(message, category, filename, lineno, file=None, line=None):

@@ -13,9 +13,23 @@ class VerificationFailed(Exception):
     exit_code = 1
 
 
-def choices(kind: str, value: str, valid) -> StubgenError:
-    """The one-line error for a value that is not among the valid ones."""
-    return StubgenError(f"unknown {kind} {value!r}; valid: {', '.join(sorted(valid))}")
+# More valid values than this are not listed in an error (every syscall of every
+# architecture made a 6 KB line): the near ones are, and where to see them all.
+MAX_LISTED = 30
+
+
+def choices(kind: str, value: str, valid, listed_by: str = "") -> StubgenError:
+    """The one-line error for a value that is not among the valid ones: the valid ones
+    that are spelt nearly like it first, then every valid one, or where a long list of
+    them is (listed_by, e.g. "stubgen list")."""
+    import difflib
+
+    valid = sorted(valid)
+    near = difflib.get_close_matches(str(value), valid, n=3, cutoff=0.75)
+    guess = f" (did you mean {' or '.join(near)}?)" if near else ""
+    if len(valid) <= MAX_LISTED or not listed_by:
+        return StubgenError(f"unknown {kind} {value!r}{guess}; valid: {', '.join(valid)}")
+    return StubgenError(f"unknown {kind} {value!r}{guess}; {listed_by} lists the {len(valid)} valid ones")
 
 
 class StubgenWarning(UserWarning):

@@ -39,6 +39,15 @@ CASES = {
     "Capstone missing number": (
         "amd64", "gnu", "raw", lambda t: t.replace("\tsyscall\n", "\tadd\t$0x101, %r11b\n\tsyscall\n"),
         "0x101 missing"),
+    # MIPS PIC: gp computed without the PC bal left in ra: the GOT load reads unmapped memory
+    "MIPS gp without the PC": (
+        "mips", "gnu", "errno", lambda t: t.replace("\taddu\t$gp, $gp, $ra\n", "\taddu\t$gp, $gp, $zero\n"),
+        "fault"),
+    # n64: a %lo that lands gp a slot off the fake GOT's first: the handler's address is not there
+    "MIPS64 gp a slot off": (
+        "mips64le", "gnu", "errno", lambda t: t.replace("\tld\t$t9, %call16(stubgen_errno)($gp)\n",
+                                                         "\tld\t$t9, %call16(stubgen_errno)+0x8($gp)\n"),
+        "fault"),
 }
 
 

@@ -54,12 +54,12 @@ def test_noreturn_under_a_policy_without_result(tmp_path):
 def test_swapped_halves_fail_on_the_kernel(tmp_path, arch):
     out, stubs = _generate(tmp_path, arch)
     (s,) = [s for s in stubs if s.syscall == "pread64"]
-    f = s.context.frame
+    f = s._context.frame
     parts = [p for a in f.args for p in a.parts]
     lo, hi = parts[3], parts[4]  # the offset's halves (i386: poslo, poshi; arm: pos in r4:r5)
     swapped = {id(lo): dataclasses.replace(lo, kreg=hi.kreg), id(hi): dataclasses.replace(hi, kreg=lo.kreg)}
     args = tuple(dataclasses.replace(a, parts=tuple(swapped.get(id(p), p) for p in a.parts)) for a in f.args)
-    ctx = dataclasses.replace(s.context, frame=dataclasses.replace(f, args=args))
+    ctx = dataclasses.replace(s._context, frame=dataclasses.replace(f, args=args))
     broken = render_stub(dialect("gnu").module(arch), ctx).strip("\n")
     assert broken != s.text
     path = out / "gnu" / f"stubs_linux_{arch}.S"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import stubgen
+from stubgen.cli import main
 from stubgen.errors import StubgenError
 from stubgen.report.foreign import verify_files
 from stubgen.verifier.foreign import preprocess, translate
@@ -21,7 +23,7 @@ def _run(files, arch, *stubs, **kw):
     import io
 
     out = io.StringIO()
-    code = verify_files([str(f) for f in files], arch, stubs=stubs, as_json=True, out=out, **kw)
+    code = verify_files([str(f) for f in files], arch, stubs=stubs, fmt="json", out=out, **kw)
     return code, {(Path(d["file"]).name, d["symbol"]): d for d in map(json.loads, out.getvalue().splitlines())}
 
 
@@ -353,3 +355,25 @@ def test_a_go_frame_declared_too_small_fails(tmp_path):
     code, got = _run([f], "386")
     v = got[("sys.s", "madvise")]
     assert v["verdict"] == "fail" and v["reasons"] == ["TEXT declares argument size 12, the Go declaration needs 16"]
+
+
+def test_a_file_read_in_the_wrong_dialect_says_which_it_may_be(tmp_path, capsys):
+    """A GNU file given --dialect plan9 (and a Plan 9 file given --dialect gnu) has no
+    function of that dialect: one line asking whether it is the other one, exit 2."""
+    stubgen.write(stubgen.generate(arches="amd64", dialects="gnu"), tmp_path)
+    gnu = str(tmp_path / "gnu" / "stubs_linux_amd64.S")
+    assert main(["verify", gnu, "--arch", "amd64", "--dialect", "plan9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no TEXT symbol" in err and "is it a GNU file? (--dialect gnu" in err
+    plan9 = str(FIX / "go" / "sys_linux_amd64.s")
+    assert main(["verify", plan9, "--arch", "amd64", "--dialect", "gnu"]) == 2
+    assert "is it a Plan 9 file? (--dialect plan9" in capsys.readouterr().err
+
+
+def test_a_file_for_another_architecture_is_named_as_the_likely_cause(tmp_path, capsys):
+    stubgen.write(stubgen.generate(arches="riscv64", dialects="gnu"), tmp_path)
+    s = tmp_path / "riscv64.s"  # a lowercase .s: read as it is, without cpp
+    s.write_text((tmp_path / "gnu" / "stubs_linux_riscv64.S").read_text())
+    assert main(["verify", str(s), "--arch", "arm64"]) == 1
+    out = capsys.readouterr().out
+    assert "cannot assemble" in out and "is the file for arm64? --arch names the architecture" in out

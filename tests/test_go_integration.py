@@ -32,7 +32,7 @@ def test_exported_names(tmp_path):
     stubs = stubgen.generate(["madvise", "clock_gettime", "fadvise64_64"], dialects=["plan9"], go_exported=True)
     assert {s.symbol for s in stubs} >= {"Madvise", "ClockGettime", "Fadvise64_64"}
     amd64 = next(s for s in stubs if s.arch == "amd64" and s.syscall == "madvise")
-    assert "TEXT ·Madvise(SB)" in amd64.text and amd64.context.go_decl.startswith("Madvise(")
+    assert "TEXT ·Madvise(SB)" in amd64.text and amd64.go_decl.startswith("Madvise(")
     stubgen.write(stubs, tmp_path)
     assert "func Madvise(addr unsafe.Pointer" in (tmp_path / "stubs_linux.go").read_text()
     assert cli.main(["verify", str(tmp_path), "--no-real-tools"]) == 0
@@ -59,7 +59,15 @@ def test_a_builtin_name_is_warned_about_or_renamed(tmp_path):
     p = subprocess.run([sys.executable, "-m", "stubgen", "generate", "-o", str(tmp_path / "o"), "-s", "close",
                         "-d", "plan9"], capture_output=True, text=True, env={"PYTHONPATH": str(REPO)})
     assert p.returncode == 0 and p.stderr.startswith("stubgen: warning: plan9 function 'close' shadows")
-    assert p.stderr.count("\n") == 1
+    # once, saying how to silence it: a name kept on purpose is not warned about again
+    assert p.stderr.count("\n") == 1 and "--builtins keep keeps it without this warning" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "stubgen", "generate", "-o", str(tmp_path / "k"), "--all",
+                        "-d", "plan9", "--builtins", "keep"], capture_output=True, text=True,
+                       env={"PYTHONPATH": str(REPO)})
+    assert p.returncode == 0 and p.stderr == "" and "TEXT ·close(SB)" in (tmp_path / "k" / "stubs_linux_amd64.s").read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert {s.symbol for s in stubgen.generate(["close"], dialects=["plan9"], builtins="keep")} == {"close"}
 
 
 GEN = """// The package's stubs, generated: go generate ./...
@@ -81,6 +89,23 @@ func main() {
 	_ = stubs.Madvise(unsafe.Pointer(&b[0]), 4096, 4)
 	_ = stubs.Getpid()
 	_ = stubs.SYS_MADVISE
+	// A descriptor is an int, as in x/sys/unix: -1 and AT_FDCWD are written as they are.
+	_ = stubs.Write(-1, unsafe.Pointer(&b[0]), 0)
+	_ = stubs.Openat(-100, unsafe.Pointer(&b[0]), 0, 0)
+}
+"""
+
+# The six-argument mmap (386 and s390x have old_mmap's one pointer, arm mmap2): its
+# result is an address, an unsafe.Pointer, used without the uintptr conversion go vet
+# reports as a possible misuse of unsafe.Pointer.
+MMAP = """//go:build amd64 || arm64 || riscv64 || loong64 || ppc64le || mips64le
+
+package main
+
+import "example.com/app/internal/stubs"
+
+func mapped() *[4096]byte {
+	return (*[4096]byte)(stubs.Mmap(0, 4096, 3, 0x22, -1, 0))
 }
 """
 
@@ -93,6 +118,7 @@ def test_go_generate_then_vet_and_build_for_every_goarch(go_env, tmp_path):
     (mod / "go.mod").write_text("module example.com/app\n\ngo 1.21\n")
     (pkg / "gen.go").write_text(GEN.format(python=sys.executable))
     (mod / "main.go").write_text(MAIN)
+    (mod / "mmap.go").write_text(MMAP)
     env = dict(go_env, PYTHONPATH=str(REPO))
     r = subprocess.run(["go", "generate", "./..."], cwd=mod, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

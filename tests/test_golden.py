@@ -66,4 +66,4 @@ def test_crash_policy_is_the_2011_seed(arch):
 def test_ignore_policy_writes_no_result():
     for stub in stubgen.generate(dialects=["plan9"], policy="ignore"):
         assert "ret+" not in stub.text
-        assert stub.context.go_decl == "madvise(addr unsafe.Pointer, n uintptr, flags int32)"
+        assert stub.go_decl == "madvise(addr unsafe.Pointer, n uintptr, flags int32)"

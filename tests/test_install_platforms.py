@@ -83,3 +83,9 @@ def test_dependencies_resolve_to_binary_wheels(wheel, tmp_path, target):
         pytest.skip("the package registry cannot be reached")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Would install" in r.stdout and "keystone" not in r.stdout.lower()
+
+
+def test_the_wheel_ships_py_typed(wheel):
+    """Users' type checkers read the library's annotations only from a package that says so."""
+    with zipfile.ZipFile(wheel) as z:
+        assert "stubgen/py.typed" in z.namelist()

@@ -12,7 +12,7 @@ def _check(text, s):
 
 def test_umode_t_is_16_bits_the_kernel_reads():
     (s,) = stubgen.generate(["openat"], ["amd64"], ["gnu"])
-    mode = s.context.frame.args[3]
+    mode = s._context.frame.args[3]
     assert (mode.size, mode.bits, mode.parts[0].kreg) == (4, 16, "r10")
     assert "mov\t%rcx, %r10" in s.text
     assert _check(s.text, s).ok
@@ -26,7 +26,7 @@ def test_umode_t_is_16_bits_the_kernel_reads():
 
 def test_an_int_is_32_bits_on_amd64():
     (s,) = stubgen.generate(["openat"], ["amd64"], ["gnu"])
-    flags = s.context.frame.args[2]
+    flags = s._context.frame.args[2]
     assert (flags.size, flags.bits, flags.parts[0].kreg) == (4, 32, "rdx")
     (m,) = stubgen.generate(["madvise"], ["amd64"], ["gnu"])
     # advice arrives in edx already; a stub that clobbers its upper half fails

@@ -34,7 +34,17 @@ def test_compat_definitions_and_user_pointers(tmp_path):
     defs = _parse(tmp_path, "COMPAT_SYSCALL_DEFINE2(x, const char __user *, p, compat_size_t, n)\n"
                             "SYSCALL_DEFINE0(fork)\n")
     assert [d.function for d in defs] == ["compat_sys_x", "sys_fork"]
-    assert defs[0].params[0] == kernelc.Param("char *", "p") and defs[1].params == ()
+    # const stays where it says what the kernel only reads (C prototypes keep it)
+    assert defs[0].params[0] == kernelc.Param("const char *", "p") and defs[1].params == ()
+
+
+@pytest.mark.parametrize("text, clean", [
+    ("const char __user *", "const char *"), ("char __user *", "char *"),
+    ("const struct landlock_ruleset_attr __user *const", "const struct landlock_ruleset_attr *"),
+    ("const char __user *const __user *", "const char **"), ("const int", "int"),
+    ("volatile unsigned long", "unsigned long")])
+def test_a_pointers_const_is_kept_and_every_other_qualifier_dropped(text, clean):
+    assert kernelc.clean_type(text) == clean
 
 
 def test_prototypes_named_unnamed_and_void(tmp_path):
@@ -129,7 +139,8 @@ def test_import_writes_signatures_with_provenance(tabledir):
     assert [(a["name"], a.get("go"), a["type"], a["c"]) for a in sigs["madvise"]["args"]] == [
         ("addr", "addr", "pointer", "unsigned long"), ("len", "n", "uintptr", "size_t"),
         ("advice", "flags", "int32", "int")]
-    assert sigs["read"] == {"args": [{"name": "fd", "type": "uint32", "c": "unsigned int"},
+    # a file descriptor is typed as Go's x/sys and libc type it (int), whatever the kernel's spelling
+    assert sigs["read"] == {"args": [{"name": "fd", "type": "fd", "c": "unsigned int"},
                                      {"name": "buf", "type": "pointer", "c": "char *"},
                                      {"name": "count", "type": "uintptr", "c": "size_t"}],
                             "result": "long", "from": "fs/read_write.c:2"}
@@ -148,7 +159,7 @@ def test_import_writes_signatures_with_provenance(tabledir):
     assert arm.entry_points["arm_sync_file_range"] == "sync_file_range2"
     sfr = t.signature(arm, "arm_sync_file_range")
     assert sfr.source == "include/linux/syscalls.h:6" and [p.type.name for p in sfr.args] == [
-        "int32", "uint32", "loff", "loff"]
+        "fd", "uint32", "loff", "loff"]
     # the ARM private calls come from overrides.yaml
     assert [p.name for p in t.signature(arm, "cacheflush").args] == ["start", "end", "flags"]
     assert t.available(arm, "set_tls") and t.available(i386, "madvise")

@@ -153,7 +153,7 @@ def test_cli_refuses_a_keyword_package_with_one_line():
 def test_generate_accepts_a_string_of_syscalls():
     assert {s.syscall for s in stubgen.generate(syscalls="madvise")} == {"madvise"}
     assert {s.syscall for s in stubgen.generate(syscalls="getpid,write", arches=["amd64"])} == {"getpid", "write"}
-    with pytest.raises(StubgenError, match="list of names or a string"):
+    with pytest.raises(StubgenError, match="a comma-separated string of names or a list of names"):
         stubgen.generate(syscalls=42)
 
 

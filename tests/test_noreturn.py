@@ -20,7 +20,7 @@ def test_exit_group_is_noreturn_under_every_policy(policy):
     stubs = stubgen.generate(["exit_group", "exit"], ARCHES, ["plan9"], policy)
     assert {s.policy for s in stubs} == {"noreturn"}
     for s in stubs:
-        assert "ret+" not in s.text and not s.context.frame.result
+        assert "ret+" not in s.text and not s._context.frame.result
     for rep in verify(stubs):
         assert rep.ok, rep.describe()
 
@@ -33,7 +33,7 @@ def test_a_noreturn_stub_that_returns_is_rejected(verifier, arch, dialect):
 
     (s,) = stubgen.generate(["exit_group"], [arch], [dialect])
     # the same stub without the stop after the trap: it returns to its caller
-    text = render_stub(get_dialect(dialect).module(arch), s.context, "ignore")
+    text = render_stub(get_dialect(dialect).module(arch), s._context, "ignore")
     rep = verifier.check(text, Spec(arch, dialect, s.symbol, s.syscall, s.number, s.policy, s.trap))
     assert any("never returns" in p for p in rep.problems), rep.problems
 

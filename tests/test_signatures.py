@@ -83,7 +83,7 @@ def test_pread64_on_arm_every_side():
 
 def test_ftruncate64_on_arm_c_pair_in_r2_r3():
     (s,) = stubgen.generate(["ftruncate64"], ["arm"], ["gnu"])
-    length = s.context.frame.args[1]
+    length = s._context.frame.args[1]
     assert [p.c_reg for p in length.parts] == ["r2", "r3"]
     assert "mov\tr2" not in s.text and "ldr" not in s.text.split("svc")[0]  # already where the kernel wants it
 
@@ -114,7 +114,7 @@ def test_wrong_pair_alignment_in_a_table_is_rejected(tmp_path):
     root = _tables_with(tmp_path, "arm", lambda d: d["kernel"].update(pair_align=1))
     for dialect in ("plan9", "gnu"):
         (s,) = stubgen.generate(["pread64"], ["arm"], [dialect], tables=root)
-        assert [p.kreg for p in s.context.frame.args[3].parts] == ["r3", "r4"]
+        assert [p.kreg for p in s._context.frame.args[3].parts] == ["r3", "r4"]
         (rep,) = verify([s])
         assert not rep.ok
         assert any("argument 4 (32-bit part of a 64-bit value) in r4" in p for p in rep.problems), rep.problems
@@ -128,12 +128,12 @@ def test_swapped_halves_are_rejected(verifier):
 
     for arch, name, i in (("386", "fanotify_mark", 2), ("arm", "pread64", 3)):
         (s,) = stubgen.generate([name], [arch], ["plan9"])
-        f = s.context.frame
+        f = s._context.frame
         lo, hi = f.args[i].parts
         args = list(f.args)
         args[i] = dataclasses.replace(args[i], parts=(dataclasses.replace(lo, kreg=hi.kreg),
                                                       dataclasses.replace(hi, kreg=lo.kreg)))
-        ctx = dataclasses.replace(s.context, frame=dataclasses.replace(f, args=tuple(args)))
+        ctx = dataclasses.replace(s._context, frame=dataclasses.replace(f, args=tuple(args)))
         text = render_stub(dialect("plan9").module(arch), ctx)
         rep = verifier.check(text, Spec(arch, "plan9", s.symbol, s.syscall, s.number, s.policy, s.trap))
         assert not rep.ok
@@ -148,8 +148,8 @@ def test_generic_stubs_0_to_6(verifier, arch, dialect):
         assert [s.syscall for s in stubs] == names
         for n, s in enumerate(stubs):
             assert s.number is None
-            assert len(s.context.frame.args) == n + 1
-            number_part = s.context.frame.args[0].parts[0]
+            assert len(s._context.frame.args) == n + 1
+            number_part = s._context.frame.args[0].parts[0]
             assert number_part.kreg == tables.load().arch(arch).kernel.number
             rep = verifier.check(s.text, Spec(s.arch, s.dialect, s.symbol, s.syscall, None, s.policy, s.trap))
             assert rep.ok, rep.describe()
@@ -260,7 +260,7 @@ def test_constants_files(all_dir):
 def test_arch_specific_declarations_are_guarded(all_dir):
     shared = (all_dir / "plan9" / "stubs_linux.go").read_text()
     assert "func mmap(" not in shared and "func madvise(" in shared
-    assert "func mmap(arg unsafe.Pointer) int" in (all_dir / "plan9" / "stubs_linux_386.go").read_text()
+    assert "func mmap(arg unsafe.Pointer) unsafe.Pointer" in (all_dir / "plan9" / "stubs_linux_386.go").read_text()
     assert "func arch_prctl(" not in (all_dir / "plan9" / "stubs_linux_arm.go").read_text()
     h = (all_dir / "gnu" / "stubs.h").read_text()
     i386 = h[h.index("#if defined(__i386__)"):]
@@ -356,7 +356,8 @@ def test_list_json_shape(capsys):
     madvise = d["arches"]["amd64"]["syscalls"]["madvise"]
     assert madvise["number"] == 28 and madvise["special"] is None
     assert madvise["args"][0] == {"name": "addr", "c_type": "unsigned long", "go_type": "unsafe.Pointer",
-                                  "bytes": 8, "signed": False, "kernel_registers": ["rdi"], "kernel_bits": 64}
+                                  "bytes": 8, "signed": False, "kernel_registers": ["rdi"], "kernel_stack": [None],
+                                  "kernel_bits": 64}
     assert [a["kernel_registers"] for a in madvise["args"]] == [["rdi"], ["rsi"], ["rdx"]]
     # a pair lists both registers, in order (ARM EABI: pread64's pos in r4:r5)
     assert d["arches"]["arm"]["syscalls"]["pread64"]["args"][3]["kernel_registers"] == ["r4", "r5"]

@@ -64,8 +64,9 @@ def symbol(d, name: str, opts) -> str:
     if symbol in words["builtins"]:
         if opts.builtins == "rename":
             return symbol + "_"
-        warnings.warn(StubgenWarning(
-            f"{d.name} function {symbol!r} shadows the {words['language']} builtin {symbol!r} in its package "
-            f"(legal, but surprising); rename it with --builtins rename ({symbol}_) or export names"),
-            stacklevel=3)
+        if opts.builtins == "warn":
+            warnings.warn(StubgenWarning(
+                f"{d.name} function {symbol!r} shadows the {words['language']} builtin {symbol!r} in its package "
+                f"(legal, but surprising); --builtins rename names it {symbol}_, --go-exported exports names, "
+                "--builtins keep keeps it without this warning"), stacklevel=3)
     return symbol

@@ -133,6 +133,10 @@ def _lowering_problems(doc, reader) -> list[str]:
             problem = regex_problem(rule["find"], rule["replace"])
             if problem:
                 out.append(f"{doc.where(('mutations', kind, 'find'))}: mutations.{kind}.find: {problem}")
+    for i, rule in enumerate(data.get("link_operands", ())):
+        problem = regex_problem(rule["find"], rule["replace"])
+        if problem:
+            out.append(f"{doc.where(('link_operands', i, 'find'))}: link_operands.{i}.find: {problem}")
     return out
 
 

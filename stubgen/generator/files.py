@@ -75,7 +75,7 @@ class _Everywhere:
         seen: dict = {}
         for s in stubs:
             for attr in ("go_decl", "c_decl"):
-                seen.setdefault((attr, getattr(s.context, attr)), set()).add(s.arch)
+                seen.setdefault((attr, getattr(s._context, attr)), set()).add(s.arch)
         self.full = {k for k, v in seen.items() if len(v) == len(arch_names)}
 
     def __call__(self, stub, attr: str) -> bool:
@@ -91,7 +91,7 @@ class _View:
     def __getattr__(self, name):
         if name == "text":
             return self._stub.text
-        return getattr(self._stub.context, name)
+        return getattr(self._stub._context, name)
 
 
 def manifest(stubs, files: dict) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..tables.model import Arch, Signature
+from ..tables.model import Arch, Param, Signature
 from ..tables.placement import Registers, align, kernel_parts, words
 
 
@@ -102,6 +102,14 @@ def plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
     return frame
 
 
+def _c_spelling(p: Param) -> str:
+    """The C prototype's type of p: the tables' spelling, const where the kernel only
+    reads what the pointer points to (its own type is `const char *`), so that a
+    caller's const data needs no cast."""
+    t = p.type.c
+    return f"const {t}" if t.endswith("*") and p.c_type.startswith("const ") else t
+
+
 def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
     k, c, g, word = arch.kernel, arch.c_abi, arch.go_abi0, arch.word_bytes
     halves = ("lo", "hi") if arch.endian == "little" else ("hi", "lo")
@@ -121,8 +129,8 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
         ks = kernel[i]
         parts = tuple(Part(ks[j].reg, off + j * word, p.go_name if n == 1 else f"{p.go_name}_{halves[j]}", part_size,
                            cs[j] if cs else None, None if cs else stack[j], ks[j].stack) for j in range(n))
-        args.append(ArgPlan(i, p.name, p.go_name, p.type.go, p.type.c, size, p.type.kernel_bits(arch), off, parts,
-                            p.role, p.type.signed))
+        args.append(ArgPlan(i, p.name, p.go_name, p.type.go, _c_spelling(p), size, p.type.kernel_bits(arch), off,
+                            parts, p.role, p.type.signed))
         off += size
     result = None
     if returns:

@@ -1,6 +1,9 @@
 """The library's front door: turn (syscalls x architectures x dialects) into stubs."""
 from __future__ import annotations
 
+import dataclasses
+import os
+import warnings
 from dataclasses import dataclass, field
 
 from .. import dialects as dialects_mod
@@ -27,7 +30,7 @@ class Options:
     # Exported names where a dialect has them (Go: Madvise, ClockGettime).
     go_exported: bool = False
     # A function named like a predeclared identifier of its language (Go's close):
-    # "warn" (a StubgenWarning) or "rename" (a trailing "_": close_).
+    # "warn" (a StubgenWarning), "rename" (a trailing "_": close_) or "keep" (no warning).
     builtins: str = "warn"
     # The C macros of the syscall numbers: STUBGEN_SYS_madvise, not glibc's SYS_madvise,
     # so that the headers can sit beside <sys/syscall.h>.
@@ -38,7 +41,7 @@ class Options:
     weak: bool = False
 
 
-BUILTIN_CHOICES = ("warn", "rename")
+BUILTIN_CHOICES = ("warn", "rename", "keep")
 VISIBILITIES = ("default", "hidden", "protected")
 
 
@@ -66,6 +69,17 @@ class Context:
 
 @dataclass(frozen=True)
 class Stub:
+    """One stub, rendered: a function in one dialect for one architecture.
+
+    arch: the architecture's name (amd64); dialect: "plan9" or "gnu"; syscall: the
+    kernel's name of the call (madvise); symbol: the function's name in its file
+    (madvise, Madvise, sys_madvise); number: the syscall number (None for a generic stub
+    syscall0..syscall6, whose caller passes it); policy: its error policy (raw, crash,
+    ignore, errno; noreturn for a call that never returns); trap: the trap instruction's
+    name in the template (syscall, int80, svc...); text: the stub's assembly, without the
+    file around it; go_decl and c_decl: its Go and C declarations; options: the
+    settings it was made with. write() puts stubs into files, verify() checks them."""
+
     arch: str
     dialect: str
     syscall: str
@@ -74,8 +88,19 @@ class Stub:
     policy: str
     trap: str
     text: str
-    context: Context = field(repr=False, compare=False)
+    # What the templates saw (frame layout, registers): stubgen's own, not the API.
+    _context: Context = field(repr=False, compare=False)
     options: Options = field(repr=False, compare=False)
+
+    @property
+    def go_decl(self) -> str:
+        """The Go declaration, without func: madvise(addr unsafe.Pointer, n uintptr, flags int32) int32."""
+        return self._context.go_decl
+
+    @property
+    def c_decl(self) -> str:
+        """The C prototype, without its semicolon: long sys_madvise(void *addr, unsigned long len, int advice)."""
+        return self._context.c_decl
 
 
 # Go's keywords (the language specification): a syscall named like one (select) is
@@ -88,22 +113,103 @@ def _decls(arch: Arch, name: str, frame: layout.Frame, symbol: str) -> tuple[str
     return go, c
 
 
-def _pick(kind: str, wanted, valid: list[str]) -> list[str]:
+def _pick(kind: str, wanted, valid: list[str], listed_by: str = "") -> list[str]:
     if wanted is None:
         return list(valid)
     for w in wanted:
         if w not in valid:
-            raise choices(kind, w, valid)
+            raise choices(kind, w, valid, listed_by)
     return list(dict.fromkeys(wanted))
 
 
-def _syscall_names(syscalls):
-    """syscalls as a list: a string is one name or a comma-separated list (like -s)."""
-    if isinstance(syscalls, str):
-        return ALL if syscalls == ALL else [v.strip() for v in syscalls.split(",") if v.strip()]
-    if syscalls is not None and not isinstance(syscalls, (list, tuple)):
-        raise StubgenError(f"syscalls must be a list of names or a string, not {type(syscalls).__name__}")
-    return syscalls
+def names(what: str, value) -> list[str] | None:
+    """value as a list of names: a str is one name or a comma-separated list (as on the
+    command line), a list or tuple holds names; None stays None. Anything else, or an
+    empty name, is a StubgenError."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value]
+    else:
+        raise StubgenError(f"{what} must be a name, a comma-separated string of names or a list of names, "
+                           f"not {type(value).__name__} {_short(value)}")
+    if not items or not all(items):
+        raise StubgenError(f"{what} {_short(value)}: an empty name")
+    return items
+
+
+def traps_of(value) -> dict[str, str]:
+    """value as {arch: trap}: a dict, or ARCH=TRAP as a str (comma-separated, as --trap
+    takes them one at a time) or a list of such strs."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()):
+            raise StubgenError(f"traps {_short(value)}: expected architecture names mapped to trap names")
+        return dict(value)
+    out = {}
+    for item in names("traps", value) or ():
+        arch, sep, trap = item.partition("=")
+        if not sep or not arch.strip() or not trap.strip():
+            raise StubgenError(f"trap {item!r}: expected ARCH=TRAP, for example 386=vdso")
+        out[arch.strip()] = trap.strip()
+    return out
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# Options' types: a wrong one is the caller's mistake, said as such. Directories may
+# also be paths (pathlib), and become str.
+_FLAGS, _DIRECTORIES = ("go_exported", "weak"), ("tables", "templates")
+_OPTION_TYPES = {f.name: (bool,) if f.name in _FLAGS else (str, os.PathLike, type(None)) if f.name in _DIRECTORIES
+                 else (str,) for f in dataclasses.fields(Options)}
+
+
+def _options(options, option_kw: dict) -> Options:
+    if options is not None and not isinstance(options, Options):
+        raise StubgenError(f"options must be a stubgen.Options, not {type(options).__name__}")
+    unknown = sorted(set(option_kw) - set(_OPTION_TYPES))
+    if unknown:
+        raise choices("option", unknown[0], _OPTION_TYPES)
+    opts = options or Options(**option_kw)
+    if options is not None and option_kw:
+        opts = dataclasses.replace(options, **option_kw)
+    for name, types in _OPTION_TYPES.items():
+        value = getattr(opts, name)
+        if not isinstance(value, types):
+            raise StubgenError(f"option {name}={_short(value)}: expected "
+                               f"{' or '.join('None' if t is type(None) else t.__name__ for t in types)}")
+    paths = {n: os.fspath(getattr(opts, n)) for n in _DIRECTORIES if isinstance(getattr(opts, n), os.PathLike)}
+    return dataclasses.replace(opts, **paths) if paths else opts
+
+
+def _left_out(t, arch_names: list[str], name: str) -> str | None:
+    """The warning for a syscall that some of the selected architectures get no stub of
+    (their files leave it out), naming them, why, and what they have instead; None
+    where every one has it."""
+    import re
+
+    gaps: dict[str, list[str]] = {}
+    for a in arch_names:
+        arch = t.arches[a]
+        if t.available(arch, name):
+            continue
+        if name in arch.numbers:
+            why = t.exclusion(arch, name) or "no typed stub"
+        else:
+            # mmap -> mmap2, fstat -> fstat64, getuid -> getuid32: the call the architecture has in its place
+            instead = [n for n in arch.numbers if re.fullmatch(re.escape(name) + r"_?\d+", n) and t.available(arch, n)]
+            why = "no such syscall there" + (f"; it has {', '.join(instead)}" if instead else "")
+        gaps.setdefault(why, []).append(a)
+    if not gaps:
+        return None
+    where = "; ".join(f"{', '.join(arches)} ({why})" for why, arches in gaps.items())
+    return f"syscall {name!r} has no stub on {where}: their files leave it out"
 
 
 def _trap_elsewhere(dname: str, aname: str, trap: str, valid: list[str], templates) -> StubgenError:
@@ -136,7 +242,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
     architectures whose numbers table has it. traps maps an architecture to a trap name
     (default: the template's first). Option keywords (go_package, symbol_prefix,
     errno_handler, tables, templates) set the Options."""
-    opts = options or Options(**option_kw)
+    opts = _options(options, option_kw)
     naming.identifier("Go package name", opts.go_package)
     naming.identifier("errno handler", opts.errno_handler)
     naming.identifier("syscall number macro prefix", opts.sysnum_prefix)
@@ -146,22 +252,26 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
         raise choices("builtins choice", opts.builtins, BUILTIN_CHOICES)
     if opts.visibility not in VISIBILITIES:
         raise choices("visibility", opts.visibility, VISIBILITIES)
-    syscalls = _syscall_names(syscalls)
+    syscalls = names("syscalls", syscalls)
+    arches, dialects = names("arches", arches), names("dialects", dialects)
+    if not isinstance(policy, str):
+        raise StubgenError(f"policy must be a str, one of {', '.join(policies.GENERATED)}; not {_short(policy)}")
     t = tables_mod.load(opts.tables)
     if policy not in policies.GENERATED:
         raise choices("error policy", policy, policies.GENERATED)
     arch_names = [t.arch(a).name for a in (arches or t.arches)]
     arch_names = list(dict.fromkeys(arch_names))
     dnames = _pick("dialect", dialects, list(dialects_mod.dialects(opts.templates)))
-    every = syscalls == ALL or (isinstance(syscalls, (list, tuple)) and list(syscalls) == [ALL])
+    every = syscalls == [ALL]
     if every:
-        names = list(dict.fromkeys(n for a in arch_names for n in t.names(t.arches[a])))
+        wanted = list(dict.fromkeys(n for a in arch_names for n in t.names(t.arches[a])))
     else:
         # Every name with a number somewhere, and the generic stubs (which have none).
         generic = {n for n, s in t.signatures.items() if s.generic}
         numbered = sorted(set().union(*(a.numbers for a in t.arches.values())) | generic)
-        names = _pick("syscall", syscalls or DEFAULT_SYSCALLS, numbered)
-        for name in names:
+        wanted = _pick("syscall", syscalls or DEFAULT_SYSCALLS, numbered,
+                       "`stubgen list` (or stubgen.tables_document())")
+        for name in wanted:
             if not any(t.available(t.arches[a], name) for a in arch_names):
                 excluded = [f"{a}: {t.exclusion(t.arches[a], name)}" for a in arch_names
                             if name in t.arches[a].numbers]
@@ -171,7 +281,10 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 where = [a for a in t.arches if name in t.arches[a].numbers]
                 raise StubgenError(f"syscall {name!r} has no number on {', '.join(arch_names)}"
                                    + (f" (it has one on {', '.join(where)})" if where else ""))
-    traps = {t.arch(k).name: v for k, v in (traps or {}).items()}
+            gap = _left_out(t, arch_names, name)
+            if gap:
+                warnings.warn(StubgenWarning(gap), stacklevel=2)
+    traps = {t.arch(k).name: v for k, v in traps_of(traps).items()}
     naming.check_package(opts, [dialects_mod.dialect(n, opts.templates) for n in dnames])
 
     stubs = []
@@ -201,7 +314,7 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                     f"go_package {needs!r} (--go-package {needs}), else one of: "
                     f"{', '.join(n for n in trap_names if n != trap)}")
             symbols: dict[str, str] = {}
-            for name in names:
+            for name in wanted:
                 if not t.available(arch, name):
                     continue
                 sig = t.signature(arch, name)

@@ -19,6 +19,10 @@ _DEFINE = re.compile(r"^(COMPAT_)?SYSCALL_DEFINE([0-6])\(")
 _PROTO = re.compile(r"^\s*asmlinkage\s+((?:unsigned\s+)?[A-Za-z_]\w*)\s+((?:compat_)?sys_\w+)\s*\(")
 _COND = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)")
 _QUALIFIERS = {"const", "volatile", "__user", "__force", "__kernel"}
+# Kept in a pointer type, before its first `*`: what the kernel only reads
+# (`const char __user *`) is `const` in the C prototypes too, so that a caller's const
+# data needs no cast. A const after a `*` (of the pointer itself, or deeper) is dropped.
+_POINTEE_QUALIFIERS = _QUALIFIERS - {"const"}
 # Words that end a type, not a parameter name: `unsigned long`, `struct stat`.
 _TYPE_WORDS = {"int", "long", "short", "char", "unsigned", "signed", "void"}
 _TAGS = {"struct", "union", "enum"}
@@ -28,7 +32,7 @@ HEADER_GLOBS = ("include/linux/syscalls.h", "arch/*/include/asm/syscalls*.h")
 
 @dataclass(frozen=True)
 class Param:
-    c_type: str  # as the kernel spells it, qualifiers and __user removed: "const char *"
+    c_type: str  # as the kernel spells it, __user and qualifiers removed but a pointer's const: "const char *"
     name: str | None  # None where a prototype leaves it out
 
 
@@ -53,9 +57,14 @@ class Definition:
 
 
 def clean_type(text: str) -> str:
-    """A C type without qualifiers, __user and extra blanks; pointers as ' *'."""
+    """A C type without qualifiers but the const of what a pointer points to, __user and
+    extra blanks; pointers as ' *'."""
     text = re.sub(r"\s*\*\s*", " * ", text)
-    words = [w for w in text.split() if w not in _QUALIFIERS]
+    words, pointer = [], False
+    for w in text.split():
+        pointer = pointer or w == "*"
+        if w not in (_POINTEE_QUALIFIERS if "*" in text and not pointer else _QUALIFIERS):
+            words.append(w)
     out = " ".join(words).replace(" * ", " *").replace(" *", " *")
     return re.sub(r"\* \*", "**", out).strip()
 

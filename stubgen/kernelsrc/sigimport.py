@@ -55,12 +55,15 @@ def _arg_name(name: str | None, i: int, reserved: set) -> str:
 def _record(key: str, params, result: str, source: str, overrides: dict, unknown: dict) -> dict:
     reserved = set(overrides.get("reserved_names", ()))
     drop = set(overrides.get("not_arguments", ()))
+    fds = overrides.get("fd_arguments") or {}
+    fd_names, fd_types = set(fds.get("names", ())), fds.get("types", {})
     args: list[dict] = []
     for p in params:
         if p.c_type in drop:
             continue
+        type_ = fd_types.get(p.c_type) if p.name in fd_names else None
         args.append({"name": _arg_name(p.name, len(args), reserved),
-                     "type": _type_of(p.c_type, overrides, source, unknown), "c": p.c_type})
+                     "type": type_ or _type_of(p.c_type, overrides, source, unknown), "c": p.c_type})
     return {"args": args, "result": _type_of(result, overrides, source, unknown), "from": source}
 
 
@@ -126,6 +129,7 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
     untyped_calls = dict(special.get("untyped", {}))
     by_call.update({n: "returns_twice" for n in untyped_calls})
     untyped_entries = dict(special.get("untyped_entry_points", {}))
+    addresses = set(overrides.get("address_results", ()))
 
     chosen: dict = {}  # (arch name, syscall) -> Definition or a private record
     results = {}
@@ -189,6 +193,8 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
             rec["special"] = mark
         if call in untyped_calls:
             rec["untyped"] = untyped_calls[call]
+        if call in addresses:
+            rec["result"] = "pointer"
         if key != call:
             results[aname].entry_points[call] = key
     if unknown:

@@ -49,9 +49,10 @@ def _context_break(kind: str, ctx, convention: str):
         others = [r for r in arch.c_abi.args if r != a.c_reg]
         return dataclasses.replace(ctx, frame=_replace_part(f, i, -1, c_reg=others[0])), None
     if kind == "narrow_load" and convention == "go_abi0":
-        # Not the number: the kernel reads only its low 32 bits, so a narrow load is no break.
+        # Not the number, nor an argument of which the kernel reads 32 bits (a file
+        # descriptor): a narrow load of it is no break.
         wide = [(a.index, j) for a in f.args for j, p in enumerate(a.parts)
-                if p.size == word and word > 4 and a.role != "number"]
+                if p.size == word and word > 4 and a.role != "number" and a.bits > 32]
         if wide:
             return dataclasses.replace(ctx, frame=_replace_part(f, *wide[0], size=4)), None
     if kind == "callee_saved" and f.c_saved:
@@ -82,7 +83,7 @@ def _text_break(rule: dict | None, text: str) -> str | None:
 
 def mutants(stub):
     """(kind, broken text) for every break that applies to this stub."""
-    ctx = stub.context
+    ctx = stub._context
     d = dialects.dialect(stub.dialect, stub.options.templates)
     module = d.module(stub.arch)
     rules = d.reading_rules(stub.arch).get("mutations", {})

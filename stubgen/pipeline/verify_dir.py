@@ -7,10 +7,12 @@ import sys
 from dataclasses import dataclass, field
 
 from .. import tables as tables_mod
-from ..report.verify import print_summary
+from ..report.formats import write
+from ..report.verify import outcomes, print_summary
 from ..verifier import Report, Verifier, manifest_specs
-from ..verifier.assembler import missing_note
+from ..verifier.assembler import backends, missing_note
 from ..verifier.shipped import renumbered
+from ..version import __version__
 from .mutants import kill_table
 from .parallel import verify_specs
 
@@ -23,6 +25,7 @@ class Summary:
     runs: int = 0  # emulated calls
     compared: dict = field(default_factory=dict)  # other assembler -> stubs compared with it
     failed: list[Report] = field(default_factory=list)
+    reports: list[tuple[Report, tuple]] = field(default_factory=list)  # every stub's, and what it was compared with
     unemulated: dict = field(default_factory=dict)  # why -> stubs that passed every other oracle but were not run
     notes: set = field(default_factory=set)
     renumbered: list[str] = field(default_factory=list)
@@ -35,6 +38,7 @@ def summarise(specs, tables: str | None = None, templates: str | None = None, re
     for rep, tools in verify_specs(specs, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
                                    notes=out.notes, progress=True):
         out.total, out.runs = out.total + 1, out.runs + rep.runs
+        out.reports.append((rep, tuple(tools)))
         for tool in tools:
             out.compared[tool] = out.compared.get(tool, 0) + 1
         if not rep.ok:
@@ -44,22 +48,29 @@ def summarise(specs, tables: str | None = None, templates: str | None = None, re
             out.unemulated[why] = out.unemulated.get(why, 0) + 1
     t = tables_mod.load(tables)
     for name in sorted({s.arch for _, s in specs}):
-        note = missing_note(t.arch(name))
-        if note:
+        arch = t.arch(name)
+        note = missing_note(arch)
+        # Where no assembler is installed at all, every stub failed saying so.
+        if note and any(backends(arch).values()):
             out.notes.add(f"not assembled twice: {note}")
     out.renumbered = renumbered(s for _, s in specs)
     return out
 
 
 def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
-               real_tools: bool = True, out=None, kernel_abi: str | None = None, jobs: int | None = None) -> int:
+               real_tools: bool = True, out=None, kernel_abi: str | None = None, jobs: int | None = None,
+               fmt: str = "text") -> int:
     """Verify the stubs of a generated directory as they are on disk; where Go's
     assembler or GNU as is installed, their bytes must agree with ours too. jobs:
-    processes (default: every core). Exit code: 1 when a stub failed (or a mutant survived)."""
+    processes (default: every core); fmt: text, or a format of report/formats.py.
+    Exit code: 1 when a stub failed (or a mutant survived)."""
     out = out or sys.stdout
     specs = manifest_specs(directory)
     summary = summarise(specs, tables, templates, real_tools, kernel_abi, jobs)
-    print_summary(summary, out)
+    if fmt == "text":
+        print_summary(summary, out)
+    else:
+        write(outcomes(summary.reports, directory), fmt, out, __version__)
     code = 1 if summary.failed else 0
     if mutants:
         code = max(code, kill_table(Verifier(tables, templates), specs, out=out))

@@ -3,27 +3,42 @@ the reasons and the disassembly, unverified with the reason), the skipped functi
 and notes per file, and the counts; or one JSON object per function."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from ..verifier.foreign.judge import VERDICTS, check_files
+from ..version import __version__
+from .formats import Outcome, write
+from .verify import RULE
+
+UNVERIFIED = ("stubgen.unverified", "a function the verifier cannot model (a call into other code, TLS, Go's "
+              "register ABI, two results) is reported, never passed")
+
+
+def outcomes(verdicts) -> list[Outcome]:
+    """An Outcome per function of foreign files. The text checked went through the
+    preprocessor and the translation, so no line is given: the file is."""
+    status = {"pass": "pass", "fail": "fail", "unverified": "unverified", "skipped": "skip"}
+    return [Outcome("stubgen verify", f"{v.arch}.{v.dialect}", f"{v.symbol} ({v.syscall or '-'}, policy {v.policy or '-'})",
+                    status[v.verdict], *(UNVERIFIED if v.verdict == "unverified" else RULE), (v.reasons or [""])[0],
+                    "\n".join(v.reasons[1:] + ([v.listing] if v.listing else [])), v.file, None, v.as_json())
+            for v in verdicts]
 
 
 def verify_files(files, arch_name: str, dialect: str | None = None, stubs=(), includes=(), defines=(),
-                 tables: str | None = None, templates: str | None = None, as_json: bool = False,
+                 tables: str | None = None, templates: str | None = None, fmt: str = "text",
                  out=None) -> int:
     """Verify the functions of files stubgen did not write. Exit code: 0 when every
-    checked function passed, 1 when one failed or could not be verified."""
+    checked function passed, 1 when one failed or could not be verified. fmt: text, or
+    a format of formats.py (json: the objects `--json` has always printed)."""
     out = out or sys.stdout
     verdicts, sources = check_files(files, arch_name, dialect, stubs, includes, defines, tables, templates)
-    if as_json:
-        for v in verdicts:
-            print(json.dumps(v.as_json()), file=out)
-    else:
+    if fmt == "text":
         _print(verdicts, sources, out)
+    else:
+        write(outcomes(verdicts), fmt, out, __version__)
     checked = [v for v in verdicts if v.verdict != "skipped"]
-    if not checked and not as_json:
+    if not checked and fmt == "text":
         print("nothing checked: no function is named after a syscall in the tables "
               "(--stub SYMBOL=SYSCALL[:POLICY] picks one)", file=out)
     return 0 if checked and all(v.verdict == "pass" for v in checked) else 1

@@ -2,6 +2,32 @@
 counts (a stub nothing emulated is named apart, never counted as passed), and notes."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from .formats import Outcome
+
+RULE = ("stubgen.verify", "a stub passes every check of the verifier: read back, assembled (twice where two "
+        "assemblers exist), decoded, emulated under a fake kernel, compared with the real assemblers")
+
+
+def outcomes(reports, directory=None) -> list[Outcome]:
+    """An Outcome per (report, the other assemblers it was compared with) of a stub;
+    directory: where the specs' paths lie."""
+    out = []
+    for r, also in reports:
+        s = r.spec
+        path = str(Path(directory) / s.path) if directory is not None and s.path else (s.path or None)
+        notes = [f"not emulated: {w}" for w in r.not_run]
+        record = {"file": path, "symbol": s.symbol, "syscall": s.syscall, "arch": s.arch, "dialect": s.dialect,
+                  "policy": s.policy, "verdict": "pass" if r.ok else "fail", "reasons": r.problems + r.unverified,
+                  "line": r.line, "runs": r.runs, "emulated": r.emulated, "not_run": r.not_run,
+                  "compared_with": list(also), "warnings": r.warnings}
+        out.append(Outcome("stubgen verify", f"{s.arch}.{s.dialect}", f"{s.symbol} ({s.syscall}, policy {s.policy})",
+                           "pass" if r.ok else "fail", *RULE, (r.problems or r.unverified or [""])[0],
+                           "\n".join(r.problems[1:] + ([r.listing] if r.listing else []) + notes), path, r.line,
+                           record))
+    return out
+
 
 def print_summary(s, out) -> None:
     """s: a pipeline.verify_dir.Summary."""

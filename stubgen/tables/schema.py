@@ -246,6 +246,7 @@ DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
 # templates/<dialect>/<arch>.lower.yaml: how the verifier reads a dialect back. The
 # format strings' placeholders and the mutation regexes are checked by render.py.
 _FORMAT_TEXT = {"type": "string", "maxLength": 200, "pattern": r"^[\x20-\x7e\t]*$"}
+_LINK_SYMBOL = {"type": "string", "pattern": r"^\.?[A-Za-z_][A-Za-z0-9_]*\.?$"}
 _MUTATION = {"oneOf": [
     _obj(["find", "replace"], {"find": dict(_FORMAT_TEXT, minLength=1), "replace": _FORMAT_TEXT}),
     _obj(["swap"], {"swap": {"type": "array", "minItems": 1, "items": {
@@ -264,9 +265,16 @@ LOWER = _obj([], {
     # Patterns (mnemonics) of instructions that call out or read thread-local storage:
     # a foreign stub using them cannot be modelled and is reported unverified.
     "foreign": _obj([], {"calls": {"type": "string", "minLength": 1}, "tls": {"type": "string", "minLength": 1}}),
-    # Symbols the static linker defines, and suffixes (@PLT) read as the plain symbol.
-    "link_symbols": {"type": "array", "items": _IDENT},
+    # Symbols the static linker defines (.TOC. too), and suffixes (@PLT) read as the plain symbol.
+    "link_symbols": {"type": "array", "items": _LINK_SYMBOL},
     "link_suffixes": {"type": "array", "items": {"type": "string", "pattern": r"^@[A-Za-z]+$"}},
+    # Relocation operators read as the verifier's linker resolves them (MIPS %call16(f):
+    # the GOT slot, 0 from gp), before any assembler sees the text.
+    "link_operands": {"type": "array", "items": _obj(["find", "replace"], {
+        "find": dict(_FORMAT_TEXT, minLength=1), "replace": _FORMAT_TEXT})},
+    # The symbol whose value is the GOT pointer's distance from the address it is added
+    # to (MIPS o32 _gp_disp): the verifier's linker makes it land in its fake GOT.
+    "got_pointer": _LINK_SYMBOL,
     # Pseudo-instructions that assemble to several instructions (RISC-V call: auipc+jalr).
     "expands": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[a-z][a-z0-9.]*$"},
                 "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 8}},

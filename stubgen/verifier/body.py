@@ -18,6 +18,8 @@ class Body:
     frame: tuple[int, int | None] | None = None  # Plan 9 TEXT $frame-argsize (None: not written)
     slots: list[tuple[str, int, int | None]] = field(default_factory=list)  # Go FP slots: name, offset, bytes
     pooled: list[int] = field(default_factory=list)  # constants loaded from a literal pool (ldr rN, =imm)
+    where: list[int] = field(default_factory=list)  # per source entry: its line in the text (1-based)
+    start: int | None = None  # the line that defines the function (its label, its TEXT)
 
 
 LOCAL_LABEL = re.compile(r"\.L\w+:")  # the only labels Keystone is given

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from .body import mask
 from .conventions import CallFrame, CConvention
-from .emulator import CODE, SENTINEL, SP0, VDSO_CELL
+from .emulator import CODE, GOT, GOT_SIZE, SENTINEL, SP0, VDSO_CELL
 
 OWN_FRAME = 0x100  # bytes below the entry stack pointer a stub may use
 CALLER_SLACK = 0x40  # bytes past the arguments that are still the caller's frame (reads there: a warning)
@@ -145,7 +145,7 @@ def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_
     own = (setup.sp - OWN_FRAME, setup.sp)
     for addr, size, pc in run.reads:
         ok = (own[0] <= addr and addr + size <= hi) or (CODE <= addr and addr + size <= CODE + code_len) \
-            or (VDSO_CELL <= addr < VDSO_CELL + 8)
+            or (VDSO_CELL <= addr < VDSO_CELL + 8) or (GOT <= addr and addr + size <= GOT + GOT_SIZE)
         if ok:
             continue
         if hi <= addr and addr + size <= hi + CALLER_SLACK:

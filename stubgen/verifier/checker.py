@@ -5,6 +5,8 @@ result. It stands on its own knowledge (kernel.py, conventions.py); of the gener
 world it reads only the tables' facts and the dialects' reading rules."""
 from __future__ import annotations
 
+import re
+
 from .. import dialects
 from .. import tables as tables_mod
 from ..errors import StubgenError
@@ -16,8 +18,8 @@ from .body import ReadError
 from .caller import CallWatch, lay_out
 from .checks import HANDLER_POISON, INJECTED, Stage, Subject, evaluate, negated, placement
 from .conventions import CallFrame, call_frame, conventions, go_frame
-from .disasm import compare, listing, mnemonics, zero_after_trap
-from .emulator import CODE, CODE_SIZE, HANDLER, LINKER, Machine, stub_symbols
+from .disasm import compare, decode, listing, mnemonics, zero_after_trap
+from .emulator import CODE, CODE_SIZE, GOT, HANDLER, LINKER, Machine, stub_symbols
 from .kernel import linux_abi, trap_sites
 from .reference import compare_code
 from .spec import Report, Spec
@@ -37,6 +39,7 @@ class Verifier:
         self._readers: dict = {}
         self._watches: dict = {}
         self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
+        self._got_pointers: dict = {}  # (dialect, arch) -> the symbol that is gp's distance from the PC, or None
         self._expands: dict = {}  # (dialect, arch) -> {pseudo-instruction: instructions it becomes}
         self._frames: dict = {}  # (arch, argument shapes, result bytes) -> CallFrame
         self._setups: dict = {}  # (arch, convention kind, CallFrame) -> (caller's Setup, kernel's placement)
@@ -83,7 +86,8 @@ class Verifier:
             rules = dialect.reading_rules(arch.name)
             cls = getattr({"plan9": plan9, "gnu": gnu}[kind], READERS[kind])
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
-            self._link_symbols[key] = tuple(rules.get("link_symbols", ()))
+            self._link_symbols[key] = dict.fromkeys(rules.get("link_symbols", ()), LINKER)
+            self._got_pointers[key] = rules.get("got_pointer")
             self._expands[key] = dict(rules.get("expands", {}))
         return self._readers[key]
 
@@ -121,12 +125,33 @@ class Verifier:
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
                        spec.errno_handler, own=body is None), notes
 
-    def symbols(self, arch, dialect, errno_handler: str) -> dict[str, int]:
-        """Every symbol a stub may name: the fake errno handler and vDSO, and what the
-        static linker defines (placed where no code is)."""
+    def symbols(self, arch, dialect, errno_handler: str, own: str | None = None) -> dict[str, int]:
+        """Every symbol a stub may name: the fake errno handler and vDSO, what the static
+        linker defines (placed where no code is, or the fake GOT's distance), and own, the
+        stub's own symbol, at the address it runs from (ppc64le's global entry point
+        computes the TOC from it)."""
         self.reader(dialect, arch)
-        linker = self._link_symbols[(dialect.name, arch.name)]
-        return {**dict.fromkeys(linker, LINKER), **stub_symbols(linux_abi(arch.name, self.kernel_abi), errno_handler)}
+        key = (dialect.name, arch.name)
+        got = self._got_pointers[key]
+        return {**self._link_symbols[key], **({got: GOT - CODE} if got else {}), **({own: CODE} if own else {}),
+                **stub_symbols(linux_abi(arch.name, self.kernel_abi), errno_handler)}
+
+    def _linked(self, arch, dialect, body, symbols: dict[str, int], assembler) -> dict[str, int]:
+        """symbols with the GOT pointer's distance as a linker resolves it: gp less the
+        address of the first instruction that names it (o32's _gp_disp by definition; the
+        label of n64's %neg(%gp_rel(label)), which the templates put on that instruction),
+        so that gp is the fake GOT exactly (aligned for a doubleword load, and a wrong
+        computation reads no handler). That address comes from a first assembly, decoded."""
+        got = self._got_pointers[(dialect.name, arch.name)]
+        names = re.compile(rf"(?<![\w.]){re.escape(got)}(?!\w)") if got else None
+        k = next((i for i, src in enumerate(body.source) if names and names.search(src)), None)
+        if k is None or arch.engines.capstone is None:
+            return symbols
+        code = assembler.assemble(body.lines, CODE, symbols).code
+        expands = self._expands[(dialect.name, arch.name)]
+        index = sum(expands.get(src.split(None, 1)[0], 1) for src in body.source[:k])
+        insns = decode(arch, code, CODE, index + 1)
+        return {**symbols, got: GOT - insns[index].address} if len(insns) > index else symbols
 
     def prefetch(self, items) -> None:
         """Read every stub and hand the bodies to each assembler at once: LLVM then runs
@@ -139,7 +164,8 @@ class Verifier:
                 asms = [a for a in self.assemblers(arch, syntax) if a.batched]
                 if not asms:
                     continue
-                symbols = self.symbols(arch, dialects.dialect(spec.dialect, self.templates), spec.errno_handler)
+                symbols = self.symbols(arch, dialects.dialect(spec.dialect, self.templates), spec.errno_handler,
+                                       spec.symbol)
                 body = reader.read(text, spec.symbol, symbols)
             except (StubgenError, ReadError):
                 continue
@@ -211,7 +237,8 @@ class Verifier:
         arch = self.tables.arch(spec.arch)
         dialect = dialects.dialect(spec.dialect, self.templates)
         _, syntax, _ = self.reader(dialect, arch)
-        self.assembler(arch, syntax)
+        if not self.assemblers(arch, syntax):
+            return  # each stub fails in _check, naming the assembler to install; the others go on
         if self.not_emulated(arch) is None:
             self.machine(arch)
 
@@ -227,10 +254,11 @@ class Verifier:
             rep.problems.append(str(e))
             return rep
         expands = self._expands[(dialect.name, arch.name)]
-        symbols = self.symbols(arch, dialect, spec.errno_handler)
+        symbols = self.symbols(arch, dialect, spec.errno_handler, spec.symbol)
         try:
             body = reader.read(text, spec.symbol, symbols)
             first, *others = self.assemblers(arch, syntax)
+            symbols = self._linked(arch, dialect, body, symbols, first)
             code = first.assemble(body.lines, CODE, symbols).code
         except (ReadError, AssemblyError) as e:
             (rep.unverified if foreign else rep.problems).append(f"cannot assemble: {e}")
@@ -282,8 +310,10 @@ class Verifier:
                     and self.not_emulated(arch, theirs) is None):
                 fail_pc = self._emulate(rep, theirs, subject, machine, label=f"{reference.tool}'s bytes: ")
                 code = theirs if rep.problems else code
+        rep.line = body.start
         if rep.problems and arch.engines.capstone is not None:
             rep.listing = listing(arch, code, CODE, fail_pc)
+            rep.line = _line_at(arch, body, code, fail_pc, expands) or body.start
         elif rep.problems:
             rep.listing = f"    {code.hex()}  (no decoder for {arch.name})"
         return rep
@@ -319,6 +349,21 @@ class Verifier:
                         [f"{abi.number}={t.number:#x}"] + [f"{r}={v:#x}" for r, v in zip(abi.args, t.args)]))
                 return run.pc
         return None
+
+
+def _line_at(arch, body, code: bytes, pc: int | None, expands: dict) -> int | None:
+    """The line in the text of the instruction at pc (where a run failed), or None."""
+    if pc is None or not body.where:
+        return None
+    at = [i.address for i in decode(arch, code, CODE)]
+    if pc not in at:
+        return None
+    j, seen = at.index(pc), 0
+    for where, src in zip(body.where, body.source):
+        seen += expands.get(src.split(None, 1)[0], 1)  # a pseudo-instruction that is several
+        if j < seen:
+            return where
+    return None
 
 
 def _named(arch, number: int) -> str:

@@ -23,6 +23,11 @@ VDSO_CELL = SPECIAL + 0x400  # a pointer to it, like runtime·_vdso
 # Where symbols the static linker defines (_GLOBAL_OFFSET_TABLE_) point: unmapped, so a
 # stub may compute with such an address (PIC code adds it to the PC) but never read through it.
 LINKER = 0x500000
+# A fake GOT: its first slot holds the errno handler's address, the rest zero (a jump
+# through them faults). PIC code that finds its GOT from its own address (MIPS: gp = PC
+# + _gp_disp) gets gp = GOT from the verifier's linker (checker.py) and reads the
+# handler from slot 0. Read-only to a stub (caller.bad_accesses).
+GOT, GOT_SIZE = 0x600000, 0x1000
 CANARY = 0xA5
 STEP_LIMIT = 500
 
@@ -170,6 +175,8 @@ class Machine:
         uc.mem_map(CODE, CODE_SIZE)
         uc.mem_map(STACK, STACK_SIZE)
         uc.mem_map(SPECIAL, 0x1000)
+        uc.mem_map(GOT, GOT_SIZE)
+        uc.mem_write(GOT, HANDLER.to_bytes(self.word, arch.endian))
         ret = assembler.assemble([abi.ret], HANDLER).code
         uc.mem_write(HANDLER, ret)
         uc.mem_write(SENTINEL, ret)

@@ -37,6 +37,9 @@ class GnuReader:
         # Relocation suffixes (call f@PLT) that Keystone mis-encodes: a call through the
         # PLT reaches f itself at run time, so the verifier reads it as a direct call.
         self.link_suffixes = tuple(rules.get("link_suffixes", ()))
+        # Relocation operators the verifier's linker resolves (MIPS %call16(f) -> the GOT
+        # slot); the patterns passed dialects/rules.py's checks when the rules were read.
+        self.link_operands = [(re.compile(r["find"]), r["replace"]) for r in rules.get("link_operands", ())]
         self._text: str | None = None
         self._lines: list[str] = []
         self._labels: dict[str, int] = {}
@@ -60,6 +63,8 @@ class GnuReader:
                 ln = ln.split(self.comment)[0]
             for suffix in self.link_suffixes:
                 ln = ln.replace(suffix, "")
+            for pattern, replace in self.link_operands:
+                ln = pattern.sub(replace, ln)
             out.append(ln.strip())
         return out
 
@@ -68,7 +73,7 @@ class GnuReader:
         start = labels.get(f"{symbol}:")
         if start is None:
             raise ReadError(f"no label {symbol}: in the file")
-        body = Body([], [], [])
+        body = Body([], [], [], start=start + 1)
         for i in range(start + 1, len(lines)):
             s = lines[i]
             if not s:
@@ -82,6 +87,7 @@ class GnuReader:
                 continue
             body.lines.append(s)
             body.source.append(s)
+            body.where.append(i + 1)
             nums = set()
             for m in _NUM.finditer(s):
                 if s[:m.start()].endswith("="):

@@ -138,8 +138,13 @@ class LlvmAssembler:
             return names[name]
 
         text = [*self.preamble]
-        for i, (_, lines, _, symbols) in enumerate(todo):
-            body = [_LOCAL.sub(rf".Lj{i}_\1", ln) for ln in substitute(lines, symbols, symbol)]
+        for i, (_, lines, address, symbols) in enumerate(todo):
+            # A symbol at the body's own address is its start label: in the same section,
+            # so a difference with it (ppc64le's .TOC.-f@ha) is PC-relative, which LLVM
+            # can encode; two symbols defined only at link time cannot be subtracted.
+            body = [_LOCAL.sub(rf".Lj{i}_\1", ln) for ln in substitute(
+                lines, symbols, lambda name, addr, i=i, address=address:
+                f"stubgen_s{i}" if addr == address else symbol(name, addr))]
             text += [f'.section stubgen_j{i},"ax",%progbits', f".globl stubgen_s{i}", f"stubgen_s{i}:",
                      *body, *self.epilogue, f"stubgen_e{i}:", f".size stubgen_s{i}, stubgen_e{i} - stubgen_s{i}"]
         return "\n".join(text) + "\n", defs

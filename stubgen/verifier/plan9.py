@@ -164,40 +164,41 @@ class Plan9Reader:
         raise ReadError(f"cannot read operand {s!r}")
 
     def _functions(self, text: str) -> dict:
-        """Each TEXT symbol's (frame, lines). A file from a manifest holds every stub of
+        """Each TEXT symbol's (frame, lines, the line number of each, the TEXT line's). A file from a manifest holds every stub of
         an architecture and is read once per symbol: split it once."""
         if text is self._text or text == self._text:
             return self._funcs
         funcs: dict = {}
         cur = None
-        for ln in text.splitlines():
+        for n, ln in enumerate(text.splitlines(), 1):
             s = ln.split("//")[0].strip()
             if m := TEXT.match(s):
                 frame = (int(m.group("frame")), int(m.group("args")) if m.group("args") else None)
                 # A symbol defined twice: its last TEXT wins, with the lines of every one.
-                cur = funcs.setdefault(m.group("sym"), [frame, []])
-                cur[0] = frame
+                cur = funcs.setdefault(m.group("sym"), [frame, [], [], n])
+                cur[0], cur[3] = frame, n
                 continue
             if cur is not None and s:
                 cur[1].append(s)
+                cur[2].append(n)
         self._text, self._funcs = text, {k: tuple(v) for k, v in funcs.items()}
         return self._funcs
 
     def read(self, text: str, symbol: str, symbols: dict[str, int]) -> Body:
         """The body of TEXT ·symbol, lowered."""
-        frame, lines = self._functions(text).get(symbol, (None, []))
+        frame, lines, numbers, start = self._functions(text).get(symbol, (None, [], [], None))
         if frame is None:
             raise ReadError(f"no TEXT ·{symbol}(SB) in the file")
         if frame[0] != 0:
             raise ReadError(f"·{symbol} has a ${frame[0]} frame: the verifier reads frameless functions only")
-        body = Body([], [], [], frame)
+        body = Body([], [], [], frame, start=start)
         # labels cost Keystone time: place only those branches use
         parsed: list[tuple[str, int | None, str | None]] = []
         targets: set[int] = set()
         memo = self._lowered.setdefault(tuple(symbols.items()), {})
         if len(memo) > 4096:
             memo.clear()
-        for s in lines:
+        for s, n in zip(lines, numbers):
             if m := _LABEL.fullmatch(s):
                 parsed.append((f".L{m.group(1)}:", None, None))
                 continue
@@ -214,6 +215,7 @@ class Plan9Reader:
             targets |= pc_targets
             parsed.append((lowered, len(body.source), rule))
             body.source.append(s)
+            body.where.append(n)
             body.numbers.append(set(numbers))
             body.slots += [(name, off, width) for name, (_, off, width) in zip(names, slots)]
             body.pooled += pooled
@@ -235,11 +237,13 @@ class Plan9Reader:
             for _ in range(extra):
                 body.source.insert(at + 1, f"(after {body.source[at]})")
                 body.numbers.insert(at + 1, set())
+                body.where.insert(at + 1, body.where[at])
             at += 1 + extra
         if pool:
             body.lines.append(self.fmt["pool_tail"])
             body.source.append("(literal pool)")
             body.numbers.append(set())
+            body.where.append(body.where[-1] if body.where else start)
         return body
 
     def _lower(self, s: str, index: int, symbols: dict[str, int]) -> tuple:

@@ -22,10 +22,22 @@ class Spec:
     # from a user's --templates) is checked in a child process under limits
     # (isolate.py): the engines hang or crash on some text.
     rendered: bool = True
+    path: str = ""  # the file it was read from, as the manifest lists it ("" for text from generate())
 
 
 @dataclass
 class Report:
+    """What the verifier found for one stub (stubgen.verify returns one per stub, in order).
+
+    ok: it passed every check that ran; problems: why not (each check that failed, with
+    the kernel result injected); listing: the disassembly, where it failed; runs: the
+    emulated calls; emulated: whether any ran (False where no emulator can run the stub:
+    not_run says why, and the other oracles' verdict stands, never counted as an
+    emulated pass); warnings: allowed, but worth knowing; agreed: the second assemblers
+    whose bytes matched; line: the line of the instruction at fault in the text checked
+    (else of the function's start; None where unknown); spec: the stub asked about.
+    describe() is the text `stubgen verify` prints for it."""
+
     spec: Spec
     problems: list[str] = field(default_factory=list)
     listing: str = ""
@@ -37,6 +49,7 @@ class Report:
     # or instructions the emulator cannot run): the other oracles' verdict stands, but the
     # stub is never counted as emulated.
     not_run: list[str] = field(default_factory=list)
+    line: int | None = None  # the line of the instruction at fault in the text, else of the function's start
 
     @property
     def ok(self) -> bool:

@@ -39,5 +39,5 @@ def manifest_specs(directory) -> list[tuple[str, Spec]]:
         text = texts[f["path"]]
         for s in f.get("symbols", ()):
             out.append((text, Spec(s["arch"], f["dialect"], s["name"], s["syscall"], s["number"], s["policy"],
-                                   s.get("trap", ""), handler, rendered=False)))
+                                   s.get("trap", ""), handler, rendered=False, path=f["path"])))
     return out

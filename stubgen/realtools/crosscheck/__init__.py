@@ -31,8 +31,8 @@ the whole run (run.py); report/crosscheck.py prints it.
 from .cbuild import build_c, link_c
 from .checks import CHECKS, FAIL, PASS, SHAPES, SKIP, Result
 from .generated import Generated, every_symbol, load
-from .kernelrun import judge, not_pic, run_mode, six_argument_mmap
+from .kernelrun import judge, run_mode, six_argument_mmap
 from .run import run
 
 __all__ = ["CHECKS", "FAIL", "PASS", "SHAPES", "SKIP", "Generated", "Result", "build_c", "every_symbol", "judge",
-           "link_c", "load", "not_pic", "run", "run_mode", "six_argument_mmap"]
+           "link_c", "load", "run", "run_mode", "six_argument_mmap"]

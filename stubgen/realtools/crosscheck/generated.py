@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...tables import policies
-from ...tables.manifest import read_manifest
+from ...tables.manifest import read_listed, read_manifest
 from .checks import FAIL, PASS
 
 
@@ -41,8 +41,13 @@ class Generated:
 
 
 def load(directory) -> Generated:
-    """The manifest through the one checked, confined reader (inputs.read_manifest)."""
+    """The manifest through the one checked, confined reader (inputs.read_manifest), and
+    every file it lists through the confined reader too, up front: a FIFO, a device or
+    a link out of the directory is one line whatever tools are installed, not only when
+    a check that reads it runs."""
     m = read_manifest(directory)
+    for f in m["files"]:
+        read_listed(directory, f["path"])
     files = [dict(f, symbols=f.get("symbols", [])) for f in m["files"]]
     return Generated(Path(directory), dict(m.get("options", {})), files)
 

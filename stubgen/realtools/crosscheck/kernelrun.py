@@ -6,7 +6,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-from ... import dialects
 from ...tables import policies
 from .. import tools
 from .cbuild import run_cc
@@ -72,12 +71,6 @@ def six_argument_mmap(t, arch) -> str | None:
     (s390x's mmap is old_mmap, one pointer)."""
     return next((c for c in ("mmap2", "mmap") if t.available(arch, c) and len(t.signature(arch, c).args) == 6),
                 None)
-
-
-def not_pic(arch_name: str) -> str | None:
-    """Why the shipped GNU template's stubs do not link into a shared object or PIE, or
-    None (a fact the template states, like MIPS's)."""
-    return getattr(dialects.dialect("gnu").module(arch_name), "not_pic", None)
 
 
 def shape_symbols(t, arch, entry: dict) -> tuple[dict, str]:

@@ -12,10 +12,10 @@ from ...errors import StubgenError
 from ...tables import policies
 from .. import tools
 from .cbuild import build_c, link_c
-from .checks import CHECKS, FAIL, KERNEL_SYSCALL, PASS, SHAPES, SKIP, Result, guard, short
+from .checks import CHECKS, FAIL, KERNEL_SYSCALL, PASS, SHAPES, Result, guard, short
 from .generated import Generated, every_symbol, load, policy_of, symbol_of
 from .gobuild import build_go, go_module, go_vet, vet_catches
-from .kernelrun import gnu_shapes, go_shapes, kernel_rows, not_pic
+from .kernelrun import gnu_shapes, go_shapes, kernel_rows
 
 
 def run(directory, tables=None, checks=None, jobs: int = 2, work=None) -> list[Result]:
@@ -117,10 +117,7 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
 
             if "gnu as" in wanted:
                 out.append(guard("gnu as", arch.name, "gnu", policy, gas))
-            why_not_pic = not_pic(arch.name)
-            if "gnu link" in wanted and why_not_pic:
-                out.append(Result("gnu link", arch.name, "gnu", SKIP, why_not_pic, policy))
-            elif "gnu link" in wanted:
+            if "gnu link" in wanted:
                 handler = g.options.get("errno_handler", "stubgen_errno")
                 out.append(guard("gnu link", arch.name, "gnu", policy,
                                   lambda: link_c(asm, g.c_headers(arch.name), arch, handler, adir, tables)))

@@ -99,6 +99,17 @@ def _syscall_of(name: str, arch, tables) -> str | None:
     return None
 
 
+# What a function of each dialect starts with, and the other dialect's name.
+_STARTS = {"plan9": ("no TEXT symbol (a Plan 9 function starts TEXT ·name(SB))", "gnu", "GNU"),
+           "gnu": ("no function (a label that .globl or .type declares)", "plan9", "Plan 9")}
+
+
+def _no_functions(path: Path, dialect: str, forced: bool) -> str:
+    what, other, name = _STARTS[dialect]
+    hint = f": is it a {name} file? (--dialect {other}, or no --dialect to tell by its text)" if forced else ""
+    return f"{path}: {what}{hint}"
+
+
 def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> Verdict:
     syscall = choice.syscall if choice else _syscall_of(fn.name, arch, verifier.tables)
     v = Verdict(str(src.path), fn.name, syscall, arch.name, src.dialect, None, "skipped")
@@ -132,6 +143,10 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
     if rep.unverified:
         v.verdict = "unverified"
         v.reasons += rep.unverified
+        if any(u.startswith(("cannot assemble: Keystone", "cannot assemble: LLVM")) for u in rep.unverified):
+            # The assembler refused it (not the reader): most often a file for another
+            # architecture (riscv64 read as arm64).
+            v.reasons.append(f"note: is the file for {arch.name}? --arch names the architecture it is for")
         if any("unknown" in u or "cannot read operand" in u for u in rep.unverified):
             v.reasons += [f"note: {n}" for n in src.notes]  # a name a missing header would define?
     elif rep.problems:
@@ -168,6 +183,8 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         if not path.is_file():
             raise StubgenError(f"{path}: not a file (a directory is verified by its manifest.json, alone)")
         sources.append(read_source(path, arch, dialect, includes, defines, templates))
+        if not sources[-1].functions:
+            raise StubgenError(_no_functions(path, sources[-1].dialect, forced=dialect is not None))
     missing = sorted(set(choices) - {n for s in sources for n in s.functions})
     if missing:
         known = sorted({n for s in sources for n in s.functions})

@@ -63,7 +63,16 @@ func call(fn any, args ...any) (int64, int) {
 	if len(out) == 0 {
 		return 0, t.NumIn()
 	}
-	return out[0].Int(), t.NumIn()
+	// An address (mmap's unsafe.Pointer) or a word holds -errno on failure in the same
+	// bits: through int, a word of the architecture, it is negative again.
+	switch r := out[0]; r.Kind() {
+	case reflect.UnsafePointer:
+		return int64(int(r.Pointer())), t.NumIn()
+	case reflect.Uint, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return int64(int(r.Uint())), t.NumIn()
+	default:
+		return r.Int(), t.NumIn()
+	}
 }
 
 func tempFile() int {
