@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .body import mask
-from .conventions import CallFrame, CConvention
+from .conventions import CallFrame
 from .emulator import CODE, SENTINEL, SP0, VDSO_CELL
 
 OWN_FRAME = 0x100  # bytes below the entry stack pointer a stub may use
@@ -100,52 +100,24 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
                  {r: v for r, v in regs.items()})
 
 
-@dataclass(frozen=True)
-class Call:
-    target: int
-    sp: int  # at the call instruction, before the return address was pushed
-    first_arg: int
+def _within(addr: int, size: int, ranges) -> bool:
+    return any(lo <= addr and addr + size <= hi for lo, hi in ranges)
 
 
-class CallWatch:
-    """Every call a stub makes into a C function of the emulator (the errno handler):
-    where the stack pointer stood at the call and what the first argument was, read
-    by the verifier's own conventions. Installed once per engine; cleared per run."""
-
-    def __init__(self, machine, c: CConvention, targets):
-        import unicorn
-
-        self.machine, self.c = machine, c
-        self.calls: list[Call] = []
-        self.result: int | None = None  # what the handler leaves in the C result register
-        self._result_id = machine.reg_ids[c.result]
-        self.pushed = machine.word if c.return_address == "stack" else 0
-        for t in targets:
-            machine.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_call, None, t, t)
-
-    def _on_call(self, uc, address, size, _):
-        m, c = self.machine, self.c
-        sp = m.reg(m.sp)
-        if c.args:
-            first = m.reg(c.args[0])
-        else:
-            first = int.from_bytes(uc.mem_read(sp + c.stack_args, m.word), m.arch.endian)
-        self.calls.append(Call(address, sp + self.pushed, first))
-        if self.result is not None:
-            uc.reg_write(self._result_id, self.result & m.mask)
-
-
-def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_pc=None) -> tuple[list[str], list[str]]:
+def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_pc=None, readable=(),
+                 writable=(), named=None) -> tuple[list[str], list[str]]:
     """(problems, warnings): reads and writes outside what the stub may touch. A read
     just past the arguments is still in the caller's frame: a warning. skip_pc: the
     write that crashed the stub on purpose (Unicorn reports a faulting write, not a
-    faulting read)."""
+    faulting read). readable: more ranges the stub may read (an image, its stand-ins'
+    data); writable: ranges it may write (errno); named(address): what lies there, for
+    messages (an image's symbol)."""
     problems, warnings = [], []
     lo, hi = setup.caller_frame
     own = (setup.sp - OWN_FRAME, setup.sp)
     for addr, size, pc in run.reads:
         ok = (own[0] <= addr and addr + size <= hi) or (CODE <= addr and addr + size <= CODE + code_len) \
-            or (VDSO_CELL <= addr < VDSO_CELL + 8)
+            or (VDSO_CELL <= addr < VDSO_CELL + 8) or _within(addr, size, readable) or _within(addr, size, writable)
         if ok:
             continue
         if hi <= addr and addr + size <= hi + CALLER_SLACK:
@@ -159,6 +131,12 @@ def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_
         if own[0] <= addr and addr + size <= own[1]:
             continue
         if may_write_result and setup.result_slot and addr == setup.result_slot[0] and size <= setup.result_slot[1]:
+            continue
+        if _within(addr, size, writable):
+            continue
+        if named is not None and _within(addr, size, readable):
+            warnings.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}) into the input's own data "
+                            f"({named(addr)})")
             continue
         problems.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}), "
                         + ("into the caller's frame" if addr >= lo else "outside the stack the stub may use"))

@@ -22,6 +22,7 @@ class Spec:
     # from a user's --templates) is checked in a child process under limits
     # (isolate.py): the engines hang or crash on some text.
     rendered: bool = True
+    foreign: bool = False  # machine code stubgen did not write: held to Linux's ABI, not stubgen's promises
 
 
 @dataclass

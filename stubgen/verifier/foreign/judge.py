@@ -32,10 +32,11 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
     listing: str = ""
     runs: int = 0
+    aliases: list[str] = field(default_factory=list)  # other names of the same body (machine code)
 
     def as_json(self) -> dict:
         return {k: getattr(self, k) for k in ("file", "symbol", "syscall", "arch", "dialect", "policy",
-                                               "verdict", "reasons")}
+                                               "verdict", "reasons", "aliases")}
 
 
 # ---------------------------------------------------------------- what cannot be modelled
@@ -90,7 +91,7 @@ def go_results(fn: Function, nargs: int) -> list[str] | None:
 
 # ---------------------------------------------------------------- verdicts
 
-def _syscall_of(name: str, arch, tables) -> str | None:
+def syscall_of(name: str, arch, tables) -> str | None:
     """The syscall a function is named after, as it is or without the generator's prefix."""
     for cand in (name, name.removeprefix(SYMBOL_PREFIX)):
         sig = tables.signature(arch, cand)
@@ -100,7 +101,7 @@ def _syscall_of(name: str, arch, tables) -> str | None:
 
 
 def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> Verdict:
-    syscall = choice.syscall if choice else _syscall_of(fn.name, arch, verifier.tables)
+    syscall = choice.syscall if choice else syscall_of(fn.name, arch, verifier.tables)
     v = Verdict(str(src.path), fn.name, syscall, arch.name, src.dialect, None, "skipped")
     if syscall is None:
         v.reasons.append(f"not a syscall in the tables (--stub {fn.name}=SYSCALL checks it)")
@@ -128,18 +129,23 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
     handler = targets[0] if policy.calls_handler and targets else "stubgen_errno"
     spec = Spec(arch.name, src.dialect, fn.name, syscall, number, v.policy, "", handler, rendered=False)
     rep = verifier.check(src.text, spec, foreign=True)
+    unknown = any("unknown" in u or "cannot read operand" in u for u in rep.unverified)
+    # a name a missing header would define?
+    return settle(v, rep, [f"note: {n}" for n in src.notes] if unknown else [])
+
+
+def settle(v: Verdict, rep, notes=()) -> Verdict:
+    """v's verdict from the verifier's report: unverified (with notes), fail, unverified
+    when nothing ran it (assembled and decoded only: not a pass), or pass."""
     v.runs = rep.runs
     if rep.unverified:
         v.verdict = "unverified"
-        v.reasons += rep.unverified
-        if any("unknown" in u or "cannot read operand" in u for u in rep.unverified):
-            v.reasons += [f"note: {n}" for n in src.notes]  # a name a missing header would define?
+        v.reasons += rep.unverified + list(notes)
     elif rep.problems:
         v.verdict = "fail"
         v.reasons += rep.problems
         v.listing = rep.listing
     elif not rep.emulated:
-        # Assembled and decoded, but never run: not a pass.
         v.verdict = "unverified"
         v.reasons += rep.not_run
     else:
@@ -149,8 +155,11 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
 
 
 def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), includes=(), defines=(),
-                tables: str | None = None, templates: str | None = None) -> tuple[list[Verdict], list[Source]]:
-    """A verdict for every function of files stubgen did not write, and the files as read."""
+                tables: str | None = None, templates: str | None = None,
+                strict: bool = True) -> tuple[list[Verdict], list[Source]]:
+    """A verdict for every function of Plan 9 files stubgen did not write, and the files
+    as read. strict: a --stub that names no function of these files is an error (the
+    caller checks it across every kind of file otherwise)."""
     verifier = Verifier(tables, templates)
     arch = verifier.tables.arch(arch_name)
     if dialect is not None and dialect not in ("plan9", "gnu"):
@@ -169,7 +178,7 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
             raise StubgenError(f"{path}: not a file (a directory is verified by its manifest.json, alone)")
         sources.append(read_source(path, arch, dialect, includes, defines, templates))
     missing = sorted(set(choices) - {n for s in sources for n in s.functions})
-    if missing:
+    if missing and strict:
         known = sorted({n for s in sources for n in s.functions})
         raise StubgenError(f"--stub {missing[0]}: no function {missing[0]} in {', '.join(map(str, files))}; "
                            f"functions: {', '.join(known) or '(none)'}")
