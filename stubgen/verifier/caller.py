@@ -35,6 +35,7 @@ class Setup:
     sp: int  # the stack pointer at entry
     sp_after: int  # the stack pointer the caller expects back
     poisoned: dict
+    save_area: tuple[int, int] = (0, 0)  # [start, end): the caller's memory the callee may write
 
 
 def entry_sp(return_address: str, word: int, call_align: int) -> int:
@@ -96,8 +97,9 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
                 number = v
             else:
                 args.append((v, a.size, a.bits or 8 * a.size))
+    save = conv.c.save_area if kind == "c_abi" else (0, 0)
     return Setup(regs, memory, args, number, result_slot, (sp, end), sp, sp + (word if ra_on_stack else 0),
-                 {r: v for r, v in regs.items()})
+                 {r: v for r, v in regs.items()}, (sp + save[0], sp + save[1]))
 
 
 def _within(addr: int, size: int, ranges) -> bool:
@@ -132,7 +134,7 @@ def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_
             continue
         if may_write_result and setup.result_slot and addr == setup.result_slot[0] and size <= setup.result_slot[1]:
             continue
-        if _within(addr, size, writable):
+        if _within(addr, size, writable) or _within(addr, size, [setup.save_area]):
             continue
         if named is not None and _within(addr, size, readable):
             warnings.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}) into the input's own data "

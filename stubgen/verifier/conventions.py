@@ -26,6 +26,8 @@ class CConvention:
     callee_saved: tuple[str, ...]
     result: str
     call_align: int
+    entry_register: str = ""  # set by the caller to the callee's address (MIPS PIC: t9)
+    save_area: tuple[int, int] = (0, 0)  # [start, end) above sp at entry: the caller's, for the callee to write
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
     return Conventions(
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
                     c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
-                    c["call_align"]),
+                    c["call_align"], c.get("entry_register", ""), tuple(c.get("save_area", (0, 0)))),
         GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {}),
                tuple(g.get("zero_read_first", ()))),
         dict(d.get("elf", {})), _tls(d.get("tls")))

@@ -36,8 +36,9 @@ ERRNO_POISON = 0x7E7E7E7E  # errno before a run: no errno the kernel has, so a w
 # Where symbols the static linker defines (_GLOBAL_OFFSET_TABLE_) point: unmapped, so a
 # stub may compute with such an address (PIC code adds it to the PC) but never read through it.
 LINKER = 0x500000
-# Machine code given as an ELF file (an object linked here, a shared object placed here).
-IMAGE = 0x1000000
+# Machine code given as an ELF file, linked here: right after the stand-ins, so that the
+# shortest branch an object may use to reach one (RISC-V's jal, +-1 MiB) does.
+IMAGE = SPECIAL + SPECIAL_SIZE
 IMAGE_LIMIT = 0x3000000  # bytes an image may span
 CANARY = 0xA5
 STEP_LIMIT = 500
@@ -263,6 +264,12 @@ class Machine:
 
             uc.hook_add(unicorn.UC_HOOK_CODE, self._on_extern, None, EXTERN, EXTERN + EXTERN_SIZE - 1)
         self.externs = dict(externs)
+
+    def unload_image(self) -> None:
+        """Unmap the image: a later stub must find LINKER and its neighbours unmapped."""
+        if self._image is not None:
+            self.uc.mem_unmap(self._image[0], self._image[1] - self._image[0])
+            self._image = None
 
     def _on_extern(self, uc, address, size, _):
         name = (self.externs or {}).get(address, f"{address:#x}")

@@ -170,7 +170,7 @@ def link(name: str, members: list[Member], p: Plan, cc: dict | None, thumb_bit: 
         defs = [f"--defsym={n}={a:#x}" for n, a in sorted(p.standins.items())]
         defs += [f"--defsym={n}={a:#x}" for a, n in sorted(p.externs.items())]
         _run([str(zig()), "ld.lld", "-static", f"--image-base={IMAGE:#x}", "-z", "max-page-size=4096",
-              "-z", "norelro", "-o", str(out), *objs, *defs],
+              "-z", "norelro", "-z", "execstack", "-o", str(out), *objs, *defs],
              f"linking {name}")
         data = out.read_bytes()
     img = read_linked(name, data, p.member_of, p.externs, thumb_bit)

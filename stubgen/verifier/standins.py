@@ -26,7 +26,7 @@ import yaml
 
 from .emulator import ERRNO_POISON, STANDIN_CODE, STANDIN_DATA, STANDIN_SLOT, VDSO
 
-TAKES = ("", "errno", "raw", "raw_result")
+TAKES = ("", "errno", "raw", "raw_result", "errno_result")
 RETURNS_WORDS = ("raw_or_-1", "errno_address", "thread_pointer")
 
 
@@ -87,20 +87,21 @@ def thread_words(arch_name: str) -> dict[int, int | str]:
     return {int(k): v for k, v in ((_document().get("thread") or {}).get(arch_name) or {}).items()}
 
 
-@lru_cache(maxsize=1)
-def _shipped() -> tuple[StandIn, ...]:
+@lru_cache(maxsize=16)
+def _shipped(arch_name: str) -> tuple[StandIn, ...]:
     d = _document()
     out = []
     for kind, key in (("function", "functions"), ("data", "data"), ("tls", "tls")):
         for name, e in (d.get(key) or {}).items():
+            e = {**e, **(e.get("arches") or {}).get(arch_name, {})}
             out.append(StandIn(name, kind, e.get("takes", ""), e.get("returns"), e.get("holds"), e.get("size", 0),
                                e.get("source", "")))
     return tuple(out)
 
 
-def catalog() -> Catalog:
-    """The shipped catalog (a copy: add to it freely)."""
-    return Catalog(_shipped())
+def catalog(arch_name: str = "") -> Catalog:
+    """The shipped catalog for an architecture (a copy: add to it freely)."""
+    return Catalog(_shipped(arch_name))
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class StandIns:
     machine: Any  # emulator.Machine
     c: Any  # conventions.CConvention
     error_range: tuple[int, int]
-    cat: Catalog = field(default_factory=catalog)
+    cat: Catalog = field(default_factory=catalog)  # the architecture's: pass catalog(arch.name)
     thread_pointer: int = 0
     calls: list[Call] = field(default_factory=list)
     results: dict[str, int] = field(default_factory=dict)
@@ -190,7 +191,7 @@ class StandIns:
         for p in self._data.values():
             v = p.standin.holds
             value = ERRNO_POISON if v == "errno" else VDSO if v == "vdso" else int(v or 0)
-            cells.append((p.address, p.standin.size or word, value))
+            cells.append((p.address, p.standin.size or (4 if v == "errno" else word), value))  # errno: a C int
         cells += [(at, 4, ERRNO_POISON) for at, s in self.tls_cells if s.is_errno]
         for off, v in self.thread.items():
             value = self.thread_pointer if v == "self" else VDSO if v == "vdso" else int(v)
@@ -237,6 +238,8 @@ class StandIns:
         err = None
         if s.takes == "errno":
             err = call.first_arg & 0xFFFFFFFF
+        elif s.takes == "errno_result":
+            err = call.result_in & 0xFFFFFFFF
         elif raw is not None and lo <= raw <= hi:
             err = -raw
         if err is not None:
