@@ -272,3 +272,33 @@ def test_s390x_register_save_area_is_the_callees(tmp_path):
     assert code == 0, got
     code, got = run([obj(tmp_path, "t", text.replace("48(%r15)", "168(%r15)"), "s390x")], "s390x")
     assert code == 1 and any("into the caller's frame" in r for r in got["getpid"]["reasons"]), got
+
+
+@pytest.mark.parametrize("arch, text, reg", [
+    ("mips", ".set noreorder\n.globl getpid\ngetpid:\n    move $t0, $a0\n    li $v0, 4020\n    syscall\n"
+             "    move $v0, $t0\n    jr $ra\n    nop\n", "t0"),
+    ("mips", ".set noreorder\n.globl getpid\ngetpid:\n    mtlo $a0\n    li $v0, 4020\n    syscall\n"
+             "    mflo $v0\n    jr $ra\n    nop\n", "lo"),
+    ("mips64le", ".set noreorder\n.globl getpid\ngetpid:\n    move $a6, $a0\n    li $v0, 5038\n    syscall\n"
+                 "    move $v0, $a6\n    jr $ra\n    nop\n", "a6"),
+    ("amd64", ".globl getpid\ngetpid:\n    mov %rdi, %r11\n    mov $39, %eax\n    syscall\n    mov %r11, %rax\n"
+              "    ret\n", "r11"),
+])
+def test_a_register_the_kernel_clobbers_is_named(tmp_path, arch, text, reg):
+    """The fake kernel trashes exactly linux_abi.yaml's cpu_clobbers at every trap; code
+    that keeps a value there across the trap fails, naming the register and the kernel file."""
+    code, got = run([obj(tmp_path, "c", text, arch)], arch)
+    v = got["getpid"]
+    assert code == 1 and v["verdict"] == "fail", v
+    assert any(f"is what the kernel leaves in {reg} at the trap (arch/" in r and
+               f"must list {reg} among its clobbers" in r for r in v["reasons"]), v["reasons"]
+
+
+def test_every_clobber_statement_names_its_kernel_source():
+    import yaml
+
+    from stubgen.verifier import kernel
+
+    doc = yaml.safe_load((Path(kernel.__file__).parent / "linux_abi.yaml").read_text())
+    for arch, d in doc.items():
+        assert d.get("clobbers_source", "").startswith(("arch/", "Documentation/")), arch

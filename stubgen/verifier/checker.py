@@ -5,6 +5,7 @@ result. It stands on its own knowledge (kernel.py, conventions.py); of the gener
 world it reads only the tables' facts and the dialects' reading rules."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .. import dialects
@@ -439,6 +440,7 @@ class Verifier:
             if problems:
                 how = " (already negated, error flag set)" if type(inject) is not int else ""
                 rep.problems += [f"{label}kernel result {int(inject)}{how}: {p}" for p in problems]
+                rep.problems += _clobbered(problems, machine, s.abi, run)
                 if run.traps:
                     t, abi = run.traps[0], s.abi
                     rep.problems.append("seen at the trap: " + ", ".join(
@@ -484,6 +486,30 @@ def _lacks(run, ir: ImageRun) -> list[str]:
             off = addr - ir.tp
             why = (f"{what} thread memory at tp{off:+#x} (pc {pc:#x}) that the input does not define: a runtime's "
                    "thread control block, which the verifier does not model (standins.yaml thread)")
+            if why not in out:
+                out.append(why)
+    return out
+
+
+_SEEN = re.compile(r"(?:= |holds )(0x[0-9a-f]+)")  # a value a check saw, not the one it expected
+
+
+def _clobbered(problems, machine, abi, run) -> list[str]:
+    """Where a wrong value is what the fake kernel left in a register at the trap
+    (linux_abi.yaml cpu_clobbers: junk of each register's own, the flags, the return
+    address): that register, and why."""
+    out = []
+    junk = dict(machine.junk)
+    for t in run.traps:
+        junk.update({t.pc & machine.mask: r for r in machine.next_pc})
+    for p in problems:
+        for m in _SEEN.finditer(p):
+            v = int(m.group(1), 16)
+            reg = junk.get(v) or next((r for j, r in junk.items() if j & 0xFFFFFFFF == v and j > 0xFFFF), None)
+            if reg is None:
+                continue
+            why = (f"{v:#x} is what the kernel leaves in {reg} at the trap ({abi.clobbers_source}): the code "
+                   f"keeps a value in {reg} across the syscall; inline assembly must list {reg} among its clobbers")
             if why not in out:
                 out.append(why)
     return out

@@ -46,12 +46,15 @@ STEP_LIMIT = 500
 
 # What the fake kernel leaves in a register the syscall instruction or the kernel changes
 # (linux_abi.yaml cpu_clobbers): amd64's rcx (next_pc) and r11 (flags); volatile: anything
-# (ppc64's r0), a value no stub could mistake for one it set.
-_CLOBBER = {"flags": 0x246, "volatile": 0x6B6B6B6B6B6B6B6B}
+# (ppc64's r0, MIPS's temporaries), a value no stub could mistake for one it set, and one
+# of its own per register (its low byte), so a wrong value later names where it came from.
+_CLOBBER = {"flags": 0x246, "volatile": 0x6B6B6B6B6B6B6B00}
 
 
-def _clobbered(what: str, pc: int) -> int:
-    return pc if what == "next_pc" else _CLOBBER[what]
+def _clobbered(what: str, pc: int, index: int = 0) -> int:
+    if what == "next_pc":
+        return pc
+    return _CLOBBER[what] + (0x11 + index if what == "volatile" else 0)
 
 
 class Negated(int):
@@ -222,6 +225,13 @@ class Machine:
         self._stack_slots = struct.Struct(("<" if arch.endian == "little" else ">") + "I" * abi.stack_args["slots"]) \
             if abi.stack_args else None
         self._clobbers = [(r, what) for r, what in abi.cpu_clobbers.items()]
+        # A clobbered register the tables do not name (MIPS hi and lo): the emulator's own name.
+        for r, _ in self._clobbers:
+            if r not in self.reg_ids:
+                self.reg_ids[r] = getattr(consts, e["prefix"] + e.get("names", {}).get(r, r).upper())
+        self.junk = {_clobbered(what, 0, i) & self.mask: r for i, (r, what) in enumerate(self._clobbers)
+                     if what != "next_pc"}
+        self.next_pc = [r for r, what in self._clobbers if what == "next_pc"]  # its value: the trap's return
         flag = [self.reg_ids[abi.error_flag]] if abi.error_flag else []
         # Flag bits inside a register the stub may also use (ppc64 CR): the rest keep their value.
         self._flag_bits = abi.error_flag_bits
@@ -337,7 +347,7 @@ class Machine:
             args += self._stack_slots.unpack(self.uc.mem_read(at, self._stack_slots.size))
         assert self.run is not None
         self.run.traps.append(Trap(pc, number, args))
-        self._trap_out.write(self._kernel_result() + [_clobbered(what, pc) for _, what in self._clobbers])
+        self._trap_out.write(self._kernel_result() + [_clobbered(what, pc, i) for i, (_, what) in enumerate(self._clobbers)])
 
     def _kernel_result(self) -> list[int]:
         """The result register (and the error flag, where the ABI has one) for the
