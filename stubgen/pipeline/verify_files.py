@@ -12,6 +12,7 @@ from ..realtools import frontend
 from ..tables import inputs, policies
 from ..verifier import Verifier, isolate
 from ..verifier.elffile import is_machine_code
+from ..verifier.foreign.choice import Choice, parse_choice
 from ..verifier.foreign.judge import check_files as check_plan9
 from ..verifier.foreign.objects import check_objects, choices_by_symbol, read_objects
 from ..verifier.foreign.preprocess import detect_dialect
@@ -31,6 +32,8 @@ class FileNotes:
 def _kind(path: Path, head: bytes, dialect: str | None) -> str:
     if is_machine_code(head):
         return "elf"
+    if path.suffix == ".h":
+        return "header"
     if dialect:
         return dialect
     return detect_dialect(head.decode("utf-8", errors="replace"))
@@ -62,12 +65,17 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
             continue
         notes = FileNotes(path)
         sources.append(notes)
+        if kind == "header":
+            verdicts += _header(verifier, path, arch, stubs, includes, defines, force_includes, notes)
+            continue
         if kind == "elf":
             data = inputs.read_bytes(path, limit=MAX_OBJECT_BYTES, what="object file")
         else:
             data, which = frontend.assemble_file(path, arch, includes, defines, force_includes, assembler)
             notes.notes.append(f"assembled by {which}")
         verdicts += _machine_code(verifier, path, data, arch, choices, policy, "elf" if kind == "elf" else "gnu")
+    if any(_kind(Path(f), b"", dialect) == "header" for f in files):
+        choices = {}  # a header's --stub names its wrappers, checked by _header
     if plan9:
         pv, ps = check_plan9(plan9, arch_name, "plan9", [s for s in stubs], includes, defines, tables,
                                    templates, strict=False)
@@ -88,3 +96,43 @@ def _machine_code(verifier, path: Path, data: bytes, arch, choices, policy, dial
 
     members = max(1, data.count(b"\x7fELF"))
     return isolate.run(run, seconds=isolate.SECONDS + 60 + SECONDS_PER_MEMBER * members, what=path.name)
+
+
+def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes, notes: FileNotes):
+    """Verdicts for the wrappers of a header (--stub FUNCTION=SYSCALL): callers compiled
+    by the target's compiler at each optimisation level and variant, each verified as
+    machine code and reported under the wrapper's name."""
+    if not stubs:
+        raise StubgenError(f"{path}: a header is verified by its wrappers: --stub FUNCTION=SYSCALL (e.g. "
+                           "__syscall3=read, or __syscall3=syscall3 for a wrapper that takes the number)")
+    wrappers, choices = [], {}
+    for k, text in enumerate(stubs):
+        c = parse_choice(text)
+        sig = verifier.tables.signature(arch, c.syscall)
+        if sig is None or not verifier.tables.available(arch, c.syscall):
+            raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no number and signature on {arch.name} "
+                               "in the tables (stubgen list shows them)")
+        args = [p for p in sig.args if p.role != "number"]
+        wide = [p.name for p in args if p.type.bytes(arch) > arch.word_bytes]
+        if wide:
+            raise StubgenError(f"--stub {text!r}: {c.syscall}'s {wide[0]} is wider than one {arch.name} register; a "
+                               "header's wrapper takes one word per argument, and the split is the caller's")
+        number = None if sig.generic else arch.numbers[c.syscall]
+        wrappers.append(frontend.Wrapper(c.symbol, number, len(args)))
+        for kind in ("plain", "kept"):
+            choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, c.policy)
+    unit = frontend.callers_unit(path, wrappers, arch)
+    out = []
+    for flags in frontend.variants(arch):
+        data = frontend.compile_callers(unit, arch, flags, [path.parent, *includes], defines, force_includes)
+        how = " ".join(flags)
+        for v in _machine_code(verifier, path, data, arch, choices, policies.DEFAULT, "c"):
+            if not v.symbol.startswith("stubgen_"):
+                continue  # the wrappers themselves, out of line at -O0: reached through the callers
+            kind, k = v.symbol.split("_")[1], int(v.symbol.rsplit("_", 1)[1])
+            v.symbol, v.aliases = wrappers[k].function, []
+            v.file = f"{path} ({how}, {'kept registers' if kind == 'kept' else 'plain'} caller)"
+            out.append(v)
+    notes.notes.append(f"callers compiled by zig cc for {arch.engines.cc['target']}: "
+                       + ", ".join(" ".join(f) for f in frontend.variants(arch)))
+    return out

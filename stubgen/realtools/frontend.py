@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from ..errors import StubgenError
@@ -152,3 +154,70 @@ def assemble_file(path: Path, arch, includes=(), defines=(), force_includes=(),
     else:
         text = inputs.read_text(path, what="assembly file")
     return assemble_text(text, path.name, arch, prefer)
+
+
+# --- inline assembly: callers of a header's wrappers, compiled -----------------------
+
+PROGRAMS = Path(__file__).parent / "programs"
+OPT_LEVELS = ("-O2", "-O0")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    """One --stub FUNCTION=SYSCALL of a header: the wrapper, the syscall's number (None:
+    a generic wrapper, whose caller passes it) and how many argument words it takes."""
+
+    function: str
+    number: int | None
+    words: int
+
+
+def kept_values(arch) -> list[str]:
+    """Distinct values (C literals that fit a long) for the kept-register callers: one
+    per register the architecture has, so the allocator has to use every one it may."""
+    n = min(len(arch.registers), 30)
+    return [f"{0x2A5C0000 + i * 0x10203:#x}" for i in range(n)]
+
+
+@cache
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return env.from_string((PROGRAMS / "callers.c.j2").read_text(encoding="utf-8"))
+
+
+def callers_unit(header: Path, wrappers: list[Wrapper], arch) -> str:
+    """The C unit that calls each wrapper of header, plainly and with registers kept."""
+    stubs = []
+    for w in wrappers:
+        if not _IDENT.match(w.function):
+            raise StubgenError(f"--stub {w.function}: a wrapper is a C identifier (a function or a macro)")
+        params = ([] if w.number is not None else ["long n"]) + [f"long a{i}" for i in range(w.words)]
+        args = [str(w.number) if w.number is not None else "n"] + [f"a{i}" for i in range(w.words)]
+        stubs.append({"params": ", ".join(params) or "void", "call": f"{w.function}({', '.join(args)})"})
+    return _template().render(header=str(header.resolve()).replace("\\", "/").replace('"', ""),
+                              stubs=stubs, kept=kept_values(arch))
+
+
+def variants(arch) -> list[tuple[str, ...]]:
+    """Every way the callers are compiled: each optimisation level, plainly and with
+    each of the tables' flag variants (arm: -mthumb, where r7 is the frame pointer)."""
+    extra = [tuple(v) for v in (arch.engines.cc or {}).get("variants", ())]
+    return [(opt, *v) for opt in OPT_LEVELS for v in [(), *extra]]
+
+
+def compile_callers(text: str, arch, flags: tuple[str, ...], includes=(), defines=(),
+                    force_includes=()) -> bytes:
+    """An object of the callers unit, compiled by the target's compiler with flags."""
+    args = [*_cc(arch), "-c", "-x", "c", "-std=gnu11", "-fno-stack-protector", "-fno-pic", *flags]
+    args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
+    for f in force_includes:
+        args += ["-include", str(f)]
+    with tempfile.TemporaryDirectory(prefix="stubgen-cc-") as tmp:
+        src, obj = Path(tmp) / "stubgen_callers.c", Path(tmp) / "stubgen_callers.o"
+        src.write_text(text, encoding="utf-8")
+        _run([*args, "-o", str(obj), str(src)], f"the C compiler ({arch.engines.cc['target']} {' '.join(flags)})",
+             src, "the callers' unit")
+        return obj.read_bytes()

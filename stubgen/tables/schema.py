@@ -59,7 +59,11 @@ _CC = {
     "required": ["target"],
     "properties": {"target": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
                    "flags": {"type": "array", "maxItems": 8,
-                             "items": {"type": "string", "pattern": r"^-m[a-z0-9_]+(=[a-z0-9_+.-]+)?$"}}},
+                             "items": {"type": "string", "pattern": r"^-m[a-z0-9_]+(=[a-z0-9_+.-]+)?$"}},
+                   # more ways a header's callers are compiled, each a list of flags (arm: Thumb)
+                   "variants": {"type": "array", "maxItems": 4, "items": {
+                       "type": "array", "maxItems": 4,
+                       "items": {"type": "string", "pattern": r"^-m[a-z0-9_-]+(=[a-z0-9_+.-]+)?$"}}}},
     "additionalProperties": False,
 }
 

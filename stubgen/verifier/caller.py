@@ -11,6 +11,7 @@ from .conventions import CallFrame
 from .emulator import CODE, SENTINEL, SP0, VDSO_CELL
 
 OWN_FRAME = 0x100  # bytes below the entry stack pointer a stub may use
+IMAGE_FRAME = 0x4000  # ...and a function of machine code (a compiled caller keeps a larger frame)
 CALLER_SLACK = 0x40  # bytes past the arguments that are still the caller's frame (reads there: a warning)
 
 
@@ -107,19 +108,21 @@ def _within(addr: int, size: int, ranges) -> bool:
 
 
 def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_pc=None, readable=(),
-                 writable=(), named=None) -> tuple[list[str], list[str]]:
+                 writable=(), named=None, own_frame: int = OWN_FRAME) -> tuple[list[str], list[str]]:
     """(problems, warnings): reads and writes outside what the stub may touch. A read
     just past the arguments is still in the caller's frame: a warning. skip_pc: the
     write that crashed the stub on purpose (Unicorn reports a faulting write, not a
     faulting read). readable: more ranges the stub may read (an image, its stand-ins'
     data); writable: ranges it may write (errno); named(address): what lies there, for
-    messages (an image's symbol)."""
+    messages (an image's symbol); own_frame: bytes below the entry stack pointer the
+    function may use (compiled code keeps frames larger than a stub's)."""
     problems, warnings = [], []
     lo, hi = setup.caller_frame
-    own = (setup.sp - OWN_FRAME, setup.sp)
+    own = (setup.sp - own_frame, setup.sp)
     for addr, size, pc in run.reads:
         ok = (own[0] <= addr and addr + size <= hi) or (CODE <= addr and addr + size <= CODE + code_len) \
-            or (VDSO_CELL <= addr < VDSO_CELL + 8) or _within(addr, size, readable) or _within(addr, size, writable)
+            or (VDSO_CELL <= addr < VDSO_CELL + 8) or _within(addr, size, readable) or _within(addr, size, writable) \
+            or _within(addr, size, [setup.save_area])
         if ok:
             continue
         if hi <= addr and addr + size <= hi + CALLER_SLACK:

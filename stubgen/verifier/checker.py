@@ -16,7 +16,7 @@ from . import gnu, isolate, plan9
 from .assembler import backends, make, missing_note
 from .assembly import AssemblyError, NoAssembler
 from .body import ReadError
-from .caller import lay_out
+from .caller import IMAGE_FRAME, lay_out
 from .checks import HANDLER_POISON, INJECTED, UNOBSERVED, Stage, Subject, evaluate, negated, placement
 from .conventions import CallFrame, call_frame, conventions, go_frame
 from .disasm import compare, forbidden, listing, mnemonics, zero_after_trap
@@ -26,6 +26,7 @@ from .emulator import (
     EXTERN,
     EXTERN_SIZE,
     HANDLER,
+    IMAGE_STEP_LIMIT,
     LINKER,
     STANDIN_DATA,
     TLS_AREA,
@@ -344,8 +345,8 @@ class Verifier:
             why = self.not_emulated(arch, code)
             fail_pc = None
             if why is not None:
+                # Not _trap_count: a function of an image may reach its trap in another one.
                 rep.not_run.append(why)
-                rep.problems += _trap_count(arch, code, subject.abi)
             else:
                 if loaded is None:
                     loaded = self._load_image(img, arch, conv)
@@ -410,12 +411,13 @@ class Verifier:
             if s.kind == "c_abi" and s.conv.c.entry_register:
                 regs = {**regs, s.conv.c.entry_register: entry & ~1}
             prepared = machine.prepare(regs, setup.memory + list(image.writes), image.extra)
-            stage = Stage(setup, where, 0, image.readable, image.writable, image.image.symbol_at)
+            stage = Stage(setup, where, 0, image.readable, image.writable, image.image.symbol_at, IMAGE_FRAME,
+                          IMAGE_STEP_LIMIT)
         watch.results[HANDLER_NAME] = -1 if s.policy.handler_result else HANDLER_POISON
         mem = machine.uc.mem_read
         for inject in INJECTED + negated(s.abi):
             watch.calls = []
-            run = machine.run_prepared(prepared, inject, entry)
+            run = machine.run_prepared(prepared, inject, entry, stage.steps)
             rep.runs += 1
             if image is not None:
                 lacks = _lacks(run, image) + _dereferences(run, setup)
@@ -502,14 +504,27 @@ def _clobbered(problems, machine, abi, run) -> list[str]:
     junk = dict(machine.junk)
     for t in run.traps:
         junk.update({t.pc & machine.mask: r for r in machine.next_pc})
+    # What the asm itself put in the trap's registers (the number, the arguments)
+    held = {}
+    if run.traps:
+        t = run.traps[0]
+        held = {v & machine.mask: r for r, v in zip(abi.args, t.args) if v > 0xFFFF}
+        held.setdefault(t.number & machine.mask, abi.number)
     for p in problems:
         for m in _SEEN.finditer(p):
             v = int(m.group(1), 16)
             reg = junk.get(v) or next((r for j, r in junk.items() if j & 0xFFFFFFFF == v and j > 0xFFFF), None)
-            if reg is None:
+            if reg is not None:
+                why = (f"{v:#x} is what the kernel leaves in {reg} at the trap ({abi.clobbers_source}): the code "
+                       f"keeps a value in {reg} across the syscall; inline assembly must list {reg} among its "
+                       "clobbers")
+            elif v in held and "result" in p:
+                reg = held[v]
+                why = (f"{v:#x} is what {reg} held at the trap: the code takes a value from {reg} that the syscall "
+                       f"sequence set or the kernel replaced; inline assembly must tie {reg} to an output or list it "
+                       "among its clobbers")
+            else:
                 continue
-            why = (f"{v:#x} is what the kernel leaves in {reg} at the trap ({abi.clobbers_source}): the code "
-                   f"keeps a value in {reg} across the syscall; inline assembly must list {reg} among its clobbers")
             if why not in out:
                 out.append(why)
     return out

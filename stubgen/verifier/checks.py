@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..tables.model import Arch
 from ..tables.policies import Policy
 from .body import mask
-from .caller import Setup, bad_accesses
+from .caller import OWN_FRAME, Setup, bad_accesses
 from .conventions import CallFrame, Conventions
 from .emulator import STEP_LIMIT
 from .kernel import LinuxABI
@@ -56,6 +56,8 @@ class Stage:
     readable: tuple = ()  # more (start, end) ranges the stub may read: an image, stand-in data
     writable: tuple = ()  # ranges it may write: errno
     named: object = None  # address -> what lies there (an image's symbol), for messages
+    own_frame: int = OWN_FRAME  # bytes below the entry stack pointer the code may use
+    steps: int = STEP_LIMIT  # instructions a run may take
 
 
 class Unobserved:
@@ -103,18 +105,18 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
         if s.own and run.returned:
             p.append("returned from a call that never returns; nothing after the trap may return")
         elif s.own and run.steps_exhausted:
-            p.append(f"still running after {STEP_LIMIT} instructions instead of stopping after the trap")
+            p.append(f"still running after {st.steps} instructions instead of stopping after the trap")
     elif policy.crashes_on_error and is_error:
         if run.returned:
             p.append("returned on an error result; the crash policy must crash")
         elif run.steps_exhausted:
-            p.append(f"still running after {STEP_LIMIT} instructions instead of crashing")
+            p.append(f"still running after {st.steps} instructions instead of crashing")
     elif run.fault:
         p.append(f"fault: {run.fault} at pc {run.pc:#x}")
     elif run.crash:
         p.append(f"crashed ({run.crash}) at pc {run.pc:#x}; policy {policy.name} does not crash")
     elif run.steps_exhausted:
-        p.append(f"did not return within {STEP_LIMIT} instructions (pc {run.pc:#x})")
+        p.append(f"did not return within {st.steps} instructions (pc {run.pc:#x})")
     else:
         sp = run.regs[arch.stack_pointer]
         if sp != setup.sp_after:
@@ -133,7 +135,7 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
     stops = policy.never_returns or (policy.crashes_on_error and is_error)
     skip_pc = run.pc if stops and (run.fault or run.crash) else None
     bad, warnings = bad_accesses(run, setup, st.code_len, policy.returns, skip_pc, st.readable, st.writable,
-                                 st.named)
+                                 st.named, st.own_frame)
     return p + bad, narrow + warnings
 
 

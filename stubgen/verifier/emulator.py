@@ -42,6 +42,7 @@ IMAGE = SPECIAL + SPECIAL_SIZE
 IMAGE_LIMIT = 0x3000000  # bytes an image may span
 CANARY = 0xA5
 STEP_LIMIT = 500
+IMAGE_STEP_LIMIT = 20000  # compiled code (a caller that keeps thirty values at -O0) runs longer than a stub
 
 
 # What the fake kernel leaves in a register the syscall instruction or the kernel changes
@@ -449,7 +450,7 @@ class Machine:
                 writes.append((addr, data))
         return Prepared(ctx, [(a, bytes(d)) for a, d in writes])
 
-    def run_prepared(self, prep: Prepared, inject: int, entry: int = CODE) -> Run:
+    def run_prepared(self, prep: Prepared, inject: int, entry: int = CODE, steps: int = STEP_LIMIT) -> Run:
         uc = self.uc
         uc.context_restore(prep.context)
         for addr, data in prep.writes:
@@ -457,7 +458,7 @@ class Machine:
         self.run = run = Run()
         self.inject = inject
         try:
-            uc.emu_start(entry, SENTINEL, count=STEP_LIMIT)
+            uc.emu_start(entry, SENTINEL, count=steps)
         except self.uc_mod.UcError as e:
             run.fault = run.fault or str(e)
         seen = self._all.read()
