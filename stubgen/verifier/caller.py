@@ -37,6 +37,7 @@ class Setup:
     sp_after: int  # the stack pointer the caller expects back
     poisoned: dict
     save_area: tuple[int, int] = (0, 0)  # [start, end): the caller's memory the callee may write
+    args_area: tuple[int, int] = (0, 0)  # [start, end): the arguments on the stack, the callee's in C
 
 
 def entry_sp(return_address: str, word: int, call_align: int) -> int:
@@ -99,8 +100,10 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
             else:
                 args.append((v, a.size, a.bits or 8 * a.size))
     save = conv.c.save_area if kind == "c_abi" else (0, 0)
+    stacked = kind == "c_abi" and any(pl.stack is not None for a in frame.args for pl in a.places)
     return Setup(regs, memory, args, number, result_slot, (sp, end), sp, sp + (word if ra_on_stack else 0),
-                 {r: v for r, v in regs.items()}, (sp + save[0], sp + save[1]))
+                 {r: v for r, v in regs.items()}, (sp + save[0], sp + save[1]),
+                 (sp + conv.c.stack_args, end) if stacked else (0, 0))
 
 
 def _within(addr: int, size: int, ranges) -> bool:

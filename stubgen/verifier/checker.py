@@ -12,6 +12,7 @@ from .. import dialects
 from .. import tables as tables_mod
 from ..errors import StubgenError
 from ..tables import policies
+from . import contract as contracts
 from . import gnu, isolate, plan9
 from .assembler import backends, make, missing_note
 from .assembly import AssemblyError, NoAssembler
@@ -128,6 +129,10 @@ class Verifier:
         kind = kind or dialect.verify["convention"]
         # Bits the kernel reads of each argument: the signature's, as the kernel declares it.
         sizes = [(p.type.bytes(arch), p.role, p.type.kernel_bits(arch)) for p in sig.args]
+        c = spec.contract
+        if c is not None:
+            # The function's own parameters: one word each, as many as the contract names.
+            sizes = contracts.parameter_sizes(c, arch, self.tables)  # type: ignore[assignment]
         found = go_frame(arch.word_bytes, sizes, body.slots) if body is not None and kind == "go_abi0" else None
         if found is not None:
             frame, notes = found
@@ -143,7 +148,7 @@ class Verifier:
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
-                       spec.errno_handler, own=body is None and not spec.foreign), notes
+                       spec.errno_handler, own=body is None and not spec.foreign, contract=c), notes
 
     def symbols(self, arch, dialect, errno_handler: str) -> dict[str, int]:
         """Every symbol a stub may name: the fake errno handler and vDSO, and what the
@@ -402,17 +407,21 @@ class Verifier:
             setup = lay_out(s.arch, s.conv, s.kind, s.frame)
             self._setups[key] = (setup, placement(s, setup))
         setup, where = self._setups[key]
+        expected: tuple = ()
+        if s.contract is not None:
+            setup, expected = contracts.lay(s.contract, s, setup, s.frame, self.tables)
         watch = self.watch(machine, s.arch)
+        watch.takes = dict([s.contract.handler]) if s.contract is not None and s.contract.handler else {}
         if image is None:
             prepared = machine.prepare(setup.regs, setup.memory)
-            stage = Stage(setup, where, len(code))
+            stage = Stage(setup, where, len(code), expected=expected)
         else:
             regs = setup.regs
             if s.kind == "c_abi" and s.conv.c.entry_register:
                 regs = {**regs, s.conv.c.entry_register: entry & ~1}
             prepared = machine.prepare(regs, setup.memory + list(image.writes), image.extra)
-            stage = Stage(setup, where, 0, image.readable, image.writable, image.image.symbol_at, IMAGE_FRAME,
-                          IMAGE_STEP_LIMIT)
+            stage = Stage(setup, where, 0, image.readable, image.writable, image.image.symbol_at, expected=expected,
+                          own_frame=IMAGE_FRAME, steps=IMAGE_STEP_LIMIT)
         watch.results[HANDLER_NAME] = -1 if s.policy.handler_result else HANDLER_POISON
         mem = machine.uc.mem_read
         for inject in INJECTED + negated(s.abi):

@@ -138,6 +138,7 @@ class StandIns:
     results: dict[str, int] = field(default_factory=dict)
     tls_cells: list[tuple[int, StandIn]] = field(default_factory=list)  # (address, stand-in) in the TLS block
     thread: dict[int, int | str] = field(default_factory=dict)  # the thread control block: offset -> value
+    takes: dict[str, str] = field(default_factory=dict)  # what a function stand-in takes, where a contract says
 
     def __post_init__(self):
         self._functions: dict[str, _Placed] = {}
@@ -230,15 +231,16 @@ class StandIns:
         call = Call(s.name, address, sp + pushed, (self._arg(sp, 0), self._arg(sp, 1)), m.reg(c.result))
         self.calls.append(call)
         signed = call.first_arg - (1 << (8 * m.word)) if call.first_arg >> (8 * m.word - 1) else call.first_arg
-        raw = signed if s.takes == "raw" else None
-        if s.takes == "raw_result":
+        takes = self.takes.get(s.name, s.takes)
+        raw = signed if takes == "raw" else None
+        if takes == "raw_result":
             r = call.result_in
             raw = r - (1 << (8 * m.word)) if r >> (8 * m.word - 1) else r
         lo, hi = self.error_range
         err = None
-        if s.takes == "errno":
+        if takes == "errno":
             err = call.first_arg & 0xFFFFFFFF
-        elif s.takes == "errno_result":
+        elif takes == "errno_result":
             err = call.result_in & 0xFFFFFFFF
         elif raw is not None and lo <= raw <= hi:
             err = -raw

@@ -11,6 +11,7 @@ from ... import dialects
 from ...errors import StubgenError
 from ...tables import policies
 from ..checker import Verifier
+from ..contract import check
 from ..spec import Spec
 from .choice import Choice, parse_choice
 from .source import Source, read_source
@@ -127,7 +128,8 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
         return v
     number = None if sig.generic else arch.numbers.get(syscall)
     handler = targets[0] if policy.calls_handler and targets else "stubgen_errno"
-    spec = Spec(arch.name, src.dialect, fn.name, syscall, number, v.policy, "", handler, rendered=False)
+    spec = Spec(arch.name, src.dialect, fn.name, syscall, number, v.policy, "", handler, rendered=False,
+                contract=choice.contract if choice else None)
     rep = verifier.check(src.text, spec, foreign=True)
     unknown = any("unknown" in u or "cannot read operand" in u for u in rep.unverified)
     # a name a missing header would define?
@@ -167,7 +169,10 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
     choices: dict[str, Choice] = {}
     for text in stubs:
         c = parse_choice(text)
-        if not verifier.tables.available(arch, c.syscall):
+        if c.contract is not None:
+            bound = check(c.contract, arch, verifier.tables)
+            c = Choice(c.symbol, c.syscall, bound.policy, bound)
+        elif not verifier.tables.available(arch, c.syscall):
             raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no number and signature on {arch.name} "
                                "in the tables (stubgen list shows them)")
         choices[c.symbol] = c

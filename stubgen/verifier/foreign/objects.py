@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ...errors import StubgenError
 from ...tables import policies
 from ..checker import Verifier
+from ..contract import check
 from ..conventions import conventions
 from ..elffile import ElfError, Member, archive_symbols, check_machine, header, members
 from ..image import ImageFunction
@@ -148,7 +149,8 @@ def _judge(fn: ImageFunction, arch, tables, choices: dict[str, Choice], policy: 
         v.reasons.append(f"the tables have no signature for {syscall}")
         return v, None
     number = None if sig.generic else arch.numbers.get(syscall)
-    return v, Spec(arch.name, DIALECT, name, syscall, number, v.policy, rendered=False, foreign=True)
+    return v, Spec(arch.name, DIALECT, name, syscall, number, v.policy, rendered=False, foreign=True,
+                   contract=choice.contract if choice else None)
 
 
 def choices_by_symbol(texts, arch, tables) -> dict[str, Choice]:
@@ -157,7 +159,10 @@ def choices_by_symbol(texts, arch, tables) -> dict[str, Choice]:
     out = {}
     for text in texts:
         c = parse_choice(text)
-        if not tables.available(arch, c.syscall):
+        if c.contract is not None:
+            bound = check(c.contract, arch, tables)
+            c = Choice(c.symbol, c.syscall, bound.policy, bound)
+        elif not tables.available(arch, c.syscall):
             raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no number and signature on {arch.name} "
                                "in the tables (stubgen list shows them)")
         out[c.symbol] = c
