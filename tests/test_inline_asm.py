@@ -102,3 +102,23 @@ def test_a_header_needs_its_wrappers_named(tmp_path):
         run(FIX / "x86_64_no_r11.h", "arm", "sys3=pread64")
     with pytest.raises(StubgenError, match="the C compiler .* failed: .*nosuch"):
         run(FIX / "x86_64_no_r11.h", "amd64", "nosuch=read")
+
+
+def test_a_wrapper_that_takes_only_the_arguments(tmp_path):
+    """Chromium's LSS shape: sys_close(fd), the number inside; --stub FUNCTION=SYSCALL(ARGS)
+    says which parameters the wrapper takes. errno is set through __errno_location."""
+    h = tmp_path / "lss.h"
+    h.write_text("""#include <errno.h>
+static inline long sys_close(long fd)
+{
+    long ret;
+    __asm__ __volatile__ ("syscall" : "=a"(ret) : "0"(3L), "D"(fd) : "rcx", "r11", "memory");
+    if ((unsigned long)ret >= (unsigned long)-4095) { errno = -ret; ret = -1; }
+    return ret;
+}
+""")
+    code, got = run(h, "amd64", "sys_close=close($0):errno")
+    assert code == 0 and len(got) == 4 and all(v["verdict"] == "pass" for v in got), got
+    h.write_text(h.read_text().replace("errno = -ret;", "errno = ret;"))
+    code, got = run(h, "amd64", "sys_close=close($0):errno")
+    assert code == 1 and all(any("errno -1 after the call, expected 1" in r for r in v["reasons"]) for v in got)

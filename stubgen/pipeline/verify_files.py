@@ -11,6 +11,7 @@ from ..errors import StubgenError
 from ..realtools import frontend
 from ..tables import inputs, policies
 from ..verifier import Verifier, isolate
+from ..verifier.contract import arities, check
 from ..verifier.elffile import is_machine_code
 from ..verifier.foreign.choice import Choice, parse_choice
 from ..verifier.foreign.judge import check_files as check_plan9
@@ -108,6 +109,14 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
     wrappers, choices = [], {}
     for k, text in enumerate(stubs):
         c = parse_choice(text)
+        if c.contract is not None:
+            # FUNCTION=SYSCALL(ARGS): the wrapper takes the parameters the contract names
+            bound = check(c.contract, arch, verifier.tables)
+            n = bound.parameters(arities(bound, arch, verifier.tables))
+            wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False))
+            for kind in ("plain", "kept"):
+                choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, bound.policy, bound)
+            continue
         sig = verifier.tables.signature(arch, c.syscall)
         if sig is None or not verifier.tables.available(arch, c.syscall):
             raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no number and signature on {arch.name} "

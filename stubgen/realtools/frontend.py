@@ -171,6 +171,7 @@ class Wrapper:
     function: str
     number: int | None
     words: int
+    number_first: bool = True  # the wrapper takes the number before the arguments (musl, nolibc)
 
 
 def kept_values(arch) -> list[str]:
@@ -194,8 +195,12 @@ def callers_unit(header: Path, wrappers: list[Wrapper], arch) -> str:
     for w in wrappers:
         if not _IDENT.match(w.function):
             raise StubgenError(f"--stub {w.function}: a wrapper is a C identifier (a function or a macro)")
-        params = ([] if w.number is not None else ["long n"]) + [f"long a{i}" for i in range(w.words)]
-        args = [str(w.number) if w.number is not None else "n"] + [f"a{i}" for i in range(w.words)]
+        own = [f"a{i}" for i in range(w.words)]
+        if not w.number_first:  # the wrapper takes the arguments a contract names (LSS's sys_close(fd))
+            params, args = [f"long {a}" for a in own], own
+        else:
+            params = ([] if w.number is not None else ["long n"]) + [f"long {a}" for a in own]
+            args = [str(w.number) if w.number is not None else "n"] + own
         stubs.append({"params": ", ".join(params) or "void", "call": f"{w.function}({', '.join(args)})"})
     return _template().render(header=str(header.resolve()).replace("\\", "/").replace('"', ""),
                               stubs=stubs, kept=kept_values(arch))
@@ -211,7 +216,8 @@ def variants(arch) -> list[tuple[str, ...]]:
 def compile_callers(text: str, arch, flags: tuple[str, ...], includes=(), defines=(),
                     force_includes=()) -> bytes:
     """An object of the callers unit, compiled by the target's compiler with flags."""
-    args = [*_cc(arch), "-c", "-x", "c", "-std=gnu11", "-fno-stack-protector", "-fno-pic", *flags]
+    # A wrapper that takes pointers gets the callers' words: not an error here (LSS's sys_read(int, void *, size_t))
+    args = [*_cc(arch), "-c", "-x", "c", "-std=gnu11", "-fno-stack-protector", "-fno-pic", "-Wno-int-conversion", *flags]
     args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
     for f in force_includes:
         args += ["-include", str(f)]

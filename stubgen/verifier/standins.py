@@ -27,7 +27,7 @@ import yaml
 from .emulator import ERRNO_POISON, STANDIN_CODE, STANDIN_DATA, STANDIN_SLOT, VDSO
 
 TAKES = ("", "errno", "raw", "raw_result", "errno_result")
-RETURNS_WORDS = ("raw_or_-1", "errno_address", "thread_pointer")
+RETURNS_WORDS = ("raw_or_-1", "errno_address", "thread_pointer", "vdso")
 
 
 @dataclass(frozen=True)
@@ -253,5 +253,7 @@ class StandIns:
             value = self.errno_cell
         elif value == "thread_pointer":
             value = self.thread_pointer
+        elif value == "vdso":
+            value = VDSO
         if value is not None:
             m.set_reg(c.result, int(value) & m.mask)
