@@ -262,26 +262,7 @@ def test_dialect_option_overrides_detection(tmp_path):
     assert got[("odd.s", "sys_getpid")]["dialect"] == "gnu" and code == 0
 
 
-# The translation, piece by piece.
-def test_numeric_labels_translate_forward_and_back():
-    lines = ["1:", "jmp 1f", "jmp 1b", "1:", "jne 1b", "mov 0x1f, %eax"]
-    out = translate._numeric_labels(lines)
-    assert out == [".Lnum1_0:", "jmp .Lnum1_3", "jmp .Lnum1_0", ".Lnum1_3:", "jne .Lnum1_3", "mov 0x1f, %eax"]
-
-
-def test_statements_split_labels_and_semicolons():
-    assert translate._statements("f: ; .cfi_startproc\n2:\tpop %ebx # c; d\n", "#") == \
-        ["f:", ".cfi_startproc", "2:", "pop %ebx"]
-
-
-def test_numbers_and_expressions():
-    assert translate.gnu_translate("cmn r0, #(4095 + 1)\n", "@").strip() == "cmn r0, #0x1000"
-    assert translate.gnu_translate("mov 16(%esp), %ebx\n", "#").strip() == "mov 0x10(%esp), %ebx"
-    assert translate.gnu_translate("movl $-4095, %eax\n", "#").strip() == "movl $-0xfff, %eax"
-    assert translate.gnu_translate("mov %r10, %r8\n", "#").strip() == "mov %r10, %r8"
-    assert translate.gnu_translate("mov $010, %eax\n", "#").strip() == "mov $0x8, %eax"
-
-
+# The Plan 9 translation, piece by piece.
 def test_plan9_preprocessor(tmp_path):
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "defs.h").write_text("#define TRAP INT $0x80\n#define ARG(n) n+0(FP)\n")
