@@ -302,3 +302,24 @@ def test_every_clobber_statement_names_its_kernel_source():
     doc = yaml.safe_load((Path(kernel.__file__).parent / "linux_abi.yaml").read_text())
     for arch, d in doc.items():
         assert d.get("clobbers_source", "").startswith(("arch/", "Documentation/")), arch
+
+
+@pytest.mark.parametrize("path, name, expect", [
+    # dietlibc's __unified_syscall: `cmp $-132, %rax; jbe` takes only -131..-1 for an error
+    ("/usr/lib/x86_64-linux-gnu/diet/lib-x86_64/libc.a", "read", "errno untouched after the call, expected 4095"),
+    ("/usr/lib/klibc/lib/libc.a", "read", None),
+    ("/usr/lib/x86_64-linux-musl/libc.a", "madvise", None),
+])
+def test_other_libcs_from_the_distribution(path, name, expect):
+    """Debian's dietlibc, klibc and musl archives (dietlibc-dev, libklibc-dev, musl-dev),
+    unmodified: read, under the libc contract."""
+    if not Path(path).is_file():
+        pytest.skip(f"no {path}")
+    from stubgen.pipeline.verify_files import check_files
+
+    verdicts, _ = check_files([path], "amd64", stubs=[f"{name}={name}:errno"])
+    v = next(v for v in verdicts if name in [v.symbol, *v.aliases])
+    if expect:
+        assert v.verdict == "fail" and any(expect in r for r in v.reasons), v.reasons
+    else:
+        assert v.verdict == "pass", v.reasons

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from .. import dialects
 from ..errors import StubgenError
 from ..tables import inputs
 from ..verifier import llvm
@@ -38,16 +39,11 @@ FOREIGN_DIRECTIVES = frozenset([
     "pushsection", "popsection", "subsection", "local", "comm", "lcomm", "long", "word", "quad", "short", "hword",
     "byte", "int", "2byte", "4byte", "8byte", "dc", "ascii", "asciz", "string", "space", "skip", "zero",
     "if", "ifdef", "ifndef", "ifc", "ifnc", "ifeq", "ifne", "ifb", "ifnb", "ifeqs", "ifnes", "ifgt", "ifge", "iflt",
-    "ifle", "else", "elseif", "endif", "arch", "arch_extension", "cpu", "fpu", "syntax", "arm", "thumb",
-    "thumb_func", "code", "code16", "code32", "code64", "eabi_attribute", "fnstart", "fnend", "cantunwind",
-    "save", "pad", "setfp", "movsp", "personality", "personalityindex", "handlerdata", "inst", "ltorg", "pool",
-    "ent", "end", "aent", "frame", "mask", "fmask", "cpload", "cprestore", "cpsetup", "cpreturn", "cplocal",
-    "gpword", "gpdword", "abicalls", "module", "nan", "gnu_attribute", "insn", "option", "attribute", "variant_cc",
-    "machine", "abiversion", "localentry", "loc", "file", "addrsig", "addrsig_sym", "sleb128", "uleb128", "reloc",
-    "symver", "weakref", "nops", "intel_syntax", "att_syntax", "noaltmacro", "altmacro", "type", "size",
-    "hidden", "protected", "internal", "globl", "global", "weak", "section", "text", "ident", "p2align",
-    "balign", "balignw", "balignl", "align", "p2alignw", "p2alignl", "tls_common", "cfi_startproc", "cfi_endproc",
-    "error", "warning", "print", "end_of_file",
+    "ifle", "else", "elseif", "endif", "loc", "file", "addrsig", "addrsig_sym", "sleb128", "uleb128", "reloc",
+    "symver", "weakref", "nops", "noaltmacro", "altmacro", "type", "size", "hidden", "protected", "internal",
+    "globl", "global", "weak", "section", "text", "ident", "p2align", "balign", "balignw", "balignl", "align",
+    "p2alignw", "p2alignl", "tls_common", "cfi_startproc", "cfi_endproc", "error", "warning", "print",
+    "end_of_file",
 ]) | GNU_DIRECTIVES
 _CFI = re.compile(r"^\.cfi_\w+$")
 _LABELS = re.compile(r"^(\s*[\w.$]+\s*:)*\s*")
@@ -57,7 +53,7 @@ _SPACE_MAX = 1 << 16
 def check_foreign(text: str, name: str, arch) -> None:
     """Refuse, naming it, a directive no syscall stub file needs (one that reads a file
     or repeats without bound); space and alignment are bounded."""
-    allowed = FOREIGN_DIRECTIVES | gnu_directives(arch)
+    allowed = FOREIGN_DIRECTIVES | gnu_directives(arch) | foreign_directives(arch)
     for n, line in enumerate(strip_block_comments(text).splitlines(), 1):
         for stmt in line.split(";"):
             rest = _LABELS.sub("", stmt, count=1)
@@ -73,6 +69,16 @@ def check_foreign(text: str, name: str, arch) -> None:
                 raise ToolFailed(f"{name}:{n}: {directive} {arg}: more than {_SPACE_MAX} bytes refused")
             if directive in (".p2align", ".balign", ".align") and arg and (not arg.isdigit() or int(arg) > 4096):
                 raise ToolFailed(f"{name}:{n}: {directive} {arg}: alignment above 4096 refused")
+
+
+def foreign_directives(arch) -> frozenset[str]:
+    """The directives real files of arch use beyond the common ones (the GNU reading
+    rules' foreign_directives: ARM's unwind tables, MIPS's .cpload)."""
+    try:
+        rules = dialects.dialect("gnu").reading_rules(arch.name)
+    except StubgenError:
+        return frozenset()
+    return frozenset(rules.get("foreign_directives", ()))
 
 
 def _cc(arch) -> list[str]:

@@ -293,6 +293,9 @@ LOWER = _obj([], {
     # GNU directives this architecture's stub files use beyond the common ones
     # (realtools.GNU_DIRECTIVES): what a real assembler may be given.
     "directives": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}},
+    # More directives real syscall files of this architecture use (stubgen verify FILE:
+    # ARM's unwind tables, MIPS's .cpload), allowed in a foreign file before it is assembled.
+    "foreign_directives": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}},
     # Extra flags for `go tool asm` (riscv64: -d=compressinstructions=0).
     "go_asm_flags": {"type": "array", "items": {"type": "string", "pattern": r"^-[A-Za-z0-9=_.,-]+$"}},
     "subregisters": {"type": "object", "propertyNames": _IDENT, "additionalProperties": {
