@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="verify the stubs in a generated directory (reads its manifest), or "
                        "the syscall stubs in assembly files stubgen did not write")
     v.add_argument("paths", nargs="+", metavar="DIR|FILE",
-                   help="a directory stubgen generated, or assembly files (Go's .s, GNU .S/.s) with --arch")
+                   help="a directory stubgen generated, or with --arch: ELF objects, archives (libc.a), or "
+                   "assembly files (Go's .s, GNU .S/.s)")
     v.add_argument("--arch", metavar="ARCH", help="files: their architecture (a name or alias)")
     v.add_argument("--dialect", choices=("plan9", "gnu"), help="files: the syntax (default: Plan 9 where a "
                    "TEXT ...(SB) line is, GNU otherwise)")
@@ -125,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="files: a header directory (cpp for GNU .S, #include for Plan 9)")
     v.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
                    help="files: a macro for the preprocessor")
+    v.add_argument("-include", dest="force_includes", action="append", default=[], metavar="FILE",
+                   help="files: a header the preprocessor reads before a .S file (glibc's libc-symbols.h)")
+    v.add_argument("--policy", default="raw", metavar="POLICY",
+                   help="files: the error policy of functions checked by their name (default raw; errno: a "
+                   "libc's -1 and errno)")
+    v.add_argument("--assembler", choices=("gnu", "llvm"),
+                   help="files: assemble .S/.s with GNU as or LLVM (default: GNU as where installed, else LLVM)")
     v.add_argument("--json", action="store_true", help="one JSON object per stub or function (--format json)")
     _add_format(v)
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
@@ -295,7 +303,8 @@ def cmd_verify(a) -> int:
     from .report.foreign import verify_files
 
     return verify_files(a.paths, a.arch, a.dialect, a.stub, a.includes, a.defines, tables=a.tables,
-                        templates=a.templates, fmt=fmt)
+                        templates=a.templates, fmt=fmt, force_includes=a.force_includes, policy=a.policy,
+                        assembler=a.assembler)
 
 
 def cmd_tables(a) -> int:

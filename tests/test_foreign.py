@@ -40,7 +40,7 @@ def _go(path: Path, arch: str):
     assert any("kernel result -4095: returned on an error result" in r for r in by[mu]["reasons"]), by[mu]
     assert by[mm]["verdict"] == "unverified" and "2 results (p, err)" in by[mm]["reasons"][0]
     for d in by.values():
-        assert set(d) == {"file", "symbol", "syscall", "arch", "dialect", "policy", "verdict", "reasons"}
+        assert set(d) == {"file", "symbol", "syscall", "arch", "dialect", "policy", "verdict", "reasons", "aliases"}
         assert d["dialect"] == "plan9" and d["arch"] == arch
     return by
 
@@ -119,12 +119,12 @@ def test_bionic_errno_value_is_checked(tmp_path):
     text = (FIX / "bionic" / "arch-arm" / "madvise.S").read_text().replace("    neg     r0, r0\n", "")
     code, got = _bionic("arm", text, tmp_path)
     v = got[("madvise.S", "madvise")]
-    assert v["verdict"] == "fail" and any("errno handler called with" in r for r in v["reasons"]), v
+    assert v["verdict"] == "fail" and any("errno -1 after the call, expected 1" in r for r in v["reasons"]), v
 
 
 @needs_cpp
 def test_bionic_without_its_headers_is_bad_input():
-    with pytest.raises(StubgenError, match=r"cpp failed: .*bionic_asm.h.*-I"):
+    with pytest.raises(StubgenError, match=r"preprocessor .*bionic_asm.h.*-I"):
         verify_files([str(FIX / "bionic" / "arch-arm" / "madvise.S")], "arm", stubs=["madvise=madvise"])
 
 
@@ -135,9 +135,11 @@ def test_musl_syscall_files():
     v = got[("syscall.s", "__syscall")]
     assert code == 0 and v["verdict"] == "pass"
     assert any(r.startswith("warning: read of 4 bytes") and "past the arguments" in r for r in v["reasons"]), v
+    # i386: the trap is in helpers of the same file, reached by calls, and through the
+    # vDSO pointer __sysinfo (a stand-in): the run follows them as the CPU would.
     code, got = _run([FIX / "musl" / "i386" / "syscall.s"], "i386", "__syscall=syscall6")
     v = got[("syscall.s", "__syscall")]
-    assert code == 1 and v["verdict"] == "unverified" and "__vsyscall6" in v["reasons"][0]
+    assert code == 0 and v["verdict"] == "pass", v
     assert got[("syscall.s", "__vsyscall")]["verdict"] == "skipped"
 
 
@@ -222,18 +224,20 @@ def test_tls_and_helpers_are_unverified(tmp_path):
                  ".globl gettid\ngettid:\n\tcall prepare\n\tmov $186, %eax\n\tsyscall\n\tret\n")
     code, got = _run([f], "amd64")
     assert got[("stubs.s", "getpid")]["verdict"] == "unverified"
-    assert "thread-local" in got[("stubs.s", "getpid")]["reasons"][0]
-    assert "helper function (prepare)" in got[("stubs.s", "gettid")]["reasons"][0]
+    assert "writes thread memory at tp+0x10" in got[("stubs.s", "getpid")]["reasons"][0]
+    assert "calls prepare, which is not in the input" in got[("stubs.s", "gettid")]["reasons"][0]
 
 
 @pytest.mark.parametrize("stubs, words", [
-    (["madvise"], "expected SYMBOL=SYSCALL[:POLICY]"),
+    (["madvise"], "expected SYMBOL=SYSCALL[(ARGS)][:POLICY]"),
     (["madvise=madvise:panic"], "unknown error policy 'panic'"),
     (["madvise=nosuch"], "'nosuch' has no number and signature on amd64"),
     (["nosuch=madvise"], "no function nosuch in"),
 ])
 def test_bad_stub_options(stubs, words):
-    with pytest.raises(StubgenError, match=words.replace("[", r"\[").replace("(", r"\(")):
+    import re
+
+    with pytest.raises(StubgenError, match=re.escape(words)):
         verify_files([str(FIX / "go" / "sys_linux_amd64.s")], "amd64", stubs=stubs)
 
 
@@ -256,28 +260,11 @@ def test_dialect_option_overrides_detection(tmp_path):
     assert preprocess.detect_dialect(f.read_text()) == "gnu"
     code, got = _run([f], "amd64", dialect="gnu")
     assert got[("odd.s", "sys_getpid")]["dialect"] == "gnu" and code == 0
+    code, got = _run([f], "amd64")
+    assert got[("odd.s", "sys_getpid")]["dialect"] == "gnu" and code == 0
 
 
-# The translation, piece by piece.
-def test_numeric_labels_translate_forward_and_back():
-    lines = ["1:", "jmp 1f", "jmp 1b", "1:", "jne 1b", "mov 0x1f, %eax"]
-    out = translate._numeric_labels(lines)
-    assert out == [".Lnum1_0:", "jmp .Lnum1_3", "jmp .Lnum1_0", ".Lnum1_3:", "jne .Lnum1_3", "mov 0x1f, %eax"]
-
-
-def test_statements_split_labels_and_semicolons():
-    assert translate._statements("f: ; .cfi_startproc\n2:\tpop %ebx # c; d\n", "#") == \
-        ["f:", ".cfi_startproc", "2:", "pop %ebx"]
-
-
-def test_numbers_and_expressions():
-    assert translate.gnu_translate("cmn r0, #(4095 + 1)\n", "@").strip() == "cmn r0, #0x1000"
-    assert translate.gnu_translate("mov 16(%esp), %ebx\n", "#").strip() == "mov 0x10(%esp), %ebx"
-    assert translate.gnu_translate("movl $-4095, %eax\n", "#").strip() == "movl $-0xfff, %eax"
-    assert translate.gnu_translate("mov %r10, %r8\n", "#").strip() == "mov %r10, %r8"
-    assert translate.gnu_translate("mov $010, %eax\n", "#").strip() == "mov $0x8, %eax"
-
-
+# The Plan 9 translation, piece by piece.
 def test_plan9_preprocessor(tmp_path):
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "defs.h").write_text("#define TRAP INT $0x80\n#define ARG(n) n+0(FP)\n")
@@ -317,9 +304,11 @@ def test_hostile_text_is_one_clear_error_or_unverified(tmp_path):
     assert translate.fold("mov $(1 << 99999999), %eax") == "mov $(1 << 99999999), %eax"
     f = tmp_path / "bad.s"
     f.write_text(".globl sys_getpid\nsys_getpid:\n\tb 0x10 {]\n\tret\n")
-    code, got = _run([f], "amd64")
-    v = got[("bad.s", "sys_getpid")]
-    assert code == 1 and v["verdict"] == "unverified" and "cannot assemble" in v["reasons"][0]
+    with pytest.raises(StubgenError, match=r"bad.s failed: bad.s:3: Error: no such instruction"):
+        _run([f], "amd64")
+    f.write_text('.globl sys_getpid\nsys_getpid:\n.incbin "/etc/passwd"\n\tret\n')
+    with pytest.raises(StubgenError, match=r"directive .incbin is refused before an assembler sees it"):
+        _run([f], "amd64")
 
 
 def test_errno_return_by_a_tail_jump(tmp_path):
@@ -328,9 +317,14 @@ def test_errno_return_by_a_tail_jump(tmp_path):
                  "1:\n\tneg %eax\n\tmov %eax, %edi\n\tjmp __set_errno\n")
     code, got = _run([f], "amd64", "madvise=madvise:errno-return")
     assert code == 0, got
-    # under errno (the stub returns -1 itself) the same text fails: nothing sets -1
+    # __set_errno sets errno and returns -1 (standins.yaml): the libc contract holds too
     code, got = _run([f], "amd64", "madvise=madvise:errno")
-    assert code == 1 and any("result register rax" in r for r in got[("stubs.s", "madvise")]["reasons"])
+    assert code == 0, got
+    # a stub that sets errno but then returns 0 breaks it
+    f.write_text(f.read_text().replace("\tjmp __set_errno\n", "\tcall __set_errno\n\txor %eax, %eax\n\tret\n"))
+    code, got = _run([f], "amd64", "madvise=madvise:errno")
+    v = got[("stubs.s", "madvise")]
+    assert code == 1 and any("result register rax = 0x0, expected 0xffffffffffffffff" in r for r in v["reasons"]), v
 
 
 def test_a_literal_pool_constant_must_be_in_the_pool():

@@ -377,5 +377,5 @@ def test_a_go_stub_that_leaves_r0_dirty_fails_in_the_run_too(verifier, monkeypat
     broken = _go_without_zeroing(s)
     monkeypatch.setattr(disasm, "zero_after_trap", lambda *a: [])  # the run alone
     rep = check_text(verifier, s, broken)
-    assert rep.emulated and any("r0 = 0x6b6b6b6b6b6b6b6b after return" in p for p in rep.problems), \
+    assert rep.emulated and any("r0 = 0x6b6b6b6b6b6b6b11 after return" in p for p in rep.problems), \
         rep.describe()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..verifier.foreign.judge import VERDICTS, check_files
+from ..pipeline.verify_files import check_files
+from ..tables import policies
+from ..verifier.foreign.judge import VERDICTS
 from ..version import __version__
 from .formats import Outcome, write
 from .verify import RULE
@@ -27,12 +29,13 @@ def outcomes(verdicts) -> list[Outcome]:
 
 def verify_files(files, arch_name: str, dialect: str | None = None, stubs=(), includes=(), defines=(),
                  tables: str | None = None, templates: str | None = None, fmt: str = "text",
-                 out=None) -> int:
+                 out=None, force_includes=(), policy: str = policies.DEFAULT, assembler: str | None = None) -> int:
     """Verify the functions of files stubgen did not write. Exit code: 0 when every
     checked function passed, 1 when one failed or could not be verified. fmt: text, or
     a format of formats.py (json: the objects `--json` has always printed)."""
     out = out or sys.stdout
-    verdicts, sources = check_files(files, arch_name, dialect, stubs, includes, defines, tables, templates)
+    verdicts, sources = check_files(files, arch_name, dialect, stubs, includes, defines, force_includes, policy,
+                                    tables, templates, assembler)
     if fmt == "text":
         _print(verdicts, sources, out)
     else:
@@ -48,7 +51,8 @@ def _print(verdicts, sources, out) -> None:
     for v in verdicts:
         if v.verdict == "skipped":
             continue
-        head = f"{v.verdict.upper() if v.verdict == 'fail' else v.verdict:10}  {Path(v.file).name} {v.symbol} " \
+        also = f" (also {', '.join(v.aliases)})" if v.aliases else ""
+        head = f"{v.verdict.upper() if v.verdict == 'fail' else v.verdict:10}  {Path(v.file).name} {v.symbol}{also} " \
                f"({v.syscall}, policy {v.policy}, {v.arch}/{v.dialect})"
         print(head + (f": {v.runs} runs" if v.verdict == "pass" else ""), file=out)
         for r in v.reasons[:12]:
@@ -56,7 +60,7 @@ def _print(verdicts, sources, out) -> None:
         if v.listing:
             print(v.listing, file=out)
     for s in sources:
-        skipped = [v.symbol for v in verdicts if v.verdict == "skipped" and v.file == str(s.path)]
+        skipped = [v.symbol for v in verdicts if v.verdict == "skipped" and v.file.startswith(str(s.path))]
         if skipped:
             print(f"skipped     {s.path.name}: {', '.join(skipped)} (not syscalls in the tables; "
                   "--stub NAME=SYSCALL[:POLICY] checks one)", file=out)

@@ -50,7 +50,9 @@ def problems(data) -> list[tuple[tuple, str]]:
         known = names(engine, module)
         if e is None or known is None:
             continue
-        for key, kind in (("arch", "ARCH"), ("mode", "MODE")):
+        for key, kind in (("arch", "ARCH"), ("mode", "MODE"), ("thumb_mode", "MODE")):
+            if key not in e:
+                continue
             want = f"{_PREFIX[engine]}{kind}_"
             for value in e[key] if isinstance(e[key], list) else [e[key]]:  # a list of modes is OR-ed
                 if not value.startswith(want) or value not in known:

@@ -16,6 +16,9 @@ class Engines:
     unicorn: dict | None = None
     keystone: dict | None = None  # None: Keystone does not have the architecture
     llvm: dict | None = None  # LLVM's target, where the verifier may assemble with it
+    # LLVM's C driver (zig cc): {target, flags}; the front end of files stubgen did not write
+    # (.S preprocessed and assembled, headers compiled) and of the verifier's stand-in objects
+    cc: dict | None = None
     absent: dict = field(default_factory=dict)  # engine key -> why it does not serve this architecture
 
 

@@ -14,6 +14,7 @@ class Policy:
     calls_handler: bool = False  # hands the positive errno to a handler on an error
     handler_result: bool = False  # ...and returns what the handler returns (-1), even by a tail call
     never_returns: bool = False  # after the trap the stub stops itself; nothing after it runs normally
+    minus_one: bool = False  # returns -1 on an error, and leaves errno alone
     verify_only: bool = False  # a convention of other runtimes' stubs: no template offers it
     chosen: bool = True  # a user picks it (--errors); False: the tables impose it, or no template offers it
 
@@ -28,6 +29,8 @@ POLICIES = {p.name: p for p in (
     Policy("errno-return", "on error hand the positive errno to a handler that itself returns -1 "
            "(bionic's __set_errno_internal, also by a tail call)", True,
            calls_handler=True, handler_result=True, verify_only=True, chosen=False),
+    Policy("minus1", "return -1 on an error, errno untouched (results of -1 without errno)", True,
+           minus_one=True, verify_only=True, chosen=False),
     # exit, exit_group, rt_sigreturn, sigreturn: should the kernel ever come back, the
     # stub crashes rather than return into a caller that did not expect it.
     Policy("noreturn", "the call never returns: trap, then crash should the kernel come back", False,

@@ -15,7 +15,9 @@ _ENGINE = {
                              "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
                    # Directives the assembler itself puts before every body (MIPS: .set
                    # noreorder); no directive of the text being checked ever reaches it.
-                   "preamble": _DIRECTIVES},
+                   "preamble": _DIRECTIVES,
+                   # the decoder's mode for Thumb code (a function whose address has bit 0 set)
+                   "thumb_mode": _MODE},
     "additionalProperties": False,
 }
 _ONE_LINE = {"type": "string", "pattern": r"^[^\n]{1,300}$"}
@@ -46,6 +48,22 @@ _LLVM = {
                    "syntax": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _DIRECTIVES},
                    # after each body: ARM's .ltorg puts a literal pool inside the body's symbol
                    "epilogue": _DIRECTIVES},
+    "additionalProperties": False,
+}
+
+
+# LLVM's C driver (zig cc) for the target: it preprocesses, assembles and compiles what
+# `verify FILE` is given that is not machine code yet, and the verifier's stand-ins.
+_CC = {
+    "type": "object",
+    "required": ["target"],
+    "properties": {"target": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+                   "flags": {"type": "array", "maxItems": 8,
+                             "items": {"type": "string", "pattern": r"^-m[a-z0-9_]+(=[a-z0-9_+.-]+)?$"}},
+                   # more ways a header's callers are compiled, each a list of flags (arm: Thumb)
+                   "variants": {"type": "array", "maxItems": 4, "items": {
+                       "type": "array", "maxItems": 4,
+                       "items": {"type": "string", "pattern": r"^-m[a-z0-9_-]+(=[a-z0-9_+.-]+)?$"}}}},
     "additionalProperties": False,
 }
 
@@ -102,9 +120,9 @@ ARCH = _obj(
         "endian": {"enum": ["little", "big"]},
         # An assembler (Keystone, LLVM or both: then their bytes must agree), a decoder, an emulator.
         # An engine the architecture does without is left out; absent says why (reports name it).
-        "engines": dict(_obj([], {"keystone": _ENGINE, "llvm": _LLVM, "capstone": _ENGINE, "unicorn": _UNICORN,
+        "engines": dict(_obj([], {"keystone": _ENGINE, "llvm": _LLVM, "cc": _CC, "capstone": _ENGINE, "unicorn": _UNICORN,
                                   "absent": {"type": "object",
-                                             "propertyNames": {"enum": ["keystone", "llvm", "capstone", "unicorn"]},
+                                             "propertyNames": {"enum": ["keystone", "llvm", "cc", "capstone", "unicorn"]},
                                              "additionalProperties": _ONE_LINE}}),
                         anyOf=[{"required": ["keystone"]}, {"required": ["llvm"]}]),
         "registers": {"type": "object", "minProperties": 1,
@@ -283,6 +301,9 @@ LOWER = _obj([], {
     # GNU directives this architecture's stub files use beyond the common ones
     # (realtools.GNU_DIRECTIVES): what a real assembler may be given.
     "directives": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}},
+    # More directives real syscall files of this architecture use (stubgen verify FILE:
+    # ARM's unwind tables, MIPS's .cpload), allowed in a foreign file before it is assembled.
+    "foreign_directives": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}},
     # Extra flags for `go tool asm` (riscv64: -d=compressinstructions=0).
     "go_asm_flags": {"type": "array", "items": {"type": "string", "pattern": r"^-[A-Za-z0-9=_.,-]+$"}},
     "subregisters": {"type": "object", "propertyNames": _IDENT, "additionalProperties": {

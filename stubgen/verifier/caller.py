@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .body import mask
-from .conventions import CallFrame, CConvention
+from .conventions import CallFrame
 from .emulator import CODE, GOT, GOT_SIZE, SENTINEL, SP0, VDSO_CELL
 
 OWN_FRAME = 0x100  # bytes below the entry stack pointer a stub may use
+IMAGE_FRAME = 0x4000  # ...and a function of machine code (a compiled caller keeps a larger frame)
 CALLER_SLACK = 0x40  # bytes past the arguments that are still the caller's frame (reads there: a warning)
 
 
@@ -35,6 +36,8 @@ class Setup:
     sp: int  # the stack pointer at entry
     sp_after: int  # the stack pointer the caller expects back
     poisoned: dict
+    save_area: tuple[int, int] = (0, 0)  # [start, end): the caller's memory the callee may write
+    args_area: tuple[int, int] = (0, 0)  # [start, end): the arguments on the stack, the callee's in C
 
 
 def entry_sp(return_address: str, word: int, call_align: int) -> int:
@@ -96,56 +99,33 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
                 number = v
             else:
                 args.append((v, a.size, a.bits or 8 * a.size))
+    save = conv.c.save_area if kind == "c_abi" else (0, 0)
+    stacked = kind == "c_abi" and any(pl.stack is not None for a in frame.args for pl in a.places)
     return Setup(regs, memory, args, number, result_slot, (sp, end), sp, sp + (word if ra_on_stack else 0),
-                 {r: v for r, v in regs.items()})
+                 {r: v for r, v in regs.items()}, (sp + save[0], sp + save[1]),
+                 (sp + conv.c.stack_args, end) if stacked else (0, 0))
 
 
-@dataclass(frozen=True)
-class Call:
-    target: int
-    sp: int  # at the call instruction, before the return address was pushed
-    first_arg: int
+def _within(addr: int, size: int, ranges) -> bool:
+    return any(lo <= addr and addr + size <= hi for lo, hi in ranges)
 
 
-class CallWatch:
-    """Every call a stub makes into a C function of the emulator (the errno handler):
-    where the stack pointer stood at the call and what the first argument was, read
-    by the verifier's own conventions. Installed once per engine; cleared per run."""
-
-    def __init__(self, machine, c: CConvention, targets):
-        import unicorn
-
-        self.machine, self.c = machine, c
-        self.calls: list[Call] = []
-        self.result: int | None = None  # what the handler leaves in the C result register
-        self._result_id = machine.reg_ids[c.result]
-        self.pushed = machine.word if c.return_address == "stack" else 0
-        for t in targets:
-            machine.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_call, None, t, t)
-
-    def _on_call(self, uc, address, size, _):
-        m, c = self.machine, self.c
-        sp = m.reg(m.sp)
-        if c.args:
-            first = m.reg(c.args[0])
-        else:
-            first = int.from_bytes(uc.mem_read(sp + c.stack_args, m.word), m.arch.endian)
-        self.calls.append(Call(address, sp + self.pushed, first))
-        if self.result is not None:
-            uc.reg_write(self._result_id, self.result & m.mask)
-
-
-def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_pc=None) -> tuple[list[str], list[str]]:
+def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_pc=None, readable=(),
+                 writable=(), named=None, own_frame: int = OWN_FRAME) -> tuple[list[str], list[str]]:
     """(problems, warnings): reads and writes outside what the stub may touch. A read
     just past the arguments is still in the caller's frame: a warning. skip_pc: the
     write that crashed the stub on purpose (Unicorn reports a faulting write, not a
-    faulting read)."""
+    faulting read). readable: more ranges the stub may read (an image, its stand-ins'
+    data); writable: ranges it may write (errno); named(address): what lies there, for
+    messages (an image's symbol); own_frame: bytes below the entry stack pointer the
+    function may use (compiled code keeps frames larger than a stub's)."""
     problems, warnings = [], []
     lo, hi = setup.caller_frame
-    own = (setup.sp - OWN_FRAME, setup.sp)
+    own = (setup.sp - own_frame, setup.sp)
     for addr, size, pc in run.reads:
         ok = (own[0] <= addr and addr + size <= hi) or (CODE <= addr and addr + size <= CODE + code_len) \
-            or (VDSO_CELL <= addr < VDSO_CELL + 8) or (GOT <= addr and addr + size <= GOT + GOT_SIZE)
+            or (VDSO_CELL <= addr < VDSO_CELL + 8) or (GOT <= addr and addr + size <= GOT + GOT_SIZE) \
+            or _within(addr, size, readable) or _within(addr, size, writable) or _within(addr, size, [setup.save_area])
         if ok:
             continue
         if hi <= addr and addr + size <= hi + CALLER_SLACK:
@@ -159,6 +139,12 @@ def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_
         if own[0] <= addr and addr + size <= own[1]:
             continue
         if may_write_result and setup.result_slot and addr == setup.result_slot[0] and size <= setup.result_slot[1]:
+            continue
+        if _within(addr, size, writable) or _within(addr, size, [setup.save_area]):
+            continue
+        if named is not None and _within(addr, size, readable):
+            warnings.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}) into the input's own data "
+                            f"({named(addr)})")
             continue
         problems.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}), "
                         + ("into the caller's frame" if addr >= lo else "outside the stack the stub may use"))

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from ..tables.model import Arch
 from ..tables.policies import Policy
 from .body import mask
-from .caller import Setup, bad_accesses
+from .caller import OWN_FRAME, Setup, bad_accesses
+from .contract import Contract, Expected
 from .conventions import CallFrame, Conventions
 from .emulator import STEP_LIMIT
 from .kernel import LinuxABI
@@ -40,6 +41,7 @@ class Subject:
     number: int | None  # the table's number (None: a generic stub's comes from its caller)
     handler: str  # the errno handler's symbol
     own: bool = True  # text stubgen wrote, held to stubgen's own promises as well as Linux's
+    contract: Contract | None = None  # (--stub) the traps and arguments it promises
 
     @property
     def word_mask(self) -> int:
@@ -53,6 +55,19 @@ class Stage:
     setup: Setup
     where: list | str  # the kernel's placement of the arguments, or why they do not fit
     code_len: int
+    readable: tuple = ()  # more (start, end) ranges the stub may read: an image, stand-in data
+    writable: tuple = ()  # ranges it may write: errno
+    named: object = None  # address -> what lies there (an image's symbol), for messages
+    expected: tuple = ()  # Expected traps in order (a contract's); () for the one trap of s
+    own_frame: int = OWN_FRAME  # bytes below the entry stack pointer the code may use
+    steps: int = STEP_LIMIT  # instructions a run may take
+
+
+class Unobserved:
+    """errno where nothing can observe it (a stub stubgen wrote: its handler's calls say it)."""
+
+
+UNOBSERVED = Unobserved()
 
 
 def placement(s: Subject, setup: Setup):
@@ -63,20 +78,26 @@ def placement(s: Subject, setup: Setup):
         return str(e)
 
 
-def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory) -> tuple[list[str], list[str]]:
-    """(problems, warnings) of one run. calls: the CallWatch's calls of this run;
-    read_memory(address, size): the emulator's memory after it."""
+def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
+             errno=UNOBSERVED) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of one run. calls: the stand-ins' calls of this run;
+    read_memory(address, size): the emulator's memory after it; errno: what the run
+    left in errno (None: untouched), where stand-ins observe it."""
     p: list[str] = []
+    narrow: list[str] = []  # warnings of a result right in its int's bits only
     abi, arch, policy, setup = s.abi, s.arch, s.policy, st.setup
     is_error = abi.error_range[0] <= inject <= abi.error_range[1]
     # After a call that never returns nothing runs on Linux, so another runtime's stub may
     # do anything there; stubgen's own promise to crash should the kernel come back
     # rules out a second trap too.
-    traps = run.traps[:1] if policy.never_returns and not s.own else run.traps
-    if len(traps) != 1:
-        p.append(f"{len(traps)} syscalls, expected exactly one")
+    expected = st.expected or (_one(s, st),)
+    traps = run.traps[:len(expected)] if policy.never_returns and not s.own else run.traps
+    if len(traps) != len(expected):
+        p.append(f"{len(traps)} syscalls, expected " + ("exactly one" if len(expected) == 1 else
+                 f"{len(expected)} ({', '.join(e.syscall for e in expected)}, in this order)"))
     else:
-        p += _trap(traps[0], s, st)
+        for t, e in zip(traps, expected):
+            p += _trap(t, s, e, len(expected) > 1)
     if policy.never_returns:
         # Nothing after the trap runs on Linux: what the emulator did there is moot.
         if traps:
@@ -90,18 +111,18 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory) -> tup
         if s.own and run.returned:
             p.append("returned from a call that never returns; nothing after the trap may return")
         elif s.own and run.steps_exhausted:
-            p.append(f"still running after {STEP_LIMIT} instructions instead of stopping after the trap")
+            p.append(f"still running after {st.steps} instructions instead of stopping after the trap")
     elif policy.crashes_on_error and is_error:
         if run.returned:
             p.append("returned on an error result; the crash policy must crash")
         elif run.steps_exhausted:
-            p.append(f"still running after {STEP_LIMIT} instructions instead of crashing")
+            p.append(f"still running after {st.steps} instructions instead of crashing")
     elif run.fault:
         p.append(f"fault: {run.fault} at pc {run.pc:#x}")
     elif run.crash:
         p.append(f"crashed ({run.crash}) at pc {run.pc:#x}; policy {policy.name} does not crash")
     elif run.steps_exhausted:
-        p.append(f"did not return within {STEP_LIMIT} instructions (pc {run.pc:#x})")
+        p.append(f"did not return within {st.steps} instructions (pc {run.pc:#x})")
     else:
         sp = run.regs[arch.stack_pointer]
         if sp != setup.sp_after:
@@ -114,56 +135,79 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory) -> tup
             for r in s.conv.c.callee_saved:
                 if run.regs[r] != setup.poisoned[r]:
                     p.append(f"callee-saved {r} = {run.regs[r]:#x} after return, expected {setup.poisoned[r]:#x}")
-        p += _result(run, calls, s, setup, inject, is_error, read_memory)
+        p += _result(run, calls, s, setup, inject, is_error, read_memory, errno, narrow)
     p += _alignment(calls, s)
     # The access that crashed the stub on purpose is not a stray one.
     stops = policy.never_returns or (policy.crashes_on_error and is_error)
     skip_pc = run.pc if stops and (run.fault or run.crash) else None
-    bad, warnings = bad_accesses(run, setup, st.code_len, policy.returns, skip_pc)
-    return p + bad, warnings
+    # A C function owns its stack arguments (every psABI lets the callee write them);
+    # stubgen's own stubs promise to leave the caller's frame alone.
+    writable = st.writable if s.own else st.writable + (setup.args_area,)
+    bad, warnings = bad_accesses(run, setup, st.code_len, policy.returns, skip_pc, st.readable, writable,
+                                 st.named, st.own_frame)
+    return p + bad, narrow + warnings
 
 
-def _trap(t, s: Subject, st: Stage) -> list[str]:
-    p, abi, setup, where = [], s.abi, st.setup, st.where
-    number = s.number
+def _one(s: Subject, st: Stage) -> Expected:
+    """The one trap of a stub without a contract: its syscall, its own arguments."""
+    setup = st.setup
     # A generic stub's number is whatever its caller passed; the kernel reads a C int.
-    if setup.number is not None:
-        number = setup.number & mask(abi.number_bits)
+    generic = setup.number is not None
+    number = (setup.number if generic else s.number) or 0
+    return Expected(s.syscall, number & mask(s.abi.number_bits), generic, st.where,
+                    tuple(a[1] for a in setup.args))
+
+
+def _trap(t, s: Subject, e: Expected, several: bool = False) -> list[str]:
+    p, abi, where = [], s.abi, e.where
+    number = e.number
     seen = t.number & mask(abi.number_bits)
+    which = f"{e.syscall}: " if several else ""
     if seen != number:
         names = {v: k for k, v in s.arch.numbers.items()}
         what = f" ({names[seen]})" if seen in names else ""
-        want = f"{s.syscall} " if setup.number is None else ""
-        p.append(f"number register {abi.number} = {t.number:#x}{what} at the trap, expected {want}{number} ({number:#x})")
+        want = "" if e.generic else f"{e.syscall} "
+        p.append(f"{which}number register {abi.number} = {t.number:#x}{what} at the trap, expected {want}{number} "
+                 f"({number:#x})")
     if isinstance(where, str):
         return p + [where]
     for i, r, want, bits in where:
         got = t.args[r] & mask(bits)
         if got != want:
-            size = setup.args[i][1]
+            size = e.sizes[i]
             what = f"{8 * size}-bit" if bits == 8 * size else (
                 f"{bits}-bit part of a {8 * size}-bit value" if size > s.arch.word_bytes else
                 f"{bits} bits the kernel reads of a {8 * size}-bit value")
-            p.append(f"argument {i + 1} ({what}) in {abi.arg_name(r)} = {got:#x} at the trap, expected {want:#x}")
+            p.append(f"{which}argument {i + 1} ({what}) in {abi.arg_name(r)} = {got:#x} at the trap, "
+                     f"expected {want:#x}")
     return p
 
 
 def _alignment(calls, s: Subject) -> list[str]:
     align = s.conv.c.call_align
-    return [f"calls {s.handler} with the stack pointer at {c.sp:#x}, not a multiple of {align} "
-            f"(the C ABI's alignment at a call)" for c in calls if c.sp % align]
+    return [f"calls {s.handler if s.own else c.name} with the stack pointer at {c.sp:#x}, not a multiple of "
+            f"{align} (the C ABI's alignment at a call)" for c in calls if c.sp % align]
 
 
-def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory) -> list[str]:
+def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory, errno=UNOBSERVED,
+            warnings=None) -> list[str]:
     p, policy, arch = [], s.policy, s.arch
-    if policy.calls_handler:
+    if not isinstance(errno, Unobserved):
+        # Whatever sets it (a helper, a store through __errno_location, TLS): errno is E
+        # after an error, and untouched otherwise.
+        want = (-inject) if is_error and policy.calls_handler else None
+        if errno != want:
+            said = "untouched" if errno is None else f"{errno}"
+            p.append(f"errno {said} after the call, expected " + (f"{want}" if want is not None else "it untouched"))
+        expected = -1 if is_error and (policy.calls_handler or policy.minus_one) else inject
+    elif policy.calls_handler:
         want_calls = [(-inject) & 0xFFFFFFFF] if is_error else []
         got_calls = [c.first_arg & 0xFFFFFFFF for c in calls]
         if got_calls != want_calls:
             p.append(f"errno handler called with {got_calls}, expected {want_calls}")
         expected = -1 if is_error else inject
     else:
-        expected = inject
+        expected = -1 if is_error and policy.minus_one else inject
         if calls:
             p.append("called the errno handler")
     if not policy.returns:
@@ -178,6 +222,17 @@ def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory)
     else:
         r = s.conv.c.result
         got = run.regs[r]
-        if got != expected & s.word_mask:
+        low = mask(32)
+        if got == expected & s.word_mask:
+            pass
+        elif (not s.own and warnings is not None and s.arch.word_bytes > 4 and got & low == expected & low
+              and -(1 << 31) <= expected < (1 << 31)):
+            # A C function declared to return int (a libc's rename) leaves the upper half
+            # as it likes; the kernel's type is long, the prototype is not at hand.
+            w = (f"the result is right in the low 32 bits of {r} only ({got:#x}): right for a function "
+                 "declared to return int, wrong for one that returns long")
+            if w not in warnings:
+                warnings.append(w)
+        else:
             p.append(f"result register {r} = {got:#x}, expected {expected & s.word_mask:#x}")
     return p

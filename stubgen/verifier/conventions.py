@@ -26,6 +26,8 @@ class CConvention:
     callee_saved: tuple[str, ...]
     result: str
     call_align: int
+    entry_register: str = ""  # set by the caller to the callee's address (MIPS PIC: t9)
+    save_area: tuple[int, int] = (0, 0)  # [start, end) above sp at entry: the caller's, for the callee to write
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,34 @@ class GoABI0:
 
 
 @dataclass(frozen=True)
+class TLS:
+    """Where thread-local storage lies from the thread pointer (conventions.yaml tls)."""
+
+    variant: int
+    pointer: tuple[str, ...]  # the emulator's register(s) holding it, high word first
+    tcb: int = 0
+    bias: int = 0
+    segment: str = ""  # or a segment register whose descriptor's base it is
+    table: str = ""  # ...in the descriptor table this register points to
+    flat: tuple[str, ...] = ()  # segment registers given a flat descriptor beside it
+
+    def block(self, tp: int, size: int, align: int) -> int:
+        """The address of the TLS block of size bytes aligned to align, for thread pointer tp."""
+        if self.variant == 2:
+            return tp - _align(size, align)
+        return tp + _align(self.tcb, align) - self.bias
+
+    def pointer_for(self, block: int, size: int, align: int) -> int:
+        """The thread pointer that puts the TLS block at block."""
+        return block - (self.block(0, size, align))
+
+
+@dataclass(frozen=True)
 class Conventions:
     c: CConvention
     go_abi0: GoABI0
+    elf: dict = field(default_factory=dict)  # machine, bits: what an object for it must be
+    tls: TLS | None = None
 
 
 @dataclass(frozen=True)
@@ -99,9 +126,18 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
     return Conventions(
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
                     c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
-                    c["call_align"]),
+                    c["call_align"], c.get("entry_register", ""), tuple(c.get("save_area", (0, 0)))),
         GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {}),
-               tuple(g.get("zero_read_first", ()))))
+               tuple(g.get("zero_read_first", ()))),
+        dict(d.get("elf", {})), _tls(d.get("tls")))
+
+
+def _tls(d: dict | None) -> TLS | None:
+    if not d:
+        return None
+    p = d.get("pointer", ())
+    return TLS(d["variant"], tuple(p) if isinstance(p, list) else (str(p),) if p else (), d.get("tcb", 0),
+               d.get("bias", 0), d.get("segment", ""), d.get("table", ""), tuple(d.get("flat", ())))
 
 
 def known_arches() -> list[str]:

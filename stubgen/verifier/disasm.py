@@ -19,9 +19,13 @@ def _engine(arch_name: str, cs_arch: str, cs_mode, detail: bool):
     return cs
 
 
-def _cs(arch, detail: bool):
+def _cs(arch, detail: bool, thumb: bool = False):
     e = arch.engines.capstone
     mode = e["mode"] if isinstance(e["mode"], str) else tuple(e["mode"])
+    if thumb:
+        # bit 0 of a function's address marks Thumb code (ELF for the Arm Architecture, 5.5.3)
+        mode = e.get("thumb_mode", mode)
+        mode = mode if isinstance(mode, str) else tuple(mode)
     return _engine(arch.name, e["arch"], mode, detail)
 
 
@@ -34,9 +38,9 @@ def decode(arch, code: bytes, address: int, count: int = 0, detail: bool = False
     return list(_cs(arch, detail).disasm(code, address, count))
 
 
-def listing(arch, code: bytes, address: int, mark: int | None = None) -> str:
+def listing(arch, code: bytes, address: int, mark: int | None = None, thumb: bool = False) -> str:
     lines, end = [], address
-    for i in decode(arch, code, address):
+    for i in _cs(arch, False, thumb).disasm(code, address):
         arrow = "=>" if i.address == mark else "  "
         lines.append(f"    {arrow} {i.address:#x}: {i.bytes.hex():<20} {i.mnemonic} {i.op_str}")
         end = i.address + len(i.bytes)
@@ -89,6 +93,17 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
         if not any(code[i:i + step] == word for i in range(0, len(code) - step + 1, step)):
             problems.append(f"{v:#x} (ldr =) is not in the literal pool")
     return problems
+
+
+def forbidden(arch, code: bytes, address: int, refused, thumb: bool = False) -> list[str]:
+    """Instructions of machine code that are no syscall trap here (linux_abi.yaml
+    forbidden: a mnemonic, or a mnemonic with its operands as Capstone prints them)."""
+    out = []
+    for at, _, mnemonic, op_str in _cs(arch, False, thumb).disasm_lite(code, address):
+        if mnemonic in refused or f"{mnemonic} {op_str}" in refused:
+            out.append(f"{mnemonic} {op_str}".strip() + f" at {at:#x}: not a syscall trap on this architecture "
+                       "(SIGILL on real hardware; emulators run it anyway)")
+    return out
 
 
 def zero_after_trap(arch, code: bytes, address: int, opcodes, zero: dict, read_first=()) -> list[str]:

@@ -20,26 +20,47 @@ SENTINEL = SPECIAL  # the return address: reaching it ends the run
 HANDLER = SPECIAL + 0x100  # the errno handler
 VDSO = SPECIAL + 0x200  # a fake __kernel_vsyscall
 VDSO_CELL = SPECIAL + 0x400  # a pointer to it, like runtime·_vdso
+# Stand-ins (standins.py): function stand-ins (the ABI's return instruction, hooked),
+# their data cells, the names of what the input lacks (running or reading there stops
+# the run, naming it), and the TLS block with, on i386, the descriptor table.
+STANDIN_CODE = SPECIAL + 0x10000
+STANDIN_DATA = SPECIAL + 0x18000
+STANDIN_SLOT = 0x10
+EXTERN = SPECIAL + 0x20000
+EXTERN_SIZE = 0x10000
+TLS_AREA = SPECIAL + 0x30000
+TLS_SIZE = 0xF000
+DESCRIPTORS = TLS_AREA + TLS_SIZE  # a descriptor table, for a TLS pointer that is a segment's base
+SPECIAL_SIZE = 0x40000
+ERRNO_POISON = 0x7E7E7E7E  # errno before a run: no errno the kernel has, so a write shows
 # Where symbols the static linker defines (_GLOBAL_OFFSET_TABLE_) point: unmapped, so a
 # stub may compute with such an address (PIC code adds it to the PC) but never read through it.
 LINKER = 0x500000
+# Machine code given as an ELF file, linked here: right after the stand-ins, so that the
+# shortest branch an object may use to reach one (RISC-V's jal, +-1 MiB) does.
+IMAGE = SPECIAL + SPECIAL_SIZE
+IMAGE_LIMIT = 0x3000000  # bytes an image may span
 # A fake GOT: its first slot holds the errno handler's address, the rest zero (a jump
 # through them faults). PIC code that finds its GOT from its own address (MIPS: gp = PC
 # + _gp_disp) gets gp = GOT from the verifier's linker (checker.py) and reads the
-# handler from slot 0. Read-only to a stub (caller.bad_accesses).
-GOT, GOT_SIZE = 0x600000, 0x1000
+# handler from slot 0. Read-only to a stub (caller.bad_accesses). Past every image.
+GOT, GOT_SIZE = 0x3800000, 0x1000
 CANARY = 0xA5
 STEP_LIMIT = 500
+IMAGE_STEP_LIMIT = 20000  # compiled code (a caller that keeps thirty values at -O0) runs longer than a stub
 
 
 # What the fake kernel leaves in a register the syscall instruction or the kernel changes
 # (linux_abi.yaml cpu_clobbers): amd64's rcx (next_pc) and r11 (flags); volatile: anything
-# (ppc64's r0), a value no stub could mistake for one it set.
-_CLOBBER = {"flags": 0x246, "volatile": 0x6B6B6B6B6B6B6B6B}
+# (ppc64's r0, MIPS's temporaries), a value no stub could mistake for one it set, and one
+# of its own per register (its low byte), so a wrong value later names where it came from.
+_CLOBBER = {"flags": 0x246, "volatile": 0x6B6B6B6B6B6B6B00}
 
 
-def _clobbered(what: str, pc: int) -> int:
-    return pc if what == "next_pc" else _CLOBBER[what]
+def _clobbered(what: str, pc: int, index: int = 0) -> int:
+    if what == "next_pc":
+        return pc
+    return _CLOBBER[what] + (0x11 + index if what == "volatile" else 0)
 
 
 class Negated(int):
@@ -67,6 +88,8 @@ class Run:
     returned: bool = False
     pc: int = 0
     fault: str | None = None  # unmapped access, invalid instruction...
+    external: str | None = None  # a function the input lacks, which the run reached
+    unmapped: int | None = None  # the address of an access to unmapped memory
     crash: str | None = None  # a trap the ABI counts as a deliberate crash
     traps: list[Trap] = field(default_factory=list)
     reads: list[tuple[int, int, int]] = field(default_factory=list)  # (address, size, pc)
@@ -174,10 +197,12 @@ class Machine:
         uc.ctl_set_tcg_buffer_size(8 * 1024 * 1024)  # type: ignore[attr-defined]
         uc.mem_map(CODE, CODE_SIZE)
         uc.mem_map(STACK, STACK_SIZE)
-        uc.mem_map(SPECIAL, 0x1000)
+        uc.mem_map(SPECIAL, SPECIAL_SIZE)
+        self.special_lo, self.special_hi = SPECIAL, SPECIAL + SPECIAL_SIZE
         uc.mem_map(GOT, GOT_SIZE)
         uc.mem_write(GOT, HANDLER.to_bytes(self.word, arch.endian))
         ret = assembler.assemble([abi.ret], HANDLER).code
+        self._ret_code = ret
         uc.mem_write(HANDLER, ret)
         uc.mem_write(SENTINEL, ret)
         if abi.vdso:
@@ -189,6 +214,7 @@ class Machine:
 
             uc.hook_add(unicorn.UC_HOOK_INSN, self._on_syscall, None, 1, 0, x86_const.UC_X86_INS_SYSCALL)
         uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_mem)
+        uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
         for name, value in e.get("init", {}).items():
             uc.reg_write(getattr(consts, e["prefix"] + name.upper()), value)
         self.uc = uc
@@ -207,6 +233,13 @@ class Machine:
         self._stack_slots = struct.Struct(("<" if arch.endian == "little" else ">") + "I" * abi.stack_args["slots"]) \
             if abi.stack_args else None
         self._clobbers = [(r, what) for r, what in abi.cpu_clobbers.items()]
+        # A clobbered register the tables do not name (MIPS hi and lo): the emulator's own name.
+        for r, _ in self._clobbers:
+            if r not in self.reg_ids:
+                self.reg_ids[r] = getattr(consts, e["prefix"] + e.get("names", {}).get(r, r).upper())
+        self.junk = {_clobbered(what, 0, i) & self.mask: r for i, (r, what) in enumerate(self._clobbers)
+                     if what != "next_pc"}
+        self.next_pc = [r for r, what in self._clobbers if what == "next_pc"]  # its value: the trap's return
         flag = [self.reg_ids[abi.error_flag]] if abi.error_flag else []
         # Flag bits inside a register the stub may also use (ppc64 CR): the rest keep their value.
         self._flag_bits = abi.error_flag_bits
@@ -219,6 +252,68 @@ class Machine:
         self._code = b""
         self.run: Run | None = None
         self.inject = 0
+        self._image: tuple[int, int] | None = None  # the mapped image's [start, end)
+        self.externs: dict[int, str] | None = None  # address -> name of what an image lacks
+
+    def return_code(self) -> bytes:
+        """The ABI's return instruction (linux_abi.yaml return), as the fake handlers hold it."""
+        return self._ret_code
+
+    def set_reg(self, name: str, value: int) -> None:
+        self.uc.reg_write(self.reg_ids[name], value & self.mask)
+
+    def load_image(self, segments, externs: dict[int, str]) -> None:
+        """An image's segments, (address, bytes) each, mapped and written where they ask
+        (within IMAGE..IMAGE_LIMIT or below CODE, away from the emulator's own memory);
+        externs: the addresses of what the image lacks, by name."""
+        uc = self.uc
+        if self._image is not None:
+            uc.mem_unmap(self._image[0], self._image[1] - self._image[0])
+            self._image = None
+        lo = min(a for a, _ in segments) & ~0xFFF
+        hi = (max(a + len(d) for a, d in segments) + 0xFFF) & ~0xFFF
+        uc.mem_map(lo, hi - lo)
+        self._image = (lo, hi)
+        for addr, data in segments:
+            uc.mem_write(addr, bytes(data))
+        uc.ctl_remove_cache(lo, hi)
+        if self.externs is None:
+            import unicorn
+
+            uc.hook_add(unicorn.UC_HOOK_CODE, self._on_extern, None, EXTERN, EXTERN + EXTERN_SIZE - 1)
+        self.externs = dict(externs)
+
+    def unload_image(self) -> None:
+        """Unmap the image: a later stub must find LINKER and its neighbours unmapped."""
+        if self._image is not None:
+            self.uc.mem_unmap(self._image[0], self._image[1] - self._image[0])
+            self._image = None
+
+    def _on_extern(self, uc, address, size, _):
+        name = (self.externs or {}).get(address, f"{address:#x}")
+        self._stop(external=name, pc=address)
+
+    def thread_pointer(self, tls, tp: int) -> dict:
+        """Registers (Unicorn ids) -> values that make tp the thread pointer (conventions.yaml
+        tls); a segment's base goes into a descriptor in the table at DESCRIPTORS."""
+        consts = importlib.import_module(f"unicorn.{self.arch.engines.unicorn['consts']}")
+        prefix = self.arch.engines.unicorn["prefix"]
+        if tls.segment:
+            # Descriptor 1: flat data; 2: the TLS segment (base tp). Present, writable data,
+            # 4 GiB limit in pages, 32-bit.
+            def descriptor(base: int) -> bytes:
+                return struct.pack("<Q", 0xFFFF | (base & 0xFFFFFF) << 16 | 0x93 << 40 | 0xF << 48 | 0xC << 52
+                                   | ((base >> 24) & 0xFF) << 56)
+
+            self.uc.mem_write(DESCRIPTORS + 8, descriptor(0) + descriptor(tp))
+            out: dict = {getattr(consts, prefix + tls.table): (0, DESCRIPTORS, 8 * 3 - 1, 0)}
+            out.update({getattr(consts, prefix + r): 1 << 3 for r in tls.flat})
+            out[getattr(consts, prefix + tls.segment)] = 2 << 3
+            return out
+        if len(tls.pointer) == 1:
+            return {getattr(consts, prefix + tls.pointer[0]): tp & self.mask}
+        half = 32 * (len(tls.pointer) - 1)
+        return {getattr(consts, prefix + r): (tp >> (half - 32 * i)) & 0xFFFFFFFF for i, r in enumerate(tls.pointer)}
 
     def symbols(self, errno_handler: str) -> dict[str, int]:
         return stub_symbols(self.abi, errno_handler)
@@ -260,7 +355,7 @@ class Machine:
             args += self._stack_slots.unpack(self.uc.mem_read(at, self._stack_slots.size))
         assert self.run is not None
         self.run.traps.append(Trap(pc, number, args))
-        self._trap_out.write(self._kernel_result() + [_clobbered(what, pc) for _, what in self._clobbers])
+        self._trap_out.write(self._kernel_result() + [_clobbered(what, pc, i) for i, (_, what) in enumerate(self._clobbers)])
 
     def _kernel_result(self) -> list[int]:
         """The result register (and the error flag, where the ABI has one) for the
@@ -323,6 +418,11 @@ class Machine:
             return self._stop(crash=f"interrupt {intno}", pc=pc)
         self._stop(fault=f"unexpected interrupt {intno}", pc=pc)
 
+    def _on_unmapped(self, uc, access, address, size, value, _):
+        assert self.run is not None
+        self.run.unmapped = address
+        return False  # the access faults, as it would
+
     def _on_mem(self, uc, access, address, size, value, _):
         pc = self._read_pc()
         if access == self._write_access:
@@ -330,15 +430,18 @@ class Machine:
         else:
             self.run.reads.append((address, size, pc))
 
-    def prepare(self, regs: dict, memory: list[tuple[int, bytes]]) -> Prepared:
+    def prepare(self, regs: dict, memory: list[tuple[int, bytes]], extra: dict | None = None) -> Prepared:
         """The caller's registers as a saved context (shared by every stub that hands over
-        the same values), and the stack window with the caller's memory laid into it."""
-        key = tuple(regs.items())
+        the same values), and the stack window with the caller's memory laid into it.
+        extra: more registers by Unicorn id (the thread pointer)."""
+        key = tuple(regs.items()) + tuple(sorted((extra or {}).items()))
         ctx = self._contexts.get(key)
         if ctx is None:
             uc = self.uc
             uc.context_restore(self.clean)
             _Registers(uc, [self.reg_ids[n] for n in regs], self.mask, reads=False).write(list(regs.values()))
+            for rid, value in (extra or {}).items():
+                uc.reg_write(rid, value)
             ctx = uc.context_save()
             if len(self._contexts) >= 256:
                 self._contexts.clear()
@@ -354,7 +457,7 @@ class Machine:
                 writes.append((addr, data))
         return Prepared(ctx, [(a, bytes(d)) for a, d in writes])
 
-    def run_prepared(self, prep: Prepared, inject: int) -> Run:
+    def run_prepared(self, prep: Prepared, inject: int, entry: int = CODE, steps: int = STEP_LIMIT) -> Run:
         uc = self.uc
         uc.context_restore(prep.context)
         for addr, data in prep.writes:
@@ -362,13 +465,13 @@ class Machine:
         self.run = run = Run()
         self.inject = inject
         try:
-            uc.emu_start(CODE, SENTINEL, count=STEP_LIMIT)
+            uc.emu_start(entry, SENTINEL, count=steps)
         except self.uc_mod.UcError as e:
             run.fault = run.fault or str(e)
         seen = self._all.read()
         run.pc = seen[0]
-        run.returned = run.pc == SENTINEL and not run.fault and not run.crash
-        if not run.returned and not run.fault and not run.crash:
+        run.returned = run.pc == SENTINEL and not run.fault and not run.crash and not run.external
+        if not run.returned and not run.fault and not run.crash and not run.external:
             run.steps_exhausted = True
         run.regs = dict(zip(self._names, seen[1:]))
         return run

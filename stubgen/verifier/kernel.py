@@ -58,6 +58,7 @@ class LinuxABI:
     error_flag_bits: int = 0  # where the flag is some bits of error_flag (ppc64 CR0.SO): those, else all
     errno: dict | None = None  # this architecture's errno numbers, by name
     negated_errors: tuple[str, ...] = ()  # errnos some paths return already negated, flag set
+    clobbers_source: str = ""  # the kernel file that says which registers the trap may change
 
     @property
     def slots(self) -> int:
@@ -141,7 +142,7 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
                     pair_align=d.get("pair_align", 1), stack_args=d.get("stack_args"),
                     error_flag=d.get("error_flag", ""),
                     error_flag_bits=d.get("error_flag_bits", 0), errno=d.get("errno"),
-                    negated_errors=tuple(d.get("negated_errors", ())),
+                    negated_errors=tuple(d.get("negated_errors", ())), clobbers_source=d.get("clobbers_source", ""),
                     opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .contract import Contract
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -23,6 +25,8 @@ class Spec:
     # (isolate.py): the engines hang or crash on some text.
     rendered: bool = True
     path: str = ""  # the file it was read from, as the manifest lists it ("" for text from generate())
+    foreign: bool = False  # machine code stubgen did not write: held to Linux's ABI, not stubgen's promises
+    contract: Contract | None = None  # calls and arguments beyond the syscall's own (--stub)
 
 
 @dataclass

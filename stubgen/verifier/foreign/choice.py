@@ -1,30 +1,23 @@
-"""`--stub SYMBOL=SYSCALL[:POLICY]`: which function of a file is checked as which syscall,
-under which error policy."""
+"""`--stub SYMBOL=CONTRACT`: which function of a file is checked as which syscall (or
+syscalls, with which arguments: contract.py), under which error policy."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...errors import StubgenError
 from ...tables import policies
+from ..contract import Contract, parse
 
 
 @dataclass(frozen=True)
 class Choice:
-    """--stub SYMBOL=SYSCALL[:POLICY]"""
+    """--stub SYMBOL=SYSCALL[:POLICY], or a fuller contract."""
 
     symbol: str
     syscall: str
     policy: str = policies.DEFAULT
+    contract: Contract | None = None  # None: SYSCALL with its own arguments in order
 
 
 def parse_choice(text: str) -> Choice:
-    symbol, sep, rest = text.partition("=")
-    syscall, _, policy = rest.partition(":")
-    if not sep or not symbol or not syscall:
-        raise StubgenError(f"--stub {text!r}: expected SYMBOL=SYSCALL[:POLICY], for example "
-                           "write1=write or exit=exit_group:noreturn")
-    policy = policy or policies.DEFAULT
-    if policy not in policies.POLICIES:
-        raise StubgenError(f"--stub {text!r}: unknown error policy {policy!r}; valid: "
-                           f"{', '.join(sorted(policies.POLICIES))}")
-    return Choice(symbol, syscall, policy)
+    c = parse(text, policies.POLICIES)
+    return Choice(c.symbol, c.syscall, c.policy, None if c.plain else c)

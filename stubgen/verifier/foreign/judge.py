@@ -11,6 +11,7 @@ from ... import dialects
 from ...errors import StubgenError
 from ...tables import policies
 from ..checker import Verifier
+from ..contract import check
 from ..spec import Spec
 from .choice import Choice, parse_choice
 from .source import Source, read_source
@@ -32,10 +33,11 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
     listing: str = ""
     runs: int = 0
+    aliases: list[str] = field(default_factory=list)  # other names of the same body (machine code)
 
     def as_json(self) -> dict:
         return {k: getattr(self, k) for k in ("file", "symbol", "syscall", "arch", "dialect", "policy",
-                                               "verdict", "reasons")}
+                                               "verdict", "reasons", "aliases")}
 
 
 # ---------------------------------------------------------------- what cannot be modelled
@@ -90,7 +92,7 @@ def go_results(fn: Function, nargs: int) -> list[str] | None:
 
 # ---------------------------------------------------------------- verdicts
 
-def _syscall_of(name: str, arch, tables) -> str | None:
+def syscall_of(name: str, arch, tables) -> str | None:
     """The syscall a function is named after, as it is or without the generator's prefix."""
     for cand in (name, name.removeprefix(SYMBOL_PREFIX)):
         sig = tables.signature(arch, cand)
@@ -111,7 +113,7 @@ def _no_functions(path: Path, dialect: str, forced: bool) -> str:
 
 
 def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> Verdict:
-    syscall = choice.syscall if choice else _syscall_of(fn.name, arch, verifier.tables)
+    syscall = choice.syscall if choice else syscall_of(fn.name, arch, verifier.tables)
     v = Verdict(str(src.path), fn.name, syscall, arch.name, src.dialect, None, "skipped")
     if syscall is None:
         v.reasons.append(f"not a syscall in the tables (--stub {fn.name}=SYSCALL checks it)")
@@ -137,24 +139,30 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
         return v
     number = None if sig.generic else arch.numbers.get(syscall)
     handler = targets[0] if policy.calls_handler and targets else "stubgen_errno"
-    spec = Spec(arch.name, src.dialect, fn.name, syscall, number, v.policy, "", handler, rendered=False)
+    spec = Spec(arch.name, src.dialect, fn.name, syscall, number, v.policy, "", handler, rendered=False,
+                contract=choice.contract if choice else None)
     rep = verifier.check(src.text, spec, foreign=True)
+    unknown = any("unknown" in u or "cannot read operand" in u for u in rep.unverified)
+    # a name a missing header would define?
+    return settle(v, rep, [f"note: {n}" for n in src.notes] if unknown else [])
+
+
+def settle(v: Verdict, rep, notes=()) -> Verdict:
+    """v's verdict from the verifier's report: unverified (with notes), fail, unverified
+    when nothing ran it (assembled and decoded only: not a pass), or pass."""
     v.runs = rep.runs
     if rep.unverified:
         v.verdict = "unverified"
-        v.reasons += rep.unverified
+        v.reasons += rep.unverified + list(notes)
         if any(u.startswith(("cannot assemble: Keystone", "cannot assemble: LLVM")) for u in rep.unverified):
             # The assembler refused it (not the reader): most often a file for another
             # architecture (riscv64 read as arm64).
-            v.reasons.append(f"note: is the file for {arch.name}? --arch names the architecture it is for")
-        if any("unknown" in u or "cannot read operand" in u for u in rep.unverified):
-            v.reasons += [f"note: {n}" for n in src.notes]  # a name a missing header would define?
+            v.reasons.append(f"note: is the file for {v.arch}? --arch names the architecture it is for")
     elif rep.problems:
         v.verdict = "fail"
         v.reasons += rep.problems
         v.listing = rep.listing
     elif not rep.emulated:
-        # Assembled and decoded, but never run: not a pass.
         v.verdict = "unverified"
         v.reasons += rep.not_run
     else:
@@ -164,8 +172,11 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
 
 
 def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), includes=(), defines=(),
-                tables: str | None = None, templates: str | None = None) -> tuple[list[Verdict], list[Source]]:
-    """A verdict for every function of files stubgen did not write, and the files as read."""
+                tables: str | None = None, templates: str | None = None,
+                strict: bool = True) -> tuple[list[Verdict], list[Source]]:
+    """A verdict for every function of Plan 9 files stubgen did not write, and the files
+    as read. strict: a --stub that names no function of these files is an error (the
+    caller checks it across every kind of file otherwise)."""
     verifier = Verifier(tables, templates)
     arch = verifier.tables.arch(arch_name)
     if dialect is not None and dialect not in ("plan9", "gnu"):
@@ -173,7 +184,10 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
     choices: dict[str, Choice] = {}
     for text in stubs:
         c = parse_choice(text)
-        if not verifier.tables.available(arch, c.syscall):
+        if c.contract is not None:
+            bound = check(c.contract, arch, verifier.tables)
+            c = Choice(c.symbol, c.syscall, bound.policy, bound)
+        elif not verifier.tables.available(arch, c.syscall):
             raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no number and signature on {arch.name} "
                                "in the tables (stubgen list shows them)")
         choices[c.symbol] = c
@@ -186,7 +200,7 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         if not sources[-1].functions:
             raise StubgenError(_no_functions(path, sources[-1].dialect, forced=dialect is not None))
     missing = sorted(set(choices) - {n for s in sources for n in s.functions})
-    if missing:
+    if missing and strict:
         known = sorted({n for s in sources for n in s.functions})
         raise StubgenError(f"--stub {missing[0]}: no function {missing[0]} in {', '.join(map(str, files))}; "
                            f"functions: {', '.join(known) or '(none)'}")

@@ -1,11 +1,9 @@
-"""A foreign file preprocessed as its own toolchain would: the host's `cpp` for a GNU
-.S file (for the target, not the host), the Go assembler's #include/#define/#ifdef for
-Plan 9; and which of the two dialects a text is."""
+"""A foreign Plan 9 file preprocessed as the Go assembler would (#include, #define,
+#ifdef), and which dialect a text is. (A GNU .S file goes through the target's own
+compiler: realtools/frontend.py.)"""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 from ...errors import StubgenError
@@ -16,27 +14,6 @@ _PLAN9_TEXT = re.compile(r"^\s*TEXT\s+\S*\(SB\)", re.M)
 def detect_dialect(text: str) -> str:
     """Plan 9 when a TEXT ...(SB) line is there, GNU otherwise."""
     return "plan9" if _PLAN9_TEXT.search(text) else "gnu"
-
-
-def cpp(path: Path, arch, includes, defines) -> str:
-    """A .S file through the host's C preprocessor, as a compiler does for
-    assembler-with-cpp, for arch (its predefined macro from the tables) and not for
-    the host: no host include directories, no host predefines."""
-    exe = shutil.which("cpp")
-    if exe is None:
-        raise StubgenError(f"{path}: a .S file needs the C preprocessor: install cpp (Debian package cpp)")
-    args = [exe, "-nostdinc", "-undef", "-P", "-x", "assembler-with-cpp", "-D__ASSEMBLER__",
-            "-D__linux__", "-D__linux", "-Dlinux"]
-    args += [f"-D{m}" for m in arch.c_macro]
-    args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines] + [str(path)]
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        raise StubgenError(f"{path}: cpp did not finish within 30 s") from None
-    if proc.returncode != 0:
-        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip())
-        raise StubgenError(f"{path}: cpp failed: {first.strip()} (pass header directories with -I)")
-    return proc.stdout
 
 
 _DIRECTIVE = re.compile(r"^\s*#\s*(\w+)\s*(.*)$")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ... import dialects
 from ...errors import StubgenError
-from .preprocess import cpp, detect_dialect, plan9_preprocess
-from .translate import Function, gnu_functions, gnu_translate, plan9_translate
+from .preprocess import detect_dialect, plan9_preprocess
+from .translate import Function, plan9_translate
 
 
 @dataclass
@@ -26,14 +25,9 @@ def read_source(path: Path, arch, dialect: str | None, includes, defines, templa
     except (OSError, UnicodeDecodeError) as e:
         raise StubgenError(f"{path}: {e}") from None
     dialect = dialect or detect_dialect(raw)
-    notes: list[str] = []
-    if dialect == "plan9":
-        text, notes = plan9_preprocess(raw, path, arch.goarch, includes, defines)
-        text, funcs = plan9_translate(text)
-    else:
-        if path.suffix == ".S":
-            raw = cpp(path, arch, includes, defines)
-        rules = dialects.dialect("gnu", templates).reading_rules(arch.name)
-        text = gnu_translate(raw, rules.get("line_comment"))
-        funcs = gnu_functions(text)
+    if dialect != "plan9":
+        raise StubgenError(f"{path}: the Plan 9 reader reads Go assembly; a GNU file is assembled by a real "
+                           "assembler (stubgen verify FILE does that)")
+    text, notes = plan9_preprocess(raw, path, arch.goarch, includes, defines)
+    text, funcs = plan9_translate(text)
     return Source(path, dialect, text, funcs, notes)

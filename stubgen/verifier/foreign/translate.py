@@ -1,14 +1,12 @@
-"""Preprocessed text translated around Keystone's pitfalls (`;`-joined statements,
-decimal numbers, numeric labels 1: / 1f / 1b, constant expressions), and cut into
-the functions the verifier checks one by one."""
+"""Preprocessed Plan 9 text translated around Keystone's pitfalls (`;`-joined statements,
+constant expressions), and cut into the functions the verifier checks one by one. (GNU
+files are made into objects by a real assembler: realtools/frontend.py.)"""
 from __future__ import annotations
 
 import ast
 import operator
 import re
 from dataclasses import dataclass
-
-from ..body import strip_block_comments
 
 
 @dataclass
@@ -60,103 +58,6 @@ def fold(text: str) -> str:
             break
         text = new
     return text
-
-
-# ---------------------------------------------------------------- GNU
-
-_LABEL_FIRST = re.compile(r"^([.\w$]+:)\s*(\S.*)$")
-_NUMERIC_DEF = re.compile(r"^(\d+):$")
-_NUMERIC_REF = re.compile(r"(?<![\w.$])(\d+)([fb])\b")
-_DECIMAL = re.compile(r"(?<![\w.])(\d+)(?![\w.:])")
-
-
-def _statements(text: str, comment: str | None) -> list[str]:
-    """One statement a line: comments cut, `;`-joined statements and a label
-    followed by an instruction split."""
-    out = []
-    for line in strip_block_comments(text).splitlines():
-        if comment and comment in line:
-            line = line.split(comment)[0]
-        for stmt in line.split(";"):
-            s = stmt.strip()
-            while (m := _LABEL_FIRST.match(s)) and not s.startswith("."):
-                out.append(m.group(1))
-                s = m.group(2).strip()
-            if s:
-                out.append(s)
-            elif not out or out[-1]:
-                out.append("")
-    return out
-
-
-def _numeric_labels(lines: list[str]) -> list[str]:
-    """1: / 1f / 1b as .L names: each definition gets its own, a reference the next
-    (f) or the previous (b) definition of its number."""
-    defs: dict[str, list[int]] = {}
-    for i, s in enumerate(lines):
-        if m := _NUMERIC_DEF.match(s):
-            defs.setdefault(m.group(1), []).append(i)
-
-    def name(n: str, i: int) -> str:
-        return f".Lnum{n}_{i}"
-
-    out = []
-    for i, s in enumerate(lines):
-        if m := _NUMERIC_DEF.match(s):
-            out.append(name(m.group(1), i) + ":")
-            continue
-        if not s.startswith("."):
-            def ref(m, i=i):
-                n, way = m.group(1), m.group(2)
-                at = defs.get(n, [])
-                target = next((d for d in at if d > i), None) if way == "f" else \
-                    next((d for d in reversed(at) if d < i), None)
-                return name(n, target) if target is not None else m.group(0)
-            s = _NUMERIC_REF.sub(ref, s)
-        out.append(s)
-    return out
-
-
-def _hex_numbers(s: str) -> str:
-    """Decimal literals in an instruction as hex (Keystone reads decimal as hex once
-    any option is set); a leading 0 is octal, as GNU as reads it."""
-    def one(m):
-        d = m.group(1)
-        v = int(d, 8) if len(d) > 1 and d[0] == "0" and d.isdigit() and "8" not in d and "9" not in d else int(d)
-        return d if len(d) == 1 else f"{v:#x}"
-    return _DECIMAL.sub(one, s)
-
-
-def gnu_translate(text: str, comment: str | None) -> str:
-    lines = _numeric_labels(_statements(text, comment))
-    return "\n".join(s if s.startswith(".") or s.endswith(":") else _hex_numbers(fold(s)) for s in lines) + "\n"
-
-
-_GLOBAL = re.compile(r"^\.(?:globl|global|type)\s+([\w$.]+)")
-
-
-def gnu_functions(text: str) -> dict[str, Function]:
-    """Functions: symbols declared .globl/.global/.type with a label, up to their
-    .size or the next non-local label."""
-    lines = text.splitlines()
-    declared = {m.group(1) for s in lines if (m := _GLOBAL.match(s))}
-    out: dict[str, Function] = {}
-    cur = None
-    for s in lines:
-        if s.endswith(":") and not s.startswith(".L"):
-            name = s[:-1]
-            cur = Function(name, []) if name in declared else None
-            if cur is not None:
-                out.setdefault(name, cur)
-            continue
-        if cur is None:
-            continue
-        if s.startswith(".size") and re.match(r"\.size\s+" + re.escape(cur.name) + r"\b", s):
-            cur = None
-            continue
-        if s and not s.startswith("."):
-            cur.lines.append(s)
-    return out
 
 
 # ---------------------------------------------------------------- Plan 9
