@@ -23,7 +23,7 @@ ARCHES = {"amd64": "x86_64", "386": "i386", "arm": "arm", "arm64": "aarch64", "r
 
 def run(files, arch, *stubs, **kw):
     out = io.StringIO()
-    code = verify_files([str(f) for f in files], arch, stubs=stubs, as_json=True, out=out, **kw)
+    code = verify_files([str(f) for f in files], arch, stubs=stubs, fmt="json", out=out, **kw)
     return code, {d["symbol"]: d for d in map(json.loads, out.getvalue().splitlines())}
 
 
@@ -102,7 +102,7 @@ def test_constants_and_minus_one_without_errno(tmp_path):
     assert code == 1 and any("result register rax = 0xffffffffffffffff" in r for r in got["open"]["reasons"])
     # a wrong constant, and permuted arguments, fail
     code, got = run([f], "amd64", "open=openat(-101, $0, $1, $2):minus1")
-    assert code == 1 and any("argument 1 (32-bit) in rdi = 0xffffff9c" in r for r in got["open"]["reasons"])
+    assert code == 1 and any("argument 1 (32 bits the kernel reads of a 64-bit value) in rdi = 0xffffff9c" in r for r in got["open"]["reasons"])
     code, got = run([f], "amd64", "open=openat(-100, $1, $0, $2):minus1")
     assert code == 1 and got["open"]["verdict"] == "fail"
     code, got = run([f], "amd64", "sbrk0=brk(1)")

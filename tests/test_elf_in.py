@@ -24,7 +24,7 @@ GLIBC = {"amd64": "/usr/lib/x86_64-linux-gnu/libc.a", "386": "/usr/i686-linux-gn
 
 def run(files, arch, *stubs, **kw):
     out = io.StringIO()
-    code = verify_files([str(f) for f in files], arch, stubs=stubs, as_json=True, out=out, **kw)
+    code = verify_files([str(f) for f in files], arch, stubs=stubs, fmt="json", out=out, **kw)
     return code, {d["symbol"]: d for d in map(json.loads, out.getvalue().splitlines())}
 
 

@@ -26,7 +26,7 @@ EMULATED_O2_ONLY = {"ppc64le"}  # Unicorn runs only the -O2 plain callers' 32-bi
 
 def run(path, arch, *stubs, **kw):
     out = io.StringIO()
-    code = verify_files([str(path)], arch, stubs=stubs, as_json=True, out=out, **kw)
+    code = verify_files([str(path)], arch, stubs=stubs, fmt="json", out=out, **kw)
     return code, [json.loads(line) for line in out.getvalue().splitlines()]
 
 

@@ -72,7 +72,10 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         if kind == "elf":
             data = inputs.read_bytes(path, limit=MAX_OBJECT_BYTES, what="object file")
         else:
-            data, which = frontend.assemble_file(path, arch, includes, defines, force_includes, assembler)
+            try:
+                data, which = frontend.assemble_file(path, arch, includes, defines, force_includes, assembler)
+            except StubgenError as e:
+                raise StubgenError(f"{e}{_likely_cause(head, arch, dialect)}") from None
             notes.notes.append(f"assembled by {which}")
         verdicts += _machine_code(verifier, path, data, arch, choices, policy, "elf" if kind == "elf" else "gnu")
     if any(_kind(Path(f), b"", dialect) == "header" for f in files):
@@ -88,6 +91,14 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         raise StubgenError(f"--stub {missing[0]}: no function {missing[0]} in {', '.join(map(str, files))}; "
                            f"functions: {', '.join(sorted(found)) or '(none)'}")
     return verdicts, sources
+
+
+def _likely_cause(head: bytes, arch, dialect: str | None) -> str:
+    """What a user most often got wrong when the assembler refuses a whole file: a Go
+    file read as GNU syntax, or a file for another architecture than --arch."""
+    if detect_dialect(head.decode("utf-8", errors="replace")) == "plan9":
+        return f"; is it a Plan 9 file? (--dialect plan9{', or no --dialect' if dialect else ''})"
+    return f"; is the file for {arch.name}? --arch names the architecture it is for"
 
 
 def _machine_code(verifier, path: Path, data: bytes, arch, choices, policy, dialect: str):
