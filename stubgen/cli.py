@@ -124,6 +124,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="files: a header directory (cpp for GNU .S, #include for Plan 9)")
     v.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
                    help="files: a macro for the preprocessor")
+    v.add_argument("--go-decls", metavar="DIR", help="files: the Go package whose declarations the Plan 9 "
+                   "files implement (default: the .go files beside each file), read with Go's own parser")
     v.add_argument("--json", action="store_true", help="files: one JSON object per function")
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
     v.add_argument("--no-real-tools", action="store_true",
@@ -280,7 +282,7 @@ def cmd_verify(a) -> int:
     from .report.foreign import verify_files
 
     return verify_files(a.paths, a.arch, a.dialect, a.stub, a.includes, a.defines, tables=a.tables,
-                        templates=a.templates, as_json=a.json)
+                        templates=a.templates, as_json=a.json, go_decls=a.go_decls)
 
 
 def cmd_tables(a) -> int:

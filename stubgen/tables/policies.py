@@ -14,6 +14,7 @@ class Policy:
     calls_handler: bool = False  # hands the positive errno to a handler on an error
     handler_result: bool = False  # ...and returns what the handler returns (-1), even by a tail call
     never_returns: bool = False  # after the trap the stub stops itself; nothing after it runs normally
+    error_value: int | None = None  # on an error the stub returns this (no errno anywhere)
     verify_only: bool = False  # a convention of other runtimes' stubs: no template offers it
     chosen: bool = True  # a user picks it (--errors); False: the tables impose it, or no template offers it
 
@@ -28,6 +29,9 @@ POLICIES = {p.name: p for p in (
     Policy("errno-return", "on error hand the positive errno to a handler that itself returns -1 "
            "(bionic's __set_errno_internal, also by a tail call)", True,
            calls_handler=True, handler_result=True, verify_only=True, chosen=False),
+    # The Go runtime's open and closefd: -1 on any error, the errno dropped.
+    Policy("minus-one", "on error return -1 and drop the errno (the Go runtime's open, closefd)", True,
+           error_value=-1, verify_only=True, chosen=False),
     # exit, exit_group, rt_sigreturn, sigreturn: should the kernel ever come back, the
     # stub crashes rather than return into a caller that did not expect it.
     Policy("noreturn", "the call never returns: trap, then crash should the kernel come back", False,

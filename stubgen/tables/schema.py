@@ -263,7 +263,27 @@ LOWER = _obj([], {
                       "additionalProperties": {"enum": [1, 2, 4, 8]}},
     # Patterns (mnemonics) of instructions that call out or read thread-local storage:
     # a foreign stub using them cannot be modelled and is reported unverified.
-    "foreign": _obj([], {"calls": {"type": "string", "minLength": 1}, "tls": {"type": "string", "minLength": 1}}),
+    "foreign": _obj([], {"calls": {"type": "string", "minLength": 1}, "tail": {"type": "string", "minLength": 1},
+                         "tls": {"type": "string", "minLength": 1}, "vdso": {"type": "string", "minLength": 1}}),
+    # The frame Go's assembler gives a Plan 9 function with locals, or one that calls:
+    # frame size = align(N + add, align); prologue, epilogue (epilogue_call: of a
+    # function that calls) in the lowered syntax with {size} and {frame} (N); a line
+    # starting "frame?" only when N > 0; epilogue_returns: the epilogue is the return.
+    "frame": _obj([], {"add": {"type": "integer", "minimum": 0, "maximum": 64},
+                       "align": {"type": "integer", "minimum": 1, "maximum": 64},
+                       "frameless_call": {"type": "boolean"}, "pseudo_sp": {"type": "integer"},
+                       "prologue": {"type": "array", "items": _FORMAT_TEXT},
+                       "epilogue": {"type": "array", "items": _FORMAT_TEXT},
+                       "epilogue_call": {"type": "array", "items": _FORMAT_TEXT},
+                       "epilogue_returns": {"type": "boolean"}}),
+    # Plan 9 mnemonics that call (a function with one saves its return address)
+    "calls": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"}},
+    # Names Go's assembler reads as numbers (ppc64's condition register bits: CR0SO is 3)
+    "constants": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"},
+                  "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 255}},
+    # Other Plan 9 names of registers (ZERO, g, RSP): name -> the name the lowering writes
+    "aliases": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9]*$"},
+                "additionalProperties": _REG},
     # Symbols the static linker defines, and suffixes (@PLT) read as the plain symbol.
     "link_symbols": {"type": "array", "items": _IDENT},
     "link_suffixes": {"type": "array", "items": {"type": "string", "pattern": r"^@[A-Za-z]+$"}},

@@ -18,6 +18,7 @@ class Body:
     frame: tuple[int, int | None] | None = None  # Plan 9 TEXT $frame-argsize (None: not written)
     slots: list[tuple[str, int, int | None]] = field(default_factory=list)  # Go FP slots: name, offset, bytes
     pooled: list[int] = field(default_factory=list)  # constants loaded from a literal pool (ldr rN, =imm)
+    data: dict[int, int] = field(default_factory=dict)  # source index -> bytes of data there (Go's BYTE, WORD)
 
 
 LOCAL_LABEL = re.compile(r"\.L\w+:")  # the only labels Keystone is given

@@ -9,16 +9,16 @@ from .. import dialects
 from .. import tables as tables_mod
 from ..errors import StubgenError
 from ..tables import policies
-from . import gnu, isolate, plan9
+from . import gnu, isolate, plan9, standins
 from .assembler import backends, make, missing_note
 from .assembly import AssemblyError, NoAssembler
 from .body import ReadError
 from .caller import CallWatch, lay_out
 from .checks import HANDLER_POISON, INJECTED, Stage, Subject, evaluate, negated, placement
-from .conventions import CallFrame, call_frame, conventions, go_frame
+from .conventions import CallFrame, call_frame, conventions, decl_frame, go_frame, slots_decl
 from .disasm import compare, listing, mnemonics, zero_after_trap
 from .emulator import CODE, CODE_SIZE, HANDLER, LINKER, Machine, stub_symbols
-from .kernel import linux_abi, trap_sites
+from .kernel import linux_abi, never_fail, trap_sites
 from .reference import compare_code
 from .spec import Report, Spec
 
@@ -36,6 +36,7 @@ class Verifier:
         self._machines: dict = {}
         self._readers: dict = {}
         self._watches: dict = {}
+        self._standin_watches: dict = {}
         self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
         self._expands: dict = {}  # (dialect, arch) -> {pseudo-instruction: instructions it becomes}
         self._frames: dict = {}  # (arch, argument shapes, result bytes) -> CallFrame
@@ -93,9 +94,17 @@ class Verifier:
             self._watches[arch.name] = CallWatch(machine, conventions(arch.name, self.kernel_abi).c, [HANDLER])
         return self._watches[arch.name]
 
+    def standin_watch(self, machine, arch):
+        """The StandInWatch on machine's stand-in slots (one per engine)."""
+        if arch.name not in self._standin_watches:
+            ra = conventions(arch.name, self.kernel_abi).go_abi0.return_address
+            self._standin_watches[arch.name] = standins.StandInWatch(machine, HANDLER, ra)
+        return self._standin_watches[arch.name]
+
     def subject(self, spec: Spec, arch, dialect, body=None) -> tuple[Subject | str, list[str]]:
         """What spec's stub is held to (or why it cannot be checked), and notes. body:
-        a stub stubgen did not write, whose Go frame comes from its FP references."""
+        a stub stubgen did not write, whose Go frame comes from its declaration
+        (spec.go_decl) or else from its FP references."""
         policy = policies.POLICIES[spec.policy]
         sig = self.tables.signature(arch, spec.syscall)
         if sig is None:
@@ -104,29 +113,49 @@ class Verifier:
         kind = dialect.verify["convention"]
         # Bits the kernel reads of each argument: the signature's, as the kernel declares it.
         sizes = [(p.type.bytes(arch), p.role, p.type.kernel_bits(arch)) for p in sig.args]
-        found = go_frame(arch.word_bytes, sizes, body.slots) if body is not None and kind == "go_abi0" else None
-        if found is not None:
-            frame, notes = found
-            if not policy.returns and frame.result is not None:
-                frame = CallFrame(frame.args, None, frame.argsize)
+        internal = kind == "go_abi0" and spec.go_abi == "ABIInternal" and conv.go_internal is not None
+        decl = spec.go_decl
+        if decl is None and spec.go_args is not None and body is not None and kind == "go_abi0":
+            # Arguments told by --stub, no declaration at hand: the FP references name the
+            # parameters the arguments point at, and the results after them.
+            used = [a.value + 1 for a in spec.go_args if a.kind == "param"]
+            decl = slots_decl(arch.word_bytes, spec.symbol, body.slots, max(used, default=0))
+        if body is not None and kind == "go_abi0" and decl is not None:
+            made = decl_frame(conv, arch.word_bytes, decl, sizes, policy.returns, internal, spec.go_args)
+            if isinstance(made, str):
+                return f"{decl.where}: {made}", []
+            frame, notes = made
+            kind = "go_internal" if internal else kind
+        elif internal:
+            return "Go's register ABI needs the function's Go declaration (its package's .go files)", []
         else:
-            notes = []
-            # Many signatures share a shape: lay each shape's frame out once.
-            key = (arch.name, tuple(sizes), sig.result.bytes(arch) if policy.returns else None)
-            if key not in self._frames:
-                self._frames[key] = call_frame(conv, arch.word_bytes, sizes, key[2])
-            frame = self._frames[key]
+            found = go_frame(arch.word_bytes, sizes, body.slots) if body is not None and kind == "go_abi0" else None
+            if isinstance(found, str):
+                return found, []
+            if found is not None:
+                frame, notes = found
+                if not policy.returns:
+                    frame = CallFrame(frame.args, None, frame.argsize)
+            else:
+                notes = []
+                # Many signatures share a shape: lay each shape's frame out once.
+                key = (arch.name, tuple(sizes), sig.result.bytes(arch) if policy.returns else None)
+                if key not in self._frames:
+                    self._frames[key] = call_frame(conv, arch.word_bytes, sizes, key[2])
+                frame = self._frames[key]
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
-                       spec.errno_handler, own=body is None), notes
+                       spec.errno_handler, own=body is None, standins=standins.place(spec.standins)), notes
 
-    def symbols(self, arch, dialect, errno_handler: str) -> dict[str, int]:
-        """Every symbol a stub may name: the fake errno handler and vDSO, and what the
-        static linker defines (placed where no code is)."""
+    def symbols(self, arch, dialect, errno_handler: str, stand_ins=()) -> dict[str, int]:
+        """Every symbol a stub may name: the fake errno handler and vDSO, what the
+        static linker defines (placed where no code is), and the stand-ins for what
+        the stub calls or jumps to outside its input ((symbol, kind) pairs)."""
         self.reader(dialect, arch)
         linker = self._link_symbols[(dialect.name, arch.name)]
-        return {**dict.fromkeys(linker, LINKER), **stub_symbols(linux_abi(arch.name, self.kernel_abi), errno_handler)}
+        return {**dict.fromkeys(linker, LINKER), **stub_symbols(linux_abi(arch.name, self.kernel_abi), errno_handler),
+                **{s.name: s.address for s in standins.place(stand_ins)}}
 
     def prefetch(self, items) -> None:
         """Read every stub and hand the bodies to each assembler at once: LLVM then runs
@@ -139,7 +168,8 @@ class Verifier:
                 asms = [a for a in self.assemblers(arch, syntax) if a.batched]
                 if not asms:
                     continue
-                symbols = self.symbols(arch, dialects.dialect(spec.dialect, self.templates), spec.errno_handler)
+                symbols = self.symbols(arch, dialects.dialect(spec.dialect, self.templates), spec.errno_handler,
+                                       spec.standins)
                 body = reader.read(text, spec.symbol, symbols)
             except (StubgenError, ReadError):
                 continue
@@ -227,7 +257,7 @@ class Verifier:
             rep.problems.append(str(e))
             return rep
         expands = self._expands[(dialect.name, arch.name)]
-        symbols = self.symbols(arch, dialect, spec.errno_handler)
+        symbols = self.symbols(arch, dialect, spec.errno_handler, spec.standins)
         try:
             body = reader.read(text, spec.symbol, symbols)
             first, *others = self.assemblers(arch, syntax)
@@ -251,18 +281,22 @@ class Verifier:
             return rep
         subject, notes = self.subject(spec, arch, dialect, body if foreign else None)
         if isinstance(subject, str):
-            rep.problems.append(subject)
+            # A foreign Go function whose declaration the verifier cannot hold it to: unverified.
+            (rep.unverified if foreign else rep.problems).append(subject)
             return rep
         rep.warnings += notes
         if spec.number is not None and subject.number is not None and spec.number != subject.number:
             rep.problems.append(f"declared as {spec.syscall} number {spec.number}, the tables say "
                                 f"{subject.number}{_named(arch, spec.number)}")
         declared, needed = (body.frame[1] if body.frame else None), subject.frame.argsize
-        if declared is not None and (declared < needed if foreign else declared != needed):
-            rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}")
+        # Go's own declaration is exact; without it the FP references give a lower bound.
+        exact = not foreign or spec.go_decl is not None
+        if declared is not None and subject.kind != "go_internal" and (declared != needed if exact else declared < needed):
+            rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}"
+                                + (f" ({spec.go_decl.where})" if spec.go_decl is not None else ""))
         if arch.engines.capstone is not None:
             rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands)
-            if subject.kind == "go_abi0" and subject.conv.go_abi0.zero:
+            if subject.go and subject.conv.go_abi0.zero:
                 g = subject.conv.go_abi0
                 rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, g.zero, g.zero_read_first)
         else:
@@ -274,7 +308,7 @@ class Verifier:
             fail_pc = self._emulate(rep, code, subject, machine)
         else:
             rep.not_run.append(why)
-            rep.problems += _trap_count(arch, code, subject.abi)
+            rep.problems += _trap_count(arch, code, subject.abi, any(x.kind == "tail" for x in subject.standins))
         if reference is not None and not rep.problems:
             theirs = reference.patched(symbols, len(code))
             rep.problems += compare_code(arch, code, theirs, reference)
@@ -301,15 +335,30 @@ class Verifier:
         stage = Stage(setup, where, len(code))
         watch = self.watch(machine, s.arch)
         watch.result = -1 if s.policy.handler_result else HANDLER_POISON
+        slots = self.standin_watch(machine, s.arch)
+        slots.table = {x.address: x for x in s.standins}
         mem = machine.uc.mem_read
-        for inject in INJECTED + negated(s.abi):
-            watch.calls = []
+        results = INJECTED + negated(s.abi)
+        if not s.own and (s.syscall in never_fail() or s.frame.no_errors):
+            # The kernel cannot fail it (or Go calls it only for calls that cannot fail):
+            # another runtime's stub needs no error path.
+            lo, hi = s.abi.error_range
+            results = tuple(r for r in results if not lo <= r <= hi)
+        for inject in results:
+            watch.calls, slots.arrivals = [], []
             run = machine.run_prepared(prepared, inject)
             rep.runs += 1
-            problems, warnings = evaluate(run, watch.calls, s, stage, inject, mem)
+            problems, warnings = evaluate(run, watch.calls, s, stage, inject, mem, slots.arrivals)
             for w in warnings:
                 if w not in rep.warnings:
                     rep.warnings.append(w)
+            if problems and type(inject) is not int and not s.own:
+                # An errno the kernel returns already negated, error flag set: a quirk of
+                # some MIPS kernel paths (musl 5db475f0), not the documented ABI. Another
+                # runtime's stub that does not guard against it gets a warning.
+                rep.warnings.append(f"kernel quirk: with an already negated errno ({int(inject)}) and the "
+                                    f"error flag set, {problems[0]}")
+                continue
             if problems:
                 how = " (already negated, error flag set)" if type(inject) is not int else ""
                 rep.problems += [f"{label}kernel result {int(inject)}{how}: {p}" for p in problems]
@@ -326,14 +375,15 @@ def _named(arch, number: int) -> str:
     return f" ({number} is {names[0]})" if names else ""
 
 
-def _trap_count(arch, code: bytes, abi) -> list[str]:
+def _trap_count(arch, code: bytes, abi, tail: bool = False) -> list[str]:
     """Where the stub cannot run: its bytes must still hold exactly one of the kernel's
-    trap instructions (the verifier's own opcodes), as a run would have to show."""
+    trap instructions (the verifier's own opcodes), as a run would have to show; or
+    none, where it hands its frame to another function by a tail jump (tail)."""
     if not abi.opcodes or abi.vdso:
         return []
     sites = trap_sites(abi.opcodes, code, arch.endian)
     name = abi.trap.get("name", "syscall trap")
-    if len(sites) == 1:
+    if len(sites) == 1 or (tail and not sites):
         return []
     if not sites:
         return [f"no {name} in the bytes (read from them: the stub is not emulated)"]

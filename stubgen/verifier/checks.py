@@ -9,7 +9,8 @@ from ..tables.model import Arch
 from ..tables.policies import Policy
 from .body import mask
 from .caller import Setup, bad_accesses
-from .conventions import CallFrame, Conventions
+from . import standins
+from .conventions import CallFrame, Conventions, go_hooks
 from .emulator import STEP_LIMIT
 from .kernel import LinuxABI
 
@@ -33,17 +34,22 @@ class Subject:
     arch: Arch  # register names, word size, endianness
     abi: LinuxABI
     conv: Conventions
-    kind: str  # "go_abi0" or "c_abi": which of conv the caller uses
+    kind: str  # "go_abi0", "go_internal" (Go's register ABI) or "c_abi": which of conv the caller uses
     frame: CallFrame
     policy: Policy
     syscall: str
     number: int | None  # the table's number (None: a generic stub's comes from its caller)
     handler: str  # the errno handler's symbol
     own: bool = True  # text stubgen wrote, held to stubgen's own promises as well as Linux's
+    standins: tuple = ()  # standins.StandIn: what the stub calls or jumps to outside its input
 
     @property
     def word_mask(self) -> int:
         return mask(8 * self.arch.word_bytes)
+
+    @property
+    def go(self) -> bool:
+        return self.kind in ("go_abi0", "go_internal")
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,24 @@ def placement(s: Subject, setup: Setup):
         return str(e)
 
 
-def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory) -> tuple[list[str], list[str]]:
+def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
+             arrivals=()) -> tuple[list[str], list[str]]:
     """(problems, warnings) of one run. calls: the CallWatch's calls of this run;
-    read_memory(address, size): the emulator's memory after it."""
+    read_memory(address, size): the emulator's memory after it; arrivals: the run's
+    arrivals at stand-ins."""
     p: list[str] = []
     abi, arch, policy, setup = s.abi, s.arch, s.policy, st.setup
     is_error = abi.error_range[0] <= inject <= abi.error_range[1]
+    if run.tail is not None:
+        # A tail jump: the function it reached does the rest, with the frame as it was.
+        tail = next(a for a in reversed(arrivals) if a.kind == "tail")
+        p += standins.tail_problems(run, tail, setup.sp)
+        bad, warnings = bad_accesses(run, setup, st.code_len, False)
+        return p + bad, warnings
+    hooks = {n: w for n, w in go_hooks().items() if any(x.name == n for x in s.standins)}
+    if hooks:
+        p += standins.order_problems(arrivals, hooks, len(run.traps),
+                                     s.conv.go_abi0.call_align or arch.word_bytes)
     # After a call that never returns nothing runs on Linux, so another runtime's stub may
     # do anything there; stubgen's own promise to crash should the kernel come back
     # rules out a second trap too.
@@ -107,9 +125,13 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory) -> tup
         if sp != setup.sp_after:
             p.append(f"stack pointer {sp:#x} after return, expected {setup.sp_after:#x} "
                      f"({sp - setup.sp_after:+d} bytes unbalanced)")
-        if s.kind == "go_abi0":
+        if s.go:
             p += [f"{r} = {run.regs[r]:#x} after return; Go takes it as zero at every instruction"
                   for r in s.conv.go_abi0.zero if run.regs[r] != 0]
+        if s.kind == "go_internal" and s.conv.go_internal:
+            p += [f"{r} = {run.regs[r]:#x} after return, expected {setup.poisoned[r]:#x}: Go's register ABI "
+                  "keeps the current goroutine there" for r in s.conv.go_internal.fixed
+                  if run.regs[r] != setup.poisoned[r]]
         if s.kind == "c_abi":
             for r in s.conv.c.callee_saved:
                 if run.regs[r] != setup.poisoned[r]:
@@ -163,12 +185,14 @@ def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory)
             p.append(f"errno handler called with {got_calls}, expected {want_calls}")
         expected = -1 if is_error else inject
     else:
-        expected = inject
+        expected = policy.error_value if is_error and policy.error_value is not None else inject
         if calls:
             p.append("called the errno handler")
     if not policy.returns:
         return p
-    if s.kind == "go_abi0":
+    if setup.results:
+        return p + _go_results(run, s, setup, inject, is_error, expected, read_memory)
+    if s.go:
         if setup.result_slot is None:
             return p
         addr, size = setup.result_slot
@@ -180,4 +204,38 @@ def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory)
         got = run.regs[r]
         if got != expected & s.word_mask:
             p.append(f"result register {r} = {got:#x}, expected {expected & s.word_mask:#x}")
+    return p
+
+
+def _go_results(run, s: Subject, setup: Setup, inject, is_error, policy_value, read_memory) -> list[str]:
+    """A foreign Go function's results (frame or registers) against what each must hold
+    (conventions.ResultSlot)."""
+    p = []
+    trap = run.traps[0] if run.traps else None
+    for slot, addr in setup.results:
+        role = slot.error if is_error else slot.success
+        if role is None:
+            continue
+        if role == "policy":
+            want = policy_value
+        elif role == "result":
+            want = inject
+        elif role == "errno":
+            want = -inject
+        elif role == "result2":
+            if trap is None or trap.result2 is None:
+                continue
+            want = trap.result2
+        else:
+            want = int(role)
+        size = slot.size
+        if addr is not None:
+            got = int.from_bytes(read_memory(addr, size), s.arch.endian)
+            where = f"result {slot.name} at {addr:#x}"
+        else:
+            got = run.regs[slot.reg] & mask(8 * size)
+            where = f"result {slot.name} in {slot.reg}"
+        if got != want & mask(8 * size):
+            what = {"result2": f" (what {s.abi.result2} held after the trap)", "errno": " (the positive errno)"}
+            p.append(f"{where} holds {got:#x}, expected {want & mask(8 * size):#x}{what.get(str(role), '')}")
     return p

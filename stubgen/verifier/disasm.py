@@ -48,6 +48,17 @@ def listing(arch, code: bytes, address: int, mark: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def _forms(value: int, wmask: int) -> set[int]:
+    """The ways a decoder may print a number the source wrote: as a word, and a negative
+    one that fits 32 bits also as the 32-bit operand it is sign-extended from (x86-64's
+    `cmpl $-4095, %eax` decodes as `cmp eax, 0xfffff001`)."""
+    signed = value if value < 0 or value <= wmask >> 1 else value - wmask - 1
+    forms = {value & wmask}
+    if -(1 << 31) <= signed < 0:
+        forms.add(signed & 0xFFFFFFFF)
+    return forms
+
+
 def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expands=None) -> list[str]:
     """Problems where the decoded code does not hold what the source says. expands:
     {mnemonic: n} for pseudo-instructions that assemble to n instructions (RISC-V call);
@@ -60,18 +71,25 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
     # One more than the source asks for: an assembler that adds instructions of its own
     # (Keystone's MIPS delay-slot nops in reorder mode) changes what runs, so more is
     # as wrong as fewer; only a literal pool (a body with pooled constants) may follow the last one.
-    insns = list(_cs(arch, False).disasm_lite(code, address, want_n + (0 if body.pooled else 1)))
+    if body.data:
+        insns = _around_data(arch, body, counts, code, address)
+        want_n = sum(n for i, n in enumerate(counts) if i not in body.data)
+    else:
+        insns = list(_cs(arch, False).disasm_lite(code, address, want_n + (0 if body.pooled else 1)))
     if len(insns) != want_n:
         got = sum(size for _, size, _, _ in insns)
         return [f"Capstone decodes {len(insns)} instructions ({got} of {len(code)} bytes) where the source has "
                 f"{want_n}" + (": the decoder's mode cannot read these bytes" if got < len(code) and
                                len(insns) < want_n else "")]
     firsts, i = [], 0
-    for n in counts:
+    for k, n in enumerate(counts):
+        if k in body.data:
+            continue
         firsts.append(insns[i])
         i += n
     wmask = (1 << (8 * arch.word_bytes)) - 1
-    for src, want, (at, _, mnemonic, op_str) in zip(body.source, body.numbers, firsts):
+    sources = [(src, want) for k, (src, want) in enumerate(zip(body.source, body.numbers)) if k not in body.data]
+    for (src, want), (at, _, mnemonic, op_str) in zip(sources, firsts):
         # forbidden: a mnemonic, or a mnemonic with its operands as Capstone prints them ("int 0x80")
         if mnemonic in forbidden or f"{mnemonic} {op_str}" in forbidden:
             problems.append(f"{mnemonic} {op_str}".strip() + f" at {at:#x}: not a syscall trap on this architecture "
@@ -79,7 +97,8 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
         if mnemonic in aliases:
             continue
         got = {int(m.group(0), 0) & wmask for m in _NUM.finditer(op_str)}
-        missing = {w & wmask for w in want if w} - got  # a zero offset is often not printed
+        # a zero offset is often not printed
+        missing = {w & wmask for w in want if w and not _forms(w, wmask) & got}
         if missing:
             problems.append(f"{src!r} encoded as '{mnemonic} {op_str}': "
                             f"{', '.join(hex(m) for m in sorted(missing))} missing")
@@ -89,6 +108,23 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
         if not any(code[i:i + step] == word for i in range(0, len(code) - step + 1, step)):
             problems.append(f"{v:#x} (ldr =) is not in the literal pool")
     return problems
+
+
+def _around_data(arch, body, counts, code: bytes, address: int) -> list:
+    """The instructions of a body that holds data (Go's BYTE and WORD), decoded one source
+    line at a time with the data's bytes stepped over: a decoder reads data as whatever
+    instructions its bytes happen to be."""
+    cs, out, off = _cs(arch, False), [], 0
+    for k, n in enumerate(counts):
+        if k in body.data:
+            off += body.data[k]
+            continue
+        got = list(cs.disasm_lite(code[off:], address + off, n))
+        out += got
+        if len(got) < n:
+            break
+        off += sum(size for _, size, _, _ in got)
+    return out
 
 
 def zero_after_trap(arch, code: bytes, address: int, opcodes, zero: dict, read_first=()) -> list[str]:

@@ -20,6 +20,10 @@ SENTINEL = SPECIAL  # the return address: reaching it ends the run
 HANDLER = SPECIAL + 0x100  # the errno handler
 VDSO = SPECIAL + 0x200  # a fake __kernel_vsyscall
 VDSO_CELL = SPECIAL + 0x400  # a pointer to it, like runtime·_vdso
+# Stand-ins for functions a stub calls that are not in its input (standins.py): a page
+# of their own, near the code so that every architecture's direct call reaches it
+# (RISC-V's jal: +-1 MiB).
+STANDINS, STANDINS_SIZE = CODE + CODE_SIZE + 0x10000, 0x1000
 # Where symbols the static linker defines (_GLOBAL_OFFSET_TABLE_) point: unmapped, so a
 # stub may compute with such an address (PIC code adds it to the PC) but never read through it.
 LINKER = 0x500000
@@ -55,6 +59,7 @@ class Trap:
     pc: int
     number: int
     args: tuple[int, ...]
+    result2: int | None = None  # the second result register, which the kernel leaves as it is
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Run:
     writes: list[tuple[int, int, int, int]] = field(default_factory=list)  # (address, size, value, pc)
     regs: dict = field(default_factory=dict)
     steps_exhausted: bool = False
+    tail: str | None = None  # the stand-in a tail jump reached, which ended the run there
 
 
 class _Registers:
@@ -170,6 +176,7 @@ class Machine:
         uc.mem_map(CODE, CODE_SIZE)
         uc.mem_map(STACK, STACK_SIZE)
         uc.mem_map(SPECIAL, 0x1000)
+        uc.mem_map(STANDINS, STANDINS_SIZE)
         ret = assembler.assemble([abi.ret], HANDLER).code
         uc.mem_write(HANDLER, ret)
         uc.mem_write(SENTINEL, ret)
@@ -190,10 +197,12 @@ class Machine:
         self._names = names
         self._all = _Registers(uc, [self.pc_id] + [self.reg_ids[r] for r in names], self.mask)
         self._read_pc = _Registers(uc, [self.pc_id], self.mask).first()
-        # At the trap: the PC, the number, the argument registers and, where the kernel
-        # copies arguments from the caller's stack, the stack pointer, in one call.
+        # At the trap: the PC, the number, the argument registers, the second result
+        # register and, where the kernel copies arguments from the caller's stack, the
+        # stack pointer, in one call.
+        self._result2 = [self.reg_ids[abi.result2]] if abi.result2 else []
         self._at_trap = _Registers(uc, [self.pc_id, self.reg_ids[abi.number]] + [self.reg_ids[r] for r in abi.args]
-                                   + ([self.reg_ids[self.sp]] if abi.stack_args else []), self.mask)
+                                   + self._result2 + ([self.reg_ids[self.sp]] if abi.stack_args else []), self.mask)
         self._nargs = len(abi.args)
         self._number_field = abi.trap.get("number_field")
         self._stack_offset = abi.stack_args["offset"] if abi.stack_args else 0
@@ -241,6 +250,7 @@ class Machine:
 
     def _syscall(self, pc: int, seen: list[int], site=None):
         args = tuple(seen[2:2 + self._nargs])
+        result2 = seen[2 + self._nargs] if self._result2 else None
         number = seen[1]
         field = self._number_field
         if field and site:
@@ -252,7 +262,7 @@ class Machine:
             at = seen[-1] + self._stack_offset
             args += self._stack_slots.unpack(self.uc.mem_read(at, self._stack_slots.size))
         assert self.run is not None
-        self.run.traps.append(Trap(pc, number, args))
+        self.run.traps.append(Trap(pc, number, args, result2))
         self._trap_out.write(self._kernel_result() + [_clobbered(what, pc) for _, what in self._clobbers])
 
     def _kernel_result(self) -> list[int]:
@@ -361,7 +371,7 @@ class Machine:
         seen = self._all.read()
         run.pc = seen[0]
         run.returned = run.pc == SENTINEL and not run.fault and not run.crash
-        if not run.returned and not run.fault and not run.crash:
+        if not run.returned and not run.fault and not run.crash and run.tail is None:
             run.steps_exhausted = True
         run.regs = dict(zip(self._names, seen[1:]))
         return run

@@ -58,6 +58,7 @@ class LinuxABI:
     error_flag_bits: int = 0  # where the flag is some bits of error_flag (ppc64 CR0.SO): those, else all
     errno: dict | None = None  # this architecture's errno numbers, by name
     negated_errors: tuple[str, ...] = ()  # errnos some paths return already negated, flag set
+    result2: str = ""  # the second result register (Go's r2): what the kernel leaves there
 
     @property
     def slots(self) -> int:
@@ -141,8 +142,14 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
                     pair_align=d.get("pair_align", 1), stack_args=d.get("stack_args"),
                     error_flag=d.get("error_flag", ""),
                     error_flag_bits=d.get("error_flag_bits", 0), errno=d.get("errno"),
-                    negated_errors=tuple(d.get("negated_errors", ())),
+                    negated_errors=tuple(d.get("negated_errors", ())), result2=d.get("result2", ""),
                     opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
+
+
+@cache
+def never_fail() -> frozenset[str]:
+    """Syscalls whose kernel entry cannot return an error (never_fail.yaml)."""
+    return frozenset(yaml.safe_load((Path(__file__).parent / "never_fail.yaml").read_text(encoding="utf-8")))
 
 
 def known_arches() -> list[str]:

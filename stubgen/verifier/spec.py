@@ -22,6 +22,17 @@ class Spec:
     # from a user's --templates) is checked in a child process under limits
     # (isolate.py): the engines hang or crash on some text.
     rendered: bool = True
+    # A Go function stubgen did not write: its declaration (godecl.GoDecl, read from its
+    # package; None: the frame comes from its FP references and the tables' signature)
+    # and its ABI (TEXT name<ABIInternal>: "ABIInternal").
+    go_decl: object = None
+    go_abi: str = ""
+    # Where each argument the kernel reads comes from, where --stub says (choice.ArgSource:
+    # a parameter, a constant, the address of a frame slot); None: the parameters in order.
+    go_args: tuple | None = None
+    # Functions the stub calls or jumps to that are not in its input: (symbol, "call" or
+    # "tail") pairs, each given a stand-in (standins.py).
+    standins: tuple = ()
 
 
 @dataclass

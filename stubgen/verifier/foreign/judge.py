@@ -11,9 +11,11 @@ from ... import dialects
 from ...errors import StubgenError
 from ...tables import policies
 from ..checker import Verifier
+from ..conventions import go_hooks
 from ..spec import Spec
 from .choice import Choice, parse_choice
 from .source import Source, read_source
+from ..godecl import GoDecl, GoValue
 from .translate import Function
 
 VERDICTS = ("pass", "fail", "unverified", "skipped")
@@ -41,14 +43,18 @@ class Verdict:
 # ---------------------------------------------------------------- what cannot be modelled
 
 _SYMBOL = r"\s+(?!\*)(?:[\w./]*·)?([A-Za-z_$][\w$.@]*)(?:<>)?(?:\(SB\))?\s*$"
+# A Plan 9 target as the code spells it (package·name): the reader looks it up so.
+_GO_SYMBOL = r"\s+(?!\*)([\w./]*·?[A-Za-z_][\w]*)(?:<>)?(?:<\w+>)?\(SB\)\s*$"
 
 
-def external_targets(fn: Function, rules: dict, registers: set[str]) -> list[str]:
+def external_targets(fn: Function, rules: dict, registers: set[str], key: str = "calls",
+                     go: bool = False) -> list[str]:
     """Functions fn calls or jumps to outside itself, by the reading rules' `foreign:
-    calls` mnemonics (a register or a local label is no function)."""
-    if not rules.get("calls"):
+    calls` mnemonics (key "tail": only those it jumps to, by `foreign: tail`); a
+    register or a local label is no function. go: Plan 9, sym(SB) as spelled (package·name)."""
+    if not rules.get(key):
         return []
-    pat = re.compile(r"^(?:" + rules["calls"] + ")" + _SYMBOL)
+    pat = re.compile(r"^(?:" + rules[key] + ")" + (_GO_SYMBOL if go else _SYMBOL))
     out = []
     for s in fn.lines:
         if (m := pat.match(s)) and m.group(1) not in registers and not m.group(1).startswith(".L"):
@@ -57,35 +63,58 @@ def external_targets(fn: Function, rules: dict, registers: set[str]) -> list[str
     return out
 
 
-def unmodelled(fn: Function, rules: dict, policy, targets: list[str]) -> list[str]:
+def stand_ins(fn: Function, rules: dict, registers: set[str], targets: list[str]) -> tuple[list, list[str]]:
+    """([(symbol, kind)], helpers) for a Go function's targets outside itself: the Go
+    runtime's hooks it calls (conventions.yaml go_hooks) and the functions it jumps to
+    (a tail jump hands them its frame) get stand-ins; any other call is a helper the
+    verifier cannot run."""
+    tails = set(external_targets(fn, rules, registers, "tail", go=True))
+    hooks = go_hooks()
+    placed, helpers = [], []
+    for t in targets:
+        if t in tails:
+            placed.append((t, "tail"))
+        elif t in hooks:
+            placed.append((t, "call"))
+        else:
+            helpers.append(t)
+    return placed, helpers
+
+
+def unmodelled(fn: Function, rules: dict, policy, helpers: list[str]) -> list[str]:
     """Why the verifier cannot model fn's convention (empty: it can)."""
     why = []
-    if fn.abi and fn.abi != "ABI0":
-        why.append(f"uses Go's <{fn.abi}> (register-based) convention; the verifier models ABI0 frames only")
-    helpers = targets[1:] if policy.calls_handler else targets
     if helpers:
-        why.append(f"calls a helper function ({', '.join(helpers)}) that the verifier cannot run")
+        why.append(f"calls a helper function ({', '.join(helpers)}) that is not in the input: the verifier "
+                   "cannot run it")
     tls = rules.get("tls")
     if tls and any(re.search(tls, s) for s in fn.lines):
         why.append("reads thread-local storage (errno or g kept in TLS): not modelled")
+    vdso = rules.get("vdso")
+    if vdso and any(re.search(vdso, s) for s in fn.lines):
+        why.append("calls into the vDSO (its address kept by the Go runtime): the kernel's code there is not "
+                   "in the input")
     return why
 
 
-def go_results(fn: Function, nargs: int) -> list[str] | None:
-    """The names of the Go function's result slots past nargs arguments, from the FP
-    references of its body; None when the body names fewer slots than arguments."""
-    slots: dict[int, str] = {}
-    for s in fn.lines:
-        for m in re.finditer(r"(\w+)\+(-?(?:0x[0-9a-fA-F]+|\d+))\(FP\)", s):
-            name = re.sub(r"_(lo|hi)$", "", m.group(1))
-            slots.setdefault(int(m.group(2), 0), name)
-    names = []
-    for _, n in sorted(slots.items()):
-        if n not in names:
-            names.append(n)
-    if len(names) < nargs:
-        return None
-    return names[nargs:]
+def signature_decl(name: str, sig, arch, returns: bool) -> GoDecl:
+    """A Go declaration made from the tables' signature, where Go's own is not at hand
+    (Go not installed, or no declaration in the package): each argument a value of the
+    kernel's width, one result of the signature's."""
+    params, off = [], 0
+    for p in sig.args:
+        size = p.type.bytes(arch)
+        off += -off % min(size, arch.word_bytes)
+        params.append(GoValue(p.name, p.type.go, "pointer" if p.type.name == "pointer" else
+                              "signed" if p.type.signed else "unsigned", off, size))
+        off += size
+    results = []
+    if returns:
+        off += -off % arch.word_bytes
+        size = sig.result.bytes(arch)
+        results.append(GoValue("ret", sig.result.go, "signed", off, size))
+        off += size
+    return GoDecl(name, "the tables' signature", tuple(params), tuple(results), off)
 
 
 # ---------------------------------------------------------------- verdicts
@@ -99,34 +128,56 @@ def _syscall_of(name: str, arch, tables) -> str | None:
     return None
 
 
-def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> Verdict:
+def default_policy(sig) -> str:
+    """The error policy of a function no --stub names: noreturn for a call the tables
+    mark so (exit, exit_group), raw otherwise."""
+    return "noreturn" if sig is not None and sig.special == "noreturn" else policies.DEFAULT
+
+
+def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None, decl: GoDecl | None = None) -> Verdict:
+    """fn's verdict. decl: its Go declaration, read from its package (Plan 9 only)."""
     syscall = choice.syscall if choice else _syscall_of(fn.name, arch, verifier.tables)
     v = Verdict(str(src.path), fn.name, syscall, arch.name, src.dialect, None, "skipped")
     if syscall is None:
         v.reasons.append(f"not a syscall in the tables (--stub {fn.name}=SYSCALL checks it)")
         return v
-    v.policy = choice.policy if choice else policies.DEFAULT
-    policy = policies.POLICIES[v.policy]
     sig = verifier.tables.signature(arch, syscall)
+    v.policy = choice.policy if choice and choice.policy else default_policy(sig)
+    policy = policies.POLICIES[v.policy]
     if sig is None:
         v.verdict = "unverified"
         v.reasons.append(f"the tables have no signature for {syscall}")
         return v
+    if sig.special == "returns_twice":
+        v.verdict = "unverified"
+        v.reasons.append(f"{syscall} returns twice, the second time in the child (on a new or shared stack): one "
+                         "emulated call cannot follow the child")
+        return v
     rules = dialects.dialect(src.dialect, verifier.templates).reading_rules(arch.name).get("foreign", {})
-    targets = external_targets(fn, rules, set(arch.registers) | set(arch.registers.values()))
-    why = unmodelled(fn, rules, policy, targets)
+    registers = set(arch.registers) | set(arch.registers.values())
+    targets = external_targets(fn, rules, registers, go=src.dialect == "plan9")
+    placed: list = []
     if src.dialect == "plan9":
-        results = go_results(fn, len(sig.args))
-        if results and len(results) > 1:
-            why.append(f"the Go function returns {len(results)} results ({', '.join(results)}); "
-                       "the verifier models one")
+        placed, helpers = stand_ins(fn, rules, registers, targets)
+    else:
+        helpers = targets[1:] if policy.calls_handler else targets
+    why = unmodelled(fn, rules, policy, helpers)
     if why:
         v.verdict = "unverified"
         v.reasons += why
         return v
+    go_abi = fn.abi if src.dialect == "plan9" and fn.abi and fn.abi != "ABI0" else ""
+    if src.dialect == "plan9" and decl is None and go_abi:
+        # Go's register ABI places arguments by their types: without Go's declaration,
+        # the tables' signature stands in for it.
+        decl = signature_decl(fn.name, sig, arch, policy.returns)
+        v.reasons.append(f"note: no Go declaration of {fn.name}; its arguments are laid out from the tables' "
+                         f"signature of {syscall}")
     number = None if sig.generic else arch.numbers.get(syscall)
     handler = targets[0] if policy.calls_handler and targets else "stubgen_errno"
-    spec = Spec(arch.name, src.dialect, fn.name, syscall, number, v.policy, "", handler, rendered=False)
+    spec = Spec(arch.name, src.dialect, fn.name, syscall, number, v.policy, "", handler, rendered=False,
+                go_decl=decl if src.dialect == "plan9" else None, go_abi=go_abi,
+                go_args=choice.args if choice and src.dialect == "plan9" else None, standins=tuple(placed))
     rep = verifier.check(src.text, spec, foreign=True)
     v.runs = rep.runs
     if rep.unverified:
@@ -144,13 +195,19 @@ def judge(verifier, src: Source, fn: Function, arch, choice: Choice | None) -> V
         v.reasons += rep.not_run
     else:
         v.verdict = "pass"
+        v.reasons += [f"note: {n} is not in the input: a stand-in checked that " + (
+            "the frame reaches it as the stub was given it (a tail jump)" if k == "tail" else
+            f"it is called {go_hooks()[n]} the syscall") for n, k in placed]
     v.reasons += [f"warning: {w}" for w in rep.warnings]
     return v
 
 
 def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), includes=(), defines=(),
-                tables: str | None = None, templates: str | None = None) -> tuple[list[Verdict], list[Source]]:
-    """A verdict for every function of files stubgen did not write, and the files as read."""
+                tables: str | None = None, templates: str | None = None,
+                decls=None) -> tuple[list[Verdict], list[Source]]:
+    """A verdict for every function of files stubgen did not write, and the files as read.
+    decls: {file as given: {function: GoDecl}}, Go's declarations of a Plan 9 file's
+    functions (read from its package by the caller; absent: none at hand)."""
     verifier = Verifier(tables, templates)
     arch = verifier.tables.arch(arch_name)
     if dialect is not None and dialect not in ("plan9", "gnu"):
@@ -161,6 +218,9 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         if not verifier.tables.available(arch, c.syscall):
             raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no number and signature on {arch.name} "
                                "in the tables (stubgen list shows them)")
+        nargs = len(verifier.tables.signature(arch, c.syscall).args)
+        if c.args is not None and len(c.args) != nargs:
+            raise StubgenError(f"--stub {text!r}: {len(c.args)} arguments where {c.syscall} takes {nargs}")
         choices[c.symbol] = c
     sources = []
     for f in files:
@@ -173,5 +233,7 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         known = sorted({n for s in sources for n in s.functions})
         raise StubgenError(f"--stub {missing[0]}: no function {missing[0]} in {', '.join(map(str, files))}; "
                            f"functions: {', '.join(known) or '(none)'}")
-    verdicts = [judge(verifier, s, fn, arch, choices.get(fn.name)) for s in sources for fn in s.functions.values()]
+    decls = decls or {}
+    verdicts = [judge(verifier, s, fn, arch, choices.get(fn.name), decls.get(str(f), {}).get(fn.name))
+                for f, s in zip(files, sources) for fn in s.functions.values()]
     return verdicts, sources
