@@ -284,6 +284,13 @@ LOWER = _obj([], {
     # Other Plan 9 names of registers (ZERO, g, RSP): name -> the name the lowering writes
     "aliases": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9]*$"},
                 "additionalProperties": _REG},
+    # GNU: a register token of the source (MIPS $2) that is not a number; a regex whose group 1,
+    # in Capstone's text, is a register's number the source may have written bare (ppc r3).
+    "register_token": {"type": "string", "minLength": 1, "maxLength": 200},
+    "decoded_registers": {"type": "string", "minLength": 1, "maxLength": 200},
+    # GNU: a register written by number (MIPS $10, group 1): rewritten as its name, the
+    # canonical name of the register the tables call R<number> in Plan 9.
+    "numbered_register": {"type": "string", "minLength": 1, "maxLength": 200},
     # Symbols the static linker defines, and suffixes (@PLT) read as the plain symbol.
     "link_symbols": {"type": "array", "items": _IDENT},
     "link_suffixes": {"type": "array", "items": {"type": "string", "pattern": r"^@[A-Za-z]+$"}},

@@ -39,6 +39,7 @@ class Verifier:
         self._standin_watches: dict = {}
         self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
         self._expands: dict = {}  # (dialect, arch) -> {pseudo-instruction: instructions it becomes}
+        self._decoded_registers: dict = {}  # (dialect, arch) -> pattern of register numbers in Capstone's text
         self._frames: dict = {}  # (arch, argument shapes, result bytes) -> CallFrame
         self._setups: dict = {}  # (arch, convention kind, CallFrame) -> (caller's Setup, kernel's placement)
 
@@ -84,6 +85,7 @@ class Verifier:
             rules = dialect.reading_rules(arch.name)
             cls = getattr({"plan9": plan9, "gnu": gnu}[kind], READERS[kind])
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
+            self._decoded_registers[key] = rules.get("decoded_registers")
             self._link_symbols[key] = tuple(rules.get("link_symbols", ()))
             self._expands[key] = dict(rules.get("expands", {}))
         return self._readers[key]
@@ -295,7 +297,8 @@ class Verifier:
             rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}"
                                 + (f" ({spec.go_decl.where})" if spec.go_decl is not None else ""))
         if arch.engines.capstone is not None:
-            rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands)
+            rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands,
+                                    self._decoded_registers[(dialect.name, arch.name)])
             if subject.go and subject.conv.go_abi0.zero:
                 g = subject.conv.go_abi0
                 rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, g.zero, g.zero_read_first)

@@ -48,6 +48,11 @@ def listing(arch, code: bytes, address: int, mark: int | None = None) -> str:
     return "\n".join(lines)
 
 
+@lru_cache(maxsize=16)
+def _regnums(pattern: str):
+    return re.compile(pattern)
+
+
 def _forms(value: int, wmask: int) -> set[int]:
     """The ways a decoder may print a number the source wrote: as a word, and a negative
     one that fits 32 bits also as the 32-bit operand it is sign-extended from (x86-64's
@@ -59,11 +64,15 @@ def _forms(value: int, wmask: int) -> set[int]:
     return forms
 
 
-def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expands=None) -> list[str]:
+def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expands=None,
+            decoded_registers: str | None = None) -> list[str]:
     """Problems where the decoded code does not hold what the source says. expands:
     {mnemonic: n} for pseudo-instructions that assemble to n instructions (RISC-V call);
-    only the first of those is held against the source's numbers."""
+    only the first of those is held against the source's numbers. decoded_registers: a
+    pattern whose group 1 in Capstone's text is a register's number, which the source
+    may have written as a bare number (ppc64 mr 3, 4)."""
     problems = []
+    regnums = _regnums(decoded_registers) if decoded_registers else None
     expands = expands or {}
     counts = [expands.get(src.split(None, 1)[0], 1) for src in body.source]
     want_n = sum(counts)
@@ -97,6 +106,8 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
         if mnemonic in aliases:
             continue
         got = {int(m.group(0), 0) & wmask for m in _NUM.finditer(op_str)}
+        if regnums is not None:
+            got |= {int(m.group(1)) for m in regnums.finditer(op_str)}
         # a zero offset is often not printed
         missing = {w & wmask for w in want if w and not _forms(w, wmask) & got}
         if missing:

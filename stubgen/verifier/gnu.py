@@ -37,6 +37,8 @@ class GnuReader:
         # Relocation suffixes (call f@PLT) that Keystone mis-encodes: a call through the
         # PLT reaches f itself at run time, so the verifier reads it as a direct call.
         self.link_suffixes = tuple(rules.get("link_suffixes", ()))
+        # A register the source writes like a number (MIPS $2): not a number to find encoded.
+        self.register = re.compile(rules["register_token"]) if rules.get("register_token") else None
         self._text: str | None = None
         self._lines: list[str] = []
         self._labels: dict[str, int] = {}
@@ -83,7 +85,7 @@ class GnuReader:
             body.lines.append(s)
             body.source.append(s)
             nums = set()
-            for m in _NUM.finditer(s):
+            for m in _NUM.finditer(self.register.sub(" ", s) if self.register else s):
                 if s[:m.start()].endswith("="):
                     # ldr rN, =imm: the constant lives in a literal pool, not in the instruction.
                     body.pooled.append(_number(m.group(0)))

@@ -2,6 +2,7 @@
 functions."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,10 @@ def read_source(path: Path, arch, dialect: str | None, includes, defines, templa
         if path.suffix == ".S":
             raw = cpp(path, arch, includes, defines)
         rules = dialects.dialect("gnu", templates).reading_rules(arch.name)
-        text = gnu_translate(raw, rules.get("line_comment"))
+        names = {plan9: c for c, plan9 in arch.registers.items()}
+        numbered = rules.get("numbered_register")
+        if numbered:  # $10 is t2 (Keystone would take the 10 for a number, perhaps in hex)
+            raw = re.sub(numbered, lambda m: "$" + names.get(f"R{m.group(1)}", m.group(1)), raw)
+        text = gnu_translate(raw, rules.get("line_comment"), rules.get("register_token"))
         funcs = gnu_functions(text)
     return Source(path, dialect, text, funcs, notes)

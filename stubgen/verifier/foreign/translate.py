@@ -118,19 +118,28 @@ def _numeric_labels(lines: list[str]) -> list[str]:
     return out
 
 
-def _hex_numbers(s: str) -> str:
+def _hex_numbers(s: str, register=None) -> str:
     """Decimal literals in an instruction as hex (Keystone reads decimal as hex once
-    any option is set); a leading 0 is octal, as GNU as reads it."""
+    any option is set); a leading 0 is octal, as GNU as reads it. register: a pattern of
+    register tokens (MIPS $10), which are left as they are."""
     def one(m):
         d = m.group(1)
         v = int(d, 8) if len(d) > 1 and d[0] == "0" and d.isdigit() and "8" not in d and "9" not in d else int(d)
         return d if len(d) == 1 else f"{v:#x}"
-    return _DECIMAL.sub(one, s)
+    if register is None:
+        return _DECIMAL.sub(one, s)
+    out, at = [], 0
+    for m in register.finditer(s):
+        out += [_DECIMAL.sub(one, s[at:m.start()]), m.group(0)]
+        at = m.end()
+    return "".join(out) + _DECIMAL.sub(one, s[at:])
 
 
-def gnu_translate(text: str, comment: str | None) -> str:
+def gnu_translate(text: str, comment: str | None, register_token: str | None = None) -> str:
+    register = re.compile(register_token) if register_token else None
     lines = _numeric_labels(_statements(text, comment))
-    return "\n".join(s if s.startswith(".") or s.endswith(":") else _hex_numbers(fold(s)) for s in lines) + "\n"
+    return "\n".join(s if s.startswith(".") or s.endswith(":") else _hex_numbers(fold(s), register)
+                     for s in lines) + "\n"
 
 
 _GLOBAL = re.compile(r"^\.(?:globl|global|type)\s+([\w$.]+)")
