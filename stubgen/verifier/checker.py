@@ -18,7 +18,7 @@ from .checks import HANDLER_POISON, INJECTED, Stage, Subject, evaluate, negated,
 from .conventions import CallFrame, call_frame, conventions, decl_frame, go_frame, slots_decl
 from .disasm import compare, listing, mnemonics, zero_after_trap
 from .emulator import CODE, CODE_SIZE, HANDLER, LINKER, Machine, stub_symbols
-from .kernel import linux_abi, never_fail, trap_sites
+from .kernel import indirect_words, linux_abi, never_fail, trap_sites
 from .reference import compare_code
 from .spec import Report, Spec
 
@@ -115,6 +115,13 @@ class Verifier:
         kind = dialect.verify["convention"]
         # Bits the kernel reads of each argument: the signature's, as the kernel declares it.
         sizes = [(p.type.bytes(arch), p.role, p.type.kernel_bits(arch)) for p in sig.args]
+        # An entry point that reads its arguments through its one pointer (old_mmap): a Go
+        # function stubgen did not write, which takes them as its parameters and builds
+        # the block itself, is held to those, each a word.
+        indirect = indirect_words(arch.entry_points.get(spec.syscall, spec.syscall)) \
+            if body is not None and kind == "go_abi0" else 0
+        if indirect:
+            sizes = [(arch.word_bytes, None, 8 * arch.word_bytes)] * indirect
         internal = kind == "go_abi0" and spec.go_abi == "ABIInternal" and conv.go_internal is not None
         decl = spec.go_decl
         if decl is None and spec.go_args is not None and body is not None and kind == "go_abi0":
@@ -148,7 +155,8 @@ class Verifier:
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
-                       spec.errno_handler, own=body is None, standins=standins.place(spec.standins)), notes
+                       spec.errno_handler, own=body is None, standins=standins.place(spec.standins),
+                       indirect=indirect), notes
 
     def symbols(self, arch, dialect, errno_handler: str, stand_ins=()) -> dict[str, int]:
         """Every symbol a stub may name: the fake errno handler and vDSO, what the
@@ -340,6 +348,7 @@ class Verifier:
         watch.result = -1 if s.policy.handler_result else HANDLER_POISON
         slots = self.standin_watch(machine, s.arch)
         slots.table = {x.address: x for x in s.standins}
+        machine.indirect_words = s.indirect
         mem = machine.uc.mem_read
         results = INJECTED + negated(s.abi)
         if not s.own and (s.syscall in never_fail() or s.frame.no_errors):

@@ -42,6 +42,7 @@ class Subject:
     handler: str  # the errno handler's symbol
     own: bool = True  # text stubgen wrote, held to stubgen's own promises as well as Linux's
     standins: tuple = ()  # standins.StandIn: what the stub calls or jumps to outside its input
+    indirect: int = 0  # the entry point reads this many words of arguments through its one pointer
 
     @property
     def word_mask(self) -> int:
@@ -157,6 +158,8 @@ def _trap(t, s: Subject, st: Stage) -> list[str]:
         what = f" ({names[seen]})" if seen in names else ""
         want = f"{s.syscall} " if setup.number is None else ""
         p.append(f"number register {abi.number} = {t.number:#x}{what} at the trap, expected {want}{number} ({number:#x})")
+    if s.indirect:
+        return p + _indirect(t, s, setup)
     if isinstance(where, str):
         return p + [where]
     for i, r, want, bits in where:
@@ -167,6 +170,22 @@ def _trap(t, s: Subject, st: Stage) -> list[str]:
                 f"{bits}-bit part of a {8 * size}-bit value" if size > s.arch.word_bytes else
                 f"{bits} bits the kernel reads of a {8 * size}-bit value")
             p.append(f"argument {i + 1} ({what}) in {abi.arg_name(r)} = {got:#x} at the trap, expected {want:#x}")
+    return p
+
+
+def _indirect(t, s: Subject, setup: Setup) -> list[str]:
+    """The arguments of an entry point that reads them through its one pointer (s390x's
+    old_mmap): each a word of the memory it points at."""
+    word, arg = s.arch.word_bytes, s.abi.arg_name(0)
+    if t.memory is None:
+        return [f"argument 1 in {arg} = {t.args[0]:#x} at the trap: the kernel reads the arguments there, and "
+                "nothing is mapped"]
+    p = []
+    for i, (want, size, bits) in enumerate(setup.args):
+        got = int.from_bytes(t.memory[i * word:(i + 1) * word], s.arch.endian) & mask(bits)
+        if got != want & mask(bits):
+            p.append(f"argument {i + 1} at {t.args[0] + i * word:#x} (word {i} of what {arg} points at) = "
+                     f"{got:#x} at the trap, expected {want & mask(bits):#x}")
     return p
 
 

@@ -60,6 +60,7 @@ class Trap:
     number: int
     args: tuple[int, ...]
     result2: int | None = None  # the second result register, which the kernel leaves as it is
+    memory: bytes | None = None  # what an entry point that reads its arguments through a pointer read
 
 
 @dataclass
@@ -221,6 +222,7 @@ class Machine:
         self._code = b""
         self.run: Run | None = None
         self.inject = 0
+        self.indirect_words = 0  # set per stub: its entry point reads this many words through arg 1
 
     def symbols(self, errno_handler: str) -> dict[str, int]:
         return stub_symbols(self.abi, errno_handler)
@@ -261,8 +263,15 @@ class Machine:
             # The kernel copies these from the caller's stack at the trap.
             at = seen[-1] + self._stack_offset
             args += self._stack_slots.unpack(self.uc.mem_read(at, self._stack_slots.size))
+        memory = None
+        if self.indirect_words:
+            # The entry point copies its arguments from the memory the first one points at.
+            try:
+                memory = bytes(self.uc.mem_read(args[0], self.indirect_words * self.word))
+            except self.uc_mod.UcError:
+                memory = None
         assert self.run is not None
-        self.run.traps.append(Trap(pc, number, args, result2))
+        self.run.traps.append(Trap(pc, number, args, result2, memory))
         self._trap_out.write(self._kernel_result() + [_clobbered(what, pc) for _, what in self._clobbers])
 
     def _kernel_result(self) -> list[int]:

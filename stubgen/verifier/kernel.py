@@ -147,9 +147,19 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
 
 
 @cache
+def _syscall_facts() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "syscalls.yaml").read_text(encoding="utf-8"))
+
+
 def never_fail() -> frozenset[str]:
-    """Syscalls whose kernel entry cannot return an error (never_fail.yaml)."""
-    return frozenset(yaml.safe_load((Path(__file__).parent / "never_fail.yaml").read_text(encoding="utf-8")))
+    """Syscalls whose kernel entry cannot return an error (syscalls.yaml)."""
+    return frozenset(_syscall_facts()["never_fail"])
+
+
+def indirect_words(entry_point: str) -> int:
+    """How many words an entry point reads through its one pointer argument, as its
+    arguments (syscalls.yaml indirect; 0: it reads its arguments from registers)."""
+    return _syscall_facts()["indirect"].get(entry_point, {}).get("words", 0)
 
 
 def known_arches() -> list[str]:

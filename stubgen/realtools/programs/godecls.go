@@ -161,7 +161,11 @@ func main() {
 					t := info.Types[field.Type].Type
 					var size, align int64 = word, word
 					k := kind(t)
-					if k != "unknown" {
+					if _, star := field.Type.(*ast.StarExpr); star && k == "unknown" {
+						// *T with T not resolved (the package read in part): a pointer all the same.
+						k = "pointer"
+					}
+					if k != "unknown" && t != nil && t != types.Typ[types.Invalid] {
 						size, align = sizes.Sizeof(t), sizes.Alignof(t)
 					}
 					offset += -offset & (align - 1)
