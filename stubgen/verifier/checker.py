@@ -120,6 +120,12 @@ class Verifier:
         # the block itself, is held to those, each a word.
         indirect = indirect_words(arch.entry_points.get(spec.syscall, spec.syscall)) \
             if body is not None and kind == "go_abi0" else 0
+        if indirect and len(sig.args) == 1:
+            # Only when the function takes the arguments themselves (Go's s390x mmap);
+            # one that is handed the pointer passes it on as it is.
+            taken = len(spec.go_decl.params) if spec.go_decl is not None else \
+                len({n.removesuffix("_lo").removesuffix("_hi") for n, _, _ in body.slots})
+            indirect = indirect if taken >= indirect else 0
         if indirect:
             sizes = [(arch.word_bytes, None, 8 * arch.word_bytes)] * indirect
         internal = kind == "go_abi0" and spec.go_abi == "ABIInternal" and conv.go_internal is not None

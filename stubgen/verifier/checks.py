@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from ..tables.model import Arch
 from ..tables.policies import Policy
+from . import standins
 from .body import mask
 from .caller import Setup, bad_accesses
-from . import standins
 from .conventions import CallFrame, Conventions, go_hooks
 from .emulator import STEP_LIMIT
 from .kernel import LinuxABI
@@ -84,8 +84,9 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
         p += standins.tail_problems(run, tail, setup.sp)
         bad, warnings = bad_accesses(run, setup, st.code_len, False)
         return p + bad, warnings
-    hooks = {n: w for n, w in go_hooks().items() if any(x.name == n for x in s.standins)}
-    if hooks:
+    # A stub that calls one of Go's runtime hooks must call each, in order (they pair up).
+    hooks = go_hooks()
+    if any(x.name in hooks for x in s.standins):
         p += standins.order_problems(arrivals, hooks, len(run.traps),
                                      s.conv.go_abi0.call_align or arch.word_bytes)
     # After a call that never returns nothing runs on Linux, so another runtime's stub may

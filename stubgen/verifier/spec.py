@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .godecl import GoDecl
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -25,7 +27,7 @@ class Spec:
     # A Go function stubgen did not write: its declaration (godecl.GoDecl, read from its
     # package; None: the frame comes from its FP references and the tables' signature)
     # and its ABI (TEXT name<ABIInternal>: "ABIInternal").
-    go_decl: object = None
+    go_decl: GoDecl | None = None
     go_abi: str = ""
     # Where each argument the kernel reads comes from, where --stub says (choice.ArgSource:
     # a parameter, a constant, the address of a frame slot); None: the parameters in order.

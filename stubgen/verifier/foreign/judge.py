@@ -12,10 +12,10 @@ from ...errors import StubgenError
 from ...tables import policies
 from ..checker import Verifier
 from ..conventions import go_hooks
+from ..godecl import GoDecl, GoValue
 from ..spec import Spec
 from .choice import Choice, parse_choice
 from .source import Source, read_source
-from ..godecl import GoDecl, GoValue
 from .translate import Function
 
 # not-emulated: every oracle that exists for the architecture agreed, and none can run

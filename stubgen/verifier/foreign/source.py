@@ -38,7 +38,7 @@ def read_source(path: Path, arch, dialect: str | None, includes, defines, templa
         names = {plan9: c for c, plan9 in arch.registers.items()}
         numbered = rules.get("numbered_register")
         if numbered:  # $10 is t2 (Keystone would take the 10 for a number, perhaps in hex)
-            raw = re.sub(numbered, lambda m: "$" + names.get(f"R{m.group(1)}", m.group(1)), raw)
+            raw = re.sub(numbered, lambda m: "$" + str(names.get(f"R{m.group(1)}", m.group(1))), raw)
         text = gnu_translate(raw, rules.get("line_comment"), rules.get("register_token"))
         funcs = gnu_functions(text)
     return Source(path, dialect, text, funcs, notes)
