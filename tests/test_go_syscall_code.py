@@ -666,3 +666,34 @@ def test_minus_one_is_checked(tmp_path):
               "\tMOVW\t$-2, R0\ndone:\n\tMOVW\tR0, ret+8(FP)")
     _, got = _verify(f, "arm64", ["closefd=close:minus-one"], go_decls=str(FIX / "runtime"))
     assert any("expected 0xffffffff" in r for r in got["closefd"]["reasons"]), got["closefd"]
+
+
+# ---------------------------------------------------------------- the README
+@needs_go
+def test_the_readmes_go_runtime_example_runs_as_documented(tmp_path):
+    """The command of "Verifying stubs you did not generate", run as it is written, names
+    every finding the README lists for it."""
+    import sys
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    lines = readme.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.strip().startswith('stubgen verify "$(go env GOROOT)/src/runtime/'))
+    command = []
+    for ln in lines[at:]:
+        command.append(ln.strip().removesuffix("\\").strip())
+        if not ln.rstrip().endswith("\\"):
+            break
+    cmd = " ".join(command).replace("stubgen verify", f"{sys.executable} -m stubgen verify", 1)
+    root = _goroot()
+    env = dict(os.environ, PATH=f"{Path(shutil.which('go')).parent}:{os.environ['PATH']}", GOTOOLCHAIN="local",
+               PYTHONPATH=str(Path(__file__).parent.parent))
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    failed = {ln.split()[2] for ln in r.stdout.splitlines() if ln.startswith("FAIL")}
+    assert {"open", "closefd", "munmap", "sigaltstack", "mmap", "rtsigprocmask"} <= failed, r.stdout
+    if root is not None and (root / "VERSION").read_text().startswith("go1.27.3"):
+        assert failed == {"open", "closefd", "munmap", "sigaltstack", "mmap", "rtsigprocmask"}
+        assert r.stdout.rstrip().endswith("21 passed, 0 not emulated, 6 failed, 1 unverified, 16 skipped"), r.stdout
+    section = readme[readme.index("### What it finds in Go's own syscall code"):]
+    for name in failed:
+        assert f"`{name}`" in section[:section.index("Over every GOARCH")], name
