@@ -639,6 +639,9 @@ def test_stub_argument_lists():
     assert parse_choice("mmap=mmap2($0, $1, $2, $3, $4, $5>>12)").args[5] == ArgSource("param", 5, shift=12)
     assert parse_choice("pipe2=pipe2(&r, $0)").args[0] == ArgSource("slot", name="r")
     assert parse_choice("exit=exit_group").policy is None
+    with pytest.raises(StubgenError, match="applies to Go"):
+        verify_files([str(Path(__file__).parent / "fixtures/foreign/musl/x86_64/syscall.s")], "x86_64",
+                     stubs=["__syscall=syscall6($0, $1, $2, $3, $4, $5, $6)"], out=io.StringIO())
     for bad, words in [("a=b(c)", "none of $N"), ("a=b(1)x", "expected SYMBOL="), ("a=b($0>>99)", "more than 63"),
                        ("a=b:zz", "unknown error policy")]:
         with pytest.raises(StubgenError, match=re.escape(words)):

@@ -236,6 +236,12 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         known = sorted({n for s in sources for n in s.functions})
         raise StubgenError(f"--stub {missing[0]}: no function {missing[0]} in {', '.join(map(str, files))}; "
                            f"functions: {', '.join(known) or '(none)'}")
+    for src in sources:
+        for name in src.functions:
+            c = choices.get(name)
+            if c is not None and c.args is not None and src.dialect != "plan9":
+                raise StubgenError(f"--stub {name}=...: an argument list applies to Go (Plan 9) functions, and "
+                                   f"{src.path.name} is {src.dialect}")
     decls = decls or {}
     verdicts = [judge(verifier, s, fn, arch, choices.get(fn.name), decls.get(str(f), {}).get(fn.name))
                 for f, s in zip(files, sources) for fn in s.functions.values()]
