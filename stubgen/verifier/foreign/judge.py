@@ -238,8 +238,8 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
                            f"functions: {', '.join(known) or '(none)'}")
     for src in sources:
         for name in src.functions:
-            c = choices.get(name)
-            if c is not None and c.args is not None and src.dialect != "plan9":
+            chosen = choices.get(name)
+            if chosen is not None and chosen.args is not None and src.dialect != "plan9":
                 raise StubgenError(f"--stub {name}=...: an argument list applies to Go (Plan 9) functions, and "
                                    f"{src.path.name} is {src.dialect}")
     decls = decls or {}
