@@ -133,6 +133,8 @@ def _parser() -> argparse.ArgumentParser:
                    "libc's -1 and errno)")
     v.add_argument("--assembler", choices=("gnu", "llvm"),
                    help="files: assemble .S/.s with GNU as or LLVM (default: GNU as where installed, else LLVM)")
+    v.add_argument("--go-decls", metavar="DIR", help="files: the Go package whose declarations the Plan 9 "
+                   "files implement (default: the .go files beside each file), read with Go's own parser")
     v.add_argument("--json", action="store_true", help="one JSON object per stub or function (--format json)")
     _add_format(v)
     v.add_argument("--mutants", action="store_true", help="also break every stub and show which breaks are caught")
@@ -304,7 +306,7 @@ def cmd_verify(a) -> int:
 
     return verify_files(a.paths, a.arch, a.dialect, a.stub, a.includes, a.defines, tables=a.tables,
                         templates=a.templates, fmt=fmt, force_includes=a.force_includes, policy=a.policy,
-                        assembler=a.assembler)
+                        assembler=a.assembler, go_decls=a.go_decls)
 
 
 def cmd_tables(a) -> int:

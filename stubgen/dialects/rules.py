@@ -33,6 +33,13 @@ def reading_rules(f: Path, root: str, reader, stamp) -> dict:
 # condition suffix ({cond}); the operand formats name the operand's parts. Nothing
 # else: str.format would follow any attribute or index into Python's internals.
 RULE_FIELDS = {"cond"}
+# Every operand's attributes, beside its subregisters: a pooled constant, the base
+# register and offset of a memory operand or an address ($r+8(FP)), and an immediate's
+# complement.
+OPERAND_ATTRS = frozenset({"pool", "breg", "disp", "inv"})
+# Go's frame: the bytes the stack pointer moves, the declared size, and the first less
+# the slot of the saved return address
+FRAME_FIELDS = {"size", "frame", "locals"}
 OPERAND_FIELDS = {"imm": {"value"}, "pool": {"value"}, "mem": {"base", "offset"}, "pool_tail": set(),
                   "absolute": {"value"}, "reg": {"name"}}
 MAX_OPERANDS = 6
@@ -123,7 +130,10 @@ def _lowering_problems(doc, reader) -> list[str]:
                 out.append(f"{doc.where(('format',))}: format.{key}: the Plan 9 reader needs it")
     for key, text in data.get("format", {}).items():
         check(("format", key), text, 0, OPERAND_FIELDS[key], frozenset())
-    attrs = frozenset(data.get("subregisters", {})) | {"pool"}
+    for key in ("prologue", "epilogue", "epilogue_call"):
+        for i, text in enumerate(data.get("frame", {}).get(key, ())):
+            check(("frame", key, i), text, 0, FRAME_FIELDS, frozenset())
+    attrs = frozenset(data.get("subregisters", {})) | OPERAND_ATTRS
     for mnem, table in data.get("rules", {}).items():
         for kinds, text in table.items():
             nargs = len(kinds.split(",")) if kinds else 0

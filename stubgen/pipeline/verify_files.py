@@ -42,9 +42,10 @@ def _kind(path: Path, head: bytes, dialect: str | None) -> str:
 
 def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), includes=(), defines=(),
                 force_includes=(), policy: str = policies.DEFAULT, tables: str | None = None,
-                templates: str | None = None, assembler: str | None = None):
+                templates: str | None = None, assembler: str | None = None, decls=None):
     """(verdicts, files as read) for files stubgen did not write. assembler: "gnu" or
-    "llvm" to pick the real assembler of .S/.s files (default: GNU as where installed)."""
+    "llvm" to pick the real assembler of .S/.s files (default: GNU as where installed).
+    decls: {path: {function: GoDecl}}, Go's declarations of the Plan 9 files' functions."""
     if policy not in policies.POLICIES:
         raise StubgenError(f"--policy {policy!r}: valid: {', '.join(sorted(policies.POLICIES))}")
     if dialect is not None and dialect not in ("plan9", "gnu"):
@@ -82,7 +83,7 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         choices = {}  # a header's --stub names its wrappers, checked by _header
     if plan9:
         pv, ps = check_plan9(plan9, arch_name, "plan9", [s for s in stubs], includes, defines, tables,
-                                   templates, strict=False)
+                                   templates, strict=False, decls=decls)
         verdicts += pv
         sources += ps
     found = {n for v in verdicts for n in [v.symbol, *v.aliases]}
@@ -126,7 +127,8 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
             n = bound.parameters(arities(bound, arch, verifier.tables))
             wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False))
             for kind in ("plain", "kept"):
-                choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, bound.policy, bound)
+                choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, bound.policy,
+                                                             contract=bound)
             continue
         sig = verifier.tables.signature(arch, c.syscall)
         if sig is None or not verifier.tables.available(arch, c.syscall):

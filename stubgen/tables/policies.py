@@ -14,7 +14,7 @@ class Policy:
     calls_handler: bool = False  # hands the positive errno to a handler on an error
     handler_result: bool = False  # ...and returns what the handler returns (-1), even by a tail call
     never_returns: bool = False  # after the trap the stub stops itself; nothing after it runs normally
-    minus_one: bool = False  # returns -1 on an error, and leaves errno alone
+    error_value: int | None = None  # on an error the stub returns this (no errno anywhere)
     verify_only: bool = False  # a convention of other runtimes' stubs: no template offers it
     chosen: bool = True  # a user picks it (--errors); False: the tables impose it, or no template offers it
 
@@ -29,8 +29,10 @@ POLICIES = {p.name: p for p in (
     Policy("errno-return", "on error hand the positive errno to a handler that itself returns -1 "
            "(bionic's __set_errno_internal, also by a tail call)", True,
            calls_handler=True, handler_result=True, verify_only=True, chosen=False),
-    Policy("minus1", "return -1 on an error, errno untouched (results of -1 without errno)", True,
-           minus_one=True, verify_only=True, chosen=False),
+    # Results of -1 without errno: the Go runtime's open and closefd, a libc's wrappers
+    # that drop the errno.
+    Policy("minus1", "on error return -1 and leave errno alone (the Go runtime's open, closefd)", True,
+           error_value=-1, verify_only=True, chosen=False),
     # exit, exit_group, rt_sigreturn, sigreturn: should the kernel ever come back, the
     # stub crashes rather than return into a caller that did not expect it.
     Policy("noreturn", "the call never returns: trap, then crash should the kernel come back", False,

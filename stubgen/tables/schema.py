@@ -282,7 +282,34 @@ LOWER = _obj([], {
                       "additionalProperties": {"enum": [1, 2, 4, 8]}},
     # Patterns (mnemonics) of instructions that call out or read thread-local storage:
     # a foreign stub using them cannot be modelled and is reported unverified.
-    "foreign": _obj([], {"calls": {"type": "string", "minLength": 1}, "tls": {"type": "string", "minLength": 1}}),
+    "foreign": _obj([], {"calls": {"type": "string", "minLength": 1}, "tail": {"type": "string", "minLength": 1},
+                         "tls": {"type": "string", "minLength": 1}, "vdso": {"type": "string", "minLength": 1}}),
+    # The frame Go's assembler gives a Plan 9 function with locals, or one that calls:
+    # frame size = align(N + add, align); prologue, epilogue (epilogue_call: of a
+    # function that calls) in the lowered syntax with {size} and {frame} (N); a line
+    # starting "frame?" only when N > 0; epilogue_returns: the epilogue is the return.
+    "frame": _obj([], {"add": {"type": "integer", "minimum": 0, "maximum": 64},
+                       "align": {"type": "integer", "minimum": 1, "maximum": 64},
+                       "frameless_call": {"type": "boolean"}, "pseudo_sp": {"type": "integer"},
+                       "prologue": {"type": "array", "items": _FORMAT_TEXT},
+                       "epilogue": {"type": "array", "items": _FORMAT_TEXT},
+                       "epilogue_call": {"type": "array", "items": _FORMAT_TEXT},
+                       "epilogue_returns": {"type": "boolean"}}),
+    # Plan 9 mnemonics that call (a function with one saves its return address)
+    "calls": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"}},
+    # Names Go's assembler reads as numbers (ppc64's condition register bits: CR0SO is 3)
+    "constants": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"},
+                  "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 255}},
+    # Other Plan 9 names of registers (ZERO, g, RSP): name -> the name the lowering writes
+    "aliases": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9]*$"},
+                "additionalProperties": _REG},
+    # GNU: a register token of the source (MIPS $2) that is not a number; a regex whose group 1,
+    # in Capstone's text, is a register's number the source may have written bare (ppc r3).
+    "register_token": {"type": "string", "minLength": 1, "maxLength": 200},
+    "decoded_registers": {"type": "string", "minLength": 1, "maxLength": 200},
+    # GNU: a register written by number (MIPS $10, group 1): rewritten as its name, the
+    # canonical name of the register the tables call R<number> in Plan 9.
+    "numbered_register": {"type": "string", "minLength": 1, "maxLength": 200},
     # Symbols the static linker defines (.TOC. too), and suffixes (@PLT) read as the plain symbol.
     "link_symbols": {"type": "array", "items": _LINK_SYMBOL},
     "link_suffixes": {"type": "array", "items": {"type": "string", "pattern": r"^@[A-Za-z]+$"}},

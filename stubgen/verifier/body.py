@@ -20,6 +20,7 @@ class Body:
     pooled: list[int] = field(default_factory=list)  # constants loaded from a literal pool (ldr rN, =imm)
     where: list[int] = field(default_factory=list)  # per source entry: its line in the text (1-based)
     start: int | None = None  # the line that defines the function (its label, its TEXT)
+    data: dict[int, int] = field(default_factory=dict)  # source index -> bytes of data there (Go's BYTE, WORD)
 
 
 LOCAL_LABEL = re.compile(r"\.L\w+:")  # the only labels Keystone is given

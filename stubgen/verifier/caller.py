@@ -3,7 +3,7 @@ verifier's own statement, conventions.yaml), the argument values to look for in 
 kernel's registers, the calls a stub makes into C, and the memory it may touch."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .body import mask
@@ -38,6 +38,9 @@ class Setup:
     poisoned: dict
     save_area: tuple[int, int] = (0, 0)  # [start, end): the caller's memory the callee may write
     args_area: tuple[int, int] = (0, 0)  # [start, end): the arguments on the stack, the callee's in C
+    # A foreign Go function's results: (ResultSlot, address or None for a register)
+    results: list = field(default_factory=list)
+    writable: list = field(default_factory=list)  # [start, end) of the caller's memory the stub may write
 
 
 def entry_sp(return_address: str, word: int, call_align: int) -> int:
@@ -53,11 +56,13 @@ def _poisoned(registers: tuple, stack_pointer: str, word: int) -> dict:
 
 
 def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
-    """kind: "go_abi0" (arguments in the Go frame) or "c_abi"."""
+    """kind: "go_abi0" (arguments in the Go frame), "go_internal" (Go's register ABI:
+    arguments in registers, the same stack frame) or "c_abi"."""
     word, endian = arch.word_bytes, arch.endian
     regs = dict(_poisoned(tuple(arch.registers), arch.stack_pointer, word))
     memory, args = [], []
-    ra = getattr(conv, "go_abi0" if kind == "go_abi0" else "c").return_address
+    go = kind in ("go_abi0", "go_internal")
+    ra = getattr(conv, "go_abi0" if go else "c").return_address
     ra_on_stack = ra == "stack"
     sp = entry_sp(ra, word, conv.c.call_align)
     if ra_on_stack:
@@ -67,20 +72,39 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
     regs[arch.stack_pointer] = sp
     end = sp + (word if ra_on_stack else 0)
     result_slot, number = None, None
-    if kind == "go_abi0":
+    results, writable = [], []
+    if go:
         regs.update({r: 0 for r in conv.go_abi0.zero})  # Go's zero registers hold 0 at every call
         base = sp + conv.go_abi0.fp
         for a in frame.args:
+            ks = a.kernel_size or a.size
+            if a.value is not None or a.address_of is not None:
+                # The stub supplies it: a constant, or the address of one of its frame slots.
+                v = a.value if a.value is not None else base + (a.address_of or 0)
+                if a.role == "number":
+                    number = v
+                else:
+                    args.append((v & mask(8 * ks), ks, min(a.bits or 8 * ks, 8 * ks)))
+                continue
             v = arg_value(a.index, a.size)
-            memory.append((base + a.fp, v.to_bytes(a.size, endian)))
+            if kind == "go_internal":  # Go's register ABI: places holds the register
+                regs[a.places[0].reg] = v
+            else:
+                memory.append((base + a.fp, v.to_bytes(a.size, endian)))
             if a.role == "number":
                 number = v
             else:
                 ks = a.kernel_size or a.size
-                args.append((v & mask(8 * ks), ks, min(a.bits or 8 * ks, 8 * ks)))
+                args.append(((v >> a.shift) & mask(8 * ks), ks, min(a.bits or 8 * ks, 8 * ks)))
         if frame.result:
             result_slot = (base + frame.result[0], frame.result[1])
-        end = base + frame.argsize
+        for r in frame.results:
+            results.append((r, None if r.fp is None else base + r.fp))
+            if r.fp is not None:
+                writable.append((base + r.fp, base + r.fp + r.size))
+        if frame.spill:  # the callee's to spill its register arguments into
+            writable.append((base, base + frame.spill))
+        end = base + max(frame.argsize, frame.spill)
     else:
         slot = conv.c.stack_slot
         for a in frame.args:
@@ -103,7 +127,7 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
     stacked = kind == "c_abi" and any(pl.stack is not None for a in frame.args for pl in a.places)
     return Setup(regs, memory, args, number, result_slot, (sp, end), sp, sp + (word if ra_on_stack else 0),
                  {r: v for r, v in regs.items()}, (sp + save[0], sp + save[1]),
-                 (sp + conv.c.stack_args, end) if stacked else (0, 0))
+                 (sp + conv.c.stack_args, end) if stacked else (0, 0), results, writable)
 
 
 def _within(addr: int, size: int, ranges) -> bool:
@@ -146,6 +170,11 @@ def bad_accesses(run, setup: Setup, code_len: int, may_write_result: bool, skip_
             warnings.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}) into the input's own data "
                             f"({named(addr)})")
             continue
+        if any(lo_w <= addr and addr + size <= hi_w for lo_w, hi_w in setup.writable):
+            continue
+        if setup.sp_after != setup.sp and addr == setup.sp and size == setup.sp_after - setup.sp \
+                and value == SENTINEL:
+            continue  # the return address put back where the call left it (Go's vfork: POPQ, syscall, PUSHQ)
         problems.append(f"write of {size} bytes at {addr:#x} (pc {pc:#x}), "
                         + ("into the caller's frame" if addr >= lo else "outside the stack the stub may use"))
     return problems, warnings

@@ -13,13 +13,13 @@ from .. import tables as tables_mod
 from ..errors import StubgenError
 from ..tables import policies
 from . import contract as contracts
-from . import gnu, isolate, plan9
+from . import gnu, gostandins, isolate, plan9
 from .assembler import backends, make, missing_note
 from .assembly import AssemblyError, NoAssembler
 from .body import ReadError
 from .caller import IMAGE_FRAME, lay_out
 from .checks import HANDLER_POISON, INJECTED, UNOBSERVED, Stage, Subject, evaluate, negated, placement
-from .conventions import CallFrame, call_frame, conventions, go_frame
+from .conventions import CallFrame, call_frame, conventions, decl_frame, go_frame, slots_decl
 from .disasm import compare, decode, forbidden, listing, mnemonics, zero_after_trap
 from .emulator import (
     CODE,
@@ -37,7 +37,7 @@ from .emulator import (
     stub_symbols,
 )
 from .image import Image
-from .kernel import linux_abi, trap_sites
+from .kernel import indirect_words, linux_abi, never_fail, trap_sites
 from .reference import compare_code
 from .spec import Report, Spec
 from .standins import StandIn, StandIns, catalog, thread_words
@@ -57,9 +57,11 @@ class Verifier:
         self._machines: dict = {}
         self._readers: dict = {}
         self._watches: dict = {}
+        self._standin_watches: dict = {}
         self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
         self._got_pointers: dict = {}  # (dialect, arch) -> the symbol that is gp's distance from the PC, or None
         self._expands: dict = {}  # (dialect, arch) -> {pseudo-instruction: instructions it becomes}
+        self._decoded_registers: dict = {}  # (dialect, arch) -> pattern of register numbers in Capstone's text
         self._frames: dict = {}  # (arch, argument shapes, result bytes) -> CallFrame
         self._setups: dict = {}  # (arch, convention kind, CallFrame) -> (caller's Setup, kernel's placement)
 
@@ -107,6 +109,7 @@ class Verifier:
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
             self._link_symbols[key] = dict.fromkeys(rules.get("link_symbols", ()), LINKER)
             self._got_pointers[key] = rules.get("got_pointer")
+            self._decoded_registers[key] = rules.get("decoded_registers")
             self._expands[key] = dict(rules.get("expands", {}))
         return self._readers[key]
 
@@ -120,10 +123,18 @@ class Verifier:
             self._watches[arch.name] = st
         return self._watches[arch.name]
 
+    def standin_watch(self, machine, arch):
+        """The StandInWatch on machine's Go stand-in slots (one per engine)."""
+        if arch.name not in self._standin_watches:
+            ra = conventions(arch.name, self.kernel_abi).go_abi0.return_address
+            self._standin_watches[arch.name] = gostandins.StandInWatch(machine, HANDLER, ra)
+        return self._standin_watches[arch.name]
+
     def subject(self, spec: Spec, arch, dialect, body=None, kind: str = "") -> tuple[Subject | str, list[str]]:
         """What spec's stub is held to (or why it cannot be checked), and notes. body:
-        a stub stubgen did not write, whose Go frame comes from its FP references.
-        kind: the convention ("c_abi", "go_abi0") where no dialect says it (machine code)."""
+        a stub stubgen did not write, whose Go frame comes from its declaration
+        (spec.go_decl) or else from its FP references. kind: the convention ("c_abi",
+        "go_abi0") where no dialect says it (machine code)."""
         policy = policies.POLICIES[spec.policy]
         sig = self.tables.signature(arch, spec.syscall)
         if sig is None:
@@ -136,33 +147,67 @@ class Verifier:
         if c is not None:
             # The function's own parameters: one word each, as many as the contract names.
             sizes = contracts.parameter_sizes(c, arch, self.tables)  # type: ignore[assignment]
-        found = go_frame(arch.word_bytes, sizes, body.slots) if body is not None and kind == "go_abi0" else None
-        if found is not None:
-            frame, notes = found
-            if not policy.returns and frame.result is not None:
-                frame = CallFrame(frame.args, None, frame.argsize)
+        # An entry point that reads its arguments through its one pointer (old_mmap): a Go
+        # function stubgen did not write, which takes them as its parameters and builds
+        # the block itself, is held to those, each a word.
+        indirect = indirect_words(arch.entry_points.get(spec.syscall, spec.syscall)) \
+            if body is not None and kind == "go_abi0" else 0
+        if indirect and len(sig.args) == 1:
+            # Only when the function takes the arguments themselves (Go's s390x mmap);
+            # one that is handed the pointer passes it on as it is.
+            taken = len(spec.go_decl.params) if spec.go_decl is not None else \
+                len({n.removesuffix("_lo").removesuffix("_hi") for n, _, _ in body.slots})
+            indirect = indirect if taken >= indirect else 0
+        if indirect:
+            sizes = [(arch.word_bytes, None, 8 * arch.word_bytes)] * indirect
+        internal = kind == "go_abi0" and spec.go_abi == "ABIInternal" and conv.go_internal is not None
+        decl = spec.go_decl
+        if decl is None and spec.go_args is not None and body is not None and kind == "go_abi0":
+            # Arguments told by --stub, no declaration at hand: the FP references name the
+            # parameters the arguments point at, and the results after them.
+            used = [a.value + 1 for a in spec.go_args if a.kind == "param"]
+            decl = slots_decl(arch.word_bytes, spec.symbol, body.slots, max(used, default=0))
+        if body is not None and kind == "go_abi0" and decl is not None:
+            made = decl_frame(conv, arch.word_bytes, decl, sizes, policy.returns, internal, spec.go_args)
+            if isinstance(made, str):
+                return f"{decl.where}: {made}", []
+            frame, notes = made
+            kind = "go_internal" if internal else kind
+        elif internal:
+            return "Go's register ABI needs the function's Go declaration (its package's .go files)", []
         else:
-            notes = []
-            # Many signatures share a shape: lay each shape's frame out once.
-            key = (arch.name, tuple(sizes), sig.result.bytes(arch) if policy.returns else None)
-            if key not in self._frames:
-                self._frames[key] = call_frame(conv, arch.word_bytes, sizes, key[2])
-            frame = self._frames[key]
+            found = go_frame(arch.word_bytes, sizes, body.slots) if body is not None and kind == "go_abi0" else None
+            if isinstance(found, str):
+                return found, []
+            if found is not None:
+                frame, notes = found
+                if not policy.returns:
+                    frame = CallFrame(frame.args, None, frame.argsize)
+            else:
+                notes = []
+                # Many signatures share a shape: lay each shape's frame out once.
+                key = (arch.name, tuple(sizes), sig.result.bytes(arch) if policy.returns else None)
+                if key not in self._frames:
+                    self._frames[key] = call_frame(conv, arch.word_bytes, sizes, key[2])
+                frame = self._frames[key]
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
-                       spec.errno_handler, own=body is None and not spec.foreign, contract=c), notes
+                       spec.errno_handler, own=body is None and not spec.foreign, contract=c,
+                       standins=gostandins.place(spec.standins), indirect=indirect), notes
 
-    def symbols(self, arch, dialect, errno_handler: str, own: str | None = None) -> dict[str, int]:
+    def symbols(self, arch, dialect, errno_handler: str, own: str | None = None, stand_ins=()) -> dict[str, int]:
         """Every symbol a stub may name: the fake errno handler and vDSO, what the static
-        linker defines (placed where no code is, or the fake GOT's distance), and own, the
+        linker defines (placed where no code is, or the fake GOT's distance), own, the
         stub's own symbol, at the address it runs from (ppc64le's global entry point
-        computes the TOC from it)."""
+        computes the TOC from it), and Go's stand-ins for what the stub calls or jumps to
+        outside its input ((symbol, kind) pairs)."""
         self.reader(dialect, arch)
         key = (dialect.name, arch.name)
         got = self._got_pointers[key]
         return {**self._link_symbols[key], **({got: GOT - CODE} if got else {}), **({own: CODE} if own else {}),
-                **stub_symbols(linux_abi(arch.name, self.kernel_abi), errno_handler)}
+                **stub_symbols(linux_abi(arch.name, self.kernel_abi), errno_handler),
+                **{s.name: s.address for s in gostandins.place(stand_ins)}}
 
     def _linked(self, arch, dialect, body, symbols: dict[str, int], assembler) -> dict[str, int]:
         """symbols with the GOT pointer's distance as a linker resolves it: gp less the
@@ -193,7 +238,7 @@ class Verifier:
                 if not asms:
                     continue
                 symbols = self.symbols(arch, dialects.dialect(spec.dialect, self.templates), spec.errno_handler,
-                                       spec.symbol)
+                                       spec.symbol, spec.standins)
                 body = reader.read(text, spec.symbol, symbols)
             except (StubgenError, ReadError):
                 continue
@@ -282,7 +327,7 @@ class Verifier:
             rep.problems.append(str(e))
             return rep
         expands = self._expands[(dialect.name, arch.name)]
-        symbols = self.symbols(arch, dialect, spec.errno_handler, spec.symbol)
+        symbols = self.symbols(arch, dialect, spec.errno_handler, spec.symbol, spec.standins)
         try:
             body = reader.read(text, spec.symbol, symbols)
             first, *others = self.assemblers(arch, syntax)
@@ -307,18 +352,23 @@ class Verifier:
             return rep
         subject, notes = self.subject(spec, arch, dialect, body if foreign else None)
         if isinstance(subject, str):
-            rep.problems.append(subject)
+            # A foreign Go function whose declaration the verifier cannot hold it to: unverified.
+            (rep.unverified if foreign else rep.problems).append(subject)
             return rep
         rep.warnings += notes
         if spec.number is not None and subject.number is not None and spec.number != subject.number:
             rep.problems.append(f"declared as {spec.syscall} number {spec.number}, the tables say "
                                 f"{subject.number}{_named(arch, spec.number)}")
         declared, needed = (body.frame[1] if body.frame else None), subject.frame.argsize
-        if declared is not None and (declared < needed if foreign else declared != needed):
-            rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}")
+        # Go's own declaration is exact; without it the FP references give a lower bound.
+        exact = not foreign or spec.go_decl is not None
+        if declared is not None and subject.kind != "go_internal" and (declared != needed if exact else declared < needed):
+            rep.problems.append(f"TEXT declares argument size {declared}, the Go declaration needs {needed}"
+                                + (f" ({spec.go_decl.where})" if spec.go_decl is not None else ""))
         if arch.engines.capstone is not None:
-            rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands)
-            if subject.kind == "go_abi0" and subject.conv.go_abi0.zero:
+            rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands,
+                                    self._decoded_registers[(dialect.name, arch.name)])
+            if subject.go and subject.conv.go_abi0.zero:
                 g = subject.conv.go_abi0
                 rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, g.zero, g.zero_read_first)
         else:
@@ -330,7 +380,7 @@ class Verifier:
             fail_pc = self._emulate(rep, code, subject, machine)
         else:
             rep.not_run.append(why)
-            rep.problems += _trap_count(arch, code, subject.abi)
+            rep.problems += _trap_count(arch, code, subject.abi, any(x.kind == "tail" for x in subject.standins))
         if reference is not None and not rep.problems:
             theirs = reference.patched(symbols, len(code))
             rep.problems += compare_code(arch, code, theirs, reference)
@@ -452,9 +502,18 @@ class Verifier:
             stage = Stage(setup, where, 0, image.readable, image.writable, image.image.symbol_at, expected=expected,
                           own_frame=IMAGE_FRAME, steps=IMAGE_STEP_LIMIT)
         watch.results[HANDLER_NAME] = -1 if s.policy.handler_result else HANDLER_POISON
+        slots = self.standin_watch(machine, s.arch)
+        slots.table = {x.address: x for x in s.standins}
+        machine.indirect_words = s.indirect
         mem = machine.uc.mem_read
-        for inject in INJECTED + negated(s.abi):
-            watch.calls = []
+        results = INJECTED + negated(s.abi)
+        if not s.own and (s.syscall in never_fail() or s.frame.no_errors):
+            # The kernel cannot fail it (or Go calls it only for calls that cannot fail):
+            # another runtime's stub needs no error path.
+            lo, hi = s.abi.error_range
+            results = tuple(r for r in results if not lo <= r <= hi)
+        for inject in results:
+            watch.calls, slots.arrivals = [], []
             run = machine.run_prepared(prepared, inject, entry, stage.steps)
             rep.runs += 1
             if image is not None:
@@ -463,7 +522,7 @@ class Verifier:
                     rep.unverified += [w for w in lacks if w not in rep.unverified]
                     return run.pc
             errno = watch.errno() if image is not None else UNOBSERVED
-            problems, warnings = evaluate(run, watch.calls, s, stage, inject, mem, errno)
+            problems, warnings = evaluate(run, watch.calls, s, stage, inject, mem, errno, slots.arrivals)
             for w in warnings:
                 if w not in rep.warnings:
                     rep.warnings.append(w)
@@ -599,14 +658,15 @@ def _named(arch, number: int) -> str:
     return f" ({number} is {names[0]})" if names else ""
 
 
-def _trap_count(arch, code: bytes, abi) -> list[str]:
+def _trap_count(arch, code: bytes, abi, tail: bool = False) -> list[str]:
     """Where the stub cannot run: its bytes must still hold exactly one of the kernel's
-    trap instructions (the verifier's own opcodes), as a run would have to show."""
+    trap instructions (the verifier's own opcodes), as a run would have to show; or
+    none, where it hands its frame to another function by a tail jump (tail)."""
     if not abi.opcodes or abi.vdso:
         return []
     sites = trap_sites(abi.opcodes, code, arch.endian)
     name = abi.trap.get("name", "syscall trap")
-    if len(sites) == 1:
+    if len(sites) == 1 or (tail and not sites):
         return []
     if not sites:
         return [f"no {name} in the bytes (read from them: the stub is not emulated)"]

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from ..tables.model import Arch
 from ..tables.policies import Policy
+from . import gostandins
 from .body import mask
 from .caller import OWN_FRAME, Setup, bad_accesses
 from .contract import Contract, Expected
-from .conventions import CallFrame, Conventions
+from .conventions import CallFrame, Conventions, go_hooks
 from .emulator import STEP_LIMIT
 from .kernel import LinuxABI
 
@@ -34,7 +35,7 @@ class Subject:
     arch: Arch  # register names, word size, endianness
     abi: LinuxABI
     conv: Conventions
-    kind: str  # "go_abi0" or "c_abi": which of conv the caller uses
+    kind: str  # "go_abi0", "go_internal" (Go's register ABI) or "c_abi": which of conv the caller uses
     frame: CallFrame
     policy: Policy
     syscall: str
@@ -42,10 +43,16 @@ class Subject:
     handler: str  # the errno handler's symbol
     own: bool = True  # text stubgen wrote, held to stubgen's own promises as well as Linux's
     contract: Contract | None = None  # (--stub) the traps and arguments it promises
+    standins: tuple = ()  # standins.StandIn: what the stub calls or jumps to outside its input
+    indirect: int = 0  # the entry point reads this many words of arguments through its one pointer
 
     @property
     def word_mask(self) -> int:
         return mask(8 * self.arch.word_bytes)
+
+    @property
+    def go(self) -> bool:
+        return self.kind in ("go_abi0", "go_internal")
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,26 @@ def placement(s: Subject, setup: Setup):
 
 
 def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
-             errno=UNOBSERVED) -> tuple[list[str], list[str]]:
+             errno=UNOBSERVED, arrivals=()) -> tuple[list[str], list[str]]:
     """(problems, warnings) of one run. calls: the stand-ins' calls of this run;
     read_memory(address, size): the emulator's memory after it; errno: what the run
-    left in errno (None: untouched), where stand-ins observe it."""
+    left in errno (None: untouched), where stand-ins observe it; arrivals: the run's
+    arrivals at Go's stand-ins (gostandins.py)."""
     p: list[str] = []
     narrow: list[str] = []  # warnings of a result right in its int's bits only
     abi, arch, policy, setup = s.abi, s.arch, s.policy, st.setup
     is_error = abi.error_range[0] <= inject <= abi.error_range[1]
+    if run.tail is not None:
+        # A tail jump: the function it reached does the rest, with the frame as it was.
+        tail = next(a for a in reversed(arrivals) if a.kind == "tail")
+        p += gostandins.tail_problems(run, tail, setup.sp)
+        bad, warnings = bad_accesses(run, setup, st.code_len, False)
+        return p + bad, warnings
+    # A stub that calls one of Go's runtime hooks must call each, in order (they pair up).
+    hooks = go_hooks()
+    if any(x.name in hooks for x in s.standins):
+        p += gostandins.order_problems(arrivals, hooks, len(run.traps),
+                                     s.conv.go_abi0.call_align or arch.word_bytes)
     # After a call that never returns nothing runs on Linux, so another runtime's stub may
     # do anything there; stubgen's own promise to crash should the kernel come back
     # rules out a second trap too.
@@ -97,7 +116,7 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
                  f"{len(expected)} ({', '.join(e.syscall for e in expected)}, in this order)"))
     else:
         for t, e in zip(traps, expected):
-            p += _trap(t, s, e, len(expected) > 1)
+            p += _trap(t, s, e, setup, len(expected) > 1)
     if policy.never_returns:
         # Nothing after the trap runs on Linux: what the emulator did there is moot.
         if traps:
@@ -128,9 +147,13 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
         if sp != setup.sp_after:
             p.append(f"stack pointer {sp:#x} after return, expected {setup.sp_after:#x} "
                      f"({sp - setup.sp_after:+d} bytes unbalanced)")
-        if s.kind == "go_abi0":
+        if s.go:
             p += [f"{r} = {run.regs[r]:#x} after return; Go takes it as zero at every instruction"
                   for r in s.conv.go_abi0.zero if run.regs[r] != 0]
+        if s.kind == "go_internal" and s.conv.go_internal:
+            p += [f"{r} = {run.regs[r]:#x} after return, expected {setup.poisoned[r]:#x}: Go's register ABI "
+                  "keeps the current goroutine there" for r in s.conv.go_internal.fixed
+                  if run.regs[r] != setup.poisoned[r]]
         if s.kind == "c_abi":
             for r in s.conv.c.callee_saved:
                 if run.regs[r] != setup.poisoned[r]:
@@ -158,7 +181,7 @@ def _one(s: Subject, st: Stage) -> Expected:
                     tuple(a[1] for a in setup.args))
 
 
-def _trap(t, s: Subject, e: Expected, several: bool = False) -> list[str]:
+def _trap(t, s: Subject, e: Expected, setup: Setup, several: bool = False) -> list[str]:
     p, abi, where = [], s.abi, e.where
     number = e.number
     seen = t.number & mask(abi.number_bits)
@@ -169,6 +192,8 @@ def _trap(t, s: Subject, e: Expected, several: bool = False) -> list[str]:
         want = "" if e.generic else f"{e.syscall} "
         p.append(f"{which}number register {abi.number} = {t.number:#x}{what} at the trap, expected {want}{number} "
                  f"({number:#x})")
+    if s.indirect and not several:
+        return p + _indirect(t, s, setup)
     if isinstance(where, str):
         return p + [where]
     for i, r, want, bits in where:
@@ -180,6 +205,22 @@ def _trap(t, s: Subject, e: Expected, several: bool = False) -> list[str]:
                 f"{bits} bits the kernel reads of a {8 * size}-bit value")
             p.append(f"{which}argument {i + 1} ({what}) in {abi.arg_name(r)} = {got:#x} at the trap, "
                      f"expected {want:#x}")
+    return p
+
+
+def _indirect(t, s: Subject, setup: Setup) -> list[str]:
+    """The arguments of an entry point that reads them through its one pointer (s390x's
+    old_mmap): each a word of the memory it points at."""
+    word, arg = s.arch.word_bytes, s.abi.arg_name(0)
+    if t.memory is None:
+        return [f"argument 1 in {arg} = {t.args[0]:#x} at the trap: the kernel reads the arguments there, and "
+                "nothing is mapped"]
+    p = []
+    for i, (want, size, bits) in enumerate(setup.args):
+        got = int.from_bytes(t.memory[i * word:(i + 1) * word], s.arch.endian) & mask(bits)
+        if got != want & mask(bits):
+            p.append(f"argument {i + 1} at {t.args[0] + i * word:#x} (word {i} of what {arg} points at) = "
+                     f"{got:#x} at the trap, expected {want & mask(bits):#x}")
     return p
 
 
@@ -199,7 +240,7 @@ def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory,
         if errno != want:
             said = "untouched" if errno is None else f"{errno}"
             p.append(f"errno {said} after the call, expected " + (f"{want}" if want is not None else "it untouched"))
-        expected = -1 if is_error and (policy.calls_handler or policy.minus_one) else inject
+        expected = -1 if is_error and (policy.calls_handler or policy.error_value == -1) else inject
     elif policy.calls_handler:
         want_calls = [(-inject) & 0xFFFFFFFF] if is_error else []
         got_calls = [c.first_arg & 0xFFFFFFFF for c in calls]
@@ -207,12 +248,14 @@ def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory,
             p.append(f"errno handler called with {got_calls}, expected {want_calls}")
         expected = -1 if is_error else inject
     else:
-        expected = -1 if is_error and policy.minus_one else inject
+        expected = policy.error_value if is_error and policy.error_value is not None else inject
         if calls:
             p.append("called the errno handler")
     if not policy.returns:
         return p
-    if s.kind == "go_abi0":
+    if setup.results:
+        return p + _go_results(run, s, setup, inject, is_error, expected, read_memory)
+    if s.go:
         if setup.result_slot is None:
             return p
         addr, size = setup.result_slot
@@ -235,4 +278,38 @@ def _result(run, calls, s: Subject, setup: Setup, inject, is_error, read_memory,
                 warnings.append(w)
         else:
             p.append(f"result register {r} = {got:#x}, expected {expected & s.word_mask:#x}")
+    return p
+
+
+def _go_results(run, s: Subject, setup: Setup, inject, is_error, policy_value, read_memory) -> list[str]:
+    """A foreign Go function's results (frame or registers) against what each must hold
+    (conventions.ResultSlot)."""
+    p = []
+    trap = run.traps[0] if run.traps else None
+    for slot, addr in setup.results:
+        role = slot.error if is_error else slot.success
+        if role is None:
+            continue
+        if role == "policy":
+            want = policy_value
+        elif role == "result":
+            want = inject
+        elif role == "errno":
+            want = -inject
+        elif role == "result2":
+            if trap is None or trap.result2 is None:
+                continue
+            want = trap.result2
+        else:
+            want = int(role)
+        size = slot.size
+        if addr is not None:
+            got = int.from_bytes(read_memory(addr, size), s.arch.endian)
+            where = f"result {slot.name} at {addr:#x}"
+        else:
+            got = run.regs[slot.reg] & mask(8 * size)
+            where = f"result {slot.name} in {slot.reg}"
+        if got != want & mask(8 * size):
+            what = {"result2": f" (what {s.abi.result2} held after the trap)", "errno": " (the positive errno)"}
+            p.append(f"{where} holds {got:#x}, expected {want & mask(8 * size):#x}{what.get(str(role), '')}")
     return p

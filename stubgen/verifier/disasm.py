@@ -52,11 +52,31 @@ def listing(arch, code: bytes, address: int, mark: int | None = None, thumb: boo
     return "\n".join(lines)
 
 
-def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expands=None) -> list[str]:
+@lru_cache(maxsize=16)
+def _regnums(pattern: str):
+    return re.compile(pattern)
+
+
+def _forms(value: int, wmask: int) -> set[int]:
+    """The ways a decoder may print a number the source wrote: as a word, and a negative
+    one that fits 32 bits also as the 32-bit operand it is sign-extended from (x86-64's
+    `cmpl $-4095, %eax` decodes as `cmp eax, 0xfffff001`)."""
+    signed = value if value < 0 or value <= wmask >> 1 else value - wmask - 1
+    forms = {value & wmask}
+    if -(1 << 31) <= signed < 0:
+        forms.add(signed & 0xFFFFFFFF)
+    return forms
+
+
+def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expands=None,
+            decoded_registers: str | None = None) -> list[str]:
     """Problems where the decoded code does not hold what the source says. expands:
     {mnemonic: n} for pseudo-instructions that assemble to n instructions (RISC-V call);
-    only the first of those is held against the source's numbers."""
+    only the first of those is held against the source's numbers. decoded_registers: a
+    pattern whose group 1 in Capstone's text is a register's number, which the source
+    may have written as a bare number (ppc64 mr 3, 4)."""
     problems = []
+    regnums = _regnums(decoded_registers) if decoded_registers else None
     expands = expands or {}
     counts = [expands.get(src.split(None, 1)[0], 1) for src in body.source]
     want_n = sum(counts)
@@ -64,18 +84,25 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
     # One more than the source asks for: an assembler that adds instructions of its own
     # (Keystone's MIPS delay-slot nops in reorder mode) changes what runs, so more is
     # as wrong as fewer; only a literal pool (a body with pooled constants) may follow the last one.
-    insns = list(_cs(arch, False).disasm_lite(code, address, want_n + (0 if body.pooled else 1)))
+    if body.data:
+        insns = _around_data(arch, body, counts, code, address)
+        want_n = sum(n for i, n in enumerate(counts) if i not in body.data)
+    else:
+        insns = list(_cs(arch, False).disasm_lite(code, address, want_n + (0 if body.pooled else 1)))
     if len(insns) != want_n:
         got = sum(size for _, size, _, _ in insns)
         return [f"Capstone decodes {len(insns)} instructions ({got} of {len(code)} bytes) where the source has "
                 f"{want_n}" + (": the decoder's mode cannot read these bytes" if got < len(code) and
                                len(insns) < want_n else "")]
     firsts, i = [], 0
-    for n in counts:
+    for k, n in enumerate(counts):
+        if k in body.data:
+            continue
         firsts.append(insns[i])
         i += n
     wmask = (1 << (8 * arch.word_bytes)) - 1
-    for src, want, (at, _, mnemonic, op_str) in zip(body.source, body.numbers, firsts):
+    sources = [(src, want) for k, (src, want) in enumerate(zip(body.source, body.numbers)) if k not in body.data]
+    for (src, want), (at, _, mnemonic, op_str) in zip(sources, firsts):
         # forbidden: a mnemonic, or a mnemonic with its operands as Capstone prints them ("int 0x80")
         if mnemonic in forbidden or f"{mnemonic} {op_str}" in forbidden:
             problems.append(f"{mnemonic} {op_str}".strip() + f" at {at:#x}: not a syscall trap on this architecture "
@@ -83,7 +110,10 @@ def compare(arch, body, code: bytes, address: int, forbidden, aliases=(), expand
         if mnemonic in aliases:
             continue
         got = {int(m.group(0), 0) & wmask for m in _NUM.finditer(op_str)}
-        missing = {w & wmask for w in want if w} - got  # a zero offset is often not printed
+        if regnums is not None:
+            got |= {int(m.group(1)) for m in regnums.finditer(op_str)}
+        # a zero offset is often not printed
+        missing = {w & wmask for w in want if w and not _forms(w, wmask) & got}
         if missing:
             problems.append(f"{src!r} encoded as '{mnemonic} {op_str}': "
                             f"{', '.join(hex(m) for m in sorted(missing))} missing")
@@ -103,6 +133,23 @@ def forbidden(arch, code: bytes, address: int, refused, thumb: bool = False) -> 
         if mnemonic in refused or f"{mnemonic} {op_str}" in refused:
             out.append(f"{mnemonic} {op_str}".strip() + f" at {at:#x}: not a syscall trap on this architecture "
                        "(SIGILL on real hardware; emulators run it anyway)")
+    return out
+
+
+def _around_data(arch, body, counts, code: bytes, address: int) -> list:
+    """The instructions of a body that holds data (Go's BYTE and WORD), decoded one source
+    line at a time with the data's bytes stepped over: a decoder reads data as whatever
+    instructions its bytes happen to be."""
+    cs, out, off = _cs(arch, False), [], 0
+    for k, n in enumerate(counts):
+        if k in body.data:
+            off += body.data[k]
+            continue
+        got = list(cs.disasm_lite(code[off:], address + off, n))
+        out += got
+        if len(got) < n:
+            break
+        off += sum(size for _, size, _, _ in got)
     return out
 
 

@@ -33,6 +33,10 @@ TLS_SIZE = 0xF000
 DESCRIPTORS = TLS_AREA + TLS_SIZE  # a descriptor table, for a TLS pointer that is a segment's base
 SPECIAL_SIZE = 0x40000
 ERRNO_POISON = 0x7E7E7E7E  # errno before a run: no errno the kernel has, so a write shows
+# Go's stand-ins for functions a Go stub calls or jumps to that are not in its input
+# (gostandins.py): a page of their own, near the code so that every architecture's
+# direct call reaches it (RISC-V's jal: +-1 MiB).
+STANDINS, STANDINS_SIZE = CODE + CODE_SIZE + 0x10000, 0x1000
 # Where symbols the static linker defines (_GLOBAL_OFFSET_TABLE_) point: unmapped, so a
 # stub may compute with such an address (PIC code adds it to the PC) but never read through it.
 LINKER = 0x500000
@@ -81,6 +85,8 @@ class Trap:
     pc: int
     number: int
     args: tuple[int, ...]
+    result2: int | None = None  # the second result register, which the kernel leaves as it is
+    memory: bytes | None = None  # what an entry point that reads its arguments through a pointer read
 
 
 @dataclass
@@ -96,6 +102,7 @@ class Run:
     writes: list[tuple[int, int, int, int]] = field(default_factory=list)  # (address, size, value, pc)
     regs: dict = field(default_factory=dict)
     steps_exhausted: bool = False
+    tail: str | None = None  # the stand-in a tail jump reached, which ended the run there
 
 
 class _Registers:
@@ -201,6 +208,7 @@ class Machine:
         self.special_lo, self.special_hi = SPECIAL, SPECIAL + SPECIAL_SIZE
         uc.mem_map(GOT, GOT_SIZE)
         uc.mem_write(GOT, HANDLER.to_bytes(self.word, arch.endian))
+        uc.mem_map(STANDINS, STANDINS_SIZE)
         ret = assembler.assemble([abi.ret], HANDLER).code
         self._ret_code = ret
         uc.mem_write(HANDLER, ret)
@@ -223,10 +231,12 @@ class Machine:
         self._names = names
         self._all = _Registers(uc, [self.pc_id] + [self.reg_ids[r] for r in names], self.mask)
         self._read_pc = _Registers(uc, [self.pc_id], self.mask).first()
-        # At the trap: the PC, the number, the argument registers and, where the kernel
-        # copies arguments from the caller's stack, the stack pointer, in one call.
+        # At the trap: the PC, the number, the argument registers, the second result
+        # register and, where the kernel copies arguments from the caller's stack, the
+        # stack pointer, in one call.
+        self._result2 = [self.reg_ids[abi.result2]] if abi.result2 else []
         self._at_trap = _Registers(uc, [self.pc_id, self.reg_ids[abi.number]] + [self.reg_ids[r] for r in abi.args]
-                                   + ([self.reg_ids[self.sp]] if abi.stack_args else []), self.mask)
+                                   + self._result2 + ([self.reg_ids[self.sp]] if abi.stack_args else []), self.mask)
         self._nargs = len(abi.args)
         self._number_field = abi.trap.get("number_field")
         self._stack_offset = abi.stack_args["offset"] if abi.stack_args else 0
@@ -252,6 +262,7 @@ class Machine:
         self._code = b""
         self.run: Run | None = None
         self.inject = 0
+        self.indirect_words = 0  # set per stub: its entry point reads this many words through arg 1
         self._image: tuple[int, int] | None = None  # the mapped image's [start, end)
         self.externs: dict[int, str] | None = None  # address -> name of what an image lacks
 
@@ -343,6 +354,7 @@ class Machine:
 
     def _syscall(self, pc: int, seen: list[int], site=None):
         args = tuple(seen[2:2 + self._nargs])
+        result2 = seen[2 + self._nargs] if self._result2 else None
         number = seen[1]
         field = self._number_field
         if field and site:
@@ -353,8 +365,15 @@ class Machine:
             # The kernel copies these from the caller's stack at the trap.
             at = seen[-1] + self._stack_offset
             args += self._stack_slots.unpack(self.uc.mem_read(at, self._stack_slots.size))
+        memory = None
+        if self.indirect_words:
+            # The entry point copies its arguments from the memory the first one points at.
+            try:
+                memory = bytes(self.uc.mem_read(args[0], self.indirect_words * self.word))
+            except self.uc_mod.UcError:
+                memory = None
         assert self.run is not None
-        self.run.traps.append(Trap(pc, number, args))
+        self.run.traps.append(Trap(pc, number, args, result2, memory))
         self._trap_out.write(self._kernel_result() + [_clobbered(what, pc, i) for i, (_, what) in enumerate(self._clobbers)])
 
     def _kernel_result(self) -> list[int]:
@@ -471,7 +490,7 @@ class Machine:
         seen = self._all.read()
         run.pc = seen[0]
         run.returned = run.pc == SENTINEL and not run.fault and not run.crash and not run.external
-        if not run.returned and not run.fault and not run.crash and not run.external:
+        if not run.returned and not run.fault and not run.crash and not run.external and run.tail is None:
             run.steps_exhausted = True
         run.regs = dict(zip(self._names, seen[1:]))
         return run

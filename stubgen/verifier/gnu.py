@@ -40,6 +40,8 @@ class GnuReader:
         # Relocation operators the verifier's linker resolves (MIPS %call16(f) -> the GOT
         # slot); the patterns passed dialects/rules.py's checks when the rules were read.
         self.link_operands = [(re.compile(r["find"]), r["replace"]) for r in rules.get("link_operands", ())]
+        # A register the source writes like a number (MIPS $2): not a number to find encoded.
+        self.register = re.compile(rules["register_token"]) if rules.get("register_token") else None
         self._text: str | None = None
         self._lines: list[str] = []
         self._labels: dict[str, int] = {}
@@ -89,7 +91,7 @@ class GnuReader:
             body.source.append(s)
             body.where.append(i + 1)
             nums = set()
-            for m in _NUM.finditer(s):
+            for m in _NUM.finditer(self.register.sub(" ", s) if self.register else s):
                 if s[:m.start()].endswith("="):
                     # ldr rN, =imm: the constant lives in a literal pool, not in the instruction.
                     body.pooled.append(_number(m.group(0)))

@@ -59,6 +59,7 @@ class LinuxABI:
     errno: dict | None = None  # this architecture's errno numbers, by name
     negated_errors: tuple[str, ...] = ()  # errnos some paths return already negated, flag set
     clobbers_source: str = ""  # the kernel file that says which registers the trap may change
+    result2: str = ""  # the second result register (Go's r2): what the kernel leaves there
 
     @property
     def slots(self) -> int:
@@ -143,7 +144,24 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
                     error_flag=d.get("error_flag", ""),
                     error_flag_bits=d.get("error_flag_bits", 0), errno=d.get("errno"),
                     negated_errors=tuple(d.get("negated_errors", ())), clobbers_source=d.get("clobbers_source", ""),
+                    result2=d.get("result2", ""),
                     opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
+
+
+@cache
+def _syscall_facts() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "syscalls.yaml").read_text(encoding="utf-8"))
+
+
+def never_fail() -> frozenset[str]:
+    """Syscalls whose kernel entry cannot return an error (syscalls.yaml)."""
+    return frozenset(_syscall_facts()["never_fail"])
+
+
+def indirect_words(entry_point: str) -> int:
+    """How many words an entry point reads through its one pointer argument, as its
+    arguments (syscalls.yaml indirect; 0: it reads its arguments from registers)."""
+    return _syscall_facts()["indirect"].get(entry_point, {}).get("words", 0)
 
 
 def known_arches() -> list[str]:

@@ -55,6 +55,9 @@ def compare_code(arch, ours: bytes, theirs: bytes, ref: Reference) -> list[str]:
     if ours == theirs:
         return []
     relocs = _reloc_offsets(ref)
+    if ref.exact and len(ours) == len(theirs) and all(p == q or i in relocs for i, (p, q) in
+                                                     enumerate(zip(ours, theirs))):
+        return []  # equal but at relocation sites (data such as a literal pool need not decode)
     if arch.engines.capstone is None:
         # Nothing decodes this architecture: equal bytes, relocation sites aside.
         if len(ours) == len(theirs) and all(p == q or i in relocs for i, (p, q) in enumerate(zip(ours, theirs))):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .contract import Contract
+from .godecl import GoDecl
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,17 @@ class Spec:
     path: str = ""  # the file it was read from, as the manifest lists it ("" for text from generate())
     foreign: bool = False  # machine code stubgen did not write: held to Linux's ABI, not stubgen's promises
     contract: Contract | None = None  # calls and arguments beyond the syscall's own (--stub)
+    # A Go function stubgen did not write: its declaration (godecl.GoDecl, read from its
+    # package; None: the frame comes from its FP references and the tables' signature)
+    # and its ABI (TEXT name<ABIInternal>: "ABIInternal").
+    go_decl: GoDecl | None = None
+    go_abi: str = ""
+    # Where each argument the kernel reads comes from, where --stub says (choice.ArgSource:
+    # a parameter, a constant, the address of a frame slot); None: the parameters in order.
+    go_args: tuple | None = None
+    # Functions the stub calls or jumps to that are not in its input: (symbol, "call" or
+    # "tail") pairs, each given a stand-in (standins.py).
+    standins: tuple = ()
 
 
 @dataclass

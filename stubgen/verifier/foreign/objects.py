@@ -142,7 +142,12 @@ def _judge(fn: ImageFunction, arch, tables, choices: dict[str, Choice], policy: 
     if syscall is None:
         v.reasons.append(f"not a syscall in the tables (--stub {fn.name}=SYSCALL checks it)")
         return v, None
-    v.policy = choice.policy if choice else policy
+    v.policy = (choice.policy if choice else None) or policy
+    if choice is not None and choice.contract is None and choice.args is not None:
+        v.verdict = "unverified"
+        v.reasons.append(f"--stub {name}=...: $N>>K and &NAME name what a Go frame holds; machine code's contracts "
+                         "take $N, a constant or _")
+        return v, None
     sig = tables.signature(arch, syscall)
     if sig is None:
         v.verdict = "unverified"
@@ -159,9 +164,12 @@ def choices_by_symbol(texts, arch, tables) -> dict[str, Choice]:
     out = {}
     for text in texts:
         c = parse_choice(text)
+        if c.contract is None and c.args is not None:
+            out[c.symbol] = c  # a Go function's arguments ($N>>K, &NAME): for a Plan 9 file
+            continue
         if c.contract is not None:
             bound = check(c.contract, arch, tables)
-            c = Choice(c.symbol, c.syscall, bound.policy, bound)
+            c = Choice(c.symbol, c.syscall, bound.policy, contract=bound)
         elif not tables.available(arch, c.syscall):
             raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no number and signature on {arch.name} "
                                "in the tables (stubgen list shows them)")

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from ...errors import StubgenError
+from ..body import strip_block_comments
 
 _PLAN9_TEXT = re.compile(r"^\s*TEXT\s+\S*\(SB\)", re.M)
 
@@ -131,7 +132,8 @@ def plan9_preprocess(text: str, path: Path, goarch: str, includes, defines) -> t
                             if name == "go_asm.h" else " (pass its directory with -I)"))
                     elif found.resolve() not in seen and depth < 8:
                         seen.add(found.resolve())
-                        run(found.read_text(encoding="utf-8", errors="replace"), found, depth + 1)
+                        run(strip_block_comments(found.read_text(encoding="utf-8", errors="replace")), found,
+                            depth + 1)
                 out.append("")
                 continue
             if not active:
@@ -140,5 +142,5 @@ def plan9_preprocess(text: str, path: Path, goarch: str, includes, defines) -> t
             code = line.split("//")[0]
             out.append(macros.expand(code) if code.strip() else "")
 
-    run(text, path, 0)
+    run(strip_block_comments(text), path, 0)
     return "\n".join(out) + "\n", notes

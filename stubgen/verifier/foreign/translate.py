@@ -8,6 +8,8 @@ import operator
 import re
 from dataclasses import dataclass
 
+from ..plan9 import NO_CODE
+
 
 @dataclass
 class Function:
@@ -62,6 +64,7 @@ def fold(text: str) -> str:
 
 # ---------------------------------------------------------------- Plan 9
 
+_SUM = re.compile(r"\$(-?\d+(?:[+-]\d+)+)(?![\w(])")
 _PLAN9_TEXT_LINE = re.compile(r"^TEXT\s+(?:[\w./]*·)?(?P<sym>\w+)(?:<>)?(?:<(?P<abi>\w+)>)?\(SB\)")
 
 
@@ -78,10 +81,14 @@ def plan9_translate(text: str) -> tuple[str, dict[str, Function]]:
                 continue
             s = fold(s)
             s = re.sub(r"\$\((-?\d+)\)", r"$\1", s)
+            # A sum of numbers not in parentheses ($FIXED_FRAME+8 after the macro): one number
+            # (not in TEXT's $frame-argsize).
+            if not s.startswith("TEXT"):
+                s = _SUM.sub(lambda m: "$" + str(_eval(ast.parse(m.group(1), mode="eval"))), s)
             out.append(s)
             if m := _PLAN9_TEXT_LINE.match(s):
                 cur = funcs.setdefault(m.group("sym"), Function(m.group("sym"), [], m.group("abi") or ""))
                 continue
-            if cur is not None:
+            if cur is not None and not NO_CODE.match(s):
                 cur.lines.append(s)
     return "\n".join(out) + "\n", funcs
