@@ -81,10 +81,10 @@ def test_errno_in_tls_is_where_the_stub_writes_it(tmp_path):
 # dietlibc's shape: each call loads its number into %al and jumps to one tail; _exit
 # falls through into it; errno through __errno_location.
 UNIFIED = """.text
-.globl getpid
-.type getpid,@function
-getpid:
-    mov $39, %al
+.globl close
+.type close,@function
+close:
+    mov $3, %al
     jmp __unified_syscall
 .globl _exit
 .type _exit,@function
@@ -110,21 +110,22 @@ _Exit = _exit
 
 
 def test_fall_through_aliases_and_an_archive(tmp_path):
+    # close, a call that can fail (getpid cannot, and gets no error results)
     a = obj(tmp_path, "unified", UNIFIED)
-    code, got = run([a], "amd64", "_exit=exit:errno", "getpid=getpid:errno")
+    code, got = run([a], "amd64", "_exit=exit:errno", "close=close:errno")
     assert code == 0, got
     assert got["_exit"]["aliases"] == ["_Exit"] and got["_exit"]["verdict"] == "pass"
-    assert got["getpid"]["verdict"] == "pass"
+    assert got["close"]["verdict"] == "pass"
     # The same tail in another member of an archive: the member is pulled in, as a link would.
     head, tail = UNIFIED.split(".globl _exit\n")
-    lib = archive(tmp_path, "libx.a", obj(tmp_path, "getpid", head), obj(tmp_path, "tail", ".globl _exit\n" + tail))
+    lib = archive(tmp_path, "libx.a", obj(tmp_path, "close", head), obj(tmp_path, "tail", ".globl _exit\n" + tail))
     code, got = run([lib], "amd64", policy="errno")
-    assert code == 0 and got["getpid"]["verdict"] == "pass" and got["getpid"]["file"].endswith("libx.a(getpid.o)")
+    assert code == 0 and got["close"]["verdict"] == "pass" and got["close"]["file"].endswith("libx.a(close.o)")
     # Broken: the tail never negates, so errno is -22.
-    lib = archive(tmp_path, "liby.a", obj(tmp_path, "getpid2", head),
+    lib = archive(tmp_path, "liby.a", obj(tmp_path, "close2", head),
                   obj(tmp_path, "tail2", ".globl _exit\n" + tail.replace("    neg %eax\n", "")))
     code, got = run([lib], "amd64", policy="errno")
-    assert code == 1 and any("errno -1 after the call, expected 1" in r for r in got["getpid"]["reasons"]), got
+    assert code == 1 and any("errno -1 after the call, expected 1" in r for r in got["close"]["reasons"]), got
 
 
 def test_what_the_input_lacks_is_named(tmp_path):
@@ -231,36 +232,37 @@ def test_glibc_libc_a_from_the_distribution(arch):
 
 
 MIPS_RAW = """.set noreorder
-.globl getpid
-.ent getpid
-getpid:
-    li $v0, 4020
+.globl close
+.ent close
+close:
+    li $v0, 4006
     syscall
     beqz $a3, 1f
     nop
 {guard}    subu $v0, $zero, $v0
 1:  jr $ra
     nop
-.end getpid
+.end close
 """
 
 
 def test_mips_already_negated_errno_is_a_warning(tmp_path):
-    """A stub that negates v0 whenever a3 is set trusts the documented ABI: some kernel
+    """(close: a call that can fail; getpid cannot, and gets no error results.) A stub
+    that negates v0 whenever a3 is set trusts the documented ABI: some kernel
     paths set a3 with an errno already negated (musl 5db475f0). That is a warning; the
     same stub that does not negate at all still fails."""
     guarded = obj(tmp_path, "g", MIPS_RAW.format(guard="    blez $v0, 1f\n    nop\n"), "mips")
     code, got = run([guarded], "mips")
-    assert code == 0 and not [r for r in got["getpid"]["reasons"] if r.startswith("warning")], got
+    assert code == 0 and not [r for r in got["close"]["reasons"] if r.startswith("warning")], got
     bare = obj(tmp_path, "b", MIPS_RAW.format(guard=""), "mips")
     code, got = run([bare], "mips")
-    v = got["getpid"]
+    v = got["close"]
     assert code == 0 and v["verdict"] == "pass"
     assert v["reasons"] == ["warning: kernel result -89 (already negated, error flag set: a kernel quirk, not the "
                             "documented ABI): result register v0 = 0x59, expected 0xffffffa7"], v
     broken = obj(tmp_path, "n", MIPS_RAW.format(guard="").replace("    subu $v0, $zero, $v0\n", "    nop\n"), "mips")
     code, got = run([broken], "mips")
-    assert code == 1 and got["getpid"]["verdict"] == "fail"
+    assert code == 1 and got["close"]["verdict"] == "fail"
 
 
 def test_s390x_register_save_area_is_the_callees(tmp_path):

@@ -73,7 +73,7 @@ def stubs_for(package: str, goarch: str) -> list[str]:
 
 def _verify(path: Path, arch: str, stubs, **kw) -> tuple[int, dict]:
     out = io.StringIO()
-    code = verify_files([str(path)], arch, stubs=stubs, as_json=True, out=out, **kw)
+    code = verify_files([str(path)], arch, stubs=stubs, fmt="json", out=out, **kw)
     return code, {d["symbol"]: d for d in map(json.loads, out.getvalue().splitlines())}
 
 
@@ -336,7 +336,7 @@ def _lowered_against_go(path: Path, arch: str, package: str) -> tuple[list[str],
     dialect = dialects.dialect("plan9")
     reader, syntax, _ = v.reader(dialect, a)
     names = re.findall(r"([\w·./]+)\(SB\)", "\n".join(ln for ln in src.text.splitlines() if not ln.startswith("TEXT")))
-    symbols = v.symbols(a, dialect, "stubgen_errno", tuple((n, "call") for n in dict.fromkeys(names)))
+    symbols = v.symbols(a, dialect, "stubgen_errno", stand_ins=tuple((n, "call") for n in dict.fromkeys(names)))
     theirs = _go_tool_asm(path, arch, package)
     equal, problems = [], []
     for name in src.functions:
@@ -516,32 +516,32 @@ def test_a_tail_jump_hands_on_the_frame_it_was_given(tmp_path, arch, goarch, old
 
 
 def test_stand_ins_by_themselves():
-    from stubgen.verifier import standins
+    from stubgen.verifier import gostandins
     from stubgen.verifier.emulator import SENTINEL, STANDINS
 
-    placed = standins.place([("a", "call"), ("b", "tail"), ("a", "call")])
+    placed = gostandins.place([("a", "call"), ("b", "tail"), ("a", "call")])
     assert [(s.name, s.kind, s.address - STANDINS) for s in placed] == [("a", "call", 0), ("b", "tail", 0x40)]
     with pytest.raises(ValueError, match="kind 'jump'"):
-        standins.place([("a", "jump")])
+        gostandins.place([("a", "jump")])
     with pytest.raises(ValueError, match="slots"):
-        standins.place([(f"f{i}", "call") for i in range(standins.SLOTS + 1)])
+        gostandins.place([(f"f{i}", "call") for i in range(gostandins.SLOTS + 1)])
     hooks = {"enter": "before", "exit": "after"}
-    good = [standins.Arrival("enter", "call", 0x1000, 0, 0), standins.Arrival("exit", "call", 0x1000, 0, 1)]
-    assert standins.order_problems(good, hooks, 1, 16) == []
-    swapped = [standins.Arrival("enter", "call", 0x1000, 0, 1), standins.Arrival("exit", "call", 0x1000, 0, 0)]
-    assert standins.order_problems(swapped, hooks, 1, 16) == [
+    good = [gostandins.Arrival("enter", "call", 0x1000, 0, 0), gostandins.Arrival("exit", "call", 0x1000, 0, 1)]
+    assert gostandins.order_problems(good, hooks, 1, 16) == []
+    swapped = [gostandins.Arrival("enter", "call", 0x1000, 0, 1), gostandins.Arrival("exit", "call", 0x1000, 0, 0)]
+    assert gostandins.order_problems(swapped, hooks, 1, 16) == [
         "called enter after the syscall; Go calls it before", "called exit before the syscall; Go calls it after"]
-    assert standins.order_problems(good[:1], hooks, 1, 16) == ["called exit 0 times, expected once after the syscall"]
-    skewed = [standins.Arrival("enter", "call", 0x1008, 0, 0), good[1]]
-    assert standins.order_problems(skewed, hooks, 1, 16) == \
+    assert gostandins.order_problems(good[:1], hooks, 1, 16) == ["called exit 0 times, expected once after the syscall"]
+    skewed = [gostandins.Arrival("enter", "call", 0x1008, 0, 0), good[1]]
+    assert gostandins.order_problems(skewed, hooks, 1, 16) == \
         ["calls enter with the stack pointer at 0x1008, not a multiple of 16"]
 
     class Run:
         traps: list = []
 
-    tail = standins.Arrival("b", "tail", 0x2000, SENTINEL, 0)
-    assert standins.tail_problems(Run(), tail, 0x2000) == []
-    assert len(standins.tail_problems(Run(), standins.Arrival("b", "tail", 0x1ff8, 1, 0), 0x2000)) == 2
+    tail = gostandins.Arrival("b", "tail", 0x2000, SENTINEL, 0)
+    assert gostandins.tail_problems(Run(), tail, 0x2000) == []
+    assert len(gostandins.tail_problems(Run(), gostandins.Arrival("b", "tail", 0x1ff8, 1, 0), 0x2000)) == 2
 
 
 # ---------------------------------------------------------------- 5: ABIInternal
@@ -622,13 +622,6 @@ def test_the_number_check_reads_numbers_as_the_assembler_does(tmp_path, arch, te
         assert v["verdict"] == "pass", v
 
 
-def test_a_register_number_is_still_a_register_after_translation():
-    from stubgen.verifier.foreign import translate
-
-    assert translate.gnu_translate("move $10, $2\naddiu $4, $4, 16\n", "#", r"\$(?:\d+|[a-z][a-z0-9]*)\b") \
-        == "move $10, $2\naddiu $4, $4, 0x10\n"
-
-
 # ---------------------------------------------------------------- --stub's argument lists, minus-one
 def test_stub_argument_lists():
     from stubgen.errors import StubgenError
@@ -639,10 +632,11 @@ def test_stub_argument_lists():
     assert parse_choice("mmap=mmap2($0, $1, $2, $3, $4, $5>>12)").args[5] == ArgSource("param", 5, shift=12)
     assert parse_choice("pipe2=pipe2(&r, $0)").args[0] == ArgSource("slot", name="r")
     assert parse_choice("exit=exit_group").policy is None
-    with pytest.raises(StubgenError, match="applies to Go"):
+    # On machine code syscall6's number comes @WHERE (a contract), not as $0: bad input there.
+    with pytest.raises(StubgenError, match="the contract gives 7"):
         verify_files([str(Path(__file__).parent / "fixtures/foreign/musl/x86_64/syscall.s")], "x86_64",
                      stubs=["__syscall=syscall6($0, $1, $2, $3, $4, $5, $6)"], out=io.StringIO())
-    for bad, words in [("a=b(c)", "none of $N"), ("a=b(1)x", "expected SYMBOL="), ("a=b($0>>99)", "more than 63"),
+    for bad, words in [("a=b(c)", "is neither $N"), ("a=b(1)x", "is not SYSCALL"), ("a=b($0>>99)", "more than 63"),
                        ("a=b:zz", "unknown error policy")]:
         with pytest.raises(StubgenError, match=re.escape(words)):
             parse_choice(bad)

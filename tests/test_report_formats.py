@@ -94,7 +94,7 @@ def test_junit_has_a_testcase_per_stub(broken):
 def test_foreign_files_in_every_format():
     files = [str(FOREIGN / "go" / "sys_linux_amd64.s")]
     objs = [json.loads(ln) for ln in run("verify", *files, "--arch", "amd64", "--format", "json").stdout.splitlines()]
-    assert {"pass", "unverified"} <= {o["verdict"] for o in objs}
+    assert {"pass", "fail"} <= {o["verdict"] for o in objs}  # Go's declarations and stand-ins verify the rest
     doc = sarif_ok(json.loads(run("verify", *files, "--arch", "amd64", "--format", "sarif").stdout))
     levels = sorted(r["level"] for r in doc["runs"][0]["results"])
     # a result per failing function, and unverified ones are said as warnings, never passed

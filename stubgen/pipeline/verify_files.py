@@ -88,6 +88,9 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         sources += ps
     found = {n for v in verdicts for n in [v.symbol, *v.aliases]}
     missing = sorted(set(choices) - found)
+    for name in missing:
+        if choices[name].problem:  # read as a Go function's arguments, and no Go function took it
+            raise StubgenError(choices[name].problem)
     if missing:
         raise StubgenError(f"--stub {missing[0]}: no function {missing[0]} in {', '.join(map(str, files))}; "
                            f"functions: {', '.join(sorted(found)) or '(none)'}")

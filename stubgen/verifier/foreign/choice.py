@@ -29,6 +29,7 @@ _PARAM = re.compile(r"^\$(\d+)(?:\s*>>\s*(\d+))?$")
 _SLOT = re.compile(r"^&([A-Za-z_]\w*)$")
 _CONST = re.compile(r"^-?(?:0[xX][0-9a-fA-F]+|\d+)$")
 MAX_ARGS = 8
+_GO_SYMBOL = re.compile(r"^\s*[\w.$·]+\s*$")  # a Go function's name: no parameter list (machine code's PARAMS)
 
 
 @dataclass(frozen=True)
@@ -58,20 +59,27 @@ class Choice:
     policy: str | None = None
     args: tuple[ArgSource, ...] | None = None
     contract: Contract | None = None
+    # Why the text is no contract of machine code, where it reads as a Go function's
+    # arguments only ($N>>K, &NAME, a generic call's number as $0): bad input there.
+    problem: str = ""
 
 
 def parse_choice(text: str) -> Choice:
     """A --stub text read both ways; an error only where neither reads it."""
     try:
-        go: Choice | None = _go_choice(text)
-    except StubgenError:
-        go = None
+        go: Choice | None = _go_choice(text) if _GO_SYMBOL.match(text.partition("=")[0]) else None
+        go_error = None
+    except StubgenError as e:
+        go, go_error = None, e
     try:
         c = parse(text, policies.POLICIES)
-    except StubgenError:
-        if go is None:
-            raise
-        return go
+    except StubgenError as e:
+        if go is not None:
+            return Choice(go.symbol, go.syscall, go.policy, go.args, None, str(e))
+        rest = text.partition("=")[2]
+        if go_error is not None and (">>" in rest or "&" in rest):
+            raise go_error from None  # what only a Go function's arguments have: their reading says what is wrong
+        raise
     contract = None if c.plain else c
     if go is not None:
         return Choice(go.symbol, go.syscall, go.policy, go.args, contract)
@@ -89,8 +97,8 @@ def _source(text: str, where: str) -> ArgSource:
         return ArgSource("slot", name=m.group(1))
     if _CONST.match(t):
         return ArgSource("const", int(t, 0) if not re.match(r"^-?0\d", t) else int(t, 8))
-    raise StubgenError(f"--stub {where!r}: argument {t!r} is none of $N (parameter N), a number, or &NAME "
-                       "(the address of the Go frame slot NAME)")
+    raise StubgenError(f"--stub {where!r}: argument {t!r} is neither $N (parameter N; $N>>K shifted), a number, "
+                       "nor &NAME (the address of the Go frame slot NAME)")
 
 
 def _go_choice(text: str) -> Choice:

@@ -143,12 +143,11 @@ def _judge(fn: ImageFunction, arch, tables, choices: dict[str, Choice], policy: 
         v.reasons.append(f"not a syscall in the tables (--stub {fn.name}=SYSCALL checks it)")
         return v, None
     v.policy = (choice.policy if choice else None) or policy
-    if choice is not None and choice.contract is None and choice.args is not None:
-        v.verdict = "unverified"
-        v.reasons.append(f"--stub {name}=...: $N>>K and &NAME name what a Go frame holds; machine code's contracts "
-                         "take $N, a constant or _")
-        return v, None
+    if choice is not None and choice.problem:
+        raise StubgenError(choice.problem)
     sig = tables.signature(arch, syscall)
+    if (choice is None or not choice.policy) and sig is not None and sig.special == "noreturn":
+        v.policy = "noreturn"  # exit, exit_group: nothing after the trap is checked
     if sig is None:
         v.verdict = "unverified"
         v.reasons.append(f"the tables have no signature for {syscall}")
@@ -164,11 +163,19 @@ def choices_by_symbol(texts, arch, tables) -> dict[str, Choice]:
     out = {}
     for text in texts:
         c = parse_choice(text)
-        if c.contract is None and c.args is not None:
-            out[c.symbol] = c  # a Go function's arguments ($N>>K, &NAME): for a Plan 9 file
+        if c.problem:
+            out[c.symbol] = c  # a Go function's arguments: an error only where machine code has the symbol
             continue
         if c.contract is not None:
-            bound = check(c.contract, arch, tables)
+            try:
+                bound = check(c.contract, arch, tables)
+            except StubgenError as e:
+                if c.args is None:
+                    raise
+                # Read as a Go function's arguments it may still be right (syscall6($0, ...)
+                # takes the number as $0): an error only where machine code has the symbol.
+                out[c.symbol] = Choice(c.symbol, c.syscall, c.policy, c.args, None, str(e))
+                continue
             c = Choice(c.symbol, c.syscall, bound.policy, contract=bound)
         elif not tables.available(arch, c.syscall):
             raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no number and signature on {arch.name} "
