@@ -208,7 +208,9 @@ def test_glibc_libc_a_from_the_distribution(arch):
     __syscall_error takes the kernel's positive errno in v0)."""
     path = Path(GLIBC[arch])
     if not path.is_file():
-        pytest.skip(f"no {path} (Debian package libc6-dev for the architecture)")
+        from conftest import tool_missing
+
+        tool_missing(f"no {path} (Debian package libc6-dev for the architecture)")
     from stubgen.pipeline.verify_files import check_files
 
     stubs = ["madvise=madvise:errno"] + ([] if arch == "mips" else ["syscall=syscall6:errno"])
@@ -316,7 +318,9 @@ def test_other_libcs_from_the_distribution(path, name, expect):
     """Debian's dietlibc, klibc and musl archives (dietlibc-dev, libklibc-dev, musl-dev),
     unmodified: read, under the libc contract."""
     if not Path(path).is_file():
-        pytest.skip(f"no {path}")
+        from conftest import tool_missing
+
+        tool_missing(f"no {path}: install dietlibc-dev, libklibc-dev and musl-dev")
     from stubgen.pipeline.verify_files import check_files
 
     verdicts, _ = check_files([path], "amd64", stubs=[f"{name}={name}:errno"])

