@@ -402,7 +402,10 @@ _KILLED_RUN = """
 import os, sys, stubgen
 from stubgen.generator import output
 real, n = os.replace, []
+out = os.path.realpath(sys.argv[1])
 def dying(src, dst):
+    if not os.path.realpath(dst).startswith(out + os.sep):
+        return real(src, dst)  # a cache's file (Jinja's compiled templates), not the output's
     n.append(dst)
     if len(n) == int(sys.argv[2]):
         os._exit(9)  # killed between two renames
