@@ -29,6 +29,12 @@ _UNICORN: dict = {**_ENGINE, "properties": {
     # registers (Unicorn's names, after prefix) set once at start (PPC64: MSR.LE)
     "init": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
              "additionalProperties": {"type": "integer", "minimum": 0}},
+    # write the PC after each trap even where the engine already moved it there: it resets
+    # state the engine keeps wrongly across the trap (MIPS's branch-delay flag)
+    "write_pc_at_trap": {"type": "boolean"},
+    # interrupts by which this Unicorn reports a bad address without the address
+    "address_fault_interrupts": {"type": "array", "uniqueItems": True, "maxItems": 8,
+                                 "items": {"type": "integer", "minimum": 0, "maximum": 255}},
     # instructions (Capstone's mnemonics) this Unicorn cannot run on this architecture: a
     # stub holding one is not emulated, and the report says why
     "cannot_run": {"type": "object", "required": ["mnemonics", "why"], "additionalProperties": False,
