@@ -77,3 +77,84 @@ def test_class1_a_planted_journal_is_refused_and_touches_nothing(tmp_path, case)
     assert (victim_dir / ".keep.txt.stubgen-old").read_text() == "attacker\n", name
     assert (outside / "keep.txt").read_text() == "precious too\n", name
     assert (out / ".stubgen-journal.json").exists(), name  # left for a person to look at
+
+
+# --- classes 2-5: directives are checked on exactly what the assembler assembles -------
+
+from stubgen.realtools import tools  # noqa: E402
+from stubgen.realtools.frontend import check_foreign  # noqa: E402
+from stubgen.realtools.gaslex import statements  # noqa: E402
+
+STUB = ".text\n.globl f\n.type f, @function\nf:\n    ret\n.size f, .-f\n"
+HIDDEN = [
+    # the red team's: a /* inside a string was taken for a comment's start
+    '.ident "/*"\n.include "/etc/passwd"\n.ident "*/"\n',
+    # variations: a ; inside a string, an unterminated string, a character constant, a
+    # macro parameter that expands to a directive, a statement after a separator
+    '.ascii "a;b"; .include "/etc/passwd"\n',
+    '.ascii "no end\n.incbin "/etc/passwd"\n',
+    ".byte '\"\n.include \"/etc/passwd\"\n.byte '\"\n",
+    '.macro m d\n\\d "/etc/passwd"\n.endm\nm .include\n',
+    'nop ; .rept 1000000000\n',
+    '/* */ .include "/etc/passwd"\n',
+]
+
+
+@pytest.mark.parametrize("text", HIDDEN)
+def test_class4_no_directive_hides_from_the_check(text):
+    with pytest.raises(tools.ToolFailed, match="refused"):
+        tools.check_gnu_source(STUB + text, "x.S", tools.GNU_DIRECTIVES | {"ascii", "byte", "macro", "endm", "ident"},
+                               "#")
+    from stubgen import tables
+
+    with pytest.raises(tools.ToolFailed, match="refused"):
+        check_foreign(STUB + text, "x.S", tables.load().arch("amd64"))
+
+
+def test_class4_the_lexer_keeps_what_gnu_as_keeps():
+    """Comments go, strings stay whole, separators split: a legitimate file still passes."""
+    assert statements('f: mov $1, %eax # c ; .include "x"\n/* a\n b */ .text\n', "#") == [
+        (1, "f: mov $1, %eax"), (3, ".text")]
+    assert statements("mov r0, #1 @ .include\n", "@") == [(1, "mov r0, #1")]
+    tools.check_gnu_source(STUB + '.ident "a /* b ; .include c */"\n', "x.S", tools.GNU_DIRECTIVES, "#")
+
+
+def test_class2_llvm_as_gets_the_same_check_and_limits(tmp_path):
+    """crosscheck's "llvm as" row once ran zig cc -c on the file as it was on disk."""
+    from stubgen import tables
+
+    arch = tables.load().arch("riscv64")
+    src = tmp_path / "stub.S"
+    src.write_text(STUB.replace("@function", "%function") + '.include "/etc/passwd"\n')
+    with pytest.raises(tools.ToolFailed, match=r"\.include") as e:
+        tools.llvm_asm_bytes(src, arch)
+    assert "root:" not in str(e.value)
+
+
+@pytest.mark.parametrize("text", ['#include "/etc/passwd"\n', '#define X .incbin "/etc/passwd"\nX\n'])
+def test_class3_the_llvm_path_assembles_without_a_preprocessor(tmp_path, text):
+    """A C driver preprocesses a .S: #include and #define then made text the check never
+    saw. The LLVM path now assembles what it checked (-x assembler): a # line is a comment."""
+    from stubgen import tables
+
+    arch = tables.load().arch("loong64")
+    if not arch.c_toolchain.get("zig"):
+        pytest.skip("loong64's crosscheck programs are no longer built by zig cc")
+    src = tmp_path / "stub.S"
+    src.write_text(STUB.replace("ret", "jr $ra").replace("@function", "%function") + text)
+    obj = tmp_path / "stub.o"
+    try:
+        tools.c_assemble(src, arch, obj)
+    except tools.ToolFailed as e:
+        assert "root:" not in str(e)  # X is no instruction: an error, which quotes no file
+        return
+    assert b"root:" not in obj.read_bytes()
+
+
+@pytest.mark.parametrize("text", ['/**/#include "/etc/passwd"\n', '\ufeff#include "/etc/passwd"\n',
+                                  '/* a\n */ #include "../../etc/passwd"\n', 'TEXT ·f(SB),0,$0 #define X\n',
+                                  '#  include "go_asm.h" "/etc/passwd"\n'])
+def test_class5_go_tool_asm_gets_no_include_but_the_standard_ones(text):
+    with pytest.raises(tools.ToolFailed, match="refused before go tool asm"):
+        tools.check_go_source('#include "textflag.h"\n' + text)
+    tools.check_go_source('#include "textflag.h"\n// #include "x"\nTEXT ·f(SB),0,$0\n\tMOVQ $"#", AX\n')
