@@ -178,3 +178,32 @@ def test_class8_forty_thousand_open_comments_take_no_time(tmp_path):
     f.write_text(".text\n" + text)
     r = cli("verify", str(f), "--arch", "amd64", timeout=60)
     assert "Traceback" not in r.stderr and r.returncode in (0, 1, 2), r.stderr
+
+
+# --- class 18: zig's cache never lands in a directory another user controls -------------
+
+@pytest.mark.parametrize("planted", ["other owner", "open to others", "a link"])
+def test_class18_zig_cache_without_home_is_private(tmp_path, monkeypatch, planted):
+    from stubgen.verifier import llvm
+
+    monkeypatch.setattr(llvm, "_PRIVATE", [])
+    monkeypatch.delenv("ZIG_GLOBAL_CACHE_DIR", raising=False)
+    monkeypatch.delenv("ZIG_LOCAL_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    spot = tmp_path / f"stubgen-{os.getuid()}"
+    if planted == "a link":
+        (tmp_path / "attacker").mkdir(mode=0o700)
+        spot.symlink_to(tmp_path / "attacker")
+    else:
+        spot.mkdir(mode=0o777 if planted == "open to others" else 0o700)
+        os.chmod(spot, 0o777 if planted == "open to others" else 0o700)
+        if planted == "other owner":
+            if os.getuid() != 0:
+                pytest.skip("needs root to give the directory to another user")
+            os.chown(spot, 12345, 12345)
+    got = Path(llvm.env()["ZIG_GLOBAL_CACHE_DIR"])
+    assert not str(got).startswith(str(spot) + os.sep), got
+    st = os.lstat(got.parents[1])
+    assert st.st_uid == os.getuid() and not st.st_mode & 0o077
