@@ -207,3 +207,43 @@ def test_class18_zig_cache_without_home_is_private(tmp_path, monkeypatch, plante
     assert not str(got).startswith(str(spot) + os.sep), got
     st = os.lstat(got.parents[1])
     assert st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+# --- class 13: --kernel-abi values are checked ----------------------------------------
+
+def _statement(**change):
+    import yaml
+
+    from stubgen.verifier import kernel
+
+    d = yaml.safe_load((Path(kernel.__file__).parent / "linux_abi.yaml").read_text())["amd64"]
+    d.update(change)
+    return {"amd64b": d}
+
+
+@pytest.mark.parametrize("change", [
+    {"crash_interrupts": "x"}, {"crash_interrupts": ["x"]}, {"number_bits": "64"}, {"args": "rdi"},
+    {"error_range": [-4095]}, {"error_range": "low"}, {"trap": {"interrupt": "int"}}, {"cpu_clobbers": {"rcx": "gone"}},
+    {"trap": []}, {"result": 5}, {"stack_args": {"offset": -1, "slots": 2}}, {"vdso": {"symbols": 3}},
+    {"typo_key": 1}, {"errno": {"EINVAL": "22"}},
+])
+def test_class13_a_kernel_abi_statement_of_the_wrong_type_is_one_line(tmp_path, change):
+    import yaml
+
+    from stubgen.errors import StubgenError
+    from stubgen.verifier import kernel
+
+    f = tmp_path / "abi.yaml"
+    f.write_text(yaml.safe_dump(_statement(**change)))
+    with pytest.raises(StubgenError) as e:
+        kernel.linux_abi("amd64b", str(f))
+    assert "abi.yaml: amd64b" in str(e.value) and "\n" not in str(e.value), e.value
+
+
+def test_class13_the_shipped_statement_has_the_same_form():
+    import yaml
+
+    from stubgen.verifier import kernel
+
+    doc = yaml.safe_load((Path(kernel.__file__).parent / "linux_abi.yaml").read_text())
+    assert [p for a, d in doc.items() if (p := kernel.statement_problem(a, d))] == []

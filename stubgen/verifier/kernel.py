@@ -102,6 +102,75 @@ _REQUIRED = ("trap", "number", "number_bits", "args", "result", "error_range", "
              "crash_interrupts")
 
 
+_REG = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]{0,15}$"}
+_INT = {"type": "integer", "minimum": -(1 << 64), "maximum": (1 << 64)}
+_UINT = {"type": "integer", "minimum": 0, "maximum": (1 << 64)}
+_TEXT = {"type": "string", "maxLength": 300, "pattern": r"^[^\n]*$"}
+# One architecture's statement, as the verifier reads it: every value of the right type,
+# nothing else (a --kernel-abi file is input: a wrong type is one line, never a traceback).
+STATEMENT_SCHEMA = {
+    "type": "object",
+    "required": list(_REQUIRED),
+    "additionalProperties": False,
+    "properties": {
+        "trap": {"type": "object", "additionalProperties": False, "properties": {
+            "interrupt": {"type": "integer", "minimum": 0, "maximum": 255},
+            "name": _TEXT,
+            "opcodes": {"type": "array", "minItems": 1, "maxItems": 8, "items": {
+                "type": "object", "required": ["size", "mask", "value"], "additionalProperties": False,
+                "properties": {"size": {"enum": [2, 4, 6, 8]}, "mask": _UINT, "value": _UINT}}},
+            "syscall_insn": {"type": "boolean"},
+            "pc": {"enum": ["at"]},
+            "number_field": {"type": "object", "required": ["offset", "size"], "additionalProperties": False,
+                             "properties": {"offset": {"type": "integer", "minimum": 0, "maximum": 8},
+                                            "size": {"type": "integer", "minimum": 1, "maximum": 8}}}}},
+        "number": _REG,
+        "number_bits": {"type": "integer", "minimum": 1, "maximum": 64},
+        "args": {"type": "array", "minItems": 1, "maxItems": 8, "items": _REG},
+        "pair_align": {"type": "integer", "minimum": 1, "maximum": 8},
+        "result": _REG,
+        "result2": _REG,
+        "error_range": {"type": "array", "minItems": 2, "maxItems": 2, "items": _INT},
+        "return": _TEXT,
+        "forbidden": {"type": "array", "maxItems": 64, "items": {"type": "string", "pattern": r"^[a-z0-9. x]{1,24}$"}},
+        "crash_interrupts": {"type": "array", "maxItems": 16, "items": {"type": "integer", "minimum": 0,
+                                                                         "maximum": 255}},
+        "vdso": {"type": "object", "required": ["symbols", "entry"], "additionalProperties": False,
+                 "properties": {"symbols": {"type": "array", "maxItems": 8, "items": _TEXT}, "entry": _TEXT}},
+        "clobbers_source": _TEXT,
+        "cpu_clobbers": {"type": "object", "maxProperties": 64, "propertyNames": _REG,
+                         "additionalProperties": {"enum": ["next_pc", "flags", "volatile"]}},
+        "kernel_helpers": {"type": "object", "required": ["page", "functions"], "additionalProperties": False,
+                           "properties": {"source": _TEXT, "page": _UINT, "functions": {
+                               "type": "object", "maxProperties": 16, "additionalProperties": {
+                                   "type": "object", "required": ["name"], "additionalProperties": False,
+                                   "properties": {"name": _REG | {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
+                                                  "returns": {"enum": ["thread_pointer"]}}}}}},
+        "stack_args": {"type": "object", "required": ["offset", "slots"], "additionalProperties": False,
+                       "properties": {"offset": {"type": "integer", "minimum": 0, "maximum": 4096},
+                                      "slots": {"type": "integer", "minimum": 1, "maximum": 8}}},
+        "error_flag": _REG,
+        "error_flag_bits": _UINT,
+        "errno": {"type": "object", "maxProperties": 256, "propertyNames": _REG,
+                  "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 4095}},
+        "negated_errors": {"type": "array", "maxItems": 64, "items": _REG},
+        "conventions": {"type": "object"},  # conventions.py checks its own part
+    },
+}
+
+
+def statement_problem(name: str, d) -> str | None:
+    """Why d is not a kernel ABI statement (STATEMENT_SCHEMA), as one phrase, or None."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(d, STATEMENT_SCHEMA)
+    except jsonschema.ValidationError as e:
+        where = ".".join(str(p) for p in e.absolute_path)
+        return f"{name}{'.' + where if where else ''}: {e.message[:200]}"
+    return None
+
+
 @lru_cache(maxsize=8)
 def _all(extra: str | None = None) -> dict:
     """The shipped statement, plus a user's statement (--kernel-abi FILE) for
@@ -126,6 +195,9 @@ def _all(extra: str | None = None) -> dict:
         if missing:
             raise StubgenError(f"{extra}: {name}: missing {', '.join(missing)} (see stubgen/verifier/"
                                "linux_abi.yaml for the form)")
+        why = statement_problem(str(name), d)
+        if why:
+            raise StubgenError(f"{extra}: {why} (see stubgen/verifier/linux_abi.yaml for the form)")
     return {**shipped, **own}
 
 
