@@ -1,5 +1,5 @@
 """The architectures whose syscall convention breaks the simple pattern (issue 14):
-MIPS o32 (mips, mipsle) and n64 (mips64le). Each quirk is a fact in the tables or in
+MIPS o32 (mips, mipsle) and n64 (mips64le, mips64). Each quirk is a fact in the tables or in
 the verifier's ABI statement; here each one is checked, and each check is fed a
 stub that gets the quirk wrong."""
 import shutil
@@ -16,7 +16,7 @@ from stubgen.verifier import Spec, Verifier
 from stubgen.verifier.emulator import CODE, CODE_SIZE, SPECIAL, STACK, STACK_SIZE
 from stubgen.verifier.kernel import linux_abi
 
-MIPS = ("mips", "mipsle", "mips64le")
+MIPS = ("mips", "mipsle", "mips64le", "mips64")
 MATRIX = [("plan9", p) for p in ("raw", "crash", "ignore")] + [("gnu", p) for p in ("raw", "crash", "ignore", "errno")]
 
 
@@ -40,13 +40,15 @@ def _broken(verifier, s, old, new=""):
 def test_numbers_come_from_the_mips_tables_plus_nr_linux():
     t = tables.load()
     # syscall(2) and the issue: o32 numbers are 4000 + n, n64 5000 + n.
-    assert {a: t.arch(a).numbers["madvise"] for a in MIPS} == {"mips": 4218, "mipsle": 4218, "mips64le": 5027}
-    assert {a: len(t.arch(a).numbers) for a in MIPS} == {"mips": 445, "mipsle": 445, "mips64le": 375}
+    assert {a: t.arch(a).numbers["madvise"] for a in MIPS} == {"mips": 4218, "mipsle": 4218, "mips64le": 5027,
+                                                                "mips64": 5027}
+    assert {a: len(t.arch(a).numbers) for a in MIPS} == {"mips": 445, "mipsle": 445, "mips64le": 375, "mips64": 375}
     # n64's one row tagged common (set_mempolicy_home_node) is in
-    assert t.arch("mips64le").numbers["set_mempolicy_home_node"] == 5450
+    assert t.arch("mips64le").numbers["set_mempolicy_home_node"] == t.arch("mips64").numbers[
+        "set_mempolicy_home_node"] == 5450
     for a in MIPS:
         (src,) = t.arch(a).provenance["sources"]
-        assert src["number_base"] == (5000 if a == "mips64le" else 4000)
+        assert src["number_base"] == (5000 if a.startswith("mips64") else 4000)
         assert t.arch(a).provenance["kernel"] == "7.1.5"
 
 
@@ -104,7 +106,7 @@ def test_every_mips_mutant_is_killed(verifier):
 @pytest.mark.parametrize("arch", MIPS)
 def test_a_stub_that_returns_the_positive_errno_fails(verifier, arch):
     s = _stub(arch, "gnu")
-    neg = "\tdsubu\t$v0, $zero, $v0\n" if arch == "mips64le" else "\tsubu\t$v0, $zero, $v0\n"
+    neg = "\tdsubu\t$v0, $zero, $v0\n" if arch.startswith("mips64") else "\tsubu\t$v0, $zero, $v0\n"
     rep = _broken(verifier, s, neg)
     assert not rep.ok
     assert any("kernel result -1:" in p and "expected 0xffffffff" in p for p in rep.problems), rep.describe()
