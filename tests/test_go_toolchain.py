@@ -40,3 +40,9 @@ def test_generated_go_is_gofmt_clean(go_env, tmp_path):
     r = subprocess.run([f"{goroot}/bin/gofmt", "-l", "."], cwd=out, capture_output=True, text=True)
     assert "stubs_linux.go" in r.stdout
 
+
+def test_every_linux_goarch_has_a_table(go_env):
+    # Go's own list of ports, not ours: a linux GOARCH without a table is a gap.
+    r = subprocess.run(["go", "tool", "dist", "list"], env=go_env, capture_output=True, text=True, check=True)
+    linux = {ln.split("/", 1)[1] for ln in r.stdout.split() if ln.startswith("linux/")}
+    assert len(linux) >= 13 and linux <= set(GOARCHES), sorted(linux - set(GOARCHES))
