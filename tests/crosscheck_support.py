@@ -12,7 +12,8 @@ from conftest import tool_missing
 import stubgen
 from stubgen.realtools import crosscheck
 
-ARCHES = ["386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x", "ppc64le"]
+ARCHES = ["386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "mips64", "s390x", "ppc64le",
+          "ppc64"]
 # Plan 9 has no errno policy (Go code has no errno); the GNU dialect offers all four.
 POLICIES = {"plan9": ["raw", "crash", "ignore"], "gnu": ["raw", "crash", "ignore", "errno"]}
 # go vet of the plain package is test_go_toolchain.py's job.

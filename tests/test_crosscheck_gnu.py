@@ -64,9 +64,9 @@ CLOBBERS = {
     "arm64": lambda s: s.replace("\tsvc\t#0x0\n", "\tsvc\t#0x0\n\tmov\tx19, #0x0\n"),
     "riscv64": lambda s: s.replace("\tecall\n", "\tecall\n\tli\ts0, 0x0\n"),
     **{a: lambda s: s.replace("\tsyscall\n", "\tsyscall\n\tor\t$s0, $zero, $zero\n")
-       for a in ("mips", "mipsle", "mips64le")},
+       for a in ("mips", "mipsle", "mips64le", "mips64")},
     "s390x": lambda s: s.replace("\tsvc\t0x0\n", "\tsvc\t0x0\n\tlghi\t%r6, 0x0\n"),
-    "ppc64le": lambda s: s.replace("\tsc\n", "\tsc\n\tli\t%r31, 0x0\n"),
+    **{a: lambda s: s.replace("\tsc\n", "\tsc\n\tli\t%r31, 0x0\n") for a in ("ppc64le", "ppc64")},
 }
 
 

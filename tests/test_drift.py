@@ -35,13 +35,13 @@ KNOWN = {
         "break unused18 unused28 stty gtty ftime prof lock mpx ulimit unused59 reserved82 unused84 uselib profil "
         "unused109 idle create_module get_kernel_syms bdflush afs_syscall unused150 _sysctl query_module "
         "nfsservctl getpmsg putpmsg reserved221 vserver").split()},
-    **{("mips64le", n): _OBSOLETE for n in (
+    **{(a, n): _OBSOLETE for a in ("mips64le", "mips64") for n in (
         "_sysctl create_module get_kernel_syms query_module nfsservctl getpmsg putpmsg afs_syscall reserved177 "
         "reserved193 vserver").split()},
     **{("s390x", n): _OBSOLETE for n in (
         "uselib idle create_module get_kernel_syms bdflush afs_syscall _sysctl query_module nfsservctl getpmsg "
         "putpmsg").split()},
-    **{("ppc64le", n): _OBSOLETE for n in (
+    **{(a, n): _OBSOLETE for a in ("ppc64le", "ppc64") for n in (
         "break stty gtty ftime prof lock mpx ulimit uselib profil idle create_module get_kernel_syms bdflush "
         "afs_syscall _sysctl query_module nfsservctl getpmsg putpmsg tuxcall").split()},
 }
@@ -114,13 +114,16 @@ def test_shipped_tables_hold_the_whole_kernel_table():
     t = tables.load()
     assert {a: len(t.arch(a).numbers) for a in ARCHES} == {
         "386": 461, "amd64": 385, "arm": 424 + 6, "arm64": 327, "riscv64": 328,
-        "mips": 445, "mipsle": 445, "mips64le": 375, "s390x": 390, "ppc64le": 424, "loong64": 324}
+        "mips": 445, "mipsle": 445, "mips64le": 375, "mips64": 375, "s390x": 390, "ppc64le": 424, "ppc64": 424,
+        "loong64": 324}
     assert {a: t.arch(a).numbers["madvise"] for a in ARCHES} == {
         "386": 219, "amd64": 28, "arm": 220, "arm64": 233, "riscv64": 233,
-        "mips": 4218, "mipsle": 4218, "mips64le": 5027, "s390x": 219, "ppc64le": 205, "loong64": 233}
+        "mips": 4218, "mipsle": 4218, "mips64le": 5027, "mips64": 5027, "s390x": 219, "ppc64le": 205,
+        "ppc64": 205, "loong64": 233}
     assert {a: t.arch(a).numbers["rseq_slice_yield"] for a in ARCHES} == {
         "386": 471, "amd64": 471, "arm": 471, "arm64": 471, "riscv64": 471,
-        "mips": 4471, "mipsle": 4471, "mips64le": 5471, "s390x": 471, "ppc64le": 471, "loong64": 471}
+        "mips": 4471, "mipsle": 4471, "mips64le": 5471, "mips64": 5471, "s390x": 471, "ppc64le": 471,
+        "ppc64": 471, "loong64": 471}
     assert t.arch("arm").numbers["get_tls"] == 0x0f0006
     for a in ARCHES:
         prov = t.arch(a).provenance
@@ -142,12 +145,14 @@ def test_shipped_tables_hold_the_whole_kernel_table():
 # The one list of known differences: (architecture, syscall) -> why.
 ARG_COUNT_KNOWN = {
     **{(a, "gettimeofday"): "Go passes tz as a literal 0, which a count cannot tell from padding"
-       for a in ("386", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x", "ppc64le", "loong64")},
+       for a in ("386", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "mips64", "s390x", "ppc64le",
+                 "ppc64", "loong64")},
     **{(a, "settimeofday"): "Go passes tz as a literal 0, which a count cannot tell from padding"
-       for a in ("386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x", "ppc64le", "loong64")},
+       for a in ("386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "mips64", "s390x",
+                 "ppc64le", "ppc64", "loong64")},
     **{(a, "ppoll"): "x/sys/unix passes sigsetsize as a literal 0 (no sigmask), which a count cannot tell "
-       "from padding" for a in ("386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "s390x",
-                                    "ppc64le", "loong64")},
+       "from padding" for a in ("386", "amd64", "arm", "arm64", "riscv64", "mips", "mipsle", "mips64le", "mips64",
+                                    "s390x", "ppc64le", "ppc64", "loong64")},
     **{(a, "epoll_pwait"): "Go's EpollWait is epoll_pwait with sigmask and sigsetsize as literal 0s, which a "
        "count cannot tell from padding" for a in ("arm64", "riscv64", "loong64")},
 }

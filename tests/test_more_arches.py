@@ -1,5 +1,5 @@
 """The architectures whose syscall convention breaks the simple pattern (issue 14):
-MIPS o32 (mips, mipsle) and n64 (mips64le). Each quirk is a fact in the tables or in
+MIPS o32 (mips, mipsle) and n64 (mips64le, mips64). Each quirk is a fact in the tables or in
 the verifier's ABI statement; here each one is checked, and each check is fed a
 stub that gets the quirk wrong."""
 import shutil
@@ -16,7 +16,7 @@ from stubgen.verifier import Spec, Verifier
 from stubgen.verifier.emulator import CODE, CODE_SIZE, SPECIAL, STACK, STACK_SIZE
 from stubgen.verifier.kernel import linux_abi
 
-MIPS = ("mips", "mipsle", "mips64le")
+MIPS = ("mips", "mipsle", "mips64le", "mips64")
 MATRIX = [("plan9", p) for p in ("raw", "crash", "ignore")] + [("gnu", p) for p in ("raw", "crash", "ignore", "errno")]
 
 
@@ -40,13 +40,15 @@ def _broken(verifier, s, old, new=""):
 def test_numbers_come_from_the_mips_tables_plus_nr_linux():
     t = tables.load()
     # syscall(2) and the issue: o32 numbers are 4000 + n, n64 5000 + n.
-    assert {a: t.arch(a).numbers["madvise"] for a in MIPS} == {"mips": 4218, "mipsle": 4218, "mips64le": 5027}
-    assert {a: len(t.arch(a).numbers) for a in MIPS} == {"mips": 445, "mipsle": 445, "mips64le": 375}
+    assert {a: t.arch(a).numbers["madvise"] for a in MIPS} == {"mips": 4218, "mipsle": 4218, "mips64le": 5027,
+                                                                "mips64": 5027}
+    assert {a: len(t.arch(a).numbers) for a in MIPS} == {"mips": 445, "mipsle": 445, "mips64le": 375, "mips64": 375}
     # n64's one row tagged common (set_mempolicy_home_node) is in
-    assert t.arch("mips64le").numbers["set_mempolicy_home_node"] == 5450
+    assert t.arch("mips64le").numbers["set_mempolicy_home_node"] == t.arch("mips64").numbers[
+        "set_mempolicy_home_node"] == 5450
     for a in MIPS:
         (src,) = t.arch(a).provenance["sources"]
-        assert src["number_base"] == (5000 if a == "mips64le" else 4000)
+        assert src["number_base"] == (5000 if a.startswith("mips64") else 4000)
         assert t.arch(a).provenance["kernel"] == "7.1.5"
 
 
@@ -104,7 +106,7 @@ def test_every_mips_mutant_is_killed(verifier):
 @pytest.mark.parametrize("arch", MIPS)
 def test_a_stub_that_returns_the_positive_errno_fails(verifier, arch):
     s = _stub(arch, "gnu")
-    neg = "\tdsubu\t$v0, $zero, $v0\n" if arch == "mips64le" else "\tsubu\t$v0, $zero, $v0\n"
+    neg = "\tdsubu\t$v0, $zero, $v0\n" if arch.startswith("mips64") else "\tsubu\t$v0, $zero, $v0\n"
     rep = _broken(verifier, s, neg)
     assert not rep.ok
     assert any("kernel result -1:" in p and "expected 0xffffffff" in p for p in rep.problems), rep.describe()
@@ -379,3 +381,64 @@ def test_a_go_stub_that_leaves_r0_dirty_fails_in_the_run_too(verifier, monkeypat
     rep = check_text(verifier, s, broken)
     assert rep.emulated and any("r0 = 0x6b6b6b6b6b6b6b11 after return" in p for p in rep.problems), \
         rep.describe()
+
+
+# --- ppc64 (big-endian, ELF V1) --------------------------------------------------------
+
+def test_ppc64_is_ppc64le_s_kernel_abi_with_elf_v1_for_c():
+    t = tables.load()
+    be, le = t.arch("ppc64"), t.arch("ppc64le")
+    # one kernel table (syscall.tbl: common, 64, nospu) for both byte orders
+    assert be.numbers == le.numbers and be.numbers["madvise"] == 205
+    assert (be.endian, be.goarch, be.gnu_triple, be.engines.llvm["triple"]) == \
+        ("big", "ppc64", "powerpc64-linux-gnu", "powerpc64-linux-gnu")
+    # ELF V1: the ninth argument past the 48-byte header and the 64-byte parameter save
+    # area, in the tables and (apart) in the verifier's statement
+    from stubgen.verifier.conventions import conventions
+
+    assert be.c_abi.stack_args == conventions("ppc64").c.stack_args == 112
+    assert linux_abi("ppc64").error_flag_bits == 0x10000000
+
+
+PPC64_SAMPLE = ["madvise", "mmap", "pread64", "sync", "syscall6", "exit"]
+
+
+@pytest.mark.parametrize("dialect, policy", MATRIX)
+def test_every_sampled_ppc64_stub_passes_and_says_whether_it_ran(verifier, dialect, policy):
+    # A deterministic sample (every 25th call and the shapes above): `generate --all
+    # --verify` runs them all.
+    names = tables.load().names(tables.load().arch("ppc64"))
+    for s in stubgen.generate(sorted(set(names[::25] + PPC64_SAMPLE)), ["ppc64"], [dialect], policy):
+        rep = check_text(verifier, s, s.text)
+        assert rep.ok, rep.describe()
+        if s.syscall == "madvise":  # C stubs other than errno's (std) run; Go's (ld) do not
+            assert rep.emulated == (dialect == "gnu" and policy != "errno"), rep.not_run
+        if not rep.emulated:
+            assert "Unicorn cannot run" in rep.not_run[0] and "not emulated" in rep.describe()
+
+
+def test_every_emulated_ppc64_mutant_is_killed(verifier):
+    stubs = []
+    for dialect, policy in MATRIX:
+        stubs += stubgen.generate(["madvise", "sync", "syscall6", "exit"], ["ppc64"], [dialect], policy)
+    table, survivors = run_mutants(verifier, stubs)
+    assert not survivors, [(k, s.arch, s.dialect, s.policy, s.syscall) for k, s, _ in survivors]
+    assert {"number", "swap_args", "unbalanced", "check_removed", "check_inverted", "wrong_trap"} <= \
+        {k for (k, _, _), (n, _) in table.items() if n}
+
+
+@pytest.mark.parametrize("what, old, new, says", [
+    ("a descriptor naming other code", "\t.quad\t.sys_madvise,", "\t.quad\t.sys_mincore,",
+     "descriptor sys_madvise names .sys_mincore, not its code .sys_madvise"),
+    ("a missing descriptor", "sys_madvise:\n\t.quad\t.sys_madvise, .TOC.@tocbase, 0\n", "",
+     "no function descriptor sys_madvise: in .opd"),
+    ("a descriptor outside .opd", '\t.section\t".opd", "aw"\n', "", "sys_madvise: is in .text, not .opd"),
+    ("code under another label", ".sys_madvise:\n", ".Lsys_madvise_code:\n", "no label .sys_madvise:"),
+])
+def test_a_ppc64_elf_v1_stub_whose_descriptor_does_not_lead_to_its_code_fails(verifier, what, old, new, says):
+    # Each text still holds the right instructions at some label: only the descriptor
+    # rule (code_symbol and descriptor in templates/gnu/ppc64.lower.yaml) tells them apart.
+    s = _stub("ppc64", "gnu")
+    assert check_text(verifier, s, s.text).ok
+    rep = _broken(verifier, s, old, new)
+    assert not rep.ok and any(says in p for p in rep.problems), (what, rep.describe())

@@ -46,6 +46,21 @@ MAX_OPERANDS = 6
 _SPEC = None
 
 
+def code_symbol(rules: dict, symbol: str) -> str:
+    """The label of symbol's code: the symbol itself, or where the reading rules say
+    (ELF V1 PowerPC's `code_symbol: ".{symbol}"`: the symbol labels a descriptor)."""
+    return str(rules.get("code_symbol", "{symbol}")).replace("{symbol}", symbol)
+
+
+def function_of(rules: dict, label: str) -> str | None:
+    """The symbol whose code label is label (code_symbol's inverse), None when label is
+    not one: a real assembler's code symbols, keyed as the stubs' symbols."""
+    head, _, tail = str(rules.get("code_symbol", "{symbol}")).partition("{symbol}")
+    if len(label) > len(head) + len(tail) and label.startswith(head) and label.endswith(tail):
+        return label[len(head):len(label) - len(tail)]
+    return None
+
+
 def plain_format(text: str, args=(), fields=None, attrs=frozenset()) -> str:
     """text.format(*args, **fields), for plain fields only: {N} or {name}, at most one
     attribute from attrs ({1.r32}), a format spec of at most '#x' (no width that could

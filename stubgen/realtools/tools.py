@@ -18,6 +18,7 @@ from typing import cast
 
 from .. import dialects
 from .. import tables as tables_mod
+from ..dialects.rules import function_of
 from ..errors import StubgenError
 from ..tables import inputs
 from ..verifier import llvm
@@ -384,6 +385,24 @@ def gnu_asm_code(source, arch, tables=None) -> dict[str, tuple[bytes, list]]:
             size = (syms[i + 1][1] if i + 1 < len(syms) else len(text)) - value
         mine = [(off - value, n, kind, target) for off, n, kind, target in relocs if value <= off < value + size]
         out[name] = (text[value:value + size], mine)
+    return by_function(out, _arch(arch, tables))
+
+
+def by_function(code: dict, arch) -> dict:
+    """code ({label: ...}) keyed by the functions' symbols too, where the GNU reading
+    rules put a function's code under another label (ELF V1's .symbol: the symbol
+    itself labels a descriptor in .opd, which is not code)."""
+    try:
+        rules = dialects.dialect("gnu").reading_rules(arch.name)
+    except StubgenError:
+        return code
+    if "code_symbol" not in rules:
+        return code
+    out = dict(code)
+    for label, value in code.items():
+        name = function_of(rules, label)
+        if name is not None and name != label:
+            out[name] = value
     return out
 
 
@@ -506,7 +525,7 @@ def llvm_asm_bytes(source: Path, arch, tables=None) -> dict[str, bytes]:
                     continue
                 data = e.get_section(sym["st_shndx"]).data()
                 out[sym.name] = bytes(data[sym["st_value"]:sym["st_value"] + sym["st_size"]])
-    return out
+    return by_function(out, _arch(arch, tables))
 
 
 def llvm_agrees_with_gnu(source: Path, arch, entry: dict, tables=None) -> tuple[str, str]:

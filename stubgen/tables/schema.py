@@ -323,6 +323,12 @@ LOWER = _obj([], {
     # the GOT slot, 0 from gp), before any assembler sees the text.
     "link_operands": {"type": "array", "items": _obj(["find", "replace"], {
         "find": dict(_FORMAT_TEXT, minLength=1), "replace": _FORMAT_TEXT})},
+    # Where a function's code is labelled, {symbol} being its symbol (ELF V1 PowerPC:
+    # ".{symbol}"), and the descriptor the symbol labels instead: the section it must sit
+    # in and the data directive whose first operand names the code.
+    "code_symbol": {"type": "string", "pattern": r"^[.\w$]*\{symbol\}[.\w$]*$"},
+    "descriptor": _obj(["section", "directive"], {"section": {"type": "string", "pattern": r"^\.[\w.]+$"},
+                                                  "directive": {"type": "string", "pattern": r"^\.[a-z0-9]+$"}}),
     # The symbol whose value is the GOT pointer's distance from the address it is added
     # to (MIPS o32 _gp_disp): the verifier's linker makes it land in its fake GOT.
     "got_pointer": _LINK_SYMBOL,

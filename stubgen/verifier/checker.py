@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .. import dialects
 from .. import tables as tables_mod
+from ..dialects.rules import code_symbol
 from ..errors import StubgenError
 from ..tables import policies
 from . import contract as contracts
@@ -60,6 +61,7 @@ class Verifier:
         self._standin_watches: dict = {}
         self._link_symbols: dict = {}  # (dialect, arch) -> symbols the static linker defines
         self._got_pointers: dict = {}  # (dialect, arch) -> the symbol that is gp's distance from the PC, or None
+        self._own_labels: dict = {}  # (dialect, arch) -> where a stub's code is labelled (code_symbol), or {}
         self._expands: dict = {}  # (dialect, arch) -> {pseudo-instruction: instructions it becomes}
         self._decoded_registers: dict = {}  # (dialect, arch) -> pattern of register numbers in Capstone's text
         self._frames: dict = {}  # (arch, argument shapes, result bytes) -> CallFrame
@@ -109,6 +111,7 @@ class Verifier:
             self._readers[key] = (cls(arch, rules), rules.get("syntax"), tuple(rules.get("unchecked_aliases", ())))
             self._link_symbols[key] = dict.fromkeys(rules.get("link_symbols", ()), LINKER)
             self._got_pointers[key] = rules.get("got_pointer")
+            self._own_labels[key] = {"code_symbol": rules["code_symbol"]} if "code_symbol" in rules else {}
             self._decoded_registers[key] = rules.get("decoded_registers")
             self._expands[key] = dict(rules.get("expands", {}))
         return self._readers[key]
@@ -200,11 +203,12 @@ class Verifier:
         """Every symbol a stub may name: the fake errno handler and vDSO, what the static
         linker defines (placed where no code is, or the fake GOT's distance), own, the
         stub's own symbol, at the address it runs from (ppc64le's global entry point
-        computes the TOC from it), and Go's stand-ins for what the stub calls or jumps to
+        computes the TOC from it; ELF V1's code label, not its descriptor), and Go's stand-ins for what the stub calls or jumps to
         outside its input ((symbol, kind) pairs)."""
         self.reader(dialect, arch)
         key = (dialect.name, arch.name)
         got = self._got_pointers[key]
+        own = code_symbol(self._own_labels[key], own) if own else None
         return {**self._link_symbols[key], **({got: GOT - CODE} if got else {}), **({own: CODE} if own else {}),
                 **stub_symbols(linux_abi(arch.name, self.kernel_abi), errno_handler),
                 **{s.name: s.address for s in gostandins.place(stand_ins)}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from ..dialects.rules import code_symbol
 from .body import LOCAL_LABEL, Body, ReadError, strip_block_comments
 
 _NUM = re.compile(r"(?<![\w.])-?0x[0-9a-fA-F]+|(?<![\w.])-?\d+(?![\w])")
@@ -30,9 +31,38 @@ def _sizes(line: str, symbol: str) -> bool:
     return m is not None and m.group(1) == symbol
 
 
+# Directives that change the section the next lines go to.
+_SECTION = re.compile(r"\.(section|pushsection|popsection|previous|text|data|bss)\b\s*([^,\s]*)")
+
+
+def _sections(lines: list[str]) -> list[str]:
+    """The section each line is in, as GNU as tracks it (.previous swaps back)."""
+    cur, prev = ".text", ".text"
+    stack: list[tuple[str, str]] = []
+    out: list[str] = []
+    for ln in lines:
+        m = _SECTION.match(ln)
+        if m:
+            kind, name = m.group(1), m.group(2).strip("\"'")
+            if kind == "previous":
+                cur, prev = prev, cur
+            elif kind == "popsection":
+                if stack:
+                    cur, prev = stack.pop()
+            else:
+                if kind == "pushsection":
+                    stack.append((cur, prev))
+                prev, cur = cur, (name if kind in ("section", "pushsection") else f".{kind}")
+        out.append(cur)
+    return out
+
+
 class GnuReader:
     def __init__(self, arch, rules: dict):
         self.arch = arch
+        self.rules = rules
+        # ELF V1 PowerPC: the symbol labels a function descriptor ({section, directive}).
+        self.descriptor = rules.get("descriptor")
         self.comment = rules.get("line_comment")
         # Relocation suffixes (call f@PLT) that Keystone mis-encodes: a call through the
         # PLT reaches f itself at run time, so the verifier reads it as a direct call.
@@ -45,6 +75,7 @@ class GnuReader:
         self._text: str | None = None
         self._lines: list[str] = []
         self._labels: dict[str, int] = {}
+        self._sections: list[str] = []
 
     def _index(self, text: str) -> tuple[list[str], dict[str, int]]:
         # A file from a manifest holds every stub of an architecture and is read once per
@@ -56,7 +87,29 @@ class GnuReader:
                 if ln.endswith(":"):
                     labels.setdefault(ln, i)
             self._text, self._lines, self._labels = text, lines, labels
+            self._sections = _sections(lines) if self.descriptor else []
         return self._lines, self._labels
+
+    def _check_descriptor(self, labels: dict[str, int], symbol: str, code: str) -> None:
+        """symbol labels a descriptor in the rules' section whose first operand is code,
+        and code is not in that section: what a caller through the symbol runs is code."""
+        d = self.descriptor or {}
+        section, directive = d["section"], d["directive"]
+        at = labels.get(f"{symbol}:")
+        if at is None:
+            raise ReadError(f"no function descriptor {symbol}: in {section} (ELF V1: callers reach "
+                            f"the code at {code} through it)")
+        if self._sections[at] != section:
+            raise ReadError(f"the function descriptor {symbol}: is in {self._sections[at]}, not {section}")
+        entry = next((ln for ln in self._lines[at + 1:] if ln), "")
+        if not re.match(rf"{re.escape(directive)}\s", entry):
+            raise ReadError(f"the function descriptor {symbol}: holds no {directive} naming its code")
+        named = entry[len(directive):].split(",")[0].strip()
+        if named != code:
+            raise ReadError(f"the function descriptor {symbol} names {named}, not its code {code}")
+        start = labels.get(f"{code}:")
+        if start is not None and self._sections[start] == section:
+            raise ReadError(f"the code {code}: is in {section}, with the descriptors")
 
     def _clean(self, text: str) -> list[str]:
         out = []
@@ -72,6 +125,10 @@ class GnuReader:
 
     def read(self, text: str, symbol: str, symbols: dict[str, int]) -> Body:
         lines, labels = self._index(text)
+        code = code_symbol(self.rules, symbol)
+        if self.descriptor:
+            self._check_descriptor(labels, symbol, code)
+        symbol = code
         start = labels.get(f"{symbol}:")
         if start is None:
             raise ReadError(f"no label {symbol}: in the file")

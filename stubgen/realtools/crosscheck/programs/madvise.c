@@ -352,37 +352,39 @@ static void callee_saved(void)
 		n = 8;
 		memcpy(names, nm, sizeof nm);
 	}
-#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+#elif defined(__powerpc64__)
 	{
-		/* ELFv2: r14-r31 are callee-saved. A frame of our own keeps them, LR and the
-		   out pointer; the nop after bl is where the linker may restore the TOC. */
+		/* ELF V1 (ppc64) and V2 (ppc64le): r14-r31 are callee-saved. A frame of our own
+		   keeps them, LR and the out pointer past ELF V1's 48-byte header (the TOC save a
+		   PLT stub writes is at 40(r1); V2's at 24) and its 64-byte parameter save area;
+		   the nop after bl is where the linker may restore the TOC. */
 		register unsigned long a0 asm("r3") = (unsigned long)p;
 		register unsigned long a1 asm("r4") = SIZE;
 		register unsigned long a2 asm("r5") = MADV_DONTNEED_;
 		register unsigned long o asm("r6") = (unsigned long)out;
 		__asm__ volatile(
 			"mflr %%r0\n\t"
-			"stdu %%r1, -256(%%r1)\n\t"
-			"std %%r0, 240(%%r1); std %%r6, 232(%%r1)\n\t"
-			"std %%r14, 32(%%r1); std %%r15, 40(%%r1); std %%r16, 48(%%r1); std %%r17, 56(%%r1); std %%r18, 64(%%r1); std %%r19, 72(%%r1)\n\t"
-			"std %%r20, 80(%%r1); std %%r21, 88(%%r1); std %%r22, 96(%%r1); std %%r23, 104(%%r1); std %%r24, 112(%%r1); std %%r25, 120(%%r1)\n\t"
-			"std %%r26, 128(%%r1); std %%r27, 136(%%r1); std %%r28, 144(%%r1); std %%r29, 152(%%r1); std %%r30, 160(%%r1); std %%r31, 168(%%r1)\n\t"
+			"stdu %%r1, -288(%%r1)\n\t"
+			"std %%r0, 272(%%r1); std %%r6, 264(%%r1)\n\t"
+			"std %%r14, 112(%%r1); std %%r15, 120(%%r1); std %%r16, 128(%%r1); std %%r17, 136(%%r1); std %%r18, 144(%%r1); std %%r19, 152(%%r1)\n\t"
+			"std %%r20, 160(%%r1); std %%r21, 168(%%r1); std %%r22, 176(%%r1); std %%r23, 184(%%r1); std %%r24, 192(%%r1); std %%r25, 200(%%r1)\n\t"
+			"std %%r26, 208(%%r1); std %%r27, 216(%%r1); std %%r28, 224(%%r1); std %%r29, 232(%%r1); std %%r30, 240(%%r1); std %%r31, 248(%%r1)\n\t"
 			"lis %%r14, 0x5a5a; ori %%r14, %%r14, 0x5a00\n\t"
 			"addi %%r15, %%r14, 1; addi %%r16, %%r14, 2; addi %%r17, %%r14, 3; addi %%r18, %%r14, 4; addi %%r19, %%r14, 5; addi %%r20, %%r14, 6\n\t"
 			"addi %%r21, %%r14, 7; addi %%r22, %%r14, 8; addi %%r23, %%r14, 9; addi %%r24, %%r14, 10; addi %%r25, %%r14, 11; addi %%r26, %%r14, 12\n\t"
 			"addi %%r27, %%r14, 13; addi %%r28, %%r14, 14; addi %%r29, %%r14, 15; addi %%r30, %%r14, 16; addi %%r31, %%r14, 17\n\t"
 			"bl " STR(STUB) "\n\t"
 			"nop\n\t"
-			"ld %%r6, 232(%%r1)\n\t"
+			"ld %%r6, 264(%%r1)\n\t"
 			"std %%r3, 0(%%r6)\n\t"
 			"std %%r14, 8(%%r6); std %%r15, 16(%%r6); std %%r16, 24(%%r6); std %%r17, 32(%%r6); std %%r18, 40(%%r6); std %%r19, 48(%%r6)\n\t"
 			"std %%r20, 56(%%r6); std %%r21, 64(%%r6); std %%r22, 72(%%r6); std %%r23, 80(%%r6); std %%r24, 88(%%r6); std %%r25, 96(%%r6)\n\t"
 			"std %%r26, 104(%%r6); std %%r27, 112(%%r6); std %%r28, 120(%%r6); std %%r29, 128(%%r6); std %%r30, 136(%%r6); std %%r31, 144(%%r6)\n\t"
-			"ld %%r14, 32(%%r1); ld %%r15, 40(%%r1); ld %%r16, 48(%%r1); ld %%r17, 56(%%r1); ld %%r18, 64(%%r1); ld %%r19, 72(%%r1)\n\t"
-			"ld %%r20, 80(%%r1); ld %%r21, 88(%%r1); ld %%r22, 96(%%r1); ld %%r23, 104(%%r1); ld %%r24, 112(%%r1); ld %%r25, 120(%%r1)\n\t"
-			"ld %%r26, 128(%%r1); ld %%r27, 136(%%r1); ld %%r28, 144(%%r1); ld %%r29, 152(%%r1); ld %%r30, 160(%%r1); ld %%r31, 168(%%r1)\n\t"
-			"ld %%r0, 240(%%r1); mtlr %%r0\n\t"
-			"addi %%r1, %%r1, 256"
+			"ld %%r14, 112(%%r1); ld %%r15, 120(%%r1); ld %%r16, 128(%%r1); ld %%r17, 136(%%r1); ld %%r18, 144(%%r1); ld %%r19, 152(%%r1)\n\t"
+			"ld %%r20, 160(%%r1); ld %%r21, 168(%%r1); ld %%r22, 176(%%r1); ld %%r23, 184(%%r1); ld %%r24, 192(%%r1); ld %%r25, 200(%%r1)\n\t"
+			"ld %%r26, 208(%%r1); ld %%r27, 216(%%r1); ld %%r28, 224(%%r1); ld %%r29, 232(%%r1); ld %%r30, 240(%%r1); ld %%r31, 248(%%r1)\n\t"
+			"ld %%r0, 272(%%r1); mtlr %%r0\n\t"
+			"addi %%r1, %%r1, 288"
 			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
 			:
 			: "r0", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "ctr", "xer", "cr0", "cr1", "cr5", "cr6",
