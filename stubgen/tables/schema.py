@@ -29,6 +29,12 @@ _UNICORN: dict = {**_ENGINE, "properties": {
     # registers (Unicorn's names, after prefix) set once at start (PPC64: MSR.LE)
     "init": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
              "additionalProperties": {"type": "integer", "minimum": 0}},
+    # a mode the PC's low bit selects when a run starts and a register's bit holds while
+    # it runs (ARM: Thumb, CPSR bit 5): a run resumed after a trap starts at an address
+    # with that bit (Unicorn's name of the register, after prefix)
+    "resume_mode": {"type": "object", "required": ["register", "bit"], "additionalProperties": False,
+                    "properties": {"register": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
+                                   "bit": {"type": "integer", "minimum": 0, "maximum": 63}}},
     # instructions (Capstone's mnemonics) this Unicorn cannot run on this architecture: a
     # stub holding one is not emulated, and the report says why
     "cannot_run": {"type": "object", "required": ["mnemonics", "why"], "additionalProperties": False,

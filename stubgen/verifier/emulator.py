@@ -103,6 +103,21 @@ class Run:
     regs: dict = field(default_factory=dict)
     steps_exhausted: bool = False
     tail: str | None = None  # the stand-in a tail jump reached, which ended the run there
+    paused: bool = False  # stopped at its first trap, before the result (Machine.run_to_trap)
+
+
+@dataclass
+class Paused:
+    """A run stopped at its first trap, before the kernel's result: what every run of the
+    same stub shares up to there (the trap is the same whatever the result will be)."""
+
+    context: object  # the CPU at the trap
+    trap: Trap
+    resume_at: int  # where the CPU goes on (with the mode bit, where the ABI keeps one in the PC)
+    reads: list  # the accesses before the trap
+    writes: list
+    memory: list[tuple[int, bytes]]  # what the stub wrote before the trap, as it was at the trap
+    steps: int  # instructions a resumed run may take: within the whole run's limit, whatever came before
 
 
 class _Registers:
@@ -257,6 +272,12 @@ class Machine:
         self._trap_out = _Registers(uc, [self.reg_ids[abi.result]] + flag
                                     + [self.reg_ids[r] for r, _ in self._clobbers], self.mask, reads=False)
         self._write_access = unicorn.UC_MEM_WRITE
+        # A mode the PC's low bit selects when a run starts (ARM's Thumb state) and a
+        # register bit holds while it runs (engines.unicorn.resume_mode): a resumed run
+        # starts at an address with that bit.
+        rm = e.get("resume_mode")
+        self._resume_bit = (getattr(consts, e["prefix"] + rm["register"].upper()), rm["bit"]) if rm else None
+        self._pause: Callable[[], bool] | None = None
         self._contexts: dict = {}
         self.code_len = 0
         self._code = b""
@@ -373,7 +394,13 @@ class Machine:
             except self.uc_mod.UcError:
                 memory = None
         assert self.run is not None
+        first = not self.run.traps
         self.run.traps.append(Trap(pc, number, args, result2, memory))
+        if first and self._pause is not None and self._pause():
+            # Stop here, the result not written yet: each result resumes from this state.
+            self.run.paused = True
+            self.uc.emu_stop()
+            return
         self._trap_out.write(self._kernel_result() + [_clobbered(what, pc, i) for i, (_, what) in enumerate(self._clobbers)])
 
     def _kernel_result(self) -> list[int]:
@@ -483,14 +510,74 @@ class Machine:
             uc.mem_write(addr, data)
         self.run = run = Run()
         self.inject = inject
+        return self._go(run, entry, steps)
+
+    def _go(self, run: Run, begin: int, steps: int) -> Run:
+        uc = self.uc
         try:
-            uc.emu_start(entry, SENTINEL, count=steps)
+            uc.emu_start(begin, SENTINEL, count=steps)
         except self.uc_mod.UcError as e:
             run.fault = run.fault or str(e)
         seen = self._all.read()
         run.pc = seen[0]
         run.returned = run.pc == SENTINEL and not run.fault and not run.crash and not run.external
-        if not run.returned and not run.fault and not run.crash and not run.external and run.tail is None:
+        if not run.returned and not run.fault and not run.crash and not run.external and run.tail is None \
+                and not run.paused:
             run.steps_exhausted = True
         run.regs = dict(zip(self._names, seen[1:]))
         return run
+
+    def run_to_trap(self, prep: Prepared, inject: int, entry: int, steps: int,
+                    pausable: Callable[[], bool]) -> tuple[Run, Paused | None]:
+        """A run for inject with half the step limit that stops at its first trap where
+        pausable() says so (nothing the trap's result could change has happened yet).
+        (run, Paused) when it stopped there, cleanly, just after the trap; else (run,
+        None): a finished run within half the limit is exactly the whole run, and any
+        other (no trap within half the limit, stopped elsewhere) proves nothing."""
+        half = steps // 2
+        self._pause = pausable
+        try:
+            run = self.run_prepared(prep, inject, entry, half)
+        finally:
+            self._pause = None
+        if not run.paused:
+            return run, None
+        trap = run.traps[0]
+        if run.pc != trap.pc or run.fault or run.crash or run.external or run.unmapped is not None or run.tail:
+            return run, None
+        uc = self.uc
+        begin = trap.pc
+        if self._resume_bit is not None:
+            reg, bit = self._resume_bit
+            begin |= (uc.reg_read(reg) >> bit) & 1
+        memory = [(a, bytes(uc.mem_read(a, n))) for a, n in _spans((w[0], w[1]) for w in run.writes)]
+        # A resumed run may take what is left of the whole limit after at most half of
+        # it, less one instruction either side for where the engine counts the trap.
+        return run, Paused(uc.context_save(), trap, begin, run.reads, run.writes, memory, steps - half - 2)
+
+    def resume(self, prep: Prepared, paused: Paused, inject: int) -> Run:
+        """The rest of a paused run for inject: the CPU and memory as they were at the
+        trap, the kernel's result written, on from the instruction after it."""
+        uc = self.uc
+        uc.context_restore(paused.context)
+        for addr, data in prep.writes:
+            uc.mem_write(addr, data)
+        for addr, data in paused.memory:
+            uc.mem_write(addr, data)
+        self.run = run = Run(traps=[paused.trap], reads=list(paused.reads), writes=list(paused.writes))
+        self.inject = inject
+        pc = paused.trap.pc
+        self._trap_out.write(self._kernel_result() + [_clobbered(what, pc, i) for i, (_, what) in
+                                                       enumerate(self._clobbers)])
+        return self._go(run, paused.resume_at, paused.steps)
+
+
+def _spans(accesses) -> list[tuple[int, int]]:
+    """(address, size) accesses as the fewest (address, size) spans that cover them."""
+    out: list[list[int]] = []
+    for a, n in sorted(accesses):
+        if out and a <= out[-1][0] + out[-1][1]:
+            out[-1][1] = max(out[-1][1], a + n - out[-1][0])
+        else:
+            out.append([a, n])
+    return [(a, n) for a, n in out]
