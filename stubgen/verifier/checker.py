@@ -70,6 +70,7 @@ class Verifier:
         self._frames: dict = {}  # (arch, argument shapes, result bytes) -> CallFrame
         self._setups: dict = {}  # (arch, convention kind, CallFrame) -> (caller's Setup, kernel's placement)
         self.tally = Tally()  # how the runs were made (resume.py)
+        self._results: dict = {}  # arch -> the kernel results each stub is run with
 
     def assemblers(self, arch, syntax=None) -> list:
         """The installed assemblers the tables allow for arch, the one that decides first
@@ -512,7 +513,9 @@ class Verifier:
         slots.table = {x.address: x for x in s.standins}
         machine.indirect_words = s.indirect
         mem = machine.uc.mem_read
-        results = INJECTED + negated(s.abi)
+        results = self._results.get(s.arch.name)
+        if results is None:
+            results = self._results[s.arch.name] = INJECTED + negated(s.abi)
         if not s.own and (s.syscall in never_fail() or s.frame.no_errors):
             # The kernel cannot fail it (or Go calls it only for calls that cannot fail):
             # another runtime's stub needs no error path.
