@@ -114,8 +114,9 @@ def _getpid(body: str):
 
 
 @pytest.mark.parametrize("body, why", [
-    (LOOP + "\n\tmov\t$0x27, %eax\n\tsyscall\n\tret", "no trap within half the step limit"),
-    ("\tmov\t$0x27, %eax\n\tsyscall\n" + LOOP + "\n\tret", "a resumed run ran out of steps"),
+    (LOOP + "\n\tmov\t$0x27, %eax\n\tsyscall\n\tret", {"no trap within half the step limit": 1}),
+    ("\tmov\t$0x27, %eax\n\tsyscall\n" + LOOP + "\n\tret",
+     {"a first run longer than half the step limit": 1, "a resumed run ran out of steps": 1}),
 ])
 def test_a_run_longer_than_half_the_limit_runs_from_the_entry(body, why):
     full, resumed, tally = _both([_getpid(body)], foreign=True)
@@ -123,7 +124,7 @@ def test_a_run_longer_than_half_the_limit_runs_from_the_entry(body, why):
     # (the text runs in a child, whose tally is its own: the fallback is seen in-process below)
     v = Verifier()
     v._check(*_getpid(body), foreign=True)
-    assert v.tally.fallbacks == {why: 1}
+    assert v.tally.fallbacks == why
 
 
 def test_a_stand_in_called_before_the_trap_is_called_in_every_run():
@@ -189,4 +190,4 @@ def test_a_trap_in_thumb_state_resumes_in_thumb_state():
     resumed, tally = _sequence(m, prep, code, False, emulator.CODE | 1)
     assert [r.regs["r0"] for r in full] == [1, 2, 0, (-21) & m.mask]
     assert [(r.returned, r.regs["r0"]) for r in resumed] == [(r.returned, r.regs["r0"]) for r in full]
-    assert tally.resumed == 4
+    assert (tally.full, tally.resumed) == (1, 3)

@@ -103,12 +103,11 @@ class Run:
     regs: dict = field(default_factory=dict)
     steps_exhausted: bool = False
     tail: str | None = None  # the stand-in a tail jump reached, which ended the run there
-    paused: bool = False  # stopped at its first trap, before the result (Machine.run_to_trap)
 
 
 @dataclass
 class Paused:
-    """A run stopped at its first trap, before the kernel's result: what every run of the
+    """A run's state at its first trap, before the kernel's result: what every run of the
     same stub shares up to there (the trap is the same whatever the result will be)."""
 
     context: object  # the CPU at the trap
@@ -118,6 +117,7 @@ class Paused:
     writes: list
     memory: list[tuple[int, bytes]]  # what the stub wrote before the trap, as it was at the trap
     steps: int  # instructions a resumed run may take: within the whole run's limit, whatever came before
+    clobbers: list = field(default_factory=list)  # what the fake kernel leaves in the registers it changes
 
 
 class _Registers:
@@ -278,6 +278,7 @@ class Machine:
         rm = e.get("resume_mode")
         self._resume_bit = (getattr(consts, e["prefix"] + rm["register"].upper()), rm["bit"]) if rm else None
         self._pause: Callable[[], bool] | None = None
+        self._paused: Paused | None = None
         self._contexts: dict = {}
         self.code_len = 0
         self._code = b""
@@ -397,10 +398,8 @@ class Machine:
         first = not self.run.traps
         self.run.traps.append(Trap(pc, number, args, result2, memory))
         if first and self._pause is not None and self._pause():
-            # Stop here, the result not written yet: each result resumes from this state.
-            self.run.paused = True
-            self.uc.emu_stop()
-            return
+            # The state here, the result not written yet: each result resumes from it.
+            self._paused = self._save(self.run)
         self._trap_out.write(self._kernel_result() + [_clobbered(what, pc, i) for i, (_, what) in enumerate(self._clobbers)])
 
     def _kernel_result(self) -> list[int]:
@@ -521,43 +520,43 @@ class Machine:
         seen = self._all.read()
         run.pc = seen[0]
         run.returned = run.pc == SENTINEL and not run.fault and not run.crash and not run.external
-        if not run.returned and not run.fault and not run.crash and not run.external and run.tail is None \
-                and not run.paused:
+        if not run.returned and not run.fault and not run.crash and not run.external and run.tail is None:
             run.steps_exhausted = True
         run.regs = dict(zip(self._names, seen[1:]))
         return run
 
-    def run_to_trap(self, prep: Prepared, inject: int, entry: int, steps: int,
-                    pausable: Callable[[], bool]) -> tuple[Run, Paused | None]:
-        """A run for inject with half the step limit that stops at its first trap where
-        pausable() says so (nothing the trap's result could change has happened yet).
-        (run, Paused) when it stopped there, cleanly, just after the trap; else (run,
-        None): a finished run within half the limit is exactly the whole run, and any
-        other (no trap within half the limit, stopped elsewhere) proves nothing."""
-        half = steps // 2
-        self._pause = pausable
+    def first_run(self, prep: Prepared, inject: int, entry: int, steps: int,
+                  pausable: Callable[[], bool]) -> tuple[Run, Paused | None]:
+        """A run for inject within half the step limit that keeps the state at its first
+        trap where pausable() says so then (nothing the result could change has happened
+        yet). (run, Paused or None); run.steps_exhausted: it needed more than half the
+        limit, and is not the whole run."""
+        self._pause, self._paused = pausable, None
         try:
-            run = self.run_prepared(prep, inject, entry, half)
+            run = self.run_prepared(prep, inject, entry, steps // 2)
         finally:
             self._pause = None
-        if not run.paused:
-            return run, None
-        trap = run.traps[0]
-        if run.pc != trap.pc or run.fault or run.crash or run.external or run.unmapped is not None or run.tail:
-            return run, None
-        uc = self.uc
+        paused, self._paused = self._paused, None
+        if paused is not None:
+            # A resumed run may take what is left of the whole limit after at most half
+            # of it, less one instruction either side for where the engine counts the trap.
+            paused.steps = steps - steps // 2 - 2
+        return run, paused
+
+    def _save(self, run: Run) -> Paused:
+        """The CPU and what the run wrote so far, from inside the trap's hook."""
+        uc, trap = self.uc, run.traps[0]
         begin = trap.pc
         if self._resume_bit is not None:
             reg, bit = self._resume_bit
             begin |= (uc.reg_read(reg) >> bit) & 1
         memory = [(a, bytes(uc.mem_read(a, n))) for a, n in _spans((w[0], w[1]) for w in run.writes)]
-        # A resumed run may take what is left of the whole limit after at most half of
-        # it, less one instruction either side for where the engine counts the trap.
-        return run, Paused(uc.context_save(), trap, begin, run.reads, run.writes, memory, steps - half - 2)
+        return Paused(uc.context_save(), trap, begin, list(run.reads), list(run.writes), memory, 0,
+                      [_clobbered(what, trap.pc, i) for i, (_, what) in enumerate(self._clobbers)])
 
     def resume(self, prep: Prepared, paused: Paused, inject: int) -> Run:
-        """The rest of a paused run for inject: the CPU and memory as they were at the
-        trap, the kernel's result written, on from the instruction after it."""
+        """The rest of a run for inject from its first trap: the CPU and memory as they
+        were there, the kernel's result written, on from the instruction after it."""
         uc = self.uc
         uc.context_restore(paused.context)
         for addr, data in prep.writes:
@@ -566,9 +565,7 @@ class Machine:
             uc.mem_write(addr, data)
         self.run = run = Run(traps=[paused.trap], reads=list(paused.reads), writes=list(paused.writes))
         self.inject = inject
-        pc = paused.trap.pc
-        self._trap_out.write(self._kernel_result() + [_clobbered(what, pc, i) for i, (_, what) in
-                                                       enumerate(self._clobbers)])
+        self._trap_out.write(self._kernel_result() + paused.clobbers)
         return self._go(run, paused.resume_at, paused.steps)
 
 

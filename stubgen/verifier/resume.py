@@ -1,12 +1,13 @@
 """One stub's runs, one per injected result, each the run a fresh start would give.
 
 Everything before the first trap is the same whatever the result will be, so the first
-run stops there (Machine.run_to_trap) and every result resumes from that state
-(Machine.resume). Where that cannot be shown to give exactly the runs from the start,
-the runs start from the entry, as they always did:
+run keeps the state at its trap (Machine.first_run) and every other result resumes
+from that state (Machine.resume). Where that cannot be shown to give exactly the runs
+from the start, the runs start from the entry, as they always did:
 - a stand-in (the errno handler, Go's runtime hooks) was called before the trap: its
   record of calls belongs to each run;
-- no trap within half the step limit, or the engine did not stop just after it;
+- no trap within half the step limit (a resumed run's limit must leave room for what
+  came before the trap); a first run longer than that runs again from the entry;
 - a resumed run used up its steps (it had less than a whole run would);
 - a run wrote memory that the code read before the trap, outside what is rewritten
   before every run (the next run would read what this one left there).
@@ -61,21 +62,7 @@ class Runs:
         if self.mode == "full":
             return self._full(inject)
         if self.mode == "first":
-            run, paused = self.m.run_to_trap(self.prep, inject, self.entry, self.steps, self.pausable)
-            if paused is None:
-                if run.paused:
-                    self._stop_resuming("stopped elsewhere than just after the trap")
-                    return self._full(inject)
-                if run.steps_exhausted:
-                    self._stop_resuming("no trap within half the step limit")
-                    return self._full(inject)
-                # Finished within half the limit (no trap, or a stand-in before it): the whole run.
-                self._stop_resuming("a stand-in called before the trap" if run.traps else "no trap")
-                self.tally.full += 1
-                return run
-            self.paused, self.mode = paused, "resume"
-            self._watched = [(a, a + n) for a, n, _ in paused.reads
-                             if not any(lo <= a and a + n <= hi for lo, hi in self._rewritten)]
+            return self._first(inject)
         assert self.paused is not None
         run = self.m.resume(self.prep, self.paused, inject)
         if run.steps_exhausted:
@@ -83,8 +70,35 @@ class Runs:
             self._stop_resuming("a resumed run ran out of steps")
             return self._full(inject)
         self.tally.resumed += 1
-        if self._watched and (any(_overlaps(self._watched, a, a + n) for a, n, _, _ in run.writes)
-                              or any(_overlaps(self._watched, a, b) for a, b in self._always)):
+        self._check_writes(run)
+        return run
+
+    def _first(self, inject: int) -> Run:
+        run, paused = self.m.first_run(self.prep, inject, self.entry, self.steps, self.pausable)
+        if paused is None:
+            if run.steps_exhausted:
+                self._stop_resuming("no trap within half the step limit")
+                return self._full(inject)
+            # Finished within half the limit: the whole run.
+            self._stop_resuming("a stand-in called before the trap" if run.traps else "no trap")
+            self.tally.full += 1
+            return run
+        self.paused, self.mode = paused, "resume"
+        self._watched = [(a, a + n) for a, n, _ in paused.reads
+                         if not any(lo <= a and a + n <= hi for lo, hi in self._rewritten)]
+        if run.steps_exhausted:
+            # The trap came within half the limit, the run went on past it: this run
+            # again from the entry; the others resume.
+            self.tally.fell_back("a first run longer than half the step limit")
+            run = self._full(inject)
+        else:
+            self.tally.full += 1
+        self._check_writes(run)
+        return run
+
+    def _check_writes(self, run: Run) -> None:
+        if self.mode == "resume" and self._watched and (
+                any(_overlaps(self._watched, a, a + n) for a, n, _, _ in run.writes)
+                or any(_overlaps(self._watched, a, b) for a, b in self._always)):
             # The next run from the entry would read, before its trap, what this one left.
             self._stop_resuming("a read before the trap of memory a run writes")
-        return run
