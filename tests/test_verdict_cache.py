@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from stubgen import cli
+from stubgen.errors import StubgenError
 from stubgen.pipeline import verdicts
 from stubgen.pipeline.verify_dir import summarise
 from stubgen.resources import tables_dir, templates_dir
@@ -142,3 +143,17 @@ def test_generate_verify_uses_it(home, tmp_path):
         assert cli.main(args) == 0
         assert cli.main(args + ["--force"]) == 0
     assert buf.getvalue().count("verdicts from the cache") == 1
+
+
+def test_a_manifest_that_passed_its_schema_is_checked_again_once_changed(home, tmp_path):
+    # The schema's verdict on a manifest is cached by its content too.
+    out = tmp_path / "m"
+    assert cli.main(["generate", "-o", str(out), "--syscalls", "getpid", "--arch", "amd64", "--dialect", "gnu"]) == 0
+    _cli(out)
+    _cli(out)
+    man = out / "manifest.json"
+    text = man.read_text()
+    man.write_text(text.replace('"number": 39', '"number": "39"', 1))
+    assert man.read_text() != text
+    with pytest.raises(StubgenError, match="number"):  # only the schema says so
+        manifest_specs(out)

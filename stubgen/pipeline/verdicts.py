@@ -82,6 +82,7 @@ class Verdicts:
         self.on = cache.directory() is not None and os.environ.get(OFF, "") in ("", "0")
         self.notes: dict[tuple[str, str], str | None] = {}  # (arch, dialect) -> a missing real tool's note
         self.base = ""
+        self._texts: dict[str, str] = {}
         if not self.on:
             return
         t = tables_mod.load(tables)
@@ -109,7 +110,11 @@ class Verdicts:
         self.base = cache.key(parts + [f"tables {tables}", f"templates {templates}"], files)
 
     def key(self, text: str, spec) -> str:
-        return cache.key([self.base, repr(spec), text])
+        # A file's text is every stub of the file: hashed once, not once per stub.
+        found = self._texts.get(text)
+        if found is None:
+            found = self._texts[text] = cache.digest(text.encode("utf-8", "surrogateescape"))
+        return cache.key([self.base, repr(spec), found])
 
     def load(self, k: str, spec) -> tuple[Report, tuple] | None:
         """(Report, compared-with) stored under k, or None (missing, refused, corrupt)."""
