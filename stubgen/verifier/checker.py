@@ -469,6 +469,10 @@ class Verifier:
                 return f"its TLS block of {t.size} bytes is larger than the emulator's {TLS_SIZE} bytes"
             writes.append((block, t.init + b"\0" * (t.size - len(t.init))))
             tp = conv.tls.pointer_for(block, t.size, t.align)
+            mask = (1 << (8 * arch.word_bytes)) - 1
+            for at, off, negated, size in img.tls_slots:  # a shared object's TLS offsets (dynamic.py)
+                value = tp - (block + off) if negated else block + off - tp
+                writes.append((at, (value & mask & ((1 << (8 * size)) - 1)).to_bytes(size, arch.endian)))
             cat = st.cat
             st.tls_cells = [(block + off, found) for n, off in sorted(img.tls_symbols.items()) if (found := cat.tls(n))]
         if conv.tls is not None:

@@ -103,6 +103,7 @@ class Run:
     regs: dict = field(default_factory=dict)
     steps_exhausted: bool = False
     tail: str | None = None  # the stand-in a tail jump reached, which ended the run there
+    interrupt: int | None = None  # an interrupt the fake kernel does not handle, which ended the run
 
 
 @dataclass
@@ -279,6 +280,13 @@ class Machine:
         self._resume_bit = (getattr(consts, e["prefix"] + rm["register"].upper()), rm["bit"]) if rm else None
         self._pause: Callable[[], bool] | None = None
         self._paused: Paused | None = None
+        # False where the engine keeps state across the trap that its saved context does
+        # not restore (engines.unicorn.resumes: false): every result runs from the entry.
+        self.resumes = e.get("resumes", True)
+        self._write_pc = bool(e.get("write_pc_at_trap"))  # an engine bug's workaround (arch tables)
+        # Interrupts by which the engine reports a bad address (MIPS's address errors and TLB
+        # misses) without saying which: such a run is run again to find it (_locate).
+        self._address_faults = frozenset(e.get("address_fault_interrupts", ()))
         self._contexts: dict = {}
         self.code_len = 0
         self._code = b""
@@ -455,13 +463,13 @@ class Machine:
                 return self._stop(fault=f"interrupt {intno} at pc {pc:#x} (instruction before it {word:#010x}): "
                                         f"not the {trap.get('name', 'syscall trap')}", pc=pc)
             after = site[0] + site[1]
-            if after != pc or trap.get("pc") == "at":
+            if after != pc or trap.get("pc") == "at" or self._write_pc:
                 # s390x: Unicorn resumes at the svc whatever PC it reports, unless told.
                 uc.reg_write(self.pc_id, after)
             return self._syscall(after, seen, site)
         if intno in self.abi.crash_interrupts:
             return self._stop(crash=f"interrupt {intno}", pc=pc)
-        self._stop(fault=f"unexpected interrupt {intno}", pc=pc)
+        self._stop(fault=f"unexpected interrupt {intno}", pc=pc, interrupt=intno)
 
     def _on_unmapped(self, uc, access, address, size, value, _):
         assert self.run is not None
@@ -503,6 +511,43 @@ class Machine:
         return Prepared(ctx, [(a, bytes(d)) for a, d in writes])
 
     def run_prepared(self, prep: Prepared, inject: int, entry: int = CODE, steps: int = STEP_LIMIT) -> Run:
+        run = self._run_prepared(prep, inject, entry, steps)
+        if self.unlocated(run):
+            run = self._locate(prep, inject, entry, steps)
+        return run
+
+    def unlocated(self, run: Run) -> bool:
+        """Whether run ended on an address fault the engine did not place (run_prepared
+        runs such a run again to place it)."""
+        return run.interrupt is not None and run.interrupt in self._address_faults
+
+    def _locate(self, prep: Prepared, inject: int, entry: int, steps: int) -> Run:
+        """The run again, following the PC, so that an address fault names the instruction
+        and the address it used (its memory operand, from the registers it stopped with)
+        as an unmapped access does."""
+        from .disasm import decode
+
+        last: list[int] = []
+        hook = self.uc.hook_add(self.uc_mod.UC_HOOK_CODE, lambda uc, address, size, _: last.append(address))
+        try:
+            run = self._run_prepared(prep, inject, entry, steps)
+        finally:
+            self.uc.hook_del(hook)
+        if not last or run.interrupt is None:
+            return run
+        pc = last[-1]
+        insn = decode(self.arch, bytes(self.uc.mem_read(pc, 4)), pc, 1, detail=True)
+        for op in insn[0].operands if insn else ():
+            mem = getattr(op, "mem", None)
+            base = insn[0].reg_name(mem.base) if mem is not None and op.type == 3 else None  # 3: a memory operand
+            if mem is not None and base in self.reg_ids:
+                run.unmapped = (self.uc.reg_read(self.reg_ids[base]) + mem.disp) & self.mask
+                run.fault = (f"address error (interrupt {run.interrupt}) at {run.unmapped:#x}: {insn[0].mnemonic} "
+                             f"{insn[0].op_str}")
+        run.pc = pc
+        return run
+
+    def _run_prepared(self, prep: Prepared, inject: int, entry: int, steps: int) -> Run:
         uc = self.uc
         uc.context_restore(prep.context)
         for addr, data in prep.writes:

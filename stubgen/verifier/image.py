@@ -48,6 +48,9 @@ class Image:
     tls_symbols: dict[str, int] = field(default_factory=dict)  # TLS symbol -> offset in the block
     externs: dict[int, str] = field(default_factory=dict)  # address -> what the input lacks
     notes: list[str] = field(default_factory=list)
+    # Words the dynamic loader fills with a thread-pointer offset once the TLS block is
+    # placed (dynamic.py): (address, offset in the TLS block, negated, bytes).
+    tls_slots: list[tuple[int, int, bool, int]] = field(default_factory=list)
 
     def read(self, address: int, size: int) -> bytes:
         for at, data, _ in self.segments:
@@ -77,19 +80,29 @@ def read_linked(name: str, data: bytes, member_of: dict[str, str], externs: dict
     and the TLS block. member_of: symbol -> the member that defined it. thumb_bit: the
     architecture marks Thumb functions with bit 0 of their value."""
     from elftools.elf.elffile import ELFFile
+
+    return read_elf(name, ELFFile(io.BytesIO(data)), member_of, externs, thumb_bit)
+
+
+def read_elf(name: str, e, member_of: dict[str, str], externs: dict[int, str], thumb_bit: bool,
+             base: int = 0, segments: list | None = None) -> Image:
+    """read_linked for an ELFFile loaded at base (a shared object's addresses are
+    relative to where it is loaded): symbols from .symtab, or from .dynsym where the
+    file is stripped. segments: its PT_LOAD segments as already relocated, if they were."""
     from elftools.elf.sections import SymbolTableSection
 
-    e = ELFFile(io.BytesIO(data))
-    segments, tls = [], None
+    segs, tls = [], None
     for seg in e.iter_segments():
         if seg["p_type"] == "PT_LOAD" and seg["p_memsz"]:
             body = seg.data() + b"\0" * (seg["p_memsz"] - seg["p_filesz"])
-            segments.append((seg["p_vaddr"], bytes(body), bool(seg["p_flags"] & 2)))
+            segs.append((base + seg["p_vaddr"], bytes(body), bool(seg["p_flags"] & 2)))
         elif seg["p_type"] == "PT_TLS":
-            tls = TLSBlock(seg["p_vaddr"], bytes(seg.data()), seg["p_memsz"], max(1, seg["p_align"]))
+            tls = TLSBlock(base + seg["p_vaddr"], bytes(seg.data()), seg["p_memsz"], max(1, seg["p_align"]))
     execs = {i for i, s in enumerate(e.iter_sections()) if s["sh_flags"] & 4}
-    ends = {i: s["sh_addr"] + s["sh_size"] for i, s in enumerate(e.iter_sections())}
+    ends = {i: base + s["sh_addr"] + s["sh_size"] for i, s in enumerate(e.iter_sections())}
     symtab = e.get_section_by_name(".symtab")
+    if not isinstance(symtab, SymbolTableSection):
+        symtab = e.get_section_by_name(".dynsym")
     symbols: dict[str, int] = {}
     tls_symbols: dict[str, int] = {}
     by_address: dict[int, list] = {}
@@ -104,11 +117,12 @@ def read_linked(name: str, data: bytes, member_of: dict[str, str], externs: dict
                 # In a linked file a TLS symbol's value is its offset in the TLS template.
                 tls_symbols[name] = sym["st_value"]
                 continue
-            symbols[name] = sym["st_value"]
+            value = base + sym["st_value"]
+            symbols[name] = value
             if ndx in execs and kind in ("STT_FUNC", "STT_NOTYPE", "STT_GNU_IFUNC"):
-                starts.setdefault(ndx, []).append(sym["st_value"] & ~1 if thumb_bit else sym["st_value"])
+                starts.setdefault(ndx, []).append(value & ~1 if thumb_bit else value)
                 if bind in ("STB_GLOBAL", "STB_WEAK") or kind == "STT_FUNC":
-                    by_address.setdefault(sym["st_value"], []).append((sym, ndx))
+                    by_address.setdefault(value, []).append((sym, ndx))
     functions = []
     for value, syms in sorted(by_address.items()):
         ndx = syms[0][1]
@@ -122,4 +136,5 @@ def read_linked(name: str, data: bytes, member_of: dict[str, str], externs: dict
         names = [s.name for s, _ in order]
         functions.append(ImageFunction(names[0], tuple(names[1:]), value, size,
                                        member_of.get(names[0], name)))
-    return Image(name, segments, symbols, functions, tls, tls_symbols, dict(externs))
+    return Image(name, segments if segments is not None else segs, symbols, functions, tls, tls_symbols,
+                 dict(externs))

@@ -60,6 +60,9 @@ class LinuxABI:
     negated_errors: tuple[str, ...] = ()  # errnos some paths return already negated, flag set
     clobbers_source: str = ""  # the kernel file that says which registers the trap may change
     result2: str = ""  # the second result register (Go's r2): what the kernel leaves there
+    # Code the kernel maps into every process at fixed addresses (ARM's kuser helpers):
+    # {page, functions: {address: {name, returns}}}, run as stand-ins.
+    kernel_helpers: dict | None = None
 
     @property
     def slots(self) -> int:
@@ -144,7 +147,7 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
                     error_flag=d.get("error_flag", ""),
                     error_flag_bits=d.get("error_flag_bits", 0), errno=d.get("errno"),
                     negated_errors=tuple(d.get("negated_errors", ())), clobbers_source=d.get("clobbers_source", ""),
-                    result2=d.get("result2", ""),
+                    result2=d.get("result2", ""), kernel_helpers=d.get("kernel_helpers"),
                     opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
 
 

@@ -8,9 +8,11 @@ from the start, the runs start from the entry, as they always did:
   record of calls belongs to each run;
 - no trap within half the step limit (a resumed run's limit must leave room for what
   came before the trap); a first run longer than that runs again from the entry;
-- a resumed run used up its steps (it had less than a whole run would);
+- a resumed run used up its steps (it had less than a whole run would), or ended on an
+  address fault the engine does not place (a run from the entry places it);
 - a run wrote memory that the code read before the trap, outside what is rewritten
-  before every run (the next run would read what this one left there).
+  before every run (the next run would read what this one left there);
+- the architecture's table says its engine does not resume (engines.unicorn.resumes).
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ class Runs:
                  tally: Tally, full: bool = False, always_written=()):
         self.m, self.prep, self.entry, self.steps = machine, prep, entry, steps
         self.pausable, self.tally = pausable, tally
-        self.mode = "full" if full else "first"
+        self.mode = "full" if full or not machine.resumes else "first"
         self.paused: Paused | None = None
         self._rewritten = [(a, a + len(d)) for a, d in prep.writes]
         self._always = [(a, a + n) for a, n in always_written]  # what stand-ins write from outside the engine
@@ -68,6 +70,10 @@ class Runs:
         if run.steps_exhausted:
             # It had less than a whole run: the run from the entry may still finish.
             self._stop_resuming("a resumed run ran out of steps")
+            return self._full(inject)
+        if self.m.unlocated(run):
+            # An address fault the engine does not place: a run from the entry places it.
+            self._stop_resuming("an address fault to place")
             return self._full(inject)
         self.tally.resumed += 1
         self._check_writes(run)

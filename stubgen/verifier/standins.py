@@ -156,6 +156,13 @@ class StandIns:
         self._placed = True
         for i, s in enumerate(sorted(self.cat.of_kind("function"), key=lambda s: s.name)):
             self.hook(STANDIN_CODE + STANDIN_SLOT * i, s)
+        helpers = self.machine.abi.kernel_helpers
+        if helpers:
+            self.machine.uc.mem_map(helpers["page"], 0x1000)
+            for address, h in helpers["functions"].items():
+                source = helpers.get("source", "")
+                self.hook(address, StandIn(h["name"], "function", returns=h.get("returns"), source=source),
+                          kernel=True)
 
     def addresses(self) -> dict[tuple[str, str], int]:
         """(kind, name) -> address of every catalog stand-in, placed or not."""
@@ -164,11 +171,12 @@ class StandIns:
         out.update({("data", n): p.address for n, p in self._data.items()})
         return out
 
-    def hook(self, address: int, s: StandIn) -> None:
+    def hook(self, address: int, s: StandIn, kernel: bool = False) -> None:
+        """kernel: the kernel's own page (linux_abi.yaml kernel_helpers), not special memory."""
         import unicorn
 
         m = self.machine
-        if not (m.special_lo <= address < m.special_hi):
+        if not kernel and not (m.special_lo <= address < m.special_hi):
             raise ValueError(f"stand-in {s.name} at {address:#x}: outside the emulator's special memory")
         m.uc.mem_write(address, self._ret)
         m.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_call, s, address, address)

@@ -31,6 +31,7 @@ class Objects:
     members: list[Member]
     index: dict[str, int] = field(default_factory=dict)  # archive symbol -> member index
     notes: list[str] = field(default_factory=list)
+    linked: bool = False  # an executable or shared object: loaded as it is (dynamic.py), not linked
 
 
 def read_objects(name: str, data: bytes, arch) -> Objects:
@@ -43,8 +44,10 @@ def read_objects(name: str, data: bytes, arch) -> Objects:
         h = header(m)
         check_machine(m, h, arch, facts)
         if h.kind != "ET_REL":
-            raise ElfError(f"{m.name}: an ELF {h.kind} file; the verifier links relocatable objects and archives of "
-                           "them (give the .o files or the .a the executable was linked from)")
+            if len(ms) == 1:
+                return Objects(name, ms, linked=True)
+            raise ElfError(f"{m.name}: an ELF {h.kind} file inside an archive; an archive's members are "
+                           "relocatable objects (give the file on its own)")
         kept.append(m)
     by_offset = {m.offset: i for i, m in enumerate(kept)}
     index = {n: by_offset[o] for n, o in archive_symbols(data).items() if o in by_offset}
@@ -63,6 +66,8 @@ def check_objects(verifier: Verifier, objs: Objects, arch, choices: dict[str, Ch
     assembled file). Runs the engines: call it in an isolated child."""
     tables = verifier.tables
     label = label or objs.name
+    if objs.linked:
+        return _check_linked(verifier, objs, arch, choices, policy, label, dialect)
     archive = len(objs.members) > 1
     if archive and objs.index:
         chosen = sorted({i for n, i in objs.index.items() if _wanted(n, arch, tables, choices)})
@@ -97,21 +102,44 @@ def check_objects(verifier: Verifier, objs: Objects, arch, choices: dict[str, Ch
             out.append(Verdict(_where(label, m, archive), "(object)", None, arch.name, dialect, None, "unverified",
                                [f"cannot link: {e}"]))
             continue
-        names = {objs.members[i].name for i in group}
-        jobs, verdicts = [], []
-        for fn in img.functions:
-            if fn.member not in names:
-                continue  # pulled in from the archive to resolve a symbol: not under test
-            m = next(objs.members[i] for i in group if objs.members[i].name == fn.member)
-            v, spec = _judge(fn, arch, tables, choices, policy, _where(label, m, archive), dialect)
-            verdicts.append(v)
-            if spec is not None:
-                jobs.append((fn, spec, v))
-        reports = verifier.check_image(img, [(fn, spec) for fn, spec, _ in jobs])
-        for (_, _, v), rep in zip(jobs, reports):
-            settle(v, rep)
-        out += verdicts
+        members = {objs.members[i].name: objs.members[i] for i in group}
+        # Functions pulled in from the archive to resolve a symbol are not under test.
+        out += _check_functions(verifier, img, arch, choices, policy, dialect,
+                                {fn: _where(label, members[fn.member], archive) for fn in img.functions
+                                 if fn.member in members})
     return out
+
+
+def _check_linked(verifier: Verifier, objs: Objects, arch, choices: dict[str, Choice], policy: str, label: str,
+                  dialect: str) -> list[Verdict]:
+    """check_objects for an executable or a shared object, loaded as it is."""
+    from ..dynamic import load_linked
+    from ..standins import catalog
+
+    places = _addresses()
+    thumb = bool(arch.engines.capstone and arch.engines.capstone.get("thumb_mode"))
+    # What a started program's own data holds where the catalog states it (an integer).
+    initial = {s.name: (s.holds, s.size or arch.word_bytes) for s in catalog(arch.name).of_kind("data")
+               if isinstance(s.holds, int)}
+    img = load_linked(objs.members[0], arch, conventions(arch.name).elf,
+                      lambda name: places.get(("function", name), places.get(("data", name))), thumb, initial)
+    wanted = {fn: label for fn in img.functions if any(_wanted(n, arch, verifier.tables, choices) for n in fn.names)}
+    return _check_functions(verifier, img, arch, choices, policy, dialect, wanted)
+
+
+def _check_functions(verifier: Verifier, img, arch, choices: dict[str, Choice], policy: str, dialect: str,
+                     where: dict[ImageFunction, str]) -> list[Verdict]:
+    """A verdict for each function of img in where (function -> the place it is reported at)."""
+    jobs, verdicts = [], []
+    for fn, at in where.items():
+        v, spec = _judge(fn, arch, verifier.tables, choices, policy, at, dialect)
+        verdicts.append(v)
+        if spec is not None:
+            jobs.append((fn, spec, v))
+    reports = verifier.check_image(img, [(fn, spec) for fn, spec, _ in jobs])
+    for (_, _, v), rep in zip(jobs, reports):
+        settle(v, rep)
+    return verdicts
 
 
 def _addresses() -> dict:
