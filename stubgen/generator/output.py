@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import stat
 import sys
@@ -152,7 +153,7 @@ def recover(directory) -> str | None:
         return None
     try:
         journal = inputs.load_json(jpath, [root], what="journal")
-        entries = journal["files"]
+        entries = _entries(journal, root)
         committed = _sha(root / MANIFEST) == journal["manifest_sha256"]
     except (StubgenError, KeyError, TypeError) as e:
         raise StubgenError(f"{jpath}: an interrupted run left a journal that cannot be read ({e}); "
@@ -176,6 +177,43 @@ def recover(directory) -> str | None:
     if committed:
         return f"{root}: finished an interrupted run (its manifest was in place)"
     return f"{root}: rolled back an interrupted run ({restored} files restored)"
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_JOURNAL_ENTRIES = 100_000
+
+
+def _entries(journal, root: Path) -> list[dict]:
+    """The journal's entries, read as untrusted data: each names a file inside root (no
+    absolute path, no "..", no directory on the way that is a link out of root) and the
+    temporary file and backup beside it that _commit's staging names; else StubgenError.
+    What recover() then renames or unlinks is only ever such a file."""
+    if not isinstance(journal, dict) or set(journal) != {"manifest_sha256", "files"} or \
+            not isinstance(journal["manifest_sha256"], str) or not _SHA256.match(journal["manifest_sha256"]) or \
+            not isinstance(journal["files"], list) or len(journal["files"]) > MAX_JOURNAL_ENTRIES:
+        raise StubgenError("not a journal stubgen writes (manifest_sha256 and files)")
+    real = os.path.realpath(root)
+    out = []
+    for e in journal["files"]:
+        if not isinstance(e, dict) or set(e) != {"path", "tmp", "new", "backup"} or not isinstance(e["new"], bool):
+            raise StubgenError("an entry is not {path, tmp, new, backup}")
+        rel = e["path"]
+        if not isinstance(rel, str) or not rel or "\0" in rel or rel.startswith("/") or \
+                any(part in ("", ".", "..") for part in rel.split("/")):
+            raise StubgenError(f"it names {rel!r}, which is no path inside {root}")
+        parent = os.path.realpath(os.path.dirname(root / rel))
+        if parent != real and not parent.startswith(real + os.sep):
+            raise StubgenError(f"it names {rel!r}, whose directory leads out of {root}")
+        name, where = rel.rsplit("/", 1)[-1], rel.rpartition("/")[0]
+        prefix = f"{where}/" if where else ""
+        tmp, backup = e["tmp"], e["backup"]
+        if tmp is not None and not (isinstance(tmp, str) and tmp.startswith(prefix) and
+                                    re.fullmatch(rf"\.{re.escape(name)}\.[A-Za-z0-9_]+\.tmp", tmp[len(prefix):])):
+            raise StubgenError(f"its temporary file {tmp!r} is not one staged beside {rel!r}")
+        if backup is not None and backup != f"{prefix}.{name}{BACKUP_SUFFIX}":
+            raise StubgenError(f"its backup {backup!r} is not {rel!r}'s")
+        out.append(e)
+    return out
 
 
 def write_texts(files: list[tuple[str, str]], directory, force: bool = False) -> list[Path]:

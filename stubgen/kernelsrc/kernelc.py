@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..comments import strip_block_comments
 from ..errors import StubgenError
 
 _DEFINE = re.compile(r"^(COMPAT_)?SYSCALL_DEFINE([0-6])\(")
@@ -111,8 +112,7 @@ def _balanced(lines: list[str], i: int, start: int) -> tuple[str, int] | None:
 
 def _strip_comments(text: str) -> str:
     # Keep the newlines of block comments so that line numbers stay true.
-    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
-    return re.sub(r"//[^\n]*", "", text)
+    return re.sub(r"//[^\n]*", "", strip_block_comments(text))
 
 
 def _param_from_prototype(text: str) -> Param:

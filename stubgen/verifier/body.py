@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..comments import strip_block_comments  # noqa: F401 (the readers import it from here)
+
 
 def mask(bits: int) -> int:
     return (1 << bits) - 1
@@ -30,6 +32,3 @@ class ReadError(Exception):
     """The file does not hold the stub in a form the verifier can read."""
 
 
-def strip_block_comments(text: str) -> str:
-    # Keep line numbers: a comment's newlines stay.
-    return re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)

@@ -47,10 +47,36 @@ def env() -> dict[str, str]:
     e = dict(os.environ)
     if not e.get("ZIG_GLOBAL_CACHE_DIR"):
         base = e.get("XDG_CACHE_HOME") or (str(Path(e["HOME"]) / ".cache") if e.get("HOME") else None)
-        root = Path(base) if base else Path(tempfile.gettempdir()) / f"stubgen-{os.getuid()}"
+        root = Path(base) if base else _private_temp()
         e["ZIG_GLOBAL_CACHE_DIR"] = str(root / "stubgen" / "zig")
     e.setdefault("ZIG_LOCAL_CACHE_DIR", e["ZIG_GLOBAL_CACHE_DIR"])
     return e
+
+
+_PRIVATE: list[Path] = []
+
+
+def _private_temp() -> Path:
+    """$TMPDIR/stubgen-<uid>, made by this user, owned by this user and closed to others;
+    where another user made it first (or made it a link), a fresh directory of our own
+    instead: zig's cache must not land where someone else can plant or read objects."""
+    import os
+    import stat
+
+    if _PRIVATE:
+        return _PRIVATE[0]
+    path = Path(tempfile.gettempdir()) / f"stubgen-{os.getuid()}"
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        path = Path(tempfile.mkdtemp(prefix=f"stubgen-{os.getuid()}-"))
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        path = Path(tempfile.mkdtemp(prefix=f"stubgen-{os.getuid()}-"))
+    _PRIVATE.append(path)
+    return path
 
 
 def available() -> bool:
