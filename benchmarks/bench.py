@@ -17,7 +17,13 @@ measures, and the summary gives min, median and max of each figure over the repe
   (Keystone bare, with the same input; LLVM by the time stubgen's own batches took),
   Capstone's disasm_lite, and the same injected runs on a bare Unicorn with only a trap
   hook where the stub was emulated; a stub nothing emulates counts on both sides with
-  its assembly and decoding as floor (goal <= 1.5); floor_ratio_per_arch apart;
+  its assembly and decoding as floor (goal <= 1.0); floor_ratio_per_arch apart. stubgen
+  runs each stub to its trap once and resumes every result from there (verifier/resume.py);
+  the floor is still the seven full bare runs. --full-runs-too adds floor_ratio_full_runs,
+  stubgen with every result run from the entry (Verifier.full_runs), for comparison;
+- reverify_ratio: a second `stubgen verify DIR` of an unchanged `generate --all` tree
+  (raw policy) over the first, in a cache of its own (goal <= 0.05): the verdicts come
+  from the verdict cache (pipeline/verdicts.py) the first run filled;
 - fixed_ms: imports, table load and template compile in a fresh process, with the cache
   (the usual case) and without it (STUBGEN_NO_CACHE=1);
 - generate_ratio / help_ratio: `stubgen generate -o D` (madvise) and `stubgen --help`
@@ -27,8 +33,10 @@ measures, and the summary gives min, median and max of each figure over the repe
   ones side by side), apart, as the instrument's;
 - pwntools_ratio: stubgen's stubs per second (render and verify, one process) over
   pwntools' asm() on the same GNU stubs (one process, its own cache off, a PATH holding
-  only the binutils it runs); null without pwntools (goal >= 100). On a loaded machine
-  read the CPU-time variants printed beside the wall-time ratios.
+  only the binutils it runs); null without pwntools (no goal: a side-by-side figure).
+  On a loaded machine read the CPU-time variants printed beside the wall-time ratios.
+
+--arch LIST measures on those architectures only (a subset, on a shared machine).
 """
 from __future__ import annotations
 
@@ -50,8 +58,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-GOALS = {"parallel_ratio": ("<=", 0.6), "floor_ratio": ("<=", 1.5), "generate_ratio": ("<=", 12),
-         "help_ratio": ("<=", 3), "peak_rss_mb": ("<", 150), "pwntools_ratio": (">=", 100)}
+# pwntools_ratio is no goal any more (issue 25): the bare engines alone are 0.49 ms a
+# stub against pwntools' 19 ms; its figure stays where pwntools is installed.
+GOALS = {"parallel_ratio": ("<=", 0.6), "floor_ratio": ("<=", 1.0), "reverify_ratio": ("<=", 0.05),
+         "generate_ratio": ("<=", 12), "help_ratio": ("<=", 3), "peak_rss_mb": ("<", 150)}
 
 # pwntools' names for the architectures (its context.arch); benchmark-side knowledge,
 # keyed by GOARCH so that a new table needs one line here, not in stubgen.
@@ -63,7 +73,7 @@ PWNTOOLS_ARCH = {"386": "i386", "amd64": "amd64", "arm": "arm", "arm64": "aarch6
 # ---------------------------------------------------------------------------------------
 # The matrix, in chunks a worker renders itself
 
-def matrix_chunks(policies: str = "raw", scale: int = 1):
+def matrix_chunks(policies: str = "raw", scale: int = 1, arches: tuple = ()):
     from stubgen import dialects, tables
     from stubgen.pipeline import parallel
 
@@ -73,6 +83,8 @@ def matrix_chunks(policies: str = "raw", scale: int = 1):
     # Architecture by architecture: a worker then needs few engine sets at a time.
     for _ in range(scale):
         for aname, arch in t.arches.items():
+            if arches and aname not in arches:
+                continue
             for dname, d in dialects.dialects().items():
                 if not d.has_arch(aname):
                     continue
@@ -86,12 +98,12 @@ def matrix_chunks(policies: str = "raw", scale: int = 1):
     return chunks
 
 
-def matrix_run(jobs: int, policies: str, scale: int) -> dict:
+def matrix_run(jobs: int, policies: str, scale: int, arches: tuple = ()) -> dict:
     """Render and verify the matrix in this process and its workers (run in a fresh
     process: its peak RSS and its children's are this run's alone)."""
     from stubgen.pipeline import parallel
 
-    chunks = matrix_chunks(policies, scale)
+    chunks = matrix_chunks(policies, scale, tuple(arches))
     c0, t0 = os.times(), time.perf_counter()
     stubs = failed = runs = 0
     for o in parallel.run_chunks(chunks, jobs=jobs):
@@ -243,7 +255,7 @@ def _cpu() -> float:
     return time.process_time() + c.ru_utime + c.ru_stime
 
 
-def per_stub(policies: str, scale: int, arches: tuple = ()) -> dict:
+def per_stub(policies: str, scale: int, arches: tuple = (), full_runs: bool = False) -> dict:
     """Stubgen's verification time per stub, and the floor for the same stubs, chunk by
     chunk as a real run goes (check_many: LLVM gets each chunk's bodies at once; nothing
     of the matrix is kept). Times are CPU time of this process and its children, so that
@@ -263,15 +275,14 @@ def per_stub(policies: str, scale: int, arches: tuple = ()) -> dict:
     from stubgen.verifier.emulator import CODE, SENTINEL, STEP_LIMIT
 
     v = Verifier()
+    v.full_runs = full_runs
     bare_uc: dict = {}
     cs_engines: dict = {}
     per_arch: dict = {}
     totals = dict.fromkeys(("stubgen", "keystone", "llvm", "capstone", "unicorn"), 0.0)
     n = unemulated = 0
     kinds: dict = {}
-    for chunk in matrix_chunks(policies, scale):
-        if arches and chunk.arch not in arches:
-            continue
+    for chunk in matrix_chunks(policies, scale, tuple(arches)):
         specs = chunk.specs()
         arch = v.tables.arch(chunk.arch)
         syntax = v.reader(dialects.dialect(chunk.dialect), arch)[1]
@@ -349,7 +360,7 @@ def per_stub(policies: str, scale: int, arches: tuple = ()) -> dict:
     return {"stubs": n, "unemulated_stubs": unemulated, **us, "floor_us": floor_s / max(1, n) * 1e6,
             "floor_ratio": totals["stubgen"] / floor_s if n and floor_s else None,
             "floor_ratio_per_arch": {a: round(r["stubgen"] / r["floor"], 2) for a, r in per_arch.items() if r["floor"]},
-            "floor_assemblers": kinds, "rss_mb": own_peak_mb()}
+            "floor_assemblers": kinds, "rss_mb": own_peak_mb(), "tally": vars(v.tally)}
 
 
 def _timed(fn, spent: list, clock):
@@ -441,6 +452,29 @@ def start_times(runs: int) -> dict:
             # by CPU time: what a loaded machine's waits do not blur
             "generate_cpu_ratio": generate[1] / bare[1], "help_cpu_ratio": helps[1] / bare[1],
             "help_imports": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "?"}
+
+
+def reverify(arches: tuple = ()) -> dict:
+    """`stubgen verify DIR` of a `generate --all` tree, twice, in a cache of its own
+    (the tables' and templates' filled by the generate before): the second run's wall
+    time over the first's."""
+    with tempfile.TemporaryDirectory(prefix="stubgen-bench-") as tmp:
+        env = _env(XDG_CACHE_HOME=str(Path(tmp) / "cache"))
+        env.pop("STUBGEN_NO_CACHE", None)
+        env.pop("STUBGEN_NO_VERDICT_CACHE", None)
+        out = str(Path(tmp) / "out")
+        subprocess.run(STUBGEN + ["generate", "--all", "-o", out] + (["--arch", ",".join(arches)] if arches else []),
+                       capture_output=True, check=True, env=env)
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            r = subprocess.run(STUBGEN + ["verify", out], capture_output=True, text=True, env=env)
+            times.append(time.perf_counter() - t0)
+            if r.returncode:
+                raise RuntimeError(f"stubgen verify: {r.stdout[-2000:]}{r.stderr[-2000:]}")
+        said = [ln for ln in r.stdout.splitlines() if "from the cache" in ln]
+    return {"reverify_first_s": times[0], "reverify_second_s": times[1], "reverify_ratio": times[1] / times[0],
+            "reverify_note": said[0] if said else "no verdict from the cache"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -568,8 +602,8 @@ def _spec(s):
 def one_repeat(a, pwn_py) -> dict:
     fig: dict = {}
     env = _env()
-    every = in_child("matrix_run", a.jobs, a.policies, a.scale, env=env)
-    one = in_child("matrix_run", 1, a.policies, a.scale, env=env)
+    every = in_child("matrix_run", a.jobs, a.policies, a.scale, a.arch, env=env)
+    one = in_child("matrix_run", 1, a.policies, a.scale, a.arch, env=env)
     fig.update(stubs=every["stubs"], failed=every["failed"] + one["failed"], emulated_runs=every["runs"],
                wall_s_all_cores=every["wall_s"], wall_s_one_core=one["wall_s"],
                parallel_ratio=every["wall_s"] / one["wall_s"],
@@ -580,10 +614,16 @@ def one_repeat(a, pwn_py) -> dict:
                stubs_per_s_all_cores=every["stubs"] / every["wall_s"],
                stubs_per_s_one_core=one["stubs"] / one["wall_s"],
                peak_rss_mb=max(every["rss_mb"], one["rss_mb"]))
-    ps = in_child("per_stub", a.policies, a.scale, env=env)
+    ps = in_child("per_stub", a.policies, a.scale, a.arch, env=env)
     fig.update({k: ps[k] for k in ("unemulated_stubs", "stubgen_us", "floor_us", "keystone_us", "llvm_us",
                                    "capstone_us", "unicorn_us", "floor_ratio", "floor_ratio_per_arch",
                                    "floor_assemblers")})
+    # How the runs were made: resumed from the trap, or from the entry (and why).
+    fig["runs_resumed"], fig["runs_full"] = ps["tally"]["resumed"], ps["tally"]["full"]
+    if a.full_runs_too:
+        full = in_child("per_stub", a.policies, a.scale, a.arch, True, env=env)
+        fig["floor_ratio_full_runs"], fig["stubgen_us_full_runs"] = full["floor_ratio"], full["stubgen_us"]
+    fig.update(in_child("reverify", a.arch, env=env))
     # The floor's process holds bare engines beside stubgen's: the instrument, not stubgen.
     fig["floor_process_rss_mb"] = ps["rss_mb"]
     in_child("fixed_costs", env=env)  # the cache filled, as after any first run
@@ -627,6 +667,10 @@ def main(argv=None) -> int:
                     help="a Python with pwntools (default: this one, if it has pwntools)")
     ap.add_argument("--pwntools-sample", type=int, default=30, metavar="K", help="GNU stubs pwntools assembles")
     ap.add_argument("--no-pwntools", action="store_true")
+    ap.add_argument("--arch", type=lambda v: tuple(x for x in v.split(",") if x), default=(), metavar="LIST",
+                    help="only these architectures (comma-separated): a subset, on a shared machine")
+    ap.add_argument("--full-runs-too", action="store_true",
+                    help="also floor_ratio_full_runs: every result run from the entry, as before issue 25")
     a = ap.parse_args(argv)
 
     pwn_py = None if a.no_pwntools else pwntools_python(a.pwntools_python)
@@ -640,7 +684,7 @@ def main(argv=None) -> int:
         "machine": {"cpus": os.cpu_count(), "jobs": a.jobs, "python": platform.python_version(),
                     "platform": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
-        "config": {"repeat": a.repeat, "scale": a.scale, "policies": a.policies,
+        "config": {"repeat": a.repeat, "scale": a.scale, "policies": a.policies, "arches": list(a.arch) or "all",
                    "pwntools_python": pwn_py, "pwntools_sample": a.pwntools_sample},
         "goals": {k: f"{op} {v}" for k, (op, v) in GOALS.items()},
         "summary": summarize(runs),
@@ -679,7 +723,11 @@ def report(res) -> str:
          f"LLVM {s['llvm_us']['median']:.0f} + Capstone {s['capstone_us']['median']:.0f} + Unicorn "
          f"{s['unicorn_us']['median']:.0f}; assemblers {s['floor_assemblers']}; "
          f"{s['unemulated_stubs']['median']:.0f} stubs not emulated)"),
-        ("floor_ratio", _fmt(s["floor_ratio"])),
+        ("floor_ratio", _fmt(s["floor_ratio"]) + f" (runs resumed from the trap {_fmt(s['runs_resumed'], '', 0)}, "
+         f"from the entry {_fmt(s['runs_full'], '', 0)})"
+         + (f"; every run from the entry {_fmt(s['floor_ratio_full_runs'])}" if "floor_ratio_full_runs" in s else "")),
+        ("reverify_ratio", _fmt(s["reverify_ratio"], "", 3) + f" (second verify {_fmt(s['reverify_second_s'], ' s')}"
+         f" over the first {_fmt(s['reverify_first_s'], ' s')}; {s['reverify_note']})"),
         ("floor_ratio per arch", ", ".join(f"{k} {v['median']:.2f}" for k, v in s["floor_ratio_per_arch"].items())),
         ("fixed_ms (cache)", ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in s["fixed_ms"].items())),
         ("fixed_ms (no cache)", ", ".join(f"{k} {_fmt(v, '', 0)}" for k, v in s["fixed_ms_no_cache"].items())),

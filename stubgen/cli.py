@@ -72,6 +72,11 @@ def _add_format(p):
     p.add_argument("--format", choices=FORMATS, default="text", help=FORMAT_HELP)
 
 
+def _add_no_cache(p):
+    p.add_argument("--no-cache", action="store_true", help="verify every stub again, not taking a verdict from "
+                   "the cache (as STUBGEN_NO_CACHE=1 does for every cache)")
+
+
 def _add_jobs(p):
     p.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="verify in N processes (default: every core)")
 
@@ -96,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_generation_options(g)
     g.add_argument("--verify", action="store_true", help="verify the written stubs under emulation")
     g.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
+    _add_no_cache(g)
     _add_format(g)
     _add_jobs(g)
     g.add_argument("--force", action="store_true", help="overwrite files that stubgen did not generate")
@@ -141,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--no-real-tools", action="store_true",
                    help="do not compare with go tool asm or GNU as even where they are installed")
     v.add_argument("--kernel-abi", metavar="FILE", help=KERNEL_ABI_HELP)
+    _add_no_cache(v)
     _add_jobs(v)
     _add_sources(v)
 
@@ -232,7 +239,7 @@ def cmd_generate(a) -> int:
         from .pipeline.verify_dir import verify_dir
 
         return verify_dir(a.output, tables=a.tables, templates=a.templates, kernel_abi=a.kernel_abi, jobs=a.jobs,
-                          fmt=a.format)
+                          fmt=a.format, use_cache=not a.no_cache)
     return 0
 
 
@@ -299,7 +306,8 @@ def cmd_verify(a) -> int:
         from .pipeline.verify_dir import verify_dir
 
         return verify_dir(a.paths[0], tables=a.tables, templates=a.templates, mutants=a.mutants,
-                          real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi, jobs=a.jobs, fmt=fmt)
+                          real_tools=not a.no_real_tools, kernel_abi=a.kernel_abi, jobs=a.jobs, fmt=fmt,
+                          use_cache=not a.no_cache)
     if not a.arch:
         raise StubgenError("verify FILE...: --arch is required (a name or alias, e.g. amd64, i386, arm)")
     from .report.foreign import verify_files

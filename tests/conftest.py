@@ -4,6 +4,10 @@ import shutil
 import pytest
 
 REQUIRE_TOOLS = os.environ.get("STUBGEN_REQUIRE_TOOLS") == "1"
+# Tests verify the same trees again and again, some under patched code that a verdict
+# kept from an earlier test would hide: no verdict cache here, and in the commands the
+# tests run, but for the tests of the cache itself (test_verdict_cache.py).
+os.environ["STUBGEN_NO_VERDICT_CACHE"] = "1"
 
 
 def tool_missing(msg: str):

@@ -15,6 +15,7 @@ from ..verifier.shipped import renumbered
 from ..version import __version__
 from .mutants import kill_table
 from .parallel import verify_specs
+from .verdicts import Verdicts, cached_verify
 
 
 @dataclass
@@ -29,14 +30,25 @@ class Summary:
     unemulated: dict = field(default_factory=dict)  # why -> stubs that passed every other oracle but were not run
     notes: set = field(default_factory=set)
     renumbered: list[str] = field(default_factory=list)
+    cached: int = 0  # verdicts that came from the cache (verdicts.py)
 
 
 def summarise(specs, tables: str | None = None, templates: str | None = None, real_tools: bool = True,
-              kernel_abi: str | None = None, jobs: int | None = None) -> Summary:
-    """Check (text, Spec) pairs of a directory; jobs: processes (default: every core)."""
+              kernel_abi: str | None = None, jobs: int | None = None, use_cache: bool = True) -> Summary:
+    """Check (text, Spec) pairs of a directory; jobs: processes (default: every core);
+    use_cache: take each verdict from the cache where it is there (verdicts.py)."""
     out = Summary()
-    for rep, tools in verify_specs(specs, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
-                                   notes=out.notes, progress=True):
+
+    def verify(todo):
+        return verify_specs(todo, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
+                            notes=out.notes, progress=True)
+
+    if use_cache:
+        made = cached_verify(specs, verify, Verdicts(specs, tables, templates, kernel_abi, real_tools), out.notes)
+    else:
+        made = ((rep, tools, False) for rep, tools in verify(specs))
+    for rep, tools, hit in made:
+        out.cached += hit
         out.total, out.runs = out.total + 1, out.runs + rep.runs
         out.reports.append((rep, tuple(tools)))
         for tool in tools:
@@ -59,14 +71,15 @@ def summarise(specs, tables: str | None = None, templates: str | None = None, re
 
 def verify_dir(directory, tables: str | None = None, templates: str | None = None, mutants: bool = False,
                real_tools: bool = True, out=None, kernel_abi: str | None = None, jobs: int | None = None,
-               fmt: str = "text") -> int:
+               fmt: str = "text", use_cache: bool = True) -> int:
     """Verify the stubs of a generated directory as they are on disk; where Go's
     assembler or GNU as is installed, their bytes must agree with ours too. jobs:
-    processes (default: every core); fmt: text, or a format of report/formats.py.
+    processes (default: every core); fmt: text, or a format of report/formats.py;
+    use_cache: False verifies every stub again (--no-cache).
     Exit code: 1 when a stub failed (or a mutant survived)."""
     out = out or sys.stdout
     specs = manifest_specs(directory)
-    summary = summarise(specs, tables, templates, real_tools, kernel_abi, jobs)
+    summary = summarise(specs, tables, templates, real_tools, kernel_abi, jobs, use_cache)
     if fmt == "text":
         print_summary(summary, out)
     else:

@@ -39,6 +39,9 @@ def print_summary(s, out) -> None:
           f"{s.total - len(s.failed) - shy} passed, "
           + (f"{shy} not emulated (assembled and compared only), " if shy else "")
           + f"{len(s.failed)} failed", file=out)
+    if s.cached:
+        print(f"note: {s.cached} of {s.total} verdicts from the cache (unchanged stubs, tables, templates, "
+              "stubgen and engines; --no-cache verifies them again)", file=out)
     for why, count in sorted(s.unemulated.items()):
         print(f"note: {count} stub{'s' if count > 1 else ''} {why}", file=out)
     for n in sorted(s.notes):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import StubgenError
+from . import cache
 from .inputs import confined, load_json, read_text
 
 MANIFEST = "manifest.json"
@@ -39,10 +40,14 @@ def check_manifest(man, path):
     from .schema import MANIFEST as SCHEMA
     from .yamlio import short
 
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(man))
-    if err is not None:
-        key = ".".join(str(p) for p in err.absolute_path) or "(top)"
-        raise StubgenError(f"{path}: {key}: {short(err.message)}")
+    passed = _passed_key(man)
+    if passed is None or cache.load("manifests", passed) is not True:
+        err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(man))
+        if err is not None:
+            key = ".".join(str(p) for p in err.absolute_path) or "(top)"
+            raise StubgenError(f"{path}: {key}: {short(err.message)}")
+        if passed is not None:
+            cache.store("manifests", passed, True)
     for f in man["files"]:
         for s in f.get("symbols", ()):
             if isinstance(s["number"], float):  # JSON Schema's "integer" lets 29.0 through
@@ -50,6 +55,18 @@ def check_manifest(man, path):
                                    "number written as one")
             if s["policy"] not in policies.POLICIES:
                 raise StubgenError(f"{path}: {f['path']}: {s['name']}: unknown error policy {s['policy']!r}")
+
+
+def _passed_key(man) -> str | None:
+    """The cache key of a manifest that passed its schema (its content, the schema's
+    code): a second `verify DIR` of the same tree skips the schema, which takes a second
+    on a `generate --all` tree. None when caching is off."""
+    if cache.directory() is None:
+        return None
+    import json
+
+    text = json.dumps(man, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return cache.key(["manifest passed", cache.code_hash(Path(__file__).with_name("schema.py")), cache.digest(text)])
 
 
 def read_listed(directory, rel: str, what: str = "stub file") -> str:

@@ -29,6 +29,15 @@ _UNICORN: dict = {**_ENGINE, "properties": {
     # registers (Unicorn's names, after prefix) set once at start (PPC64: MSR.LE)
     "init": {"type": "object", "propertyNames": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
              "additionalProperties": {"type": "integer", "minimum": 0}},
+    # a mode the PC's low bit selects when a run starts and a register's bit holds while
+    # it runs (ARM: Thumb, CPSR bit 5): a run resumed after a trap starts at an address
+    # with that bit (Unicorn's name of the register, after prefix)
+    # false: a run resumed from the state saved at the trap does not run as the whole run
+    # does on this Unicorn (state it keeps outside the saved context): runs start at the entry
+    "resumes": {"type": "boolean"},
+    "resume_mode": {"type": "object", "required": ["register", "bit"], "additionalProperties": False,
+                    "properties": {"register": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
+                                   "bit": {"type": "integer", "minimum": 0, "maximum": 63}}},
     # write the PC after each trap even where the engine already moved it there: it resets
     # state the engine keeps wrongly across the trap (MIPS's branch-delay flag)
     "write_pc_at_trap": {"type": "boolean"},

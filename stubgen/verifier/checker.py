@@ -40,6 +40,7 @@ from .emulator import (
 from .image import Image
 from .kernel import indirect_words, linux_abi, never_fail, trap_sites
 from .reference import compare_code
+from .resume import Runs, Tally
 from .spec import Report, Spec
 from .standins import StandIn, StandIns, catalog, thread_words
 
@@ -49,6 +50,10 @@ HANDLER_NAME = "errno handler"  # the generated stubs' handler stand-in, whateve
 
 class Verifier:
     """Holds one assembler and one Unicorn engine per architecture and reuses them."""
+
+    # True: every injected result runs from the entry (resume.py's shortcut off), for
+    # tests that compare the two.
+    full_runs = False
 
     def __init__(self, tables: str | None = None, templates: str | None = None, kernel_abi: str | None = None):
         self.tables = tables_mod.load(tables)
@@ -66,6 +71,8 @@ class Verifier:
         self._decoded_registers: dict = {}  # (dialect, arch) -> pattern of register numbers in Capstone's text
         self._frames: dict = {}  # (arch, argument shapes, result bytes) -> CallFrame
         self._setups: dict = {}  # (arch, convention kind, CallFrame) -> (caller's Setup, kernel's placement)
+        self.tally = Tally()  # how the runs were made (resume.py)
+        self._results: dict = {}  # arch -> the kernel results each stub is run with
 
     def assemblers(self, arch, syntax=None) -> list:
         """The installed assemblers the tables allow for arch, the one that decides first
@@ -514,15 +521,20 @@ class Verifier:
         slots.table = {x.address: x for x in s.standins}
         machine.indirect_words = s.indirect
         mem = machine.uc.mem_read
-        results = INJECTED + negated(s.abi)
+        results = self._results.get(s.arch.name)
+        if results is None:
+            results = self._results[s.arch.name] = INJECTED + negated(s.abi)
         if not s.own and (s.syscall in never_fail() or s.frame.no_errors):
             # The kernel cannot fail it (or Go calls it only for calls that cannot fail):
             # another runtime's stub needs no error path.
             lo, hi = s.abi.error_range
             results = tuple(r for r in results if not lo <= r <= hi)
+        # Stand-ins write errno from outside the engine, where a run's writes are not seen.
+        runs = Runs(machine, prepared, entry, stage.steps, lambda: not watch.calls and not slots.arrivals,
+                    self.tally, self.full_runs, [(a, 4) for a in watch.errno_addresses()])
         for inject in results:
             watch.calls, slots.arrivals = [], []
-            run = machine.run_prepared(prepared, inject, entry, stage.steps)
+            run = runs.run(inject)
             rep.runs += 1
             if image is not None:
                 lacks = _lacks(run, image) + _dereferences(run, setup)

@@ -3,7 +3,7 @@ arguments exactly once, and the caller got back what its convention and the
 error policy promise."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..tables.model import Arch
 from ..tables.policies import Policy
@@ -68,6 +68,9 @@ class Stage:
     expected: tuple = ()  # Expected traps in order (a contract's); () for the one trap of s
     own_frame: int = OWN_FRAME  # bytes below the entry stack pointer the code may use
     steps: int = STEP_LIMIT  # instructions a run may take
+    # What the checks at the trap found, kept for the runs resumed from the same trap
+    # (resume.py): they check it once, whatever result each is then given.
+    memo: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 class Unobserved:
@@ -109,14 +112,19 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
     # After a call that never returns nothing runs on Linux, so another runtime's stub may
     # do anything there; stubgen's own promise to crash should the kernel come back
     # rules out a second trap too.
-    expected = st.expected or (_one(s, st),)
+    expected = st.expected
+    if not expected:
+        expected = st.memo.get("one") or st.memo.setdefault("one", (_one(s, st),))
     traps = run.traps[:len(expected)] if policy.never_returns and not s.own else run.traps
     if len(traps) != len(expected):
         p.append(f"{len(traps)} syscalls, expected " + ("exactly one" if len(expected) == 1 else
                  f"{len(expected)} ({', '.join(e.syscall for e in expected)}, in this order)"))
     else:
-        for t, e in zip(traps, expected):
-            p += _trap(t, s, e, setup, len(expected) > 1)
+        for k, (t, e) in enumerate(zip(traps, expected)):
+            seen = st.memo.get(("trap", k))
+            if seen is None or seen[0] is not t:  # another run's trap (each run from the entry has its own)
+                seen = st.memo[("trap", k)] = (t, _trap(t, s, e, setup, len(expected) > 1))
+            p += seen[1]
     if policy.never_returns:
         # Nothing after the trap runs on Linux: what the emulator did there is moot.
         if traps:

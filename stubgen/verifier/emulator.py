@@ -106,6 +106,21 @@ class Run:
     interrupt: int | None = None  # an interrupt the fake kernel does not handle, which ended the run
 
 
+@dataclass
+class Paused:
+    """A run's state at its first trap, before the kernel's result: what every run of the
+    same stub shares up to there (the trap is the same whatever the result will be)."""
+
+    context: object  # the CPU at the trap
+    trap: Trap
+    resume_at: int  # where the CPU goes on (with the mode bit, where the ABI keeps one in the PC)
+    reads: list  # the accesses before the trap
+    writes: list
+    memory: list[tuple[int, bytes]]  # what the stub wrote before the trap, as it was at the trap
+    steps: int  # instructions a resumed run may take: within the whole run's limit, whatever came before
+    clobbers: list = field(default_factory=list)  # what the fake kernel leaves in the registers it changes
+
+
 class _Registers:
     """A fixed list of registers, read or written with one call into Unicorn. Through
     the binding's reg_read/reg_write each register costs about 2 µs, and a run needs a
@@ -258,6 +273,16 @@ class Machine:
         self._trap_out = _Registers(uc, [self.reg_ids[abi.result]] + flag
                                     + [self.reg_ids[r] for r, _ in self._clobbers], self.mask, reads=False)
         self._write_access = unicorn.UC_MEM_WRITE
+        # A mode the PC's low bit selects when a run starts (ARM's Thumb state) and a
+        # register bit holds while it runs (engines.unicorn.resume_mode): a resumed run
+        # starts at an address with that bit.
+        rm = e.get("resume_mode")
+        self._resume_bit = (getattr(consts, e["prefix"] + rm["register"].upper()), rm["bit"]) if rm else None
+        self._pause: Callable[[], bool] | None = None
+        self._paused: Paused | None = None
+        # False where the engine keeps state across the trap that its saved context does
+        # not restore (engines.unicorn.resumes: false): every result runs from the entry.
+        self.resumes = e.get("resumes", True)
         self._write_pc = bool(e.get("write_pc_at_trap"))  # an engine bug's workaround (arch tables)
         # Interrupts by which the engine reports a bad address (MIPS's address errors and TLB
         # misses) without saying which: such a run is run again to find it (_locate).
@@ -378,7 +403,11 @@ class Machine:
             except self.uc_mod.UcError:
                 memory = None
         assert self.run is not None
+        first = not self.run.traps
         self.run.traps.append(Trap(pc, number, args, result2, memory))
+        if first and self._pause is not None and self._pause():
+            # The state here, the result not written yet: each result resumes from it.
+            self._paused = self._save(self.run)
         self._trap_out.write(self._kernel_result() + [_clobbered(what, pc, i) for i, (_, what) in enumerate(self._clobbers)])
 
     def _kernel_result(self) -> list[int]:
@@ -483,9 +512,14 @@ class Machine:
 
     def run_prepared(self, prep: Prepared, inject: int, entry: int = CODE, steps: int = STEP_LIMIT) -> Run:
         run = self._run_prepared(prep, inject, entry, steps)
-        if run.interrupt is not None and run.interrupt in self._address_faults:
+        if self.unlocated(run):
             run = self._locate(prep, inject, entry, steps)
         return run
+
+    def unlocated(self, run: Run) -> bool:
+        """Whether run ended on an address fault the engine did not place (run_prepared
+        runs such a run again to place it)."""
+        return run.interrupt is not None and run.interrupt in self._address_faults
 
     def _locate(self, prep: Prepared, inject: int, entry: int, steps: int) -> Run:
         """The run again, following the PC, so that an address fault names the instruction
@@ -520,8 +554,12 @@ class Machine:
             uc.mem_write(addr, data)
         self.run = run = Run()
         self.inject = inject
+        return self._go(run, entry, steps)
+
+    def _go(self, run: Run, begin: int, steps: int) -> Run:
+        uc = self.uc
         try:
-            uc.emu_start(entry, SENTINEL, count=steps)
+            uc.emu_start(begin, SENTINEL, count=steps)
         except self.uc_mod.UcError as e:
             run.fault = run.fault or str(e)
         seen = self._all.read()
@@ -531,3 +569,57 @@ class Machine:
             run.steps_exhausted = True
         run.regs = dict(zip(self._names, seen[1:]))
         return run
+
+    def first_run(self, prep: Prepared, inject: int, entry: int, steps: int,
+                  pausable: Callable[[], bool]) -> tuple[Run, Paused | None]:
+        """A run for inject within half the step limit that keeps the state at its first
+        trap where pausable() says so then (nothing the result could change has happened
+        yet). (run, Paused or None); run.steps_exhausted: it needed more than half the
+        limit, and is not the whole run."""
+        self._pause, self._paused = pausable, None
+        try:
+            run = self.run_prepared(prep, inject, entry, steps // 2)
+        finally:
+            self._pause = None
+        paused, self._paused = self._paused, None
+        if paused is not None:
+            # A resumed run may take what is left of the whole limit after at most half
+            # of it, less one instruction either side for where the engine counts the trap.
+            paused.steps = steps - steps // 2 - 2
+        return run, paused
+
+    def _save(self, run: Run) -> Paused:
+        """The CPU and what the run wrote so far, from inside the trap's hook."""
+        uc, trap = self.uc, run.traps[0]
+        begin = trap.pc
+        if self._resume_bit is not None:
+            reg, bit = self._resume_bit
+            begin |= (uc.reg_read(reg) >> bit) & 1
+        memory = [(a, bytes(uc.mem_read(a, n))) for a, n in _spans((w[0], w[1]) for w in run.writes)]
+        return Paused(uc.context_save(), trap, begin, list(run.reads), list(run.writes), memory, 0,
+                      [_clobbered(what, trap.pc, i) for i, (_, what) in enumerate(self._clobbers)])
+
+    def resume(self, prep: Prepared, paused: Paused, inject: int) -> Run:
+        """The rest of a run for inject from its first trap: the CPU and memory as they
+        were there, the kernel's result written, on from the instruction after it."""
+        uc = self.uc
+        uc.context_restore(paused.context)
+        for addr, data in prep.writes:
+            uc.mem_write(addr, data)
+        for addr, data in paused.memory:
+            uc.mem_write(addr, data)
+        self.run = run = Run(traps=[paused.trap], reads=list(paused.reads), writes=list(paused.writes))
+        self.inject = inject
+        self._trap_out.write(self._kernel_result() + paused.clobbers)
+        return self._go(run, paused.resume_at, paused.steps)
+
+
+def _spans(accesses) -> list[tuple[int, int]]:
+    """(address, size) accesses as the fewest (address, size) spans that cover them."""
+    out: list[list[int]] = []
+    for a, n in sorted(accesses):
+        if out and a <= out[-1][0] + out[-1][1]:
+            out[-1][1] = max(out[-1][1], a + n - out[-1][0])
+        else:
+            out.append([a, n])
+    return [(a, n) for a, n in out]
