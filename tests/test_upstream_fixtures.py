@@ -45,21 +45,39 @@ def test_the_files_are_as_shipped(project):
     # mips/syscall_error.S (threaded build) stores through __errno_location
     ("mips", "mips", "errno"),
     ("mips", "mipsle", "errno"),
+    # `cmn x0, #4095; b.cs` then `b __syscall_error` with the raw result in x0
+    ("aarch64", "arm64", "raw_result"),
 ])
 def test_uclibc_ng_syscall_passes(sysdeps, arch, takes):
-    code, got = run(UCLIBC / "libc" / "sysdeps" / "linux" / sysdeps / "syscall.S", arch,
-                    f"{SYSCALL}:errno(__syscall_error takes {takes})",
-                    includes=[str(UCLIBC_CONFIG), str(UCLIBC / "libc" / "sysdeps" / "linux" / sysdeps),
-                              str(UCLIBC / "include")])
+    code, got = _uclibc(sysdeps, "syscall.S", arch, takes, symbols=sysdeps == "aarch64")
     assert code == 0 and [v["verdict"] for v in got] == ["pass"], got
+
+
+def _uclibc(sysdeps, name, arch, takes, defines=(), symbols=False):
+    linux = UCLIBC / "libc" / "sysdeps" / "linux"
+    # as uClibc-ng's build: the arch's and common sysdeps, include/, and (symbols: only the
+    # files whose macros need it, since we ship that header's arch features for arm and
+    # aarch64 alone) -include libc-symbols.h
+    return run(linux / sysdeps / name, arch, f"{SYSCALL}:errno(__syscall_error takes {takes})",
+               includes=[str(UCLIBC_CONFIG), str(linux / sysdeps), str(linux / "common"), str(linux),
+                         str(UCLIBC / "include")],
+               force_includes=[str(UCLIBC / "include" / "libc-symbols.h")] if symbols else [], defines=defines)
+
+
+@pytest.mark.skipif(not llvm.available(), reason="needs LLVM (pip install 'stubgen[llvm]')")
+def test_uclibc_ng_arm_takes_minus_4096_for_an_error():
+    """A true finding: `cmn r0, #4096; bxcc lr` sends -4096 to __syscall_error, while
+    Linux's errors are -4095..-1 (include/linux/err.h MAX_ERRNO), as glibc's ARM code."""
+    code, got = _uclibc("arm", "syscall-eabi.S", "arm", "raw_result", defines=["__CONFIG_ARM_EABI__"],
+                        symbols=True)
+    assert code == 1 and [v["verdict"] for v in got] == ["fail"], got
+    assert any("kernel result -4096" in r for r in got[0]["reasons"]), got
 
 
 @pytest.mark.skipif(not llvm.available(), reason="needs LLVM (pip install 'stubgen[llvm]')")
 def test_uclibc_ng_mips_handler_contract_matters():
     """The same MIPS file with the x86 contract (the handler reads a raw -errno in the
     result register): v0 holds a positive errno there, so errno is never set."""
-    mips = UCLIBC / "libc" / "sysdeps" / "linux" / "mips"
-    code, got = run(mips / "syscall.S", "mips", f"{SYSCALL}:errno(__syscall_error takes raw_result)",
-                    includes=[str(UCLIBC_CONFIG), str(mips), str(UCLIBC / "include")])
+    code, got = _uclibc("mips", "syscall.S", "mips", "raw_result")
     assert code == 1 and got[0]["verdict"] == "fail", got
     assert any("errno untouched" in r for r in got[0]["reasons"]), got
