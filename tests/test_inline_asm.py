@@ -2,11 +2,10 @@
 a C unit that the target's compiler builds at -O2 and -O0 (and Thumb on ARM), plainly
 and with values kept live in every register the allocator may use; the objects are
 verified as machine code. musl's syscall_arch.h (unmodified, from the ziglang wheel) and
-Linux's nolibc pass on every architecture an emulator runs; reconstructions of the
+Linux's nolibc (committed unmodified under fixtures/upstream) pass on every architecture an emulator runs; reconstructions of the
 historical clobber bugs fail, naming the register."""
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from stubgen.verifier import llvm
 
 pytestmark = pytest.mark.skipif(not llvm.available(), reason="needs LLVM (pip install 'stubgen[llvm]')")
 FIX = Path(__file__).parent / "fixtures" / "inline"
+NOLIBC_DIR = Path(__file__).parent / "fixtures" / "upstream" / "linux" / "tools" / "include" / "nolibc"
 MUSL = {"amd64": "x86_64", "386": "i386", "arm": "arm", "arm64": "aarch64", "riscv64": "riscv64", "mips": "mips",
         "mipsle": "mips", "mips64le": "mips64", "s390x": "s390x", "ppc64le": "powerpc64"}
 NOLIBC = {"amd64": "x86_64", "386": "i386", "arm": "arm", "arm64": "aarch64", "riscv64": "riscv", "mips": "mips",
@@ -65,11 +65,9 @@ def test_musl_syscall_arch_h(arch):
 
 @pytest.mark.parametrize("arch", sorted(NOLIBC))
 def test_nolibc_arch_h(arch):
-    root = os.environ.get("STUBGEN_UPSTREAM")
-    path = Path(root or "/nonexistent") / "nolibc" / f"arch-{NOLIBC[arch]}.h"
-    if not path.is_file():
-        pytest.skip("set STUBGEN_UPSTREAM to a directory holding nolibc/ (Linux tools/include/nolibc)")
-    code, got = run(path, arch, *generic("my_syscall"), force_includes=[str(path.parent / "nolibc.h")])
+    """Linux 6.12's nolibc, committed unmodified (tests/fixtures/upstream/linux/SOURCES)."""
+    path = NOLIBC_DIR / f"arch-{NOLIBC[arch]}.h"
+    code, got = run(path, arch, *generic("my_syscall"), force_includes=[str(NOLIBC_DIR / "nolibc.h")])
     _check_all(code, got, arch)
 
 
