@@ -125,22 +125,15 @@ def test_a_static_executable_runs_at_its_own_addresses(tmp_path):
         check_files([str(over)], "amd64")
 
 
-def test_a_shared_object_of_an_architecture_without_relocation_facts(tmp_path):
-    """MIPS relocates its GOT implicitly: the verifier has no statement of it and says so."""
-    path = Path("/usr/mips-linux-gnu/lib/libc.so.6")
-    if not path.is_file():
-        from conftest import tool_missing
-
-        tool_missing(f"no {path} (Debian package libc6-mips-cross)")
-    r = subprocess.run(["stubgen", "verify", str(path), "--arch", "mips"], capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "elf.dynamic" in r.stderr, r.stderr
-
-
 @pytest.mark.parametrize("arch, path", [
     ("amd64", "/lib/x86_64-linux-gnu/libc.so.6"),
     # ARMv5 glibc reads the thread pointer through the kernel's __kuser_get_tls helper
     ("arm", "/usr/arm-linux-gnueabi/lib/libc.so.6"),
     ("arm64", "/usr/aarch64-linux-gnu/lib/libc.so.6"),
+    # MIPS: the GOT that the loader fills without relocations (DT_MIPS_LOCAL_GOTNO, DT_MIPS_GOTSYM),
+    # through which PIC code finds errno's offset and its callees
+    ("mips", "/usr/mips-linux-gnu/lib/libc.so.6"),
+    ("mips64le", "/usr/mips64el-linux-gnuabi64/lib/libc.so.6"),
 ])
 def test_glibc_shared_library_from_the_distribution(arch, path):
     """Debian's libc.so.6, unmodified: kill (a plain wrapper), and read (a cancellation
@@ -153,7 +146,9 @@ def test_glibc_shared_library_from_the_distribution(arch, path):
 
     verdicts, _ = check_files([path], arch, stubs=["kill=kill:errno", "read=read:errno"])
     by = {n: v for v in verdicts for n in [v.symbol, *v.aliases]}
-    for name in ("kill", "read"):
+    # read on MIPS asks glibc's thread descriptor, below tp - 0x7000, whether other threads
+    # run: thread memory the verifier does not model (unverified, and said so)
+    for name in ("kill",) if arch.startswith("mips") else ("kill", "read"):
         v = by[name]
         if arch == "arm" and name == "kill":
             # the true finding of glibc's ARM libc.a too: `cmn r0, #4096; bxlo lr` takes -4096 for an

@@ -34,7 +34,7 @@ from .image import Image, read_elf
 # The emulator's own memory: an executable linked over it cannot be loaded.
 RESERVED = ((CODE, CODE + CODE_SIZE), (STANDINS, STANDINS + STANDINS_SIZE), (STACK, STACK + STACK_SIZE),
             (SPECIAL, SPECIAL + SPECIAL_SIZE), (GOT, GOT + GOT_SIZE))
-KINDS = ("relative", "symbol", "address", "tpoff", "tpoff_negated", "ifunc")
+KINDS = ("relative", "symbol", "address", "rel32", "tpoff", "tpoff_negated", "ifunc")
 
 
 def load_linked(m: Member, arch, facts: dict, resolve, thumb_bit: bool,
@@ -107,6 +107,8 @@ def _relocate(e, name: str, arch, types: dict | None, base: int, memory: dict, e
         externs[at] = what
         return at
 
+    if types.get("implicit_got"):
+        _implicit_got(e, name, base, memory, extern, resolve, word, fmt, mask)
     tls_slots = []
     for sec in sections:
         symtab = e.get_section(sec["sh_link"]) if sec["sh_link"] else None
@@ -120,6 +122,8 @@ def _relocate(e, name: str, arch, types: dict | None, base: int, memory: dict, e
                 value = base + addend
             elif kind in ("symbol", "address"):
                 value = _symbol_value(sym, base, resolve, extern) + (addend if kind == "address" else 0)
+            elif kind == "rel32":  # MIPS: the addend plus the symbol's value, or the load address for none
+                value = addend + (base if sym is None else _symbol_value(sym, base, resolve, extern))
             elif kind in ("tpoff", "tpoff_negated"):
                 if sym is not None and sym["st_shndx"] == "SHN_UNDEF":
                     value = extern(f"{sym.name} (thread-local, in another library)")
@@ -134,6 +138,32 @@ def _relocate(e, name: str, arch, types: dict | None, base: int, memory: dict, e
                                f"states no such {arch.name} type)")
             struct.pack_into(fmt, data, off, value & mask)
     return tls_slots
+
+
+def _implicit_got(e, name: str, base: int, memory: dict, extern, resolve, word: int, fmt: str, mask: int):
+    """The MIPS ABI's GOT, which the dynamic loader fills without relocations (SYSV ABI
+    MIPS supplement, "Global Offset Table"; glibc's elf_machine_got_rel): each local
+    entry after the reserved ones moves by the load address; global entry k holds the
+    value of dynamic symbol DT_MIPS_GOTSYM + k."""
+    from elftools.elf.dynamic import DynamicSection
+
+    dyn = next((s for s in e.iter_sections() if isinstance(s, DynamicSection)), None)
+    tags = {t.entry.d_tag: t.entry.d_val for t in dyn.iter_tags()} if dyn is not None else {}
+    need = ("DT_PLTGOT", "DT_MIPS_LOCAL_GOTNO", "DT_MIPS_GOTSYM", "DT_MIPS_SYMTABNO")
+    if any(t not in tags for t in need):
+        raise ElfError(f"{name}: its dynamic section lacks {', '.join(t for t in need if t not in tags)}, which the "
+                       "MIPS ABI's GOT needs")
+    got, local, first, count = (tags[t] for t in need)
+    symtab = e.get_section_by_name(".dynsym")
+    data, off = _slot(memory, base + got, word * 2, name)
+    reserved = 2 if struct.unpack_from(fmt, data, off + word)[0] >> (8 * word - 1) else 1
+    for i in range(reserved, local):
+        data, off = _slot(memory, base + got + word * i, word, name)
+        struct.pack_into(fmt, data, off, (struct.unpack_from(fmt, data, off)[0] + base) & mask)
+    for k, index in enumerate(range(first, count)):
+        data, off = _slot(memory, base + got + word * (local + k), word, name)
+        value = _symbol_value(symtab.get_symbol(index), base, resolve, extern) if symtab is not None else 0
+        struct.pack_into(fmt, data, off, value & mask)
 
 
 def _slot(memory: dict, address: int, size: int, name: str) -> tuple[bytearray, int]:
