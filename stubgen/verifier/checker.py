@@ -5,6 +5,7 @@ result. It stands on its own knowledge (kernel.py, conventions.py); of the gener
 world it reads only the tables' facts and the dialects' reading rules."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -526,6 +527,11 @@ class Verifier:
         watch = self.watch(machine, s.arch)
         watch.takes = dict([s.contract.handler]) if s.contract is not None and s.contract.handler else {}
         if image is None:
+            toc = s.conv.c.toc if s.kind == "c_abi" else ""
+            if toc:
+                # A caller of the same module: its TOC is the stub's (what .TOC. links to).
+                setup = dataclasses.replace(setup, regs={**setup.regs, toc: LINKER},
+                                            poisoned={**setup.poisoned, toc: LINKER})
             prepared = machine.prepare(setup.regs, setup.memory)
             stage = Stage(setup, where, len(code), expected=expected)
         else:

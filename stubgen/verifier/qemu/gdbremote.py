@@ -67,9 +67,21 @@ class Client:
 
     @classmethod
     def unix(cls, path: str, timeout: float = 10.0) -> Client:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(path)
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            try:
+                s.connect(path)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                # the socket's file exists from bind(), before the stub listens
+                s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
         c = cls(s)
         if c.request(b"QStartNoAckMode") == b"OK":
             c.acks = False

@@ -378,11 +378,19 @@ def _span(window: tuple[int, bytes]) -> tuple[int, int]:
 
 
 def _changes(at: int, old: bytes, new: bytes | None, pc: int, word: int, endian) -> list[tuple[int, int, int, int]]:
-    """(address, size, value, pc) writes, one per changed word of the window."""
+    """(address, size, value, pc) writes: each run of changed bytes of the window, in
+    pieces of at most a word (a 4-byte result slot written shows as 4 bytes)."""
     if new is None:
         return []
     out = []
-    for off in range(0, len(old), word):
-        if old[off:off + word] != new[off:off + word]:
-            out.append((at + off, word, int.from_bytes(new[off:off + word], endian), pc))
+    off = 0
+    while off < len(old):
+        if old[off] == new[off]:
+            off += 1
+            continue
+        end = off
+        while end < len(old) and old[end] != new[end] and end - off < word:
+            end += 1
+        out.append((at + off, end - off, int.from_bytes(new[off:end], endian), pc))
+        off = end
     return out
