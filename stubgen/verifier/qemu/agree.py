@@ -4,14 +4,10 @@ of stubs runs on both, from the same caller's state, once per injected result, a
 the two must agree: the same syscalls with the same numbers and arguments at the trap,
 the same registers after it, the same end (returned or not).
 
-    python -m stubgen.verifier.qemu.agree -a arm64,riscv64 -n 1000
+    python -m stubgen.pipeline.agreement -a arm64,riscv64 -n 1000
 
-generates the architectures' stubs (every dialect, raw policy), picks n of them spread
-evenly and prints how many agreed; exit 1 on any disagreement."""
+runs a sample of n stubs that way (pipeline/agreement.py)."""
 from __future__ import annotations
-
-import argparse
-import sys
 
 from ... import dialects
 from ..caller import lay_out
@@ -70,39 +66,3 @@ def sample(items: list, n: int) -> list:
     if len(items) <= n:
         return list(items)
     return [items[i * len(items) // n] for i in range(n)]
-
-
-def main(argv=None) -> int:
-    from ...generator.stubs import generate
-    from .. import stub_specs
-
-    p = argparse.ArgumentParser(prog="python -m stubgen.verifier.qemu.agree")
-    p.add_argument("-a", "--arch", default="arm64,riscv64")
-    p.add_argument("-n", "--count", type=int, default=1000)
-    a = p.parse_args(argv)
-    v = Verifier()
-    names = a.arch.split(",")
-    for name in names:
-        if not both(v.tables.arch(name)):
-            print(f"{name}: the tables do not give it both Unicorn and QEMU", file=sys.stderr)
-            return 2
-    stubs = [s for s in generate(names, None, ["plan9", "gnu"], "raw", all_syscalls=True)]
-    pairs = sample(list(zip(stubs, stub_specs(stubs))), a.count)
-    agreed, failed = 0, 0
-    for stub, (text, spec) in pairs:
-        try:
-            diff = differences(v.tables.arch(spec.arch), runs(v, text, spec, "unicorn"), runs(v, text, spec, "qemu"))
-        except ValueError as e:
-            print(f"skip {spec.arch}/{spec.dialect} {spec.symbol}: {e}")
-            continue
-        if diff:
-            failed += 1
-            print(f"DISAGREE {spec.arch}/{spec.dialect} {spec.symbol}: " + "; ".join(diff[:4]))
-        else:
-            agreed += 1
-    print(f"{agreed} of {agreed + failed} stubs agree on Unicorn and QEMU ({', '.join(names)})")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
