@@ -34,18 +34,15 @@ class FakeStub(threading.Thread):
     def __init__(self, sock):
         super().__init__(daemon=True)
         self.sock, self.regs, self.mem = sock, [1, 2, 3, 4], bytearray(range(64))
-        self.corrupt_once, self.seen = True, []
+        self.corrupt_once, self.seen, self.acked, self.nacked, self.last = True, [], 0, 0, b""
 
     def reply(self, payload: bytes):
-        packet = gdbremote.frame(payload)
+        self.last = gdbremote.frame(payload)
         if self.corrupt_once and payload[:1] == b"0":
             self.corrupt_once = False
-            packet = packet[:-2] + b"00"
-            self.sock.sendall(packet)
-            assert self.sock.recv(1) == b"-"  # the client asks again
-            packet = gdbremote.frame(payload)
-        self.sock.sendall(packet)
-        assert self.sock.recv(1) == b"+"
+            self.sock.sendall(self.last[:-2] + b"00")  # the client must answer "-"
+        else:
+            self.sock.sendall(self.last)
 
     def run(self):
         buf = b""
@@ -57,15 +54,26 @@ class FakeStub(threading.Thread):
             if not data:
                 return
             buf += data
-            while b"#" in buf and len(buf) >= buf.index(b"#") + 3:
-                start, end = buf.index(b"$"), buf.index(b"#")
-                body, cc = buf[start + 1:end], buf[end + 1:end + 3]
-                buf = buf[end + 3:]
-                assert int(cc, 16) == gdbremote.checksum(body)
-                self.sock.sendall(b"+")
-                cmd = gdbremote.unescape(body)
-                self.seen.append(cmd)
-                self.reply(self.answer(cmd))
+            while buf:
+                if buf[:1] == b"+":
+                    self.acked += 1
+                    buf = buf[1:]
+                elif buf[:1] == b"-":
+                    self.nacked += 1
+                    self.sock.sendall(self.last)
+                    buf = buf[1:]
+                elif b"#" in buf and len(buf) >= buf.index(b"#") + 3:
+                    start, end = buf.index(b"$"), buf.index(b"#")
+                    assert start == 0, buf
+                    body, cc = buf[1:end], buf[end + 1:end + 3]
+                    buf = buf[end + 3:]
+                    assert int(cc, 16) == gdbremote.checksum(body)
+                    self.sock.sendall(b"+")
+                    cmd = gdbremote.unescape(body)
+                    self.seen.append(cmd)
+                    self.reply(self.answer(cmd))
+                else:
+                    break
 
     def answer(self, cmd: bytes) -> bytes:
         if cmd == b"QStartNoAckMode":
@@ -113,7 +121,7 @@ def fake():
 def test_the_client_reads_and_writes_registers_and_memory(fake):
     client, stub = fake
     assert client.read_register(2) == (3).to_bytes(4, "little")  # after one resend (bad checksum)
-    assert stub.seen.count(b"p2") == 1 and not stub.corrupt_once
+    assert stub.seen.count(b"p2") == 1 and stub.nacked == 1 and not stub.corrupt_once
     client.write_register(1, (0xDEADBEEF).to_bytes(4, "little"))
     assert stub.regs[1] == 0xDEADBEEF
     assert client.read_registers()[4:8] == (0xDEADBEEF).to_bytes(4, "little")
@@ -124,6 +132,7 @@ def test_the_client_reads_and_writes_registers_and_memory(fake):
     assert gdbremote.signal_of(client.step()) == 5 and stub.regs[0] == 5
     client.insert_breakpoint(0x1000, 4)
     assert client.xfer("features", "target.xml") == b"<target/>"
+    assert stub.acked == len(stub.seen) - 1  # every reply acknowledged, with the next request
 
 
 # ---------------------------------------------------------------- qemu-user itself

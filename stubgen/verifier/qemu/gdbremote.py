@@ -23,6 +23,8 @@ def checksum(payload: bytes) -> int:
 
 def escape(payload: bytes) -> bytes:
     """Binary-safe payload: '#', '$', '}' and '*' are sent as '}' then the byte xor 0x20."""
+    if not any(c in payload for c in (b"#", b"$", b"}", b"*")):
+        return payload  # hex, as almost every packet is
     out = bytearray()
     for b in payload:
         if b in b"#$}*":
@@ -40,6 +42,8 @@ def frame(payload: bytes) -> bytes:
 
 def unescape(body: bytes) -> bytes:
     """A received payload: escapes undone and run-length encoding (X*n) expanded."""
+    if b"}" not in body and b"*" not in body:
+        return body
     out = bytearray()
     i = 0
     while i < len(body):
@@ -64,6 +68,7 @@ class Client:
         self.sock = sock
         self.buf = b""
         self.acks = True
+        self._ack = b""  # the ack of the last reply, sent with the next packet (one write fewer)
 
     @classmethod
     def unix(cls, path: str, timeout: float = 10.0) -> Client:
@@ -88,6 +93,8 @@ class Client:
         return c
 
     def close(self) -> None:
+        if self._ack:
+            self.sock.sendall(self._ack)
         self.sock.close()
 
     def _more(self) -> None:
@@ -111,17 +118,19 @@ class Client:
                     if int(cc, 16) != checksum(body):
                         if not self.acks:
                             raise ProtocolError("bad checksum")
-                        self.sock.sendall(b"-")
+                        self.sock.sendall(self._ack + b"-")
+                        self._ack = b""
                         continue
                     if self.acks:
-                        self.sock.sendall(b"+")
+                        self._ack = b"+"
                     return unescape(body)
             self._more()
 
     def send(self, payload: bytes) -> None:
         packet = frame(payload)
         for _ in range(3):
-            self.sock.sendall(packet)
+            self.sock.sendall(self._ack + packet)
+            self._ack = b""
             if not self.acks:
                 return
             while not self.buf:
