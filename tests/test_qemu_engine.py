@@ -286,3 +286,15 @@ def test_the_agreement_oracle_sees_a_disagreement(verifier):
     theirs[1].traps[0].args = (0,) + theirs[1].traps[0].args[1:]
     diff = agree.differences(arch, mine, theirs)
     assert any("x19" in d for d in diff) and any("traps" in d for d in diff), diff
+
+
+def test_a_qemu_that_does_not_come_up_leaves_the_stubs_not_emulated():
+    import dataclasses
+
+    v = Verifier()
+    arch = v.tables.arch("loong64")
+    v.tables.arches["loong64"] = dataclasses.replace(arch, qemu_user="false")  # exits at once
+    s = _stub("loong64", "gnu")
+    rep = check_text(v, s, s.text)
+    assert rep.ok and not rep.emulated, rep.describe()
+    assert "false did not open its gdbstub" in " ".join(rep.not_run), rep.not_run

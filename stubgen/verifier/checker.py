@@ -56,6 +56,7 @@ class Verifier:
         self.kernel_abi = kernel_abi  # a user's statement for architectures linux_abi.yaml lacks
         self._assemblers: dict = {}
         self._machines: dict = {}
+        self._qemu_broken: dict[str, str] = {}  # arch -> why its qemu-user did not come up
         self._readers: dict = {}
         self._watches: dict = {}
         self._standin_watches: dict = {}
@@ -95,9 +96,14 @@ class Verifier:
             return None, why
         if image:
             return None, f"{why}; the QEMU engine runs stubs, not linked ELF images"
-        from .qemu.machine import missing
+        from .qemu.machine import QemuError, missing
 
-        lacks = missing(arch)
+        lacks = missing(arch) or self._qemu_broken.get(arch.name)
+        if lacks is None:
+            try:
+                self.machine(arch, "qemu")  # started here: a qemu that does not come up is a reason too
+            except QemuError as e:
+                lacks = self._qemu_broken[arch.name] = str(e)
         if lacks is not None:
             return None, f"{why}; QEMU could run it, but {lacks}"
         return "qemu", None

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 
 from ..emulator import (
@@ -67,6 +68,13 @@ def missing(arch) -> str | None:
     if shutil.which(arch.qemu_user) is None:
         return f"{arch.qemu_user} is not installed (apt-get install qemu-user)"
     return None
+
+
+def _stop_qemu(proc, tmp: str) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _die_with_parent() -> None:
@@ -152,6 +160,8 @@ class QemuMachine:
         self.proc = subprocess.Popen([arch.qemu_user, "-g", sock, path], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      preexec_fn=_die_with_parent)
+        # qemu is stopped and its files removed when the machine is collected (or at exit)
+        self._finalizer = weakref.finalize(self, _stop_qemu, self.proc, self._tmp)
         deadline = time.monotonic() + TIMEOUT
         while not os.path.exists(sock):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -180,16 +190,8 @@ class QemuMachine:
             self.uc.mem_write(VDSO_CELL, VDSO.to_bytes(self.word, self.endian))
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._finalizer()
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to report to
-            pass
 
     # ------------------------------------------------------------- registers
     def reg(self, name: str) -> int:
