@@ -298,3 +298,12 @@ def test_a_qemu_that_does_not_come_up_leaves_the_stubs_not_emulated():
     rep = check_text(v, s, s.text)
     assert rep.ok and not rep.emulated, rep.describe()
     assert "false did not open its gdbstub" in " ".join(rep.not_run), rep.not_run
+
+
+def test_an_instruction_that_would_make_a_real_syscall_is_never_stepped(verifier):
+    # sc 1 (LEV 1) is not the kernel's trap (the fake kernel refuses it), and qemu-user
+    # would make the syscall on this machine: the engine stops before it.
+    s = _stub("ppc64le", "gnu", "getpid", "errno")  # (the errno policy's std: QEMU, not Unicorn)
+    rep = _broken(verifier, s, "\tsc\n", "\tsc\t1\n")
+    assert rep.emulated and not rep.ok
+    assert any("enters the kernel but is not the syscall trap (sc)" in p for p in rep.problems), rep.describe()

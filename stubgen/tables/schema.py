@@ -84,6 +84,11 @@ _QEMU = _obj(["elf", "pc", "registers"], {
     "registers": {"type": "object", "minProperties": 1, "propertyNames": _REG, "additionalProperties": _GDB_NUM},
     "sizes": {"type": "object", "propertyNames": _REG, "additionalProperties": {"enum": [4, 8]}},
     "crash_signals": {"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": 1, "maximum": 64}},
+    # instructions that enter the kernel (qemu-user would make the syscall for real): the
+    # machine never steps one that is not the fake kernel's trap
+    "kernel_entry": {"type": "array", "maxItems": 8, "items": _obj(["size", "mask", "value"], {
+        "size": {"enum": [2, 4]}, "mask": {"type": "integer", "minimum": 1, "maximum": 0xFFFFFFFF},
+        "value": {"type": "integer", "minimum": 0, "maximum": 0xFFFFFFFF}})},
 })
 
 # Relative to the kernel source tree, and never out of it.

@@ -44,6 +44,7 @@ from ..emulator import (
     Trap,
     _clobbered,
 )
+from ..kernel import Opcode
 from . import harness
 from .gdbremote import Client, ProtocolError, signal_of
 
@@ -143,6 +144,7 @@ class QemuMachine:
         self.sizes = {r: e.get("sizes", {}).get(r, self.word) for r in self.reg_nums}
         self.pc_num = e["pc"]
         self.crash_signals = tuple(e.get("crash_signals", (SIGTRAP,)))
+        self.kernel_entry = [Opcode(k["size"], k["mask"], k["value"]) for k in e.get("kernel_entry", ())]
         self.entry_register = entry_register
         self.hooks: list = []
         self.stopped = False
@@ -339,6 +341,14 @@ class QemuMachine:
                 self._syscall(pc)
                 self._set_pc(pc)
                 continue
+            entry_kernel = next((op for op in self.kernel_entry
+                                 if op.matches(self._code_bytes(pc, op.size), self.endian)), None)
+            if entry_kernel is not None:
+                # Not the trap the fake kernel takes, yet it enters the kernel: qemu-user
+                # would make that syscall for real, on this machine.
+                run.fault = (f"an instruction that enters the kernel but is not the {self.abi.trap.get('name', 'trap')}"
+                             " (not run: qemu-user would make the syscall for real)")
+                break
             stop = self.client.step()
             self._values.clear()
             sig = signal_of(stop)
