@@ -307,3 +307,33 @@ def test_an_instruction_that_would_make_a_real_syscall_is_never_stepped(verifier
     rep = _broken(verifier, s, "\tsc\n", "\tsc\t1\n")
     assert rep.emulated and not rep.ok
     assert any("enters the kernel but is not the syscall trap (sc)" in p for p in rep.problems), rep.describe()
+
+
+def test_the_errno_handler_is_watched_on_each_engine_of_an_architecture():
+    # ppc64le's raw C stubs run on Unicorn, its errno stubs on QEMU: the stand-ins
+    # (the handler's hook) are each engine's own, whichever ran first.
+    need_tool("qemu-ppc64le", "qemu-user")
+    v = Verifier()
+    raw = _stub("ppc64le", "gnu", "getpid")
+    assert check_text(v, raw, raw.text).ok
+    s = _stub("ppc64le", "gnu", "madvise", "errno")
+    rep = check_text(v, s, s.text)
+    assert rep.ok and rep.emulated, rep.describe()
+    assert {engine for _, engine in v._machines} == {"unicorn", "qemu"}
+    rep = _broken(v, s, "\tbl\tstubgen_errno\n", "\tnop\n")
+    assert not rep.ok and any("stubgen_errno" in p or "handler" in p for p in rep.problems), rep.describe()
+
+
+def test_an_isolated_child_starts_its_own_qemu(verifier):
+    # Text stubgen did not render is checked in a forked child: it must not talk to the
+    # parent's qemu (a child killed mid-packet would leave that conversation broken).
+    import dataclasses
+
+    s = _stub("loong64", "gnu")
+    text, spec = stub_specs([s])[0]
+    assert verifier.check(text, spec).emulated  # the parent's qemu
+    parent = verifier._machines[("loong64", "qemu")]
+    rep = verifier.check(text, dataclasses.replace(spec, rendered=False))
+    assert rep.ok and rep.emulated, rep.describe()
+    assert verifier._machines[("loong64", "qemu")] is parent and parent.proc.poll() is None
+    assert verifier.check(text, spec).ok  # and the parent's still answers

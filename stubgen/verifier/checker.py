@@ -6,6 +6,7 @@ world it reads only the tables' facts and the dialects' reading rules."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 
@@ -122,6 +123,8 @@ class Verifier:
 
     def machine(self, arch, engine: str = "unicorn"):
         key = (arch.name, engine)
+        if getattr(self._machines.get(key), "owner", os.getpid()) != os.getpid():
+            del self._machines[key]  # another process's (QEMU's conversation is not shared across a fork)
         if key not in self._machines:
             abi = linux_abi(arch.name, self.kernel_abi)
             if engine == "qemu":
@@ -152,19 +155,21 @@ class Verifier:
     def watch(self, machine, arch) -> StandIns:
         """The stand-ins on machine (one set per engine): the generated stubs' errno
         handler at HANDLER, and the catalog's (standins.yaml) for images."""
-        if arch.name not in self._watches:
+        key = (arch.name, id(machine))  # one set per engine: Unicorn and QEMU may both serve arch
+        if self._watches.get(key, (None,))[0] is not machine:
             abi = linux_abi(arch.name, self.kernel_abi)
             st = StandIns(machine, conventions(arch.name, self.kernel_abi).c, abi.error_range, catalog(arch.name))
             st.hook(HANDLER, StandIn(HANDLER_NAME, "function", takes="errno"))
-            self._watches[arch.name] = st
-        return self._watches[arch.name]
+            self._watches[key] = (machine, st)
+        return self._watches[key][1]
 
     def standin_watch(self, machine, arch):
         """The StandInWatch on machine's Go stand-in slots (one per engine)."""
-        if arch.name not in self._standin_watches:
+        key = (arch.name, id(machine))
+        if self._standin_watches.get(key, (None,))[0] is not machine:
             ra = conventions(arch.name, self.kernel_abi).go_abi0.return_address
-            self._standin_watches[arch.name] = gostandins.StandInWatch(machine, HANDLER, ra)
-        return self._standin_watches[arch.name]
+            self._standin_watches[key] = (machine, gostandins.StandInWatch(machine, HANDLER, ra))
+        return self._standin_watches[key][1]
 
     def subject(self, spec: Spec, arch, dialect, body=None, kind: str = "") -> tuple[Subject | str, list[str]]:
         """What spec's stub is held to (or why it cannot be checked), and notes. body:

@@ -71,7 +71,9 @@ def missing(arch) -> str | None:
     return None
 
 
-def _stop_qemu(proc, tmp: str) -> None:
+def _stop_qemu(proc, tmp: str, owner: int) -> None:
+    if os.getpid() != owner:
+        return  # a forked child's copy: the qemu is its parent's
     if proc.poll() is None:
         proc.kill()
         proc.wait()
@@ -146,6 +148,9 @@ class QemuMachine:
         self.crash_signals = tuple(e.get("crash_signals", (SIGTRAP,)))
         self.kernel_entry = [Opcode(k["size"], k["mask"], k["value"]) for k in e.get("kernel_entry", ())]
         self.entry_register = entry_register
+        # The process that talks to this qemu: a forked child (isolate.py) starts its own,
+        # which dies with it, rather than share a conversation it may leave half done.
+        self.owner = os.getpid()
         self.hooks: list = []
         self.stopped = False
         self.run: Run | None = None
@@ -163,7 +168,7 @@ class QemuMachine:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      preexec_fn=_die_with_parent)
         # qemu is stopped and its files removed when the machine is collected (or at exit)
-        self._finalizer = weakref.finalize(self, _stop_qemu, self.proc, self._tmp)
+        self._finalizer = weakref.finalize(self, _stop_qemu, self.proc, self._tmp, self.owner)
         deadline = time.monotonic() + TIMEOUT
         while not os.path.exists(sock):
             if self.proc.poll() is not None or time.monotonic() > deadline:
