@@ -29,6 +29,15 @@ def verifier():
     return Verifier()
 
 
+@pytest.fixture
+def no_qemu(monkeypatch):
+    """qemu-user taken away: what then only QEMU could run stays not emulated."""
+    from stubgen.verifier.qemu import machine
+
+    monkeypatch.setattr(machine, "missing", lambda arch: f"{arch.qemu_user} is not installed (apt-get install qemu-user)")
+    return Verifier()
+
+
 def _stub(dialect, policy="raw", syscall="madvise"):
     (s,) = stubgen.generate([syscall], [ARCH], [dialect], policy)
     return s
@@ -85,30 +94,55 @@ def test_only_llvm_knows_loongarch_and_the_tables_say_why_the_others_do_not():
 
 
 @pytest.mark.parametrize("dialect, policy", MATRIX)
-def test_every_stub_assembles_and_none_is_counted_as_emulated(verifier, dialect, policy):
+def test_every_stub_assembles_and_none_is_counted_as_emulated_without_qemu(no_qemu, dialect, policy):
     stubs = stubgen.generate("all", [ARCH], [dialect], policy)
     assert len(stubs) == 327  # 320 typed and syscall0..syscall6
     for s in stubs:
-        rep = check_text(verifier, s, s.text)
+        rep = check_text(no_qemu, s, s.text)
         assert rep.ok, rep.describe()
         assert rep.runs == 0 and not rep.emulated
-        assert any("Unicorn 2.1.4 has no LoongArch" in n for n in rep.not_run), rep.not_run
+        assert any("Unicorn 2.1.4 has no LoongArch" in n and "apt-get install qemu-user" in n for n in rep.not_run), \
+            rep.not_run
         assert "not emulated" in rep.describe()
 
 
+@pytest.mark.parametrize("dialect, policy", MATRIX)
+def test_a_sample_of_stubs_runs_and_passes_on_qemu(verifier, dialect, policy):
+    # Every stub runs under QEMU in `generate --all --verify`; here every 40th, to keep CI short.
+    need_tool("qemu-loongarch64", "qemu-user")
+    stubs = stubgen.generate("all", [ARCH], [dialect], policy)[::40]
+    for s in stubs:
+        rep = check_text(verifier, s, s.text)
+        assert rep.ok and rep.emulated, rep.describe()
+        assert not any("emulat" in n for n in rep.not_run), rep.not_run
+
+
 @pytest.mark.parametrize("dialect", ["gnu", "plan9"])
-def test_a_stub_without_its_trap_or_with_two_fails(verifier, dialect):
+def test_a_stub_without_its_trap_or_with_two_fails(no_qemu, dialect):
     s = _stub(dialect)
     trap = "SYSCALL" if dialect == "plan9" else "syscall\t0x0"
     other = "BREAK" if dialect == "plan9" else "break\t0x0"
     assert trap in s.text
-    rep = check_text(verifier, s, s.text.replace(trap, other))
+    # read from the bytes where nothing runs them
+    rep = check_text(no_qemu, s, s.text.replace(trap, other))
     assert not rep.ok and any("no syscall trap (syscall 0) in the bytes" in p for p in rep.problems), rep.describe()
-    rep = check_text(verifier, s, s.text.replace(trap, f"{trap}\n\t{trap}"))
+    rep = check_text(no_qemu, s, s.text.replace(trap, f"{trap}\n\t{trap}"))
     assert not rep.ok and any("2 instructions are the syscall trap" in p for p in rep.problems), rep.describe()
 
 
-def test_the_summary_names_stubs_not_emulated_apart_from_passed(tmp_path):
+@pytest.mark.parametrize("dialect", ["gnu", "plan9"])
+def test_a_run_under_qemu_sees_a_stub_without_its_trap_or_with_two(verifier, dialect):
+    need_tool("qemu-loongarch64", "qemu-user")
+    s = _stub(dialect)
+    trap = "SYSCALL" if dialect == "plan9" else "syscall\t0x0"
+    other = "BREAK" if dialect == "plan9" else "break\t0x0"
+    rep = check_text(verifier, s, s.text.replace(trap, other))
+    assert not rep.ok and any("0 syscalls, expected exactly one" in p for p in rep.problems), rep.describe()
+    rep = check_text(verifier, s, s.text.replace(trap, f"{trap}\n\t{trap}"))
+    assert not rep.ok and any("2 syscalls, expected exactly one" in p for p in rep.problems), rep.describe()
+
+
+def test_the_summary_names_stubs_not_emulated_apart_from_passed(tmp_path, no_qemu):
     out = tmp_path / "out"
     stubgen.write(stubgen.generate(["madvise", "exit_group"], [ARCH], ["gnu", "plan9"]), out)
     buf = io.StringIO()
@@ -116,6 +150,15 @@ def test_the_summary_names_stubs_not_emulated_apart_from_passed(tmp_path):
     text = buf.getvalue()
     assert "0 passed, 4 not emulated (assembled and compared only), 0 failed" in text, text
     assert "Unicorn 2.1.4 has no LoongArch" in text
+
+
+def test_with_qemu_the_summary_counts_them_passed(tmp_path):
+    need_tool("qemu-loongarch64", "qemu-user")
+    out = tmp_path / "out"
+    stubgen.write(stubgen.generate(["madvise", "exit_group"], [ARCH], ["gnu", "plan9"]), out)
+    buf = io.StringIO()
+    assert verify_dir(out, real_tools=False, out=buf, jobs=1) == 0
+    assert "4 passed, 0 failed" in buf.getvalue(), buf.getvalue()
 
 
 def test_the_errno_stub_keeps_sp_16_aligned_and_restores_ra():
@@ -227,6 +270,12 @@ def test_coverage_names_the_oracles_that_ran_and_those_that_do_not_exist(monkeyp
     import dataclasses
 
     from stubgen.pipeline import coverage
+    from stubgen.verifier.qemu import machine
+
+    # without qemu-user (with it, every stub runs on QEMU: the figures in the README)
+    monkeypatch.setattr(machine, "missing", lambda arch: f"{arch.qemu_user} is not installed (apt-get install qemu-user)")
+    which = shutil.which
+    monkeypatch.setattr(oracles.shutil, "which", lambda name: None if name.startswith("qemu-") else which(name))
 
     shipped = tables.load
     monkeypatch.setattr(tables, "load", lambda *a, **k: dataclasses.replace(

@@ -316,10 +316,14 @@ def test_list_coverage(capsys):
         typed_names = {n for n in a.numbers if t.available(a, n)}
         assert int(typed) == len(typed_names)
         assert verified == typed and generic == gv == "7"
-        # emulation where the tables name an emulator; elsewhere the stubs are counted as not emulated
-        assert ("(emulation" in line) == (a.engines.unicorn is not None) and "not run" in line
+        # emulation where the tables name an emulator (QEMU where qemu-user is installed);
+        # elsewhere the stubs are counted as not emulated
+        qemu = a.engines.qemu is not None and shutil.which(a.qemu_user) is not None
+        assert ("(emulation" in line) == (a.engines.unicorn is not None or qemu) and "not run" in line
         if a.engines.unicorn is None:
-            assert "Unicorn: " in line and f"({2 * int(typed) + 14} stubs not emulated)" in line
+            assert "Unicorn: " in line
+            assert (f"({2 * int(typed) + 14} stubs not emulated)" in line) == (not qemu), line
+            assert ("LLVM + QEMU (emulation on QEMU)" in line) == qemu, line
         # Below the table: the share is of the implemented calls, those with an entry point.
         (s_verified, implemented, share, s_numbered, reserved, left_count), left, names, why = sections[arch]
         assert s_verified == int(verified) and s_numbered == len(a.numbers)

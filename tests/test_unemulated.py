@@ -29,17 +29,20 @@ def _tables(tmp_path, arch: str, change) -> str:
 
 def _no_emulator(engines):
     del engines["unicorn"]
+    engines.pop("qemu", None)  # no second emulator either
     engines["absent"] = {"unicorn": "this test's Unicorn has no such architecture"}
 
 
 def _no_engines(engines):
     del engines["unicorn"], engines["capstone"]
+    engines.pop("qemu", None)
     engines["absent"] = {"unicorn": "no emulator here", "capstone": "no decoder here"}
 
 
 def _cannot_run(mnemonic):
     def change(engines):
         engines["unicorn"]["cannot_run"] = {"mnemonics": [mnemonic], "why": "this test's Unicorn lacks it"}
+        engines.pop("qemu", None)  # (with it, QEMU runs the stub: tests/test_qemu_engine.py)
     return change
 
 

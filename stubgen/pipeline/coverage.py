@@ -16,7 +16,7 @@ from .. import tables as tables_mod
 from ..errors import StubgenWarning
 from ..generator.files import write
 from ..generator.stubs import ALL, generate
-from ..realtools.oracles import ABSENT, absent_why, oracles
+from ..realtools.oracles import ABSENT, AVAILABLE, MISSING, absent_why, oracles
 from ..verifier import Verifier, manifest_specs
 from .parallel import verify_specs
 
@@ -79,15 +79,23 @@ def coverage(tables: str | None = None, templates: str | None = None, policy: st
         # Oracles that do not exist for this architecture at all are named too, never implied
         # (once: a note of the run that gives the same reason is left out).
         found = oracles(arch)
-        absent = {name: absent_why(arch, name) for name, state in found.items() if state == ABSENT}
+        # (a second emulator is no missing oracle where the tables name none: Unicorn's absence says it)
+        absent = {name: absent_why(arch, name) for name, state in found.items() if state == ABSENT and name != "QEMU"}
         missing = sorted(n for n in notes if not any(w in n for w in absent.values())) if real_tools \
             else ["go tool asm, GNU as (--no-real-tools)"]
         missing += [f"{name}: {why}" for name, why in absent.items()]
+        if found["QEMU"] == MISSING:
+            missing.append(f"QEMU: {arch.qemu_user} is not installed (apt-get install qemu-user)")
         first = next((a.name for a in v.assemblers(arch)), None)
-        engines = [first or "no assembler"] + [n for n in ("Capstone", "Unicorn") if found[n] != ABSENT]
+        engines = [first or "no assembler"] + [n for n in ("Capstone", "Unicorn") if found[n] != ABSENT] \
+            + (["QEMU"] if found["QEMU"] == AVAILABLE else [])
         cannot = (arch.engines.unicorn or {}).get("cannot_run")
         how = (f"{EMULATION} where Unicorn can run the stub: {cannot['why']}" if cannot else EMULATION)
-        ran = [" + ".join(engines) + (f" ({how})" if found["Unicorn"] != ABSENT and first else "")]
+        if found["QEMU"] == AVAILABLE:
+            how = (f"{EMULATION}: Unicorn where it runs the stub, QEMU the rest" if found["Unicorn"] != ABSENT
+                   else f"{EMULATION} on QEMU")
+        emulates = found["Unicorn"] != ABSENT or found["QEMU"] == AVAILABLE
+        ran = [" + ".join(engines) + (f" ({how})" if emulates and first else "")]
         rows.append(Row(arch.name, len(arch.numbers), len(named), len(named - failed), len(generic),
                         len(generic - failed), ran + sorted(used), missing, sorted(failed), excluded, reserved,
                         arch.reserved_reason, shy))

@@ -11,7 +11,7 @@ from ..verifier.assembler import backends
 from . import tools as realtools
 
 AVAILABLE, MISSING, ABSENT = "available", "missing", "absent"
-ORACLES = ("Keystone", "LLVM", "Capstone", "Unicorn", "go asm", "GNU as", "real kernel")
+ORACLES = ("Keystone", "LLVM", "Capstone", "Unicorn", "QEMU", "go asm", "GNU as", "real kernel")
 
 
 def absent_why(arch, name: str) -> str:
@@ -31,6 +31,11 @@ def oracles(arch) -> dict[str, str]:
             out[name] = ABSENT
         else:
             out[name] = AVAILABLE if importlib.util.find_spec(module) else MISSING
+    # QEMU (qemu-user through its gdbstub) runs what Unicorn cannot, where the tables name it.
+    if arch.engines.qemu is None:
+        out["QEMU"] = ABSENT
+    else:
+        out["QEMU"] = AVAILABLE if arch.qemu_user and shutil.which(arch.qemu_user) else MISSING
     out["go asm"] = AVAILABLE if shutil.which("go") else MISSING
     try:
         realtools.gnu_tool(arch, "as")

@@ -14,6 +14,7 @@ class Engines:
 
     capstone: dict | None = None
     unicorn: dict | None = None
+    qemu: dict | None = None  # qemu-user through its gdbstub: where Unicorn cannot run a stub, and for agreement
     keystone: dict | None = None  # None: Keystone does not have the architecture
     llvm: dict | None = None  # LLVM's target, where the verifier may assemble with it
     # LLVM's C driver (zig cc): {target, flags}; the front end of files stubgen did not write

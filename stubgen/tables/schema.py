@@ -88,6 +88,24 @@ def _obj(required, properties, optional=None):
     return {"type": "object", "required": list(required), "properties": props, "additionalProperties": False}
 
 
+# qemu-user driven through its gdbstub (stubgen/verifier/qemu): the harness's ELF machine
+# and flags, the gdbstub's register numbers (pc, and each table register by name), the
+# byte size of registers narrower than a word, and the signals a deliberate crash raises.
+_GDB_NUM = {"type": "integer", "minimum": 0, "maximum": 4095}
+_QEMU = _obj(["elf", "pc", "registers"], {
+    "elf": _obj(["machine"], {"machine": {"type": "integer", "minimum": 1, "maximum": 65535},
+                              "flags": {"type": "integer", "minimum": 0, "maximum": 0xFFFFFFFF}}),
+    "pc": _GDB_NUM,
+    "registers": {"type": "object", "minProperties": 1, "propertyNames": _REG, "additionalProperties": _GDB_NUM},
+    "sizes": {"type": "object", "propertyNames": _REG, "additionalProperties": {"enum": [4, 8]}},
+    "crash_signals": {"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": 1, "maximum": 64}},
+    # instructions that enter the kernel (qemu-user would make the syscall for real): the
+    # machine never steps one that is not the fake kernel's trap
+    "kernel_entry": {"type": "array", "maxItems": 8, "items": _obj(["size", "mask", "value"], {
+        "size": {"enum": [2, 4]}, "mask": {"type": "integer", "minimum": 1, "maximum": 0xFFFFFFFF},
+        "value": {"type": "integer", "minimum": 0, "maximum": 0xFFFFFFFF}})},
+})
+
 # Relative to the kernel source tree, and never out of it.
 _KERNEL_PATH = {"type": "string", "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.+/-]+$"}
 _ABI = {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}
@@ -136,8 +154,8 @@ ARCH = _obj(
         # An assembler (Keystone, LLVM or both: then their bytes must agree), a decoder, an emulator.
         # An engine the architecture does without is left out; absent says why (reports name it).
         "engines": dict(_obj([], {"keystone": _ENGINE, "llvm": _LLVM, "cc": _CC, "capstone": _ENGINE, "unicorn": _UNICORN,
-                                  "absent": {"type": "object",
-                                             "propertyNames": {"enum": ["keystone", "llvm", "cc", "capstone", "unicorn"]},
+                                  "qemu": _QEMU, "absent": {"type": "object",
+                                             "propertyNames": {"enum": ["keystone", "llvm", "cc", "capstone", "unicorn", "qemu"]},
                                              "additionalProperties": _ONE_LINE}}),
                         anyOf=[{"required": ["keystone"]}, {"required": ["llvm"]}]),
         "registers": {"type": "object", "minProperties": 1,

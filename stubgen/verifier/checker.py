@@ -5,6 +5,8 @@ result. It stands on its own knowledge (kernel.py, conventions.py); of the gener
 world it reads only the tables' facts and the dialects' reading rules."""
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 from dataclasses import dataclass
 
@@ -61,6 +63,7 @@ class Verifier:
         self.kernel_abi = kernel_abi  # a user's statement for architectures linux_abi.yaml lacks
         self._assemblers: dict = {}
         self._machines: dict = {}
+        self._qemu_broken: dict[str, str] = {}  # arch -> why its qemu-user did not come up
         self._readers: dict = {}
         self._watches: dict = {}
         self._standin_watches: dict = {}
@@ -88,8 +91,34 @@ class Verifier:
             raise NoAssembler(f"no assembler installed for {arch.name}: {missing_note(arch)}")
         return found[0]
 
-    def not_emulated(self, arch, code: bytes | None = None) -> str | None:
-        """Why arch's stubs (or this code) cannot run on the emulator; None when they can."""
+    def not_emulated(self, arch, code: bytes | None = None, image: bool = False) -> str | None:
+        """Why arch's stubs (or this code) cannot run on any emulator; None when one can."""
+        return self.engine(arch, code, image)[1]
+
+    def engine(self, arch, code: bytes | None = None, image: bool = False) -> tuple[str | None, str | None]:
+        """(the engine that runs arch's stubs or this code, why none can): Unicorn where it
+        runs them, else QEMU where the tables name it (engines.qemu) and qemu-user is
+        installed. image: machine code linked from ELF files, which QEMU does not run."""
+        why = self._unicorn_cannot(arch, code)
+        if why is None:
+            return "unicorn", None
+        if arch.engines.qemu is None:
+            return None, why
+        if image:
+            return None, f"{why}; the QEMU engine runs stubs, not linked ELF images"
+        from .qemu.machine import QemuError, missing
+
+        lacks = missing(arch) or self._qemu_broken.get(arch.name)
+        if lacks is None:
+            try:
+                self.machine(arch, "qemu")  # started here: a qemu that does not come up is a reason too
+            except QemuError as e:
+                lacks = self._qemu_broken[arch.name] = str(e)
+        if lacks is not None:
+            return None, f"{why}; QEMU could run it, but {lacks}"
+        return "qemu", None
+
+    def _unicorn_cannot(self, arch, code: bytes | None) -> str | None:
         e = arch.engines.unicorn
         if e is None:
             return f"no emulator: {arch.engines.absent.get('unicorn', f'the tables name none for {arch.name}')}"
@@ -101,10 +130,20 @@ class Verifier:
         found = sorted(set(mnemonics(arch, code)) & set(cannot["mnemonics"]))
         return f"not emulated: Unicorn cannot run {', '.join(found)} ({cannot['why']})" if found else None
 
-    def machine(self, arch):
-        if arch.name not in self._machines:
-            self._machines[arch.name] = Machine(arch, linux_abi(arch.name, self.kernel_abi), self.assembler(arch))
-        return self._machines[arch.name]
+    def machine(self, arch, engine: str = "unicorn"):
+        key = (arch.name, engine)
+        if getattr(self._machines.get(key), "owner", os.getpid()) != os.getpid():
+            del self._machines[key]  # another process's (QEMU's conversation is not shared across a fork)
+        if key not in self._machines:
+            abi = linux_abi(arch.name, self.kernel_abi)
+            if engine == "qemu":
+                from .qemu.machine import QemuMachine
+
+                entry = conventions(arch.name, self.kernel_abi).c.entry_register
+                self._machines[key] = QemuMachine(arch, abi, self.assembler(arch), entry)
+            else:
+                self._machines[key] = Machine(arch, abi, self.assembler(arch))
+        return self._machines[key]
 
     def reader(self, dialect, arch):
         key = (dialect.name, arch.name)
@@ -126,19 +165,21 @@ class Verifier:
     def watch(self, machine, arch) -> StandIns:
         """The stand-ins on machine (one set per engine): the generated stubs' errno
         handler at HANDLER, and the catalog's (standins.yaml) for images."""
-        if arch.name not in self._watches:
+        key = (arch.name, id(machine))  # one set per engine: Unicorn and QEMU may both serve arch
+        if self._watches.get(key, (None,))[0] is not machine:
             abi = linux_abi(arch.name, self.kernel_abi)
             st = StandIns(machine, conventions(arch.name, self.kernel_abi).c, abi.error_range, catalog(arch.name))
             st.hook(HANDLER, StandIn(HANDLER_NAME, "function", takes="errno"))
-            self._watches[arch.name] = st
-        return self._watches[arch.name]
+            self._watches[key] = (machine, st)
+        return self._watches[key][1]
 
     def standin_watch(self, machine, arch):
         """The StandInWatch on machine's Go stand-in slots (one per engine)."""
-        if arch.name not in self._standin_watches:
+        key = (arch.name, id(machine))
+        if self._standin_watches.get(key, (None,))[0] is not machine:
             ra = conventions(arch.name, self.kernel_abi).go_abi0.return_address
-            self._standin_watches[arch.name] = gostandins.StandInWatch(machine, HANDLER, ra)
-        return self._standin_watches[arch.name]
+            self._standin_watches[key] = (machine, gostandins.StandInWatch(machine, HANDLER, ra))
+        return self._standin_watches[key][1]
 
     def subject(self, spec: Spec, arch, dialect, body=None, kind: str = "") -> tuple[Subject | str, list[str]]:
         """What spec's stub is held to (or why it cannot be checked), and notes. body:
@@ -323,8 +364,9 @@ class Verifier:
         _, syntax, _ = self.reader(dialect, arch)
         if not self.assemblers(arch, syntax):
             return  # each stub fails in _check, naming the assembler to install; the others go on
-        if self.not_emulated(arch) is None:
-            self.machine(arch)
+        engine = self.engine(arch)[0]
+        if engine is not None:
+            self.machine(arch, engine)
 
     def _check(self, text: str, spec: Spec, reference=None, foreign: bool = False) -> Report:
         rep = Report(spec)
@@ -333,7 +375,8 @@ class Verifier:
         reader, syntax, aliases = self.reader(dialect, arch)
         try:
             self.assembler(arch, syntax)
-            machine = self.machine(arch) if self.not_emulated(arch) is None else None
+            if (engine := self.engine(arch)[0]) is not None:
+                self.machine(arch, engine)  # made before the text is read: from the tables only
         except NoAssembler as e:
             rep.problems.append(str(e))
             return rep
@@ -384,13 +427,16 @@ class Verifier:
                 rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, g.zero, g.zero_read_first)
         else:
             rep.not_run.append(f"no decoder: {arch.engines.absent.get('capstone', 'the tables name none')}")
-        # machine is None exactly where the architecture has no emulator, and then why says so
-        why = self.not_emulated(arch, code)
+        # the engine is None exactly where no emulator runs the code, and then why says so
+        engine, why = self.engine(arch, code)
+        machine = self.machine(arch, engine) if engine else None
         fail_pc = None
-        if why is None:
+        if machine is not None:
             fail_pc = self._emulate(rep, code, subject, machine)
+            if getattr(machine, "blind", None) and machine.blind not in rep.warnings:
+                rep.warnings.append(machine.blind)  # what this engine's runs could not observe
         else:
-            rep.not_run.append(why)
+            rep.not_run.append(why or "no emulator")
             rep.problems += _trap_count(arch, code, subject.abi, any(x.kind == "tail" for x in subject.standins))
         if reference is not None and not rep.problems:
             theirs = reference.patched(symbols, len(code))
@@ -437,7 +483,7 @@ class Verifier:
                 rep.problems += forbidden(arch, code, fn.start, subject.abi.forbidden, fn.thumb)
             else:
                 rep.not_run.append(f"no decoder: {arch.engines.absent.get('capstone', 'the tables name none')}")
-            why = self.not_emulated(arch, code)
+            why = self.not_emulated(arch, code, image=True)
             fail_pc = None
             if why is not None:
                 # Not _trap_count: a function of an image may reach its trap in another one.
@@ -507,6 +553,11 @@ class Verifier:
         watch = self.watch(machine, s.arch)
         watch.takes = dict([s.contract.handler]) if s.contract is not None and s.contract.handler else {}
         if image is None:
+            toc = s.conv.c.toc if s.kind == "c_abi" else ""
+            if toc:
+                # A caller of the same module: its TOC is the stub's (what .TOC. links to).
+                setup = dataclasses.replace(setup, regs={**setup.regs, toc: LINKER},
+                                            poisoned={**setup.poisoned, toc: LINKER})
             prepared = machine.prepare(setup.regs, setup.memory)
             stage = Stage(setup, where, len(code), expected=expected)
         else:

@@ -1,0 +1,444 @@
+"""QEMU side: the stubs Unicorn cannot run, run by qemu-user itself (qemu-<arch> -g),
+driven through its gdbstub. One qemu process per architecture serves every stub: it
+runs the harness (harness.py), whose memory is the Unicorn machine's map, and each run
+writes the code, the caller's registers and stack and single-steps from the entry.
+
+The fake kernel is ours, as on Unicorn: the trap instruction never runs. When the PC
+reaches a trap (linux_abi.yaml opcodes), the machine records what the kernel reads,
+writes the injected result (and the error flag, and the cpu_clobbers junk) and moves
+the PC past the trap. QemuMachine has the interface the checker uses of emulator.Machine
+(prepare, run_prepared returning a Run, load, reg, set_reg, a `uc` with mem_read,
+mem_write and code hooks), so every check is shared.
+
+What it does not see: memory reads (the gdbstub reports none); writes are found by
+comparing the stack window before and after the run (Run.writes, attributed to the
+side of the first trap they happened on). The checker says so in each report."""
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass
+
+from ..emulator import (
+    CANARY,
+    CODE,
+    CODE_SIZE,
+    GOT,
+    HANDLER,
+    SENTINEL,
+    SP0,
+    SPECIAL,
+    SPECIAL_SIZE,
+    STEP_LIMIT,
+    VDSO,
+    VDSO_CELL,
+    WINDOW,
+    Negated,
+    Run,
+    Trap,
+    _clobbered,
+)
+from ..kernel import Opcode
+from . import harness
+from .gdbremote import Client, ProtocolError, signal_of
+
+SIGTRAP = 5
+SIGNALS = {4: "SIGILL", 5: "SIGTRAP", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
+PR_SET_PDEATHSIG = 1
+# What qemu-user must do no matter what the stub does (a stub may step at most
+# STEP_LIMIT times, and a step is a round trip): die after this many seconds of a
+# request without an answer.
+TIMEOUT = 20.0
+GATE = SPECIAL + 0x600  # a trap instruction the machine runs for real (mprotect), in a page written once
+
+
+class QemuError(Exception):
+    """qemu-user could not be started or stopped answering."""
+
+
+def missing(arch) -> str | None:
+    """Why arch's QEMU engine cannot run here (its binary not installed), else None."""
+    if not arch.qemu_user:
+        return f"the tables name no qemu-user binary for {arch.name}"
+    if shutil.which(arch.qemu_user) is None:
+        return f"{arch.qemu_user} is not installed (apt-get install qemu-user)"
+    return None
+
+
+def _stop_qemu(proc, tmp: str, owner: int) -> None:
+    if os.getpid() != owner:
+        return  # a forked child's copy: the qemu is its parent's
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    # An orphaned qemu stopped at a gdbstub waits forever, and one let go spins a CPU.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass
+class Prepared:
+    """The caller's registers and memory for one stub, written before each run."""
+
+    regs: dict
+    writes: list[tuple[int, bytes]]
+
+
+class _Memory:
+    """The part of Unicorn's Uc the checker and the stand-ins use: memory, and code hooks
+    (called when the PC arrives at their range, before the instruction there runs)."""
+
+    def __init__(self, machine: QemuMachine):
+        self.m = machine
+
+    def mem_read(self, address: int, size: int) -> bytearray:
+        return bytearray(self.m.client.read_memory(address, size))
+
+    def mem_write(self, address: int, data) -> None:
+        data = bytes(data)
+        try:
+            self.m.client.write_memory(address, data)
+        except ProtocolError:
+            # qemu 7.2 write-protects a page once it has translated code from it, and its
+            # gdbstub then refuses to write there: unless the bytes are already there, the
+            # guest itself makes the page writable again (mprotect drops the translations).
+            if self.m.client.read_memory(address, len(data)) == data:
+                return
+            self.m.unprotect(address, len(data))
+            self.m.client.write_memory(address, data)
+
+    def hook_add(self, kind, callback, user_data=None, begin=1, end=0, *_):
+        self.m.hooks.append((begin, end, callback, user_data))
+
+    def emu_stop(self) -> None:
+        self.m.stopped = True
+
+
+class QemuMachine:
+    engine = "qemu"
+    # Checks the gdbstub cannot feed, which each report names.
+    blind = "QEMU engine: memory reads are not observed; writes are found in the stack window only"
+
+    def __init__(self, arch, abi, assembler, entry_register: str = ""):
+        """entry_register: the register a caller sets to the callee's address
+        (conventions.yaml: ppc64le's r12, from which a global entry point computes r2)."""
+        why = missing(arch)
+        if why is not None:
+            raise QemuError(why)
+        e = arch.engines.qemu
+        self.arch, self.abi = arch, abi
+        self.word = arch.word_bytes
+        self.mask = (1 << (8 * self.word)) - 1
+        self.endian = arch.endian
+        self.sp = arch.stack_pointer
+        self.special_lo, self.special_hi = SPECIAL, SPECIAL + SPECIAL_SIZE
+        self.reg_nums: dict[str, int] = dict(e["registers"])
+        self.sizes = {r: e.get("sizes", {}).get(r, self.word) for r in self.reg_nums}
+        self.pc_num = e["pc"]
+        self.crash_signals = tuple(e.get("crash_signals", (SIGTRAP,)))
+        self.kernel_entry = [Opcode(k["size"], k["mask"], k["value"]) for k in e.get("kernel_entry", ())]
+        self.entry_register = entry_register
+        # The process that talks to this qemu: a forked child (isolate.py) starts its own,
+        # which dies with it, rather than share a conversation it may leave half done.
+        self.owner = os.getpid()
+        self.hooks: list = []
+        self.stopped = False
+        self.run: Run | None = None
+        self.inject = 0
+        self.indirect_words = 0
+        self.code_len = 0
+        self._code = b""
+        self._tmp = tempfile.mkdtemp(prefix="stubgen-qemu-")
+        path = os.path.join(self._tmp, "harness")
+        with open(path, "wb") as f:
+            f.write(harness.elf(self.word, self.endian, e["elf"]["machine"], e["elf"].get("flags", 0)))
+        os.chmod(path, 0o700)
+        sock = os.path.join(self._tmp, "gdb")
+        self.proc = subprocess.Popen([arch.qemu_user, "-g", sock, path], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_parent)
+        # qemu is stopped and its files removed when the machine is collected (or at exit)
+        self._finalizer = weakref.finalize(self, _stop_qemu, self.proc, self._tmp, self.owner)
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise QemuError(f"{arch.qemu_user} did not open its gdbstub")
+            time.sleep(0.005)
+        self.client = Client.unix(sock, TIMEOUT)
+        # qemu answers p and P only once the client has read the register description.
+        self.client.xfer("features", "target.xml")
+        self.uc = _Memory(self)
+        self._values: dict[str, int] = {}  # what each register holds now, as far as we know
+        self._offsets = self._layout()
+        self._trap_out = [abi.result] + ([abi.error_flag] if abi.error_flag else []) + list(abi.cpu_clobbers)
+        self._clobbers = list(abi.cpu_clobbers.items())
+        self.junk = {_clobbered(what, 0, i) & self.mask: r for i, (r, what) in enumerate(self._clobbers)
+                     if what != "next_pc"}
+        self.next_pc = [r for r, what in self._clobbers if what == "next_pc"]
+        self._ret_code = assembler.assemble([abi.ret], HANDLER).code
+        self.uc.mem_write(HANDLER, self._ret_code)
+        self.uc.mem_write(SENTINEL, self._ret_code)
+        self.uc.mem_write(GOT, HANDLER.to_bytes(self.word, self.endian))
+        gate = abi.opcodes[0]
+        self.uc.mem_write(GATE, gate.value.to_bytes(gate.size, self.endian))
+        if abi.vdso:
+            self.uc.mem_write(VDSO, assembler.assemble(abi.vdso["entry"].split(";"), VDSO).code)
+            self.uc.mem_write(VDSO_CELL, VDSO.to_bytes(self.word, self.endian))
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+    # ------------------------------------------------------------- registers
+    def reg(self, name: str) -> int:
+        if name not in self._values:
+            raw = self.client.read_register(self.reg_nums[name])
+            self._values[name] = int.from_bytes(raw, self.endian)
+        return self._values[name]
+
+    def _layout(self) -> dict[str, int]:
+        """Where each register lies in the g packet (qemu's order, which skips some
+        numbers: ppc64's floating-point registers), found by writing a distinct value to
+        each and looking for it: one g then reads them all, where p costs a round trip
+        each. A register not found (a hardwired zero) is read with p."""
+        marks = {}
+        for i, name in enumerate(self.reg_nums):
+            size = self.sizes[name]
+            mark = bytes([0xE1, i, 0x7C, i, 0x3D, i, 0x96, i])[:size]
+            self.client.write_register(self.reg_nums[name], mark)
+            marks[name] = mark
+        blob = self.client.read_registers()
+        found = {}
+        for name, mark in marks.items():
+            at = blob.find(mark)
+            if at >= 0 and blob.find(mark, at + 1) < 0:
+                found[name] = at
+        self._values.clear()
+        return found
+
+    def _read_all(self) -> None:
+        """Every register, into the cache: one g, and p for those g does not hold."""
+        blob = self.client.read_registers()
+        for name, at in self._offsets.items():
+            self._values[name] = int.from_bytes(blob[at:at + self.sizes[name]], self.endian)
+        for name in self.reg_nums:
+            self.reg(name)
+
+    def set_reg(self, name: str, value: int) -> None:
+        size = self.sizes[name]
+        value &= (1 << (8 * size)) - 1
+        if self._values.get(name) != value:
+            self.client.write_register(self.reg_nums[name], value.to_bytes(size, self.endian))
+            self._values[name] = value
+
+    def unprotect(self, address: int, size: int) -> None:
+        """Have the guest call mprotect(RWX) on the pages of [address, address+size): a
+        real syscall, from the gate (the trap instruction alone, in the special area)."""
+        lo, hi = address & ~(harness.ALIGN - 1), -(-(address + size) // harness.ALIGN) * harness.ALIGN
+        abi = self.abi
+        for r, v in zip([abi.number] + list(abi.args[:3]), [self.arch.numbers["mprotect"], lo, hi - lo, 7]):
+            self.set_reg(r, v)
+        self._set_pc(GATE)
+        # qemu 7.2 runs one instruction past a syscall before the step ends: the zero
+        # word after the gate, whose SIGILL the next resume drops (no signal is passed on).
+        stop = self.client.step()
+        self._values.clear()
+        if signal_of(stop) is None or self.reg(abi.result) != 0:
+            raise QemuError(f"mprotect({lo:#x}, {hi - lo:#x}) in {self.arch.qemu_user} failed ({stop!r})")
+
+    def _pc(self) -> int:
+        return int.from_bytes(self.client.read_register(self.pc_num), self.endian)
+
+    def _set_pc(self, pc: int) -> None:
+        self.client.write_register(self.pc_num, pc.to_bytes(self.word, self.endian))
+
+    def return_code(self) -> bytes:
+        return self._ret_code
+
+    def symbols(self, errno_handler: str) -> dict[str, int]:
+        from ..emulator import stub_symbols
+
+        return stub_symbols(self.abi, errno_handler)
+
+    # ------------------------------------------------------------- code
+    def load(self, code: bytes) -> None:
+        if len(code) > CODE_SIZE:
+            raise ValueError("stub larger than the code area")
+        self.uc.mem_write(CODE, code + b"\0" * max(0, self.code_len - len(code)))
+        self.code_len = len(code)
+        self._code = bytes(code)
+
+    def _code_bytes(self, at: int, size: int) -> bytes:
+        if CODE <= at and at + size <= CODE + self.code_len:
+            return self._code[at - CODE:at - CODE + size]
+        try:
+            return self.client.read_memory(at, size)
+        except ProtocolError:
+            return b""
+
+    def _trap_at(self, pc: int) -> int:
+        """The size of the trap instruction at pc, 0 where none is."""
+        for op in self.abi.opcodes:
+            if op.matches(self._code_bytes(pc, op.size), self.endian):
+                return op.size
+        return 0
+
+    def _stop(self, **what) -> None:
+        for k, v in what.items():
+            setattr(self.run, k, v)
+        self.stopped = True
+
+    # ------------------------------------------------------------- runs
+    def prepare(self, regs: dict, memory: list[tuple[int, bytes]], extra: dict | None = None) -> Prepared:
+        if extra:
+            raise QemuError("the QEMU engine sets no registers outside the tables (a thread pointer's)")
+        lo = SP0 - WINDOW
+        window = bytearray([CANARY]) * (2 * WINDOW)
+        writes: list[tuple[int, bytes]] = []
+        for addr, data in memory:
+            if not writes and lo <= addr and addr + len(data) <= lo + len(window):
+                window[addr - lo:addr - lo + len(data)] = data
+            else:
+                writes.append((addr, bytes(data)))
+        return Prepared(dict(regs), [(lo, bytes(window))] + writes)
+
+    def run_prepared(self, prep: Prepared, inject: int, entry: int = CODE, steps: int = STEP_LIMIT) -> Run:
+        regs = {**prep.regs, **({self.entry_register: entry} if self.entry_register else {})}
+        for name in self.reg_nums:
+            # Every register the engine names: the caller's value, else zero (Unicorn's clean context).
+            self.set_reg(name, regs.get(name, 0))
+        for addr, data in prep.writes:
+            self.uc.mem_write(addr, data)
+        window = prep.writes[0]
+        self.run = run = Run()
+        self.inject, self.stopped = inject, False
+        pc, taken = entry, 0
+        self._set_pc(pc)
+        before_trap: bytes | None = None
+        while True:
+            if pc == SENTINEL:
+                break
+            for lo, hi, callback, user in self.hooks:
+                if lo <= pc <= hi:
+                    callback(self.uc, pc, 4, user)
+            if self.stopped:
+                break
+            if taken >= steps:
+                run.steps_exhausted = True
+                break
+            taken += 1
+            size = self._trap_at(pc)
+            if size:
+                if before_trap is None:
+                    before_trap = self.client.read_memory(*_span(window))
+                pc += size
+                self._syscall(pc)
+                self._set_pc(pc)
+                continue
+            entry_kernel = next((op for op in self.kernel_entry
+                                 if op.matches(self._code_bytes(pc, op.size), self.endian)), None)
+            if entry_kernel is not None:
+                # Not the trap the fake kernel takes, yet it enters the kernel: qemu-user
+                # would make that syscall for real, on this machine.
+                run.fault = (f"an instruction that enters the kernel but is not the {self.abi.trap.get('name', 'trap')}"
+                             " (not run: qemu-user would make the syscall for real)")
+                break
+            stop = self.client.step()
+            self._values.clear()
+            sig = signal_of(stop)
+            if sig is None:
+                raise QemuError(f"{self.arch.qemu_user} exited ({stop!r})")
+            new = self._pc()
+            # A step that leaves the PC where it was with SIGTRAP: the guest took the
+            # signal there (a breakpoint instruction), not the end of the step.
+            if sig != SIGTRAP or new == pc:
+                name = SIGNALS.get(sig, f"signal {sig}")
+                if sig in self.crash_signals:
+                    run.crash = name
+                else:
+                    run.fault = f"{name} (qemu-user)"
+                pc = new
+                break
+            pc = new
+        run.pc = pc
+        self._values.clear()
+        self._read_all()
+        run.regs = {name: self.reg(name) for name in self.reg_nums}
+        run.returned = pc == SENTINEL and not run.fault and not run.crash and not run.external
+        after = self.client.read_memory(*_span(window))
+        first = run.traps[0].pc if run.traps else pc
+        run.writes = _changes(window[0], window[1], before_trap, first - 1, self.word, self.endian) + \
+            _changes(window[0], before_trap or window[1], after, pc, self.word, self.endian)
+        return run
+
+    def _syscall(self, pc: int) -> None:
+        """The fake kernel at the trap that ends at pc: what it reads, then its result."""
+        abi = self.abi
+        self._read_all()
+        args = tuple(self.reg(r) for r in abi.args)
+        result2 = self.reg(abi.result2) if abi.result2 else None
+        number = self.reg(abi.number)
+        if abi.stack_args:
+            at = self.reg(self.sp) + abi.stack_args["offset"]
+            raw = self.client.read_memory(at, 4 * abi.stack_args["slots"])
+            args += tuple(int.from_bytes(raw[i:i + 4], self.endian) for i in range(0, len(raw), 4))
+        memory = None
+        if self.indirect_words:
+            try:
+                memory = self.client.read_memory(args[0], self.indirect_words * self.word)
+            except ProtocolError:
+                memory = None
+        assert self.run is not None
+        self.run.traps.append(Trap(pc, number, args, result2, memory))
+        for r, v in zip(self._trap_out, self._kernel_result()
+                        + [_clobbered(what, pc, i) for i, (_, what) in enumerate(self._clobbers)]):
+            self.set_reg(r, v)
+
+    def _kernel_result(self) -> list[int]:
+        inject, abi = self.inject, self.abi
+        if not abi.error_flag:
+            return [inject]
+        lo, hi = abi.error_range
+        if isinstance(inject, Negated):
+            result, on = int(inject), True
+        else:
+            on = lo <= inject <= hi
+            result = -inject if on else inject
+        if not abi.error_flag_bits:
+            return [result, int(on)]
+        bits, old = abi.error_flag_bits, self.reg(abi.error_flag)
+        return [result, (old | bits) if on else (old & ~bits)]
+
+
+def _span(window: tuple[int, bytes]) -> tuple[int, int]:
+    return window[0], len(window[1])
+
+
+def _changes(at: int, old: bytes, new: bytes | None, pc: int, word: int, endian) -> list[tuple[int, int, int, int]]:
+    """(address, size, value, pc) writes: each run of changed bytes of the window, in
+    pieces of at most a word (a 4-byte result slot written shows as 4 bytes)."""
+    if new is None or new == old:
+        return []
+    out = []
+    off = 0
+    while off < len(old):
+        if old[off] == new[off]:
+            off += 1
+            continue
+        end = off
+        while end < len(old) and old[end] != new[end] and end - off < word:
+            end += 1
+        out.append((at + off, end - off, int.from_bytes(new[off:end], endian), pc))
+        off = end
+    return out
