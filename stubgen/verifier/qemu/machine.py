@@ -126,6 +126,7 @@ class _Memory:
 
 class QemuMachine:
     engine = "qemu"
+    resumes = False  # every result runs from the entry (resume.py's shortcut is Unicorn's context)
     # Checks the gdbstub cannot feed, which each report names.
     blind = "QEMU engine: memory reads are not observed; writes are found in the stack window only"
 
