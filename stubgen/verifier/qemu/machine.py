@@ -137,6 +137,10 @@ class QemuMachine:
         if why is not None:
             raise QemuError(why)
         e = arch.engines.qemu
+        if "mprotect" not in arch.numbers:
+            # the harness's own real syscall, which lets it rewrite a page qemu ran code from
+            raise QemuError(f"the tables give {arch.name} no number for mprotect, which the QEMU harness calls to "
+                            "write each stub's code")
         self.arch, self.abi = arch, abi
         self.word = arch.word_bytes
         self.mask = (1 << (8 * self.word)) - 1
