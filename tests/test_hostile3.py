@@ -247,3 +247,20 @@ def test_class13_the_shipped_statement_has_the_same_form():
 
     doc = yaml.safe_load((Path(kernel.__file__).parent / "linux_abi.yaml").read_text())
     assert [p for a, d in doc.items() if (p := kernel.statement_problem(a, d))] == []
+
+
+# --- class 7: no false pass from data the text reader dropped ---------------------------
+
+@pytest.mark.parametrize("data", [".byte 0xb8,0x3c,0,0,0", ".long 0x3cb8, 0", ".rept 1\n    .byte 0x90\n.endr"])
+def test_class7_data_before_the_trap_is_machine_code(tmp_path, data):
+    """The foreign reader once dropped data directives, so `.byte 0xb8,0x3c,0,0,0`
+    (mov eax, 60: exit) before the trap passed as madvise. A foreign file is now assembled
+    by a real assembler and judged as the machine code it is: the data runs, or the
+    directive is refused."""
+    f = tmp_path / "m.s"
+    f.write_text(".text\n.globl madvise\n.type madvise,@function\nmadvise:\n    mov $28, %eax\n"
+                 f"    {data}\n    syscall\n    ret\n.size madvise,.-madvise\n")
+    r = cli("verify", str(f), "--arch", "amd64", "--stub", "madvise=madvise")
+    assert r.returncode in (1, 2) and "Traceback" not in r.stderr, r.stdout + r.stderr
+    if r.returncode == 1:
+        assert "FAIL" in r.stdout and "0 passed" in r.stdout, r.stdout
