@@ -264,3 +264,21 @@ def test_class7_data_before_the_trap_is_machine_code(tmp_path, data):
     assert r.returncode in (1, 2) and "Traceback" not in r.stderr, r.stdout + r.stderr
     if r.returncode == 1:
         assert "FAIL" in r.stdout and "0 passed" in r.stdout, r.stdout
+
+
+# --- class 12: no RecursionError from deep input ------------------------------------------
+
+@pytest.mark.parametrize("expr", ["$" + "+".join(["1"] * 20000), "$(" + "+".join(["1"] * 20000) + ")"])
+def test_class12_a_huge_constant_sum_is_no_traceback(tmp_path, expr):
+    f = tmp_path / "sys_linux_amd64.s"
+    f.write_text('#include "textflag.h"\nTEXT ·madvise(SB),NOSPLIT,$0\n\tMOVQ\t' + expr + ', AX\n\tSYSCALL\n\tRET\n')
+    r = cli("verify", str(f), "--arch", "amd64", "--stub", "madvise=madvise", timeout=120)
+    assert "Traceback" not in r.stderr and "RecursionError" not in r.stdout + r.stderr, r.stderr[-500:]
+    assert r.returncode in (1, 2), r.stdout[-500:] + r.stderr
+
+
+def test_class12_sums_fold_term_by_term():
+    from stubgen.verifier.foreign.translate import plan9_translate
+
+    text, _ = plan9_translate("TEXT ·f(SB),0,$0\n\tMOVQ $-8+16-4, AX\n\tMOVQ $(4095 + 1), BX\n")
+    assert "MOVQ $4, AX" in text and "MOVQ $4096, BX" in text

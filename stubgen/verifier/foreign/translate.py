@@ -49,6 +49,8 @@ def fold(text: str) -> str:
     """(4095 + 1) -> 4096: parenthesised integer arithmetic, as an assembler folds it."""
     def one(m):
         src = m.group(0).replace("/", "//")
+        if len(src) > MAX_EXPRESSION:
+            return m.group(0)  # left as written: the reader refuses it (no parser recursion on hostile text)
         try:
             v = _eval(ast.parse(src, mode="eval"))
         except (SyntaxError, ValueError, ZeroDivisionError):
@@ -65,6 +67,13 @@ def fold(text: str) -> str:
 # ---------------------------------------------------------------- Plan 9
 
 _SUM = re.compile(r"\$(-?\d+(?:[+-]\d+)+)(?![\w(])")
+_TERM = re.compile(r"[+-]?\d+")
+MAX_EXPRESSION = 1000  # characters of a parenthesised constant expression folded (ast nests one level a term)
+
+
+def _sum(text: str) -> int:
+    """-8+16-4 -> 4, term by term (a 20,000-term sum is no deeper than a 2-term one)."""
+    return sum(int(t) for t in _TERM.findall(text))
 _PLAN9_TEXT_LINE = re.compile(r"^TEXT\s+(?:[\w./]*·)?(?P<sym>\w+)(?:<>)?(?:<(?P<abi>\w+)>)?\(SB\)")
 
 
@@ -84,7 +93,7 @@ def plan9_translate(text: str) -> tuple[str, dict[str, Function]]:
             # A sum of numbers not in parentheses ($FIXED_FRAME+8 after the macro): one number
             # (not in TEXT's $frame-argsize).
             if not s.startswith("TEXT"):
-                s = _SUM.sub(lambda m: "$" + str(_eval(ast.parse(m.group(1), mode="eval"))), s)
+                s = _SUM.sub(lambda m: "$" + str(_sum(m.group(1))), s)
             out.append(s)
             if m := _PLAN9_TEXT_LINE.match(s):
                 cur = funcs.setdefault(m.group("sym"), Function(m.group("sym"), [], m.group("abi") or ""))
