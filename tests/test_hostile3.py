@@ -167,7 +167,7 @@ def test_class8_forty_thousand_open_comments_take_no_time(tmp_path):
     import for minutes (a regex retried from every `/*` to the end of the text)."""
     import time
 
-    from stubgen.comments import strip_block_comments
+    from stubgen.tables.comments import strip_block_comments
 
     text = "/* " * 40000
     t = time.perf_counter()

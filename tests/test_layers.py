@@ -16,7 +16,7 @@ PACKAGE = Path(stubgen.__file__).resolve().parent
 
 # Bottom first. A module's layer is its first name under stubgen ("" is the package's face).
 LAYERS = (
-    ("errors", "resources", "version", "comments"),
+    ("errors", "resources", "version"),
     ("tables",),
     ("kernelsrc",),
     ("dialects",),

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..comments import strip_block_comments
 from ..errors import StubgenError
+from ..tables.comments import strip_block_comments
 
 _DEFINE = re.compile(r"^(COMPAT_)?SYSCALL_DEFINE([0-6])\(")
 _PROTO = re.compile(r"^\s*asmlinkage\s+((?:unsigned\s+)?[A-Za-z_]\w*)\s+((?:compat_)?sys_\w+)\s*\(")

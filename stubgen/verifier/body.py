@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..comments import strip_block_comments  # noqa: F401 (the readers import it from here)
-
 
 def mask(bits: int) -> int:
     return (1 << bits) - 1

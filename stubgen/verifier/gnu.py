@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from ..dialects.rules import code_symbol
-from .body import LOCAL_LABEL, Body, ReadError, strip_block_comments
+from ..tables.comments import strip_block_comments
+from .body import LOCAL_LABEL, Body, ReadError
 
 _NUM = re.compile(r"(?<![\w.])-?0x[0-9a-fA-F]+|(?<![\w.])-?\d+(?![\w])")
 

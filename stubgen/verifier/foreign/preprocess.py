@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ...errors import StubgenError
-from ..body import strip_block_comments
+from ...tables.comments import strip_block_comments
 
 _PLAN9_TEXT = re.compile(r"^\s*TEXT\s+\S*\(SB\)", re.M)
 
