@@ -23,6 +23,7 @@ class Dialect:
         self.summary = spec["summary"]
         self.dir = spec["dir"]
         self.alone_in_output = spec.get("alone_in_output", False)
+        self.default = spec.get("default", True)
         self.stub_template = spec["stub_template"]
         self.files = spec["files"]
         self.symbol = spec["symbol"]

@@ -261,7 +261,9 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
         raise choices("error policy", policy, policies.GENERATED)
     arch_names = [t.arch(a).name for a in (arches or t.arches)]
     arch_names = list(dict.fromkeys(arch_names))
-    dnames = _pick("dialect", dialects, list(dialects_mod.dialects(opts.templates)))
+    known = dialects_mod.dialects(opts.templates)
+    # Without a choice, the dialects that say default (a dialect may be written only on request).
+    dnames = _pick("dialect", dialects, list(known)) if dialects else [n for n, d in known.items() if d.default]
     every = syscalls == [ALL]
     if every:
         wanted = list(dict.fromkeys(n for a in arch_names for n in t.names(t.arches[a])))

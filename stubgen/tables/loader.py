@@ -54,6 +54,7 @@ def _check_registers(doc: yamlio.Document, problems: _Problems):
     refs += [(("kernel", "args", i), r) for i, r in enumerate(k["args"])]
     if "error_flag" in k:
         refs.append((("kernel", "error_flag"), k["error_flag"]))
+    refs += [(("kernel", "clobbers", i), r) for i, r in enumerate(k.get("clobbers", ()))]
     if len(k["args"]) < MAX_KERNEL_ARGS and "stack_args" not in k:
         problems.at(doc, ("kernel", "args"), f"{len(k['args'])} registers for up to {MAX_KERNEL_ARGS} arguments: "
                     "say where the rest go (stack_args)")
@@ -107,7 +108,8 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
                                pair_align=k.get("pair_align", 1), stack_args=k.get("stack_args"),
                                stack_slot=k.get("stack_slot", d["word_bytes"]),
                                pair_stack_align=k.get("pair_stack_align", k.get("stack_slot", d["word_bytes"])),
-                               error_flag=k.get("error_flag", "")),
+                               error_flag=k.get("error_flag", ""), clobbers=tuple(k.get("clobbers", ())),
+                               clobbers_other=tuple(k.get("clobbers_other", ()))),
         c_abi=model.CallingConvention(
             args=tuple(c["args"]), stack_args=c["stack_args"], stack_slot=c["stack_slot"],
             return_address=c["return_address"], callee_saved=tuple(c["callee_saved"]), result=c["result"],

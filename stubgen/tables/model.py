@@ -36,6 +36,8 @@ class KernelABI:
     stack_slot: int = 4
     pair_stack_align: int = 4
     error_flag: str = ""  # a register set on error, with a positive errno in result
+    clobbers: tuple[str, ...] = ()  # registers the trap or the kernel may change besides the result
+    clobbers_other: tuple[str, ...] = ()  # state with no register in the tables (MIPS hi, lo)
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,13 @@ ARCH = _obj(
             "error_flag": _REG,
             "error_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
             "pair_align": {"enum": [1, 2]},
+            # The registers the trap or the kernel may change besides the result (x86-64
+            # rcx, r11): what inline assembly must declare clobbered. The generator's own
+            # statement; the verifier keeps its own (verifier/linux_abi.yaml).
+            "clobbers": _REGS,
+            # State the kernel may change that the tables name no register for (MIPS hi
+            # and lo, PowerPC ctr and xer): the templates spell it for the compiler.
+            "clobbers_other": {"type": "array", "items": _IDENT, "uniqueItems": True},
         }),
         "c_abi": _obj(["args", "stack_args", "stack_slot", "return_address", "callee_saved", "result",
                        "stack_align"], {
@@ -273,6 +280,8 @@ DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
     "summary": {"type": "string", "pattern": r"^[^\x00-\x1f\x7f]*$"},
     "dir": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"},
     "alone_in_output": {"type": "boolean"},
+    # false: written only when asked for (-d NAME), not by `generate` without -d
+    "default": {"type": "boolean"},
     "stub_template": _TEMPLATE_NAME,
     "symbol": {"type": "string", "pattern": r"^[A-Za-z0-9_{}]+$"},
     "files": {"type": "array", "minItems": 1, "items": _obj(["template", "path", "per"], {
