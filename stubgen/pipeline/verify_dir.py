@@ -16,6 +16,7 @@ from ..version import __version__
 from .mutants import kill_table
 from .parallel import verify_specs
 from .verdicts import Verdicts, cached_verify
+from .verify_header import check_header_specs, is_header_dialect
 
 
 @dataclass
@@ -34,14 +35,24 @@ class Summary:
 
 
 def summarise(specs, tables: str | None = None, templates: str | None = None, real_tools: bool = True,
-              kernel_abi: str | None = None, jobs: int | None = None, use_cache: bool = True) -> Summary:
+              kernel_abi: str | None = None, jobs: int | None = None, use_cache: bool = True,
+              directory=".") -> Summary:
     """Check (text, Spec) pairs of a directory; jobs: processes (default: every core);
     use_cache: take each verdict from the cache where it is there (verdicts.py)."""
     out = Summary()
 
     def verify(todo):
-        return verify_specs(todo, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
-                            notes=out.notes, progress=True)
+        # A header dialect's stubs are compiled into callers and checked as objects
+        # (verify_header.py); every other stub is assembled and checked on every core.
+        headers = [i for i, (_, s) in enumerate(todo) if is_header_dialect(s.dialect, templates)]
+        if not headers:
+            return verify_specs(todo, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
+                                notes=out.notes, progress=True)
+        made = dict(zip(headers, check_header_specs(directory, [todo[i] for i in headers], tables, templates)))
+        rest = [i for i in range(len(todo)) if i not in made]
+        made.update(zip(rest, verify_specs([todo[i] for i in rest], tables, templates, kernel_abi, jobs=jobs,
+                                           real_tools=real_tools, notes=out.notes, progress=True)))
+        return [made[i] for i in range(len(todo))]
 
     if use_cache:
         made = cached_verify(specs, verify, Verdicts(specs, tables, templates, kernel_abi, real_tools), out.notes)
@@ -79,7 +90,7 @@ def verify_dir(directory, tables: str | None = None, templates: str | None = Non
     Exit code: 1 when a stub failed (or a mutant survived)."""
     out = out or sys.stdout
     specs = manifest_specs(directory)
-    summary = summarise(specs, tables, templates, real_tools, kernel_abi, jobs, use_cache)
+    summary = summarise(specs, tables, templates, real_tools, kernel_abi, jobs, use_cache, directory)
     if fmt == "text":
         print_summary(summary, out)
     else:

@@ -128,7 +128,8 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
             # FUNCTION=SYSCALL(ARGS): the wrapper takes the parameters the contract names
             bound = check(c.contract, arch, verifier.tables)
             n = bound.parameters(arities(bound, arch, verifier.tables))
-            wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False))
+            wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False,
+                                             returns=policies.POLICIES[bound.policy].returns))
             for kind in ("plain", "kept"):
                 choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, bound.policy,
                                                              contract=bound)
@@ -143,7 +144,7 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
             raise StubgenError(f"--stub {text!r}: {c.syscall}'s {wide[0]} is wider than one {arch.name} register; a "
                                "header's wrapper takes one word per argument, and the split is the caller's")
         number = None if sig.generic else arch.numbers[c.syscall]
-        wrappers.append(frontend.Wrapper(c.symbol, number, len(args)))
+        wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=policies.POLICIES[c.policy or policies.DEFAULT].returns))
         for kind in ("plain", "kept"):
             choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, c.policy)
     unit = frontend.callers_unit(path, wrappers, arch)

@@ -192,6 +192,7 @@ class Wrapper:
     number: int | None
     words: int
     number_first: bool = True  # the wrapper takes the number before the arguments (musl, nolibc)
+    returns: bool = True  # False: a void wrapper (a policy that returns nothing), called as a statement
 
 
 def kept_values(arch) -> list[str]:
@@ -221,7 +222,8 @@ def callers_unit(header: Path, wrappers: list[Wrapper], arch) -> str:
         else:
             params = ([] if w.number is not None else ["long n"]) + [f"long {a}" for a in own]
             args = [str(w.number) if w.number is not None else "n"] + own
-        stubs.append({"params": ", ".join(params) or "void", "call": f"{w.function}({', '.join(args)})"})
+        stubs.append({"params": ", ".join(params) or "void", "call": f"{w.function}({', '.join(args)})",
+                      "returns": w.returns})
     return _template().render(header=str(header.resolve()).replace("\\", "/").replace('"', ""),
                               stubs=stubs, kept=kept_values(arch))
 

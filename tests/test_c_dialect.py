@@ -1,0 +1,125 @@
+"""The C dialect (-d c): inline-assembly headers generated from the tables and verified
+as compiled code (callers built by zig cc, checked as machine code under the fake
+kernel). Broken wrappers, each a hand edit of a generated header, must fail."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+import stubgen
+from stubgen.pipeline.verify_header import check_header_specs
+from stubgen.verifier import llvm, manifest_specs
+
+pytestmark = pytest.mark.skipif(not llvm.available(), reason="needs LLVM (pip install 'stubgen[llvm]')")
+
+SAMPLE = ["madvise", "read", "write", "exit", "syscall6"]
+
+
+def _write(tmp_path, arches, syscalls=SAMPLE, **kw):
+    stubs = stubgen.generate(syscalls=syscalls, arches=arches, dialects=["c"], **kw)
+    stubgen.write(stubs, tmp_path)
+    return tmp_path
+
+
+def _verify(directory, symbols=None):
+    specs = [x for x in manifest_specs(directory) if symbols is None or x[1].symbol in symbols]
+    return [rep for rep, _ in check_header_specs(directory, specs)]
+
+
+def test_not_written_by_default():
+    # generate without -d keeps its output: the C dialect is written only on request
+    assert {s.dialect for s in stubgen.generate(arches=["amd64"])} == {"plan9", "gnu"}
+
+
+def test_wrapper_shape(tmp_path):
+    text = (_write(tmp_path, ["amd64"]) / "c" / "stubs_amd64.h").read_text()
+    body = text[text.index("sys_madvise("):]
+    body = body[:body.index("\n}")]
+    # the kernel's clobbers come from the tables (kernel.clobbers), with memory and flags
+    assert '"rcx", "r11", "cc", "memory"' in body
+    assert 'register long _sg_r10' not in body  # madvise takes three arguments
+    assert "__attribute__((__noreturn__)) void sys_exit" in text
+    assert all(f"stubgen_syscall{n}(" in text for n in range(7))
+
+
+# Every architecture zig cc targets: C99 (and C11, C++17 on a sample) with every warning an error.
+ARCHES = ["amd64", "386", "arm", "arm64", "riscv64", "loong64", "s390x", "ppc64", "ppc64le", "mips", "mipsle",
+          "mips64", "mips64le"]
+STDS = {"c99": ["-x", "c", "-std=c99"], "c11": ["-x", "c", "-std=c11"], "c++17": ["-x", "c++", "-std=c++17"]}
+
+
+def _compile(directory, arch, std, opt="-O2"):
+    from stubgen.tables import load
+
+    t = load().arch(arch).engines.cc["target"]
+    src = directory / "c" / f"use_{arch}.c"
+    src.write_text('#include "stubs.h"\n'
+                   "long use(void *p);\n"
+                   "long use(void *p) { return sys_madvise(p, 4096, 4) + sys_read(0, p, 1) + sys_write(1, p, 1)"
+                   " + sys_syscall6(1, 2, 3, 4, 5, 6, 7) + stubgen_syscall6(1, 2, 3, 4, 5, 6, 7); }\n"
+                   "void stop(int c);\nvoid stop(int c) { sys_exit(c); }\n")
+    cmd = [sys.executable, "-m", "ziglang", "cc", "-target", t, *STDS[std], "-Wall", "-Wextra", "-Werror",
+           "-pedantic", "-Wno-option-ignored", opt, "-c", str(src), "-o", str(src.with_suffix(".o"))]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"{arch} {std} {opt}: {r.stderr[:2000]}"
+
+
+def test_compiles_pedantic_everywhere(tmp_path):
+    d = _write(tmp_path, ARCHES)
+    for i, arch in enumerate(ARCHES):
+        stds = ["c99", "c11", "c++17"] if arch in ("amd64", "arm", "mips", "ppc64le") else [["c99", "c11"][i % 2]]
+        for std in stds:
+            _compile(d, arch, std)
+    for arch in ("amd64", "arm"):
+        for opt in ("-O0", "-Os"):
+            _compile(d, arch, "c99", opt)
+
+
+def test_generated_wrappers_verify(tmp_path):
+    d = _write(tmp_path, ["amd64", "mips"], ["madvise", "exit", "syscall6"])
+    reps = _verify(d)
+    assert reps and all(r.ok and r.emulated for r in reps), [r.describe() for r in reps if not r.ok]
+
+
+def _broken(tmp_path, arch, edit):
+    d = _write(tmp_path, [arch], ["madvise"])
+    h = d / "c" / f"stubs_{arch}.h"
+    text = h.read_text()
+    start = text.index("sys_madvise(")
+    new = edit(text[start:])
+    assert new != text[start:], "the edit changed nothing"
+    h.write_text(text[:start] + new)
+    reps = _verify(d, {"sys_madvise"})
+    assert len(reps) == 1
+    return reps[0]
+
+
+def test_missing_kernel_clobbers_fail(tmp_path):
+    rep = _broken(tmp_path, "amd64", lambda t: t.replace('"rcx", "r11", ', "", 1))
+    assert not rep.ok and rep.problems
+
+
+def test_r11_style_live_value_fails(tmp_path):
+    # MIPS n64: the kernel may change t2 ($14); a caller keeps a value there
+    rep = _broken(tmp_path, "mips64", lambda t: t.replace('"$14", ', "", 1))
+    assert not rep.ok and rep.problems
+
+
+def test_swapped_input_register_fails(tmp_path):
+    def swap(t):
+        t = t.replace('__asm__("rdi")', '__asm__("TMP")', 1).replace('__asm__("rsi")', '__asm__("rdi")', 1)
+        return t.replace('__asm__("TMP")', '__asm__("rsi")', 1)
+
+    rep = _broken(tmp_path, "amd64", swap)
+    assert not rep.ok and rep.problems
+
+
+def test_errno_policy_is_not_passed(tmp_path):
+    # the errno handler's call is not modelled for headers yet: said, never passed
+    d = _write(tmp_path, ["amd64"], ["read"], policy="errno")
+    assert re.search(r"errno", (d / "c" / "stubs_amd64.h").read_text())
+    reps = _verify(d)
+    assert reps and not any(r.ok for r in reps)
