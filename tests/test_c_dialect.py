@@ -84,8 +84,8 @@ def test_generated_wrappers_verify(tmp_path):
     assert reps and all(r.ok and r.emulated for r in reps), [r.describe() for r in reps if not r.ok]
 
 
-def _broken(tmp_path, arch, edit):
-    d = _write(tmp_path, [arch], ["madvise"])
+def _broken(tmp_path, arch, edit, policy="raw"):
+    d = _write(tmp_path, [arch], ["madvise"], policy=policy)
     h = d / "c" / f"stubs_{arch}.h"
     text = h.read_text()
     start = text.index("sys_madvise(")
@@ -117,9 +117,20 @@ def test_swapped_input_register_fails(tmp_path):
     assert not rep.ok and rep.problems
 
 
-def test_errno_policy_is_not_passed(tmp_path):
-    # the errno handler's call is not modelled for headers yet: said, never passed
-    d = _write(tmp_path, ["amd64"], ["read"], policy="errno")
-    assert re.search(r"errno", (d / "c" / "stubs_amd64.h").read_text())
+def test_missing_memory_clobber_fails(tmp_path):
+    # the kernel writes the buffer of read(): without "memory" a caller may read it from a register
+    rep = _broken(tmp_path, "arm64", lambda t: t.replace(', "memory");', ");", 1))
+    assert not rep.ok and any('"memory"' in p for p in rep.problems)
+
+
+def test_errno_policy(tmp_path):
+    d = _write(tmp_path, ["amd64"], ["madvise"], policy="errno")
+    assert "#include <errno.h>" in (d / "c" / "stubs_amd64.h").read_text()
     reps = _verify(d)
-    assert reps and not any(r.ok for r in reps)
+    assert reps and all(r.ok and r.emulated for r in reps), [r.describe() for r in reps if not r.ok]
+
+
+def test_errno_of_the_wrong_sign_fails(tmp_path):
+    rep = _broken(tmp_path, "amd64", lambda t: t.replace("errno = (int)-_sg_ret;", "errno = (int)_sg_ret;", 1),
+                  "errno")
+    assert not rep.ok and rep.problems

@@ -7,10 +7,12 @@ the verdicts of all its callers; where no compiler or emulator ran, it says so a
 never counted as passed."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..dialects import dialect
 from ..errors import StubgenError
+from ..tables import inputs
 from ..tables import load as load_tables
 from ..verifier.spec import Report
 from .verify_files import check_files
@@ -19,6 +21,7 @@ READER = "c_header"
 # Wrappers per compiled unit: a unit of every syscall of an architecture would run
 # past the isolated child's time limit; a few dozen keep each child short.
 PER_UNIT = 48
+_RUN_LIST = re.compile(r"cannot run [\w., ]+ \(")
 
 
 def is_header_dialect(name: str, templates: str | None) -> bool:
@@ -49,8 +52,7 @@ def _choice(t, arch: str, spec) -> str | None:
     than a register (the callers pass one word per parameter)."""
     a = t.arch(arch)
     sig = t.signature(a, spec.syscall)
-    # errno: the wrapper hands the positive errno to the run's handler and returns -1
-    policy = f"errno({spec.errno_handler} takes errno)" if spec.policy == "errno" else spec.policy
+    policy = spec.policy
     if sig is None or sig.generic:
         return f"{spec.symbol}={spec.syscall}:{policy}"
     args = [p for p in sig.args if p.role != "number"]
@@ -67,14 +69,17 @@ def _check_unit(path: Path, arch: str, specs, tables, templates) -> list[Report]
         verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates)[0] if stubs else []
     except StubgenError as e:  # no compiler for the target, or it refused the header
         return [Report(s, unverified=[f"not verified: {e}"]) for s in specs]
+    text = inputs.read_text(path, what="header")
     reports = []
     for s in specs:
         if chosen[s.symbol] is None:
-            reports.append(Report(s, unverified=["not verified: an argument wider than a register; the header's "
-                                                  "callers pass one word per parameter"]))
+            # said as not run, with the reason, and never counted as passed
+            reports.append(Report(s, not_run=["not verified: an argument wider than a register (the header's "
+                                              "callers pass one word per parameter)"]))
             continue
         mine = [v for v in verdicts if v.symbol == s.symbol]
         rep = Report(s)
+        rep.problems += _memory_problems(text, s.symbol)
         if not mine:
             rep.unverified.append("not verified: no caller of it was checked")
         for v in mine:
@@ -82,7 +87,11 @@ def _check_unit(path: Path, arch: str, specs, tables, templates) -> list[Report]
             if v.verdict == "fail":
                 rep.problems += [f"{v.file}: {r}" for r in v.reasons]
             elif v.verdict == "not-emulated":
-                rep.not_run += [f"{v.file}: {r}" for r in v.reasons] or [f"{v.file}: not emulated"]
+                # one line per reason, not per caller and instruction list: the summary groups by it
+                for r in v.reasons or ["not emulated"]:
+                    r = _RUN_LIST.sub("cannot run some of the callers' instructions (", r)
+                    if r not in rep.not_run:
+                        rep.not_run.append(r)
             elif v.verdict != "pass":
                 rep.unverified += [f"{v.file}: {v.verdict}: {r}" for r in v.reasons] or [f"{v.file}: {v.verdict}"]
         if rep.runs and rep.not_run:
@@ -91,3 +100,25 @@ def _check_unit(path: Path, arch: str, specs, tables, templates) -> list[Report]
             rep.not_run = []
         reports.append(rep)
     return reports
+
+
+# The verifier's own knowledge: a syscall may read and write any memory its arguments
+# point to (and more), which the compiler cannot see; an asm statement that does not say
+# so lets it keep a buffer's old contents in a register across the call. No caller run
+# shows that (the fake kernel writes no buffers), so the statement is read.
+_CLOBBERS = re.compile(r":[^:;]*:[^:;]*:([^:;]*)\)\s*;")
+
+
+def _memory_problems(text: str, symbol: str) -> list[str]:
+    m = re.search(r"\b" + re.escape(symbol) + r"\s*\([^)]*\)\s*\{", text)
+    if m is None:
+        return [f"{symbol}: no definition in the header"]
+    end = text.find("\n}", m.end())
+    body = text[m.end():end if end >= 0 else len(text)]
+    # asm statements, not the register variables' asm("reg") labels
+    asms = re.split(r"(?m)(?:^|[;{}])\s*(?:__asm__|asm)\b", body)[1:]
+    lists = [c.group(1) for a in asms for c in [_CLOBBERS.search(a)] if c]
+    if not asms or len(lists) < len(asms) or any('"memory"' not in c for c in lists):
+        return [f"{symbol}: its asm statement does not declare \"memory\" clobbered: the kernel reads and writes "
+                "memory the compiler does not see (a buffer read after the call may come from a stale register)"]
+    return []
