@@ -3,7 +3,6 @@ as compiled code (callers built by zig cc, checked as machine code under the fak
 kernel). Broken wrappers, each a hand edit of a generated header, must fail."""
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
