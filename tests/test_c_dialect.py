@@ -133,3 +133,17 @@ def test_errno_of_the_wrong_sign_fails(tmp_path):
     rep = _broken(tmp_path, "amd64", lambda t: t.replace("errno = (int)-_sg_ret;", "errno = (int)_sg_ret;", 1),
                   "errno")
     assert not rep.ok and rep.problems
+
+
+def test_mutants_killed():
+    # the mutator's breaks of a C wrapper: a clobber dropped, input registers swapped,
+    # memory dropped (templates/c/amd64.lower.yaml, and the swapped frame)
+    from stubgen.pipeline.mutants import mutants
+    from stubgen.pipeline.verify_header import check_mutant
+
+    stub = stubgen.generate(syscalls=["madvise"], arches=["amd64"], dialects=["c"])[0]
+    broken = dict(mutants(stub))
+    assert {"clobber_dropped", "swap_args", "memory_dropped"} <= set(broken)
+    for kind in ("clobber_dropped", "swap_args", "memory_dropped"):
+        rep = check_mutant(stub, broken[kind])
+        assert not rep.ok and rep.problems, kind

@@ -122,3 +122,21 @@ def _memory_problems(text: str, symbol: str) -> list[str]:
         return [f"{symbol}: its asm statement does not declare \"memory\" clobbered: the kernel reads and writes "
                 "memory the compiler does not see (a buffer read after the call may come from a stale register)"]
     return []
+
+
+def check_mutant(stub, text: str) -> Report:
+    """The Report of stub (a generated Stub) with its wrapper's text replaced by text:
+    its files written to a temporary directory, the header edited, and verified."""
+    import tempfile
+
+    from ..generator.files import texts
+    from ..generator.output import write_texts
+    from ..verifier import manifest_specs
+
+    files = texts([stub])
+    header = next(rel for rel, body in files if stub.text in body)
+    files = [(rel, body.replace(stub.text, text) if rel == header else body) for rel, body in files]
+    with tempfile.TemporaryDirectory(prefix="stubgen-mutant-") as tmp:
+        write_texts(files, tmp, force=True)
+        specs = [x for x in manifest_specs(tmp) if x[1].symbol == stub.symbol]
+        return check_header_specs(tmp, specs, stub.options.tables, stub.options.templates)[0][0]
