@@ -69,7 +69,7 @@ def shell(tmp_path):
 
 def test_every_marked_block_has_a_runner():
     assert set(EXAMPLES) == {"two-commands", "library", "tables-api", "c-program", "c-build", "sarif", "go-runtime",
-                             "list-json", "check", "without-pre-commit"}
+                             "list-json", "check", "without-pre-commit", "c-inline", "c-inline-build"}
     assert set(OUTPUTS) == {"wrong-number", "go-runtime"}
     assert all(EXAMPLES.values()) and all(OUTPUTS.values())
 
@@ -103,6 +103,16 @@ def test_the_c_program_builds_as_shown(shell):
     r = shell(EXAMPLES["c-build"], cwd=gnu)
     assert r.returncode == 0 and not r.stderr, r.stderr
     assert (gnu / "libprog.so").exists()
+
+
+def test_the_inline_c_program_runs(shell):
+    need_tool("cc", "gcc")
+    (shell.work / "hello.c").write_text(EXAMPLES["c-inline"] + "\n")
+    r = shell(EXAMPLES["c-inline-build"])
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    if os.uname().machine == "x86_64":  # the block generates for amd64: run it where it runs
+        run = subprocess.run([str(shell.work / "hello")], capture_output=True, text=True, timeout=30)
+        assert run.returncode == 0 and run.stdout == "hello from inline assembly\n"
 
 
 def test_sarif_for_code_scanning(shell):

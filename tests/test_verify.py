@@ -11,7 +11,7 @@ import yaml
 import stubgen
 import stubgen.cli  # noqa: F401  (the CLI module, for main)
 from stubgen import tables
-from stubgen.pipeline.mutants import KINDS
+from stubgen.pipeline.mutants import HEADER_KINDS, KINDS
 from stubgen.pipeline.mutants import run as run_mutants
 from stubgen.pipeline.verify_dir import verify_dir
 from stubgen.verifier import Spec, Verifier, verify
@@ -51,7 +51,7 @@ def test_every_mutant_is_killed(verifier):
     table, survivors = run_mutants(verifier, stubs)
     assert not survivors, [(k, s.arch, s.dialect, s.policy) for k, s, _ in survivors]
     kinds_seen = {k for k, _, _ in table}
-    assert kinds_seen == set(KINDS)
+    assert kinds_seen == set(KINDS) - set(HEADER_KINDS)  # no assembly stub has a clobber list
     # every architecture meets every kind of break that its conventions allow somewhere
     assert sum(c[1] for c in table.values()) >= 140
 

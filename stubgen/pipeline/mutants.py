@@ -17,6 +17,9 @@ from .verify_header import check_mutant, is_header_dialect
 
 KINDS = ("number", "swap_args", "arg_offset", "narrow_load", "callee_saved", "unbalanced", "result_missing",
          "result_offset", "check_removed", "check_inverted", "wrong_trap", "clobber_dropped", "memory_dropped")
+# Breaks of inline assembly's declarations only (the C dialect's .lower.yaml rules):
+# no assembly stub has a clobber list.
+HEADER_KINDS = ("clobber_dropped", "memory_dropped")
 # Breaks that only a caller the stub returns to could see: no such caller exists for a
 # call that never returns, so they are no breaks of it.
 ON_RETURN = ("callee_saved", "unbalanced", "result_missing", "result_offset", "clobber_dropped")
