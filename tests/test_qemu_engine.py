@@ -297,6 +297,18 @@ def test_unicorn_and_qemu_agree_on_a_sample(verifier):
     assert checked == 12
 
 
+def test_unicorn_and_qemu_agree_on_ppc64s_big_endian_raw_c_stubs(verifier):
+    # Unicorn runs ppc64's raw C stubs (no doubleword load or store), so they are where
+    # the big-endian gdbstub's register bytes (the g packet's layout) meet a second engine.
+    arch = verifier.tables.arch("ppc64")
+    stubs = stubgen.generate("all", ["ppc64"], ["gnu"], "raw")
+    for stub, (text, spec) in agree.sample(list(zip(stubs, stub_specs(stubs))), 6):
+        mine = agree.runs(verifier, text, spec, "unicorn")
+        assert all(r.returned and not r.fault for r in mine), spec.symbol  # Unicorn ran it
+        diff = agree.differences(arch, mine, agree.runs(verifier, text, spec, "qemu"))
+        assert not diff, (spec.symbol, diff)
+
+
 def test_the_agreement_oracle_sees_a_disagreement(verifier):
     arch = verifier.tables.arch("arm64")
     s = _stub("arm64", "gnu")
