@@ -1,5 +1,5 @@
 """The QEMU engine (stubgen/verifier/qemu): our GDB remote-protocol client against a
-fake stub, then qemu-user itself running the stubs Unicorn cannot (loong64, ppc64le),
+fake stub, then qemu-user itself running the stubs Unicorn cannot (loong64, ppc64le, ppc64),
 with broken stubs failing as they fail under Unicorn, the mutants killed, the two
 engines agreeing where both run a stub, and the stubs staying "not emulated" where
 qemu-user is not installed."""
@@ -141,6 +141,7 @@ def test_the_client_reads_and_writes_registers_and_memory(fake):
 def verifier():
     need_tool("qemu-loongarch64", "qemu-user")
     need_tool("qemu-ppc64le", "qemu-user")
+    need_tool("qemu-ppc64", "qemu-user")
     return Verifier()
 
 
@@ -150,10 +151,12 @@ def _stub(arch, dialect, syscall="pread64", policy="raw"):
 
 
 @pytest.mark.parametrize("arch, dialect, policy", [("loong64", "gnu", "raw"), ("loong64", "plan9", "raw"),
-                                                   ("ppc64le", "plan9", "raw"), ("ppc64le", "gnu", "errno")])
+                                                   ("ppc64le", "plan9", "raw"), ("ppc64le", "gnu", "errno"),
+                                                   ("ppc64", "plan9", "raw"), ("ppc64", "gnu", "errno")])
 def test_stubs_unicorn_cannot_run_run_on_qemu(verifier, arch, dialect, policy):
-    # (ppc64le: Unicorn runs its raw C stubs; Go's use ld/std and the errno policy's std,
-    # which it cannot run)
+    # (ppc64le and ppc64: Unicorn runs their raw C stubs; Go's use ld/std and the errno
+    # policy's std, which it cannot run. ppc64 is big-endian: its harness is an ELF V1
+    # big-endian ELF64, its gdbstub's register bytes big-endian.)
     for syscall in ("pread64", "mmap"):
         s = _stub(arch, dialect, syscall, policy)
         rep = check_text(verifier, s, s.text)
@@ -170,6 +173,24 @@ def test_the_ppc64le_global_entry_point_finds_r2_from_r12(verifier):
     assert "r12" in s.text
     rep = check_text(verifier, s, s.text)
     assert rep.ok and rep.emulated, rep.describe()
+
+
+def test_an_elf_v1_stub_is_entered_at_its_code_with_the_descriptors_toc_in_r2(verifier):
+    # The descriptor hands the callee .TOC.@tocbase in r2: a stub that takes its number
+    # relative to the TOC (where the verifier's linker puts .TOC.) makes the right
+    # syscall only when the caller set r2 so; with r2 as any other register it does not.
+    from stubgen.verifier.emulator import LINKER
+
+    s = _stub("ppc64", "gnu", "madvise", "errno")
+    assert ".quad\t.sys_madvise, .TOC.@tocbase" in s.text
+    # (through r11: addi and addis read an rA of r0 as the number 0)
+    assert LINKER & 0xFFFF == 0
+    relative = f"\taddis\t%r11, %r2, {-(LINKER >> 16):#x}\n\taddi\t%r0, %r11, {s.number:#x}\n"
+    rep = _broken(verifier, s, f"\tli\t%r0, {s.number:#x}\n", relative)
+    assert rep.ok and rep.emulated, rep.describe()
+    off = f"\taddis\t%r11, %r2, {-(LINKER >> 16) + 1:#x}\n\taddi\t%r0, %r11, {s.number:#x}\n"
+    rep = _broken(verifier, s, f"\tli\t%r0, {s.number:#x}\n", off)
+    assert rep.emulated and not rep.ok and any("number register r0" in p for p in rep.problems), rep.describe()
 
 
 def _broken(verifier, s, old, new):
@@ -221,7 +242,7 @@ def test_without_qemu_user_the_stubs_stay_not_emulated(monkeypatch):
     real = machine.shutil.which
     monkeypatch.setattr(machine.shutil, "which", lambda name: None if name.startswith("qemu-") else real(name))
     v = Verifier()
-    for arch in ("loong64", "ppc64le"):
+    for arch in ("loong64", "ppc64le", "ppc64"):
         s = _stub(arch, "plan9")
         rep = check_text(v, s, s.text)
         assert rep.ok and not rep.emulated and rep.runs == 0
@@ -274,6 +295,18 @@ def test_unicorn_and_qemu_agree_on_a_sample(verifier):
             assert not diff, (spec.symbol, diff)
             checked += 1
     assert checked == 12
+
+
+def test_unicorn_and_qemu_agree_on_ppc64s_big_endian_raw_c_stubs(verifier):
+    # Unicorn runs ppc64's raw C stubs (no doubleword load or store), so they are where
+    # the big-endian gdbstub's register bytes (the g packet's layout) meet a second engine.
+    arch = verifier.tables.arch("ppc64")
+    stubs = stubgen.generate("all", ["ppc64"], ["gnu"], "raw")
+    for stub, (text, spec) in agree.sample(list(zip(stubs, stub_specs(stubs))), 6):
+        mine = agree.runs(verifier, text, spec, "unicorn")
+        assert all(r.returned and not r.fault for r in mine), spec.symbol  # Unicorn ran it
+        diff = agree.differences(arch, mine, agree.runs(verifier, text, spec, "qemu"))
+        assert not diff, (spec.symbol, diff)
 
 
 def test_the_agreement_oracle_sees_a_disagreement(verifier):
