@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stubgen.errors import VerificationFailed
+from stubgen.errors import StubgenError, VerificationFailed
 
 ROOT = Path(__file__).parents[1]
 
@@ -102,3 +102,104 @@ def test_class14_kill_9_of_stubgen_ends_its_workers(tmp_path, state, chunks):
     for w in left:  # ours: started by the script above
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers outlived their parent: {left}"
+
+
+# --- class 6: verify FILE reads no include from outside the input's directory and -I ------
+
+MARK = "SECRET-MARK-27"
+PLAN9_BODY = "TEXT ·madvise(SB),NOSPLIT,$0\n\tMOVQ $28, AX\n\tSYSCALL\n\tRET\n"
+
+
+def _outside_tree(tmp_path):
+    """tmp/in/a/b (the input's directory), tmp/secret/passwd (outside it), and the
+    include names that reach the secret: relative climbs, absolute, links in the tree."""
+    here = tmp_path / "in" / "a" / "b"
+    here.mkdir(parents=True)
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "passwd").write_text(f"{MARK}:x:0:0\n#define {MARK}X 1\n")
+    (here / "ln").symlink_to(secret / "passwd")
+    (here / "lndir").symlink_to(secret)
+    (here / "sub").mkdir()
+    depth = len(here.parts) - 1
+    names = ["../../../secret/passwd", str(secret / "passwd"), "ln", "lndir/passwd", "sub/../ln",
+             "./../../../secret/passwd", "../" * (depth + 3) + str(secret / "passwd").lstrip("/"),
+             "/etc/passwd", "/dev/zero", "../" * depth + "etc/passwd"]
+    return here, secret, names
+
+
+def test_class6_plan9_include_outside_is_refused_unread(tmp_path):
+    """`verify FILE` of a Plan 9 file quoted the first line of #include "../../../../etc/passwd"."""
+    from stubgen.verifier.foreign.preprocess import plan9_preprocess
+
+    here, secret, names = _outside_tree(tmp_path)
+    for name in names:
+        for form in (f'#include "{name}"\n', f"#include <{name}>\n", f'  #  include "{name}" // x\n'):
+            with pytest.raises(StubgenError, match="outside") as e:
+                plan9_preprocess(form + PLAN9_BODY, here / "x.s", "amd64", [], [])
+            assert MARK not in str(e.value) and "root:" not in str(e.value), (name, e.value)
+        # nested: a header inside the tree that includes one outside
+        (here / "h.h").write_text(f'#include "{name}"\n')
+        with pytest.raises(StubgenError, match="outside"):
+            plan9_preprocess('#include "h.h"\n' + PLAN9_BODY, here / "x.s", "amd64", [], [])
+    # inside the tree and in -I: read as before
+    (here / "sub" / "ok.h").write_text("#define N 28\n")
+    inc = tmp_path / "inc"
+    inc.mkdir()
+    (inc / "ok2.h").write_text("#define M 1\n")
+    text, notes = plan9_preprocess('#include "sub/ok.h"\n#include "ok2.h"\n#include "go_asm.h"\n'
+                                   + PLAN9_BODY.replace("$28", "$N"), here / "x.s", "amd64", [str(inc)], [])
+    assert "MOVQ $28, AX" in text and len(notes) == 1
+
+
+def test_class6_the_red_teams_files_through_the_cli(tmp_path):
+    here, secret, _ = _outside_tree(tmp_path)
+    f = here / "sys_linux_amd64.s"
+    f.write_text('#include "../../../../../../../../etc/passwd"\n' + PLAN9_BODY)
+    one_line_error(cli("verify", str(f), "--arch", "amd64", "--stub", "madvise=madvise"), 2, "outside")
+    g = here / "m.S"
+    g.write_text(f'#include "{secret / "passwd"}"\n.text\n.globl madvise\nmadvise:\n    syscall\n    ret\n')
+    err = one_line_error(cli("verify", str(g), "--arch", "amd64", "--stub", "madvise=madvise"), 2, "outside")
+    assert MARK not in err
+
+
+def test_class6_gnu_includes_are_walked_before_the_preprocessor(tmp_path):
+    from stubgen.realtools.includes import walk
+
+    here, secret, names = _outside_tree(tmp_path)
+    for name in names:
+        for form in (f'#include "{name}"\n', f"# include <{name}>\n", f'#include_next "{name}"\n',
+                     f'#inc\\\nlude "{name}"\n', f'/* c */ #embed "{name}"\n'):
+            if "<" in form and not (name.startswith("/") or ".." in name):
+                continue  # <ln> is not looked for beside the file: the toolchain's (the dependency check's)
+            (here / "m.S").write_text(form + ".text\n")
+            with pytest.raises(StubgenError) as e:
+                walk(here / "m.S", [], [])
+            assert MARK not in str(e.value), (name, e.value)
+    for computed in ("#define H </etc/passwd>\n#include H\n", "#include __FILE__\n"):
+        (here / "m.S").write_text(computed)
+        with pytest.raises(StubgenError, match="computed"):
+            walk(here / "m.S", [], [])
+    (here / "m.S").write_text('#include "sub/x.h"\n#include <sys/syscall.h>\n')
+    (here / "sub" / "x.h").write_text("#define X 1\n")
+    assert [p.name for p in walk(here / "m.S", [], [])] == ["m.S", "x.h"]
+
+
+def test_class6_what_the_preprocessor_read_is_checked_again(tmp_path, monkeypatch):
+    """The walk is one guard; the dependency list the preprocessor writes is the other:
+    with the walk undone, a header outside is still refused and nothing of it shown."""
+    from stubgen import tables
+    from stubgen.realtools import frontend, includes, tools
+
+    here, secret, _ = _outside_tree(tmp_path)
+    assert includes.dependencies("x: a.S /b/c\\ d.h \\\n  e$$f.h\n") == [Path("a.S"), Path("/b/c d.h"), Path("e$f.h")]
+    monkeypatch.setattr(includes, "walk", lambda *a: [])
+    arch = tables.load().arch("amd64")
+    for form in (f'#include "{secret / "passwd"}"\n', '#include "ln"\n', '%:include "../../../secret/passwd"\n'):
+        (here / "m.S").write_text(form + ".text\n")
+        try:
+            with pytest.raises(StubgenError, match="outside") as e:
+                frontend.preprocess(here / "m.S", arch)
+        except tools.ToolMissing:
+            pytest.skip("no zig cc")
+        assert MARK not in str(e.value)

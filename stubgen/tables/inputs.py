@@ -116,3 +116,20 @@ def load_json(path, roots=None, what: str = "manifest") -> Any:
     if not json_depth_ok(value):
         raise StubgenError(f"{path}: nested more than {MAX_JSON_DEPTH} levels deep; not a {what}")
     return value
+
+
+def find_include(name: str, dirs, roots, what: str = "#include") -> Path | None:
+    """The file `#include name` names, looked for in dirs in order (the including file's
+    directory first for a quoted name), as the preprocessor would find it, or None when
+    no dir has it. The first one found must lie inside roots (the input's directory and
+    the -I ones) once resolved: an absolute name, a `..` or a symlink that leads out is
+    refused by its path alone, before anything is read from it."""
+    for d in dirs:
+        p = Path(d) / name
+        if os.path.lexists(p):
+            try:
+                return confined(p, roots)
+            except StubgenError:
+                raise StubgenError(f"{what} \"{name}\" resolves outside {', '.join(str(r) for r in roots)}; "
+                                   "includes are read only from the input's directory and -I directories") from None
+    return None
