@@ -203,3 +203,91 @@ def test_class6_what_the_preprocessor_read_is_checked_again(tmp_path, monkeypatc
         except tools.ToolMissing:
             pytest.skip("no zig cc")
         assert MARK not in str(e.value)
+
+
+# --- classes 9 and 17: the output cache's key covers every file, read confined ----------
+
+@pytest.fixture
+def key_of(tmp_path, monkeypatch):
+    from stubgen.generator import outcache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("STUBGEN_NO_CACHE", raising=False)
+    return lambda d: outcache.key({"arch": ["amd64"]}, [str(d)])
+
+
+HIDDEN_PLACES = [".parts/x.j2", "__pycache__/x.j2", "x.pyc", "x.pyo", ".hidden", "a/.b/c/x.j2", ".git/objects/x",
+                 "a/__pycache__/m.cpython-311.pyc"]
+
+
+@pytest.mark.parametrize("place", HIDDEN_PLACES)
+def test_class9_an_edit_anywhere_in_the_inputs_is_a_new_key(tmp_path, key_of, place):
+    """A template included from .parts/ or __pycache__/, or a *.pyc, was left out of the
+    key: after an edit generate wrote the old text and --check said up to date."""
+    d = tmp_path / "tpl"
+    (d / place).parent.mkdir(parents=True, exist_ok=True)
+    (d / place).write_text("{# one #}\n")
+    before = key_of(d)
+    (d / place).write_text("{# two #}\n")
+    assert key_of(d) != before, place
+
+
+@pytest.mark.parametrize("link_at", ["numbers", "n/numbers", ".numbers"])
+def test_class9_numbers_symlinked_into_a_dot_directory_are_keyed(tmp_path, key_of, link_at):
+    d = tmp_path / "tables"
+    (d / ".real").mkdir(parents=True)
+    (d / ".real" / "amd64.yaml").write_text("read: 0\n")
+    (d / link_at).parent.mkdir(parents=True, exist_ok=True)
+    (d / link_at).symlink_to(d / ".real")
+    before = key_of(d)
+    (d / ".real" / "amd64.yaml").write_text("read: 1\n")
+    assert key_of(d) != before
+    (d / "loop").symlink_to(d)  # a link back up is walked once, not for ever
+    key_of(d)
+
+
+@pytest.mark.parametrize("target", ["secret", "/dev/null", "/dev/zero", "fifo", "secretdir"])
+def test_class17_the_key_never_opens_a_file_outside(tmp_path, key_of, monkeypatch, target):
+    """The key followed links to /etc/shadow or /dev/null to hash them."""
+    from stubgen.tables import inputs
+
+    (tmp_path / "secret").write_text(MARK)
+    (tmp_path / "secretdir").mkdir()
+    (tmp_path / "secretdir" / "x").write_text(MARK)
+    os.mkfifo(tmp_path / "fifo")
+    d = tmp_path / "tables"
+    d.mkdir()
+    (d / "ok.yaml").write_text("a: 1\n")
+    where = target if target.startswith("/") else str(tmp_path / target)
+    (d / "link.yaml").symlink_to(where)
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(inputs.os, "open", lambda p, *a, **k: opened.append(os.path.realpath(p)) or real_open(p, *a, **k))
+    k1 = key_of(d)
+    assert str(d.resolve() / "ok.yaml") in opened
+    assert not [p for p in opened if not p.startswith(str(d.resolve()))], opened
+    (d / "link.yaml").unlink()
+    (d / "link.yaml").symlink_to(tmp_path / "elsewhere")
+    assert key_of(d) != k1  # keyed by where it leads
+
+
+def test_class9_the_red_teams_template_in_a_dot_directory(tmp_path, monkeypatch):
+    import shutil
+
+    from stubgen.resources import templates_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    tpl = tmp_path / "tpl"
+    shutil.copytree(templates_dir(), tpl)
+    (tpl / "gnu" / ".parts").mkdir()
+    (tpl / "gnu" / ".parts" / "tail.j2").write_text("/* first-edit */\n")
+    main = tpl / "gnu" / "asm.S.j2"
+    main.write_text(main.read_text() + '\n{% include "gnu/.parts/tail.j2" %}\n')
+    args = ["generate", "-a", "amd64", "-d", "gnu", "-s", "madvise", "--templates", str(tpl)]
+    r = cli(*args, "-o", str(tmp_path / "a"))
+    assert r.returncode == 0, r.stderr
+    (tpl / "gnu" / ".parts" / "tail.j2").write_text("/* second-edit */\n")
+    r = cli(*args, "-o", str(tmp_path / "b"))
+    assert r.returncode == 0, r.stderr
+    assert "second-edit" in (tmp_path / "b" / "gnu" / "stubs_linux_amd64.S").read_text()
+    assert cli(*args, "-o", str(tmp_path / "a"), "--check").returncode == 1

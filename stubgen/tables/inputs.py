@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,38 @@ def find_include(name: str, dirs, roots, what: str = "#include") -> Path | None:
                 raise StubgenError(f"{what} \"{name}\" resolves outside {', '.join(str(r) for r in roots)}; "
                                    "includes are read only from the input's directory and -I directories") from None
     return None
+
+
+def walk(root) -> Iterator[Path]:
+    """Every entry under root that is not a directory, in sorted order, with an explicit
+    stack (a 1,100-deep tree once gave RecursionError from rglob and os.walk). Nothing
+    is skipped by name (dot directories, __pycache__ and *.pyc included: a template may
+    include from them). A symlinked directory is entered when it resolves inside root,
+    once per real directory (no loop); a link that leads out is yielded as it is, for the
+    confined reader to refuse by its path, and is never entered or read here."""
+    root = Path(root)
+    real_root = root.resolve()
+    seen: set[Path] = set()
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            real = d.resolve()
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except (OSError, RuntimeError) as err:
+            raise StubgenError(f"{d}: cannot list: {getattr(err, 'strerror', None) or err}") from None
+        if real in seen:
+            continue
+        seen.add(real)
+        subdirs = []
+        for ent in entries:
+            p = Path(ent.path)
+            try:
+                is_dir = ent.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir and (not ent.is_symlink() or _inside(p.resolve(), [real_root])):
+                subdirs.append(p)
+            else:
+                yield p
+        stack += reversed(subdirs)
