@@ -291,3 +291,219 @@ def test_class9_the_red_teams_template_in_a_dot_directory(tmp_path, monkeypatch)
     assert r.returncode == 0, r.stderr
     assert "second-edit" in (tmp_path / "b" / "gnu" / "stubs_linux_amd64.S").read_text()
     assert cli(*args, "-o", str(tmp_path / "a"), "--check").returncode == 1
+
+
+# --- class 16: tables import reads only the tree and writes all files or none ----------
+
+KERNEL = ROOT / "tests" / "fixtures" / "kernel"
+TBL64 = "arch/x86/entry/syscalls/syscall_64.tbl"
+
+
+@pytest.fixture
+def import_dirs(tmp_path):
+    import shutil
+
+    from stubgen.resources import tables_dir
+
+    shutil.copytree(KERNEL, tmp_path / "linux")
+    shutil.copytree(tables_dir(), tmp_path / "arch")
+    return tmp_path / "linux", tmp_path / "arch"
+
+
+def _snapshot(d: Path) -> dict:
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def _linked_out(tmp_path, linux, rel, kind):
+    """rel in the tree made a link to a copy of itself outside (the red team's), to a
+    system file, or its directory linked out."""
+    out = tmp_path / "outside"
+    out.mkdir(exist_ok=True)
+    target = linux / rel
+    if kind == "dir":
+        moved = out / target.parent.name
+        target.parent.rename(moved)
+        target.parent.symlink_to(moved)
+        return
+    if kind == "copy":
+        (out / target.name).write_bytes(target.read_bytes())
+        where = out / target.name
+    else:
+        where = Path(kind)
+    target.unlink()
+    target.symlink_to(where)
+
+
+@pytest.mark.parametrize("rel,kind", [
+    (TBL64, "copy"), (TBL64, "/etc/passwd"), (TBL64, "dir"), (TBL64, "/dev/zero"),
+    ("arch/arm64/kernel/Makefile.syscalls", "copy"), ("Makefile", "copy"), ("mm/madvise.c", "copy"),
+    ("mm/madvise.c", "/dev/zero"), ("include/linux/syscalls.h", "copy"),
+])
+def test_class16_import_never_follows_a_link_out_of_the_tree(tmp_path, import_dirs, rel, kind):
+    linux, arch = import_dirs
+    if not (linux / rel).exists():
+        pytest.skip(f"the fixture tree has no {rel}")
+    _linked_out(tmp_path, linux, rel, kind)
+    before = _snapshot(arch)
+    err = one_line_error(cli("tables", "import", "--kernel-src", str(linux), "--tables", str(arch)), 2)
+    assert "outside" in err or "not a regular file" in err or "not found" in err, err
+    assert _snapshot(arch) == before
+
+
+@pytest.mark.parametrize("fail_at", [("stage", 0), ("stage", 1), ("stage", 2), ("replace", 0), ("replace", 1),
+                                     ("replace", 2), ("link", 1)])
+def test_class16_a_failed_write_changes_no_file(tmp_path, monkeypatch, fail_at):
+    """A failed write once left new numbers files beside old signatures."""
+    from stubgen.tables import atomic
+
+    d = tmp_path / "t"
+    (d / "numbers").mkdir(parents=True)
+    files = [(d / "numbers" / "a.yaml", "new a\n"), (d / "numbers" / "b.yaml", "new b\n"),
+             (d / "common" / "signatures.yaml", "new s\n")]
+    for p, _ in files[:2]:
+        p.write_text("old\n")
+    what, k = fail_at
+    calls = []
+    real = {"stage": atomic.stage, "replace": os.replace, "link": os.link}[what]
+
+    def failing(*a, **kw):
+        calls.append(a)
+        if len(calls) == k + 1:
+            raise OSError(28, "No space left on device")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(atomic, "stage", failing) if what == "stage" else monkeypatch.setattr(atomic.os, what, failing)
+    with pytest.raises(OSError):
+        atomic.write_all(files)
+    monkeypatch.undo()
+    assert _snapshot(d) == {"numbers/a.yaml": b"old\n", "numbers/b.yaml": b"old\n"}
+    atomic.write_all(files)
+    assert _snapshot(d) == {"numbers/a.yaml": b"new a\n", "numbers/b.yaml": b"new b\n",
+                            "common/signatures.yaml": b"new s\n"}
+
+
+def test_class16_import_end_to_end_is_one_unit(import_dirs, monkeypatch):
+    from stubgen.kernelsrc import importer
+    from stubgen.tables import atomic
+
+    linux, arch = import_dirs
+    before = _snapshot(arch)
+    n = [0]
+    real = os.replace
+
+    def fails_late(a, b):
+        n[0] += str(b).startswith(str(arch))  # not the cache's own writes
+        if n[0] == 5:  # four files renamed, then the disk fails
+            raise OSError(5, "Input/output error")
+        return real(a, b)
+
+    monkeypatch.setattr(atomic.os, "replace", fails_late)
+    with pytest.raises(OSError):
+        importer.run(str(linux), tables=str(arch))
+    assert _snapshot(arch) == before
+
+
+# --- class 11: untrusted input is bounded before it is read or expanded -------------------
+
+def _sparse(path: Path, size: int, head: bytes = b""):
+    with open(path, "wb") as f:
+        f.write(head)
+        f.truncate(size)
+
+
+@pytest.mark.parametrize("name,head", [("big.s", b".text\n"), ("big.S", b".text\n"),
+                                       ("sys_linux_amd64.s", b"TEXT \xc2\xb7madvise(SB),0,$0\n")])
+def test_class11_a_3_gb_foreign_file_is_refused_by_its_size(tmp_path, name, head):
+    f = tmp_path / name
+    _sparse(f, 3 << 30, head)
+    r = cli("verify", str(f), "--arch", "amd64", "--stub", "madvise=madvise", timeout=60)
+    one_line_error(r, 2, "bytes")
+
+
+@pytest.mark.parametrize("header", ["big.h", "zero", "fifo"])
+def test_class11_a_huge_or_endless_include_is_refused_unread(tmp_path, header):
+    from stubgen.realtools.includes import walk
+    from stubgen.verifier.foreign.preprocess import plan9_preprocess
+
+    if header == "big.h":
+        _sparse(tmp_path / header, 3 << 30)
+    elif header == "fifo":
+        os.mkfifo(tmp_path / header)
+    else:
+        (tmp_path / header).symlink_to("/dev/zero")
+    for name in (header, "/dev/zero"):
+        (tmp_path / "m.S").write_text(f"#include <{name}>\n" if name.startswith("/") else f'#include "{name}"\n')
+        with pytest.raises(StubgenError, match="bytes|regular|outside|absolute|not found"):
+            walk(tmp_path / "m.S", [str(tmp_path)], [])
+        with pytest.raises(StubgenError, match="bytes|regular|outside"):
+            plan9_preprocess(f'#include "{name}"\n' + PLAN9_BODY, tmp_path / "x.s", "amd64", [], [])
+
+
+@pytest.mark.parametrize("size,uses", [(4000, 5000), (1 << 20, 5000), (100, 100000)])
+def test_class11_macro_expansion_is_bounded_in_total(tmp_path, size, uses):
+    from stubgen.verifier.foreign.preprocess import plan9_preprocess
+
+    text = f"#define BIG {'x' * size}\n" + "BIG\n" * uses
+    t = time.perf_counter()
+    with pytest.raises(StubgenError, match="more than"):
+        plan9_preprocess(text + PLAN9_BODY, tmp_path / "x.s", "amd64", [], [])
+    assert time.perf_counter() - t < 20
+
+
+def test_class11_a_5_gb_kernel_file_is_refused_by_its_size(import_dirs):
+    linux, arch = import_dirs
+    _sparse(linux / "kernel" / "huge.c", 5 << 30, b"SYSCALL_DEFINE0(x)\n")
+    one_line_error(cli("tables", "import", "--kernel-src", str(linux), "--tables", str(arch)), 2, "bytes")
+
+
+# --- class 12 (rest): 1,100-deep directories are no RecursionError -------------------------
+
+def _deep(base: Path, depth: int = 1100) -> Path:
+    d = base
+    for _ in range(depth):  # one level at a time: mkdir(parents=True) itself recurses
+        d = d / "d"
+        d.mkdir()
+    return d
+
+
+def _undeep(base: Path) -> None:
+    """Remove what _deep made, bottom up without recursion (shutil.rmtree, and with it
+    pytest's clean-up of old temporary directories, recurses once per level)."""
+    d = base / "d"
+    if not d.is_dir():
+        return
+    while (d / "d").is_dir():
+        d = d / "d"
+    while d != base:
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+        d = d.parent
+
+
+@pytest.fixture
+def deep_cleanup(tmp_path):
+    yield
+    for base in (tmp_path / "linux", tmp_path / "arch", tmp_path / "tpl"):
+        _undeep(base)
+
+
+def test_class12_deep_directories_under_tables_templates_and_a_kernel_tree(tmp_path, import_dirs, monkeypatch,
+                                                                           deep_cleanup):
+    import shutil
+
+    from stubgen.resources import templates_dir
+
+    linux, arch = import_dirs
+    (_deep(linux) / "x.c").write_text("int x;\n")
+    r = cli("tables", "import", "--kernel-src", str(linux), "--tables", str(arch))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-800:]
+    tpl = tmp_path / "tpl"
+    shutil.copytree(templates_dir(), tpl)
+    (_deep(tpl) / "x.j2").write_text("x\n")
+    _deep(arch)
+    env = dict(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", env["XDG_CACHE_HOME"])
+    r = cli("generate", "-a", "amd64", "-d", "gnu", "-s", "madvise", "--tables", str(arch), "--templates", str(tpl),
+            "-o", str(tmp_path / "out"))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-800:]

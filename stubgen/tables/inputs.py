@@ -20,6 +20,8 @@ from ..errors import StubgenError
 MAX_BYTES = 4 << 20
 # A manifest is a list of files of a list of symbols: three or four levels deep.
 MAX_JSON_DEPTH = 16
+# A Linux tree's largest C file or table is a few MiB; a 5 GB file is refused by its size.
+MAX_KERNEL_BYTES = 32 << 20
 
 
 def _inside(p: Path, roots) -> bool:
@@ -136,36 +138,43 @@ def find_include(name: str, dirs, roots, what: str = "#include") -> Path | None:
     return None
 
 
-def walk(root) -> Iterator[Path]:
+def walk(root, follow: bool = True) -> Iterator[Path]:
     """Every entry under root that is not a directory, in sorted order, with an explicit
     stack (a 1,100-deep tree once gave RecursionError from rglob and os.walk). Nothing
     is skipped by name (dot directories, __pycache__ and *.pyc included: a template may
-    include from them). A symlinked directory is entered when it resolves inside root,
-    once per real directory (no loop); a link that leads out is yielded as it is, for the
-    confined reader to refuse by its path, and is never entered or read here."""
+    include from them). follow: a symlinked directory is entered when it resolves inside
+    root, once per real directory (no loop); otherwise, and for a link that leads out,
+    the link is yielded as it is, for the confined reader to refuse by its path, and is
+    never entered or read here. Only links are resolved (resolving every directory of a
+    deep tree costs its depth squared)."""
     root = Path(root)
     real_root = root.resolve()
     seen: set[Path] = set()
-    stack = [root]
+    stack = [(root, real_root)]
     while stack:
-        d = stack.pop()
-        try:
-            real = d.resolve()
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except (OSError, RuntimeError) as err:
-            raise StubgenError(f"{d}: cannot list: {getattr(err, 'strerror', None) or err}") from None
+        d, real = stack.pop()
         if real in seen:
             continue
         seen.add(real)
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as err:
+            raise StubgenError(f"{d}: cannot list: {err.strerror or err}") from None
         subdirs = []
         for ent in entries:
             p = Path(ent.path)
             try:
-                is_dir = ent.is_dir(follow_symlinks=True)
+                is_dir = ent.is_dir(follow_symlinks=False)
+                linked_dir = not is_dir and follow and ent.is_symlink() and ent.is_dir(follow_symlinks=True)
             except OSError:
-                is_dir = False
-            if is_dir and (not ent.is_symlink() or _inside(p.resolve(), [real_root])):
-                subdirs.append(p)
-            else:
-                yield p
+                is_dir = linked_dir = False
+            if is_dir:
+                subdirs.append((p, real / ent.name))
+                continue
+            if linked_dir:
+                target = p.resolve()
+                if _inside(target, [real_root]):
+                    subdirs.append((p, target))
+                    continue
+            yield p
         stack += reversed(subdirs)

@@ -22,6 +22,9 @@ _DIRECTIVE = re.compile(r"^\s*#\s*(\w+)\s*(.*)$")
 _DEFINE = re.compile(r"^(\w+)(\(([^)]*)\))?\s*(.*)$")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 MAX_LINE = 4096  # a self-multiplying macro stops here
+# The whole expanded text: a macro of 4,000 characters used 5,000 times is refused here,
+# before it is 20 MB, rather than exhausting memory in the translator after it.
+MAX_TOTAL = 4 << 20
 
 
 class _Macros:
@@ -99,6 +102,7 @@ def plan9_preprocess(text: str, path: Path, goarch: str, includes, defines) -> t
     # Includes are read from here only (confined, regular files, bounded): a header
     # outside them is refused by its path, never opened, so no line of it is quoted.
     roots = [path.parent, *includes]
+    total = [0]
 
     def run(src: str, where: Path, depth: int):
         stack: list[bool] = []
@@ -143,6 +147,9 @@ def plan9_preprocess(text: str, path: Path, goarch: str, includes, defines) -> t
                 continue
             code = line.split("//")[0]
             out.append(macros.expand(code) if code.strip() else "")
+            total[0] += len(out[-1]) + 1
+            if total[0] > MAX_TOTAL:
+                raise StubgenError(f"{path}: expands to more than {MAX_TOTAL} characters (macros and #include)")
 
     run(strip_block_comments(text), path, 0)
     return "\n".join(out) + "\n", notes
