@@ -507,3 +507,79 @@ def test_class12_deep_directories_under_tables_templates_and_a_kernel_tree(tmp_p
     r = cli("generate", "-a", "amd64", "-d", "gnu", "-s", "madvise", "--tables", str(arch), "--templates", str(tpl),
             "-o", str(tmp_path / "out"))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-800:]
+
+
+# --- class 15: verify reads a directory under the lock generate writes it under -----------
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two complete generated sets of one directory: plain, and with a symbol prefix."""
+    import stubgen
+
+    base = tmp_path_factory.mktemp("runs")
+    for name, opts in (("a", {}), ("b", {"symbol_prefix": "x_"})):
+        from stubgen.generator.stubs import Options
+
+        stubgen.write(stubgen.generate(["madvise", "close", "getpid"], ["amd64"], ["gnu", "plan9"],
+                                       options=Options(builtins="keep", **opts)), base / name)
+    return base
+
+
+def _consistent(specs) -> bool:
+    return all(spec.symbol in text for text, spec in specs)
+
+
+def test_class15_verify_waits_for_a_generate_in_progress(tmp_path, two_runs):
+    """verify running while generate rewrote the directory gave false "failed" verdicts."""
+    import fcntl
+    import shutil
+    import threading
+
+    from stubgen.verifier.specs import manifest_specs
+
+    out = tmp_path / "out"
+    shutil.copytree(two_runs / "a", out)
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # generate's lock, taken as output.py takes it
+    got = []
+    reader = threading.Thread(target=lambda: got.append(manifest_specs(out)))
+    reader.start()
+    time.sleep(0.3)
+    assert not got, "verify read the directory while its writer held the lock"
+    # the writer replaces the set file by file (manifest last, as generate does)
+    files = sorted(p.relative_to(two_runs / "b") for p in (two_runs / "b").rglob("*") if p.is_file())
+    for rel in sorted(files, key=lambda r: r.name == "manifest.json"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(two_runs / "b" / rel, out / rel)
+        time.sleep(0.01)
+    os.close(fd)
+    reader.join(30)
+    assert got and _consistent(got[0]) and all(s.symbol.startswith("x_") for _, s in got[0] if s.dialect == "gnu")
+
+
+def test_class15_verify_beside_repeated_generates_sees_whole_sets(tmp_path, two_runs):
+    import shutil
+
+    from stubgen.verifier.specs import manifest_specs
+
+    out = tmp_path / "out"
+    shutil.copytree(two_runs / "a", out)
+    script = ("import sys, stubgen\nfrom stubgen.generator.stubs import Options\n"
+              "for i in range(int(sys.argv[2])):\n"
+              "    o = Options(symbol_prefix='x_') if i % 2 == 0 else None\n"
+              "    stubgen.write(stubgen.generate(['madvise', 'close', 'getpid'], ['amd64'], ['gnu', 'plan9'], "
+              "options=o), sys.argv[1])\n")
+    writer = subprocess.Popen([sys.executable, "-c", script, str(out), "8"], env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    seen = 0
+    try:
+        while writer.poll() is None:
+            try:
+                specs = manifest_specs(out)
+            except StubgenError as e:  # a killed run's journal: not expected here
+                pytest.fail(str(e))
+            assert _consistent(specs), "a manifest of one run beside the stubs of another"
+            seen += 1
+    finally:
+        writer.kill()
+        writer.wait()
+    assert writer.returncode == 0 and seen > 0
