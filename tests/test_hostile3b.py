@@ -583,3 +583,83 @@ def test_class15_verify_beside_repeated_generates_sees_whole_sets(tmp_path, two_
         writer.kill()
         writer.wait()
     assert writer.returncode == 0 and seen > 0
+
+
+# --- class 10: table-supplied preambles and epilogues are an allowlist --------------------
+
+BAD_DIRECTIVES = [".text", ".cfi_startproc", ".data", ".section .text", ".org 0x100000", ".rept 1000", ".end",
+                  ".byte 0", ".set noreorder; .text", ".incbin x", ".option push", ".cfi_endproc", ".align 4096",
+                  ".set noreorder\n.text"]
+
+
+def _overlay(tmp_path, arch: str, old: str, new: str) -> Path:
+    d = tmp_path / "tables"
+    d.mkdir(exist_ok=True)
+    text = (ROOT / "arch" / f"{arch}.yaml").read_text()
+    assert old in text
+    (d / f"{arch}.yaml").write_text(text.replace(old, new))
+    return d
+
+
+@pytest.mark.parametrize("bad", BAD_DIRECTIVES)
+@pytest.mark.parametrize("where", ["keystone preamble", "llvm preamble", "llvm epilogue", "llvm syntax"])
+def test_class10_engine_directives_from_tables_are_an_allowlist(tmp_path, bad, where):
+    import json
+
+    from stubgen import tables
+
+    q = json.dumps(bad)
+    arch, old, new = {
+        "keystone preamble": ("mips", "preamble: [.set noreorder]", f"preamble: [{q}]"),
+        "llvm preamble": ("riscv64", 'preamble: [".option norvc", ".option norelax"]', f"preamble: [{q}]"),
+        "llvm epilogue": ("riscv64", "llvm: {triple: riscv64-linux-gnu, ", f"llvm: {{triple: riscv64-linux-gnu, epilogue: [{q}], "),
+        "llvm syntax": ("riscv64", "llvm: {triple: riscv64-linux-gnu, ", f"llvm: {{triple: riscv64-linux-gnu, syntax: {{default: [{q}]}}, "),
+    }[where]
+    d = _overlay(tmp_path, arch, old, new)
+    tables.load.cache_clear()
+    with pytest.raises(StubgenError, match="is not one of") as e:
+        tables.load(str(d))
+    assert "\n" not in str(e.value) and f"{arch}.yaml" in str(e.value)
+
+
+def test_class10_the_shipped_directives_and_companions_pass(tmp_path):
+    from stubgen import tables
+
+    d = _overlay(tmp_path, "mips", "preamble: [.set noreorder]", "preamble: [.set noreorder, .set noat]")
+    tables.load.cache_clear()
+    assert tables.load(str(d)).arch("mips").engines.keystone["preamble"] == [".set noreorder", ".set noat"]
+
+
+def test_class10_the_red_teams_keystone_text_is_one_line_not_sigsegv(tmp_path):
+    d = _overlay(tmp_path, "mips", "preamble: [.set noreorder]", "preamble: [.text]")
+    r = cli("generate", "-a", "mips", "-d", "gnu", "-s", "madvise", "--verify", "--tables", str(d),
+            "-o", str(tmp_path / "out"))
+    one_line_error(r, 2, "preamble")
+    assert r.returncode != -11
+
+
+@pytest.mark.parametrize("line", [".cfi_startproc", "  .text", "frame?.cfi_endproc", "addi sp, sp, 16; .text",
+                                  "addi sp, sp, 16 ; .cfi_startproc", "\t.option push"])
+def test_class10_a_frame_epilogue_is_instructions_only(tmp_path, line):
+    import shutil
+
+    from stubgen import dialects
+    from stubgen.resources import templates_dir
+
+    tpl = tmp_path / "tpl"
+    shutil.copytree(templates_dir(), tpl)
+    f = tpl / "plan9" / "riscv64.lower.yaml"
+    text = f.read_text()
+    assert 'epilogue: ["ld ra, 0x0(sp)", "addi sp, sp, {size:#x}"]' in text
+    f.write_text(text.replace('epilogue: ["ld ra, 0x0(sp)", "addi sp, sp, {size:#x}"]',
+                              f'epilogue: ["ld ra, 0x0(sp)", {json_str(line)}]'))
+    dialects.dialects.cache_clear()
+    with pytest.raises(StubgenError) as e:
+        dialects.dialect("plan9", str(tpl)).reading_rules("riscv64")
+    assert "epilogue" in str(e.value) and "\n" not in str(e.value)
+
+
+def json_str(s: str) -> str:
+    import json
+
+    return json.dumps(s)
