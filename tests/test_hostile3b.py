@@ -663,3 +663,52 @@ def json_str(s: str) -> str:
     import json
 
     return json.dumps(s)
+
+
+# --- generated variations (as in test_hostile_properties.py) --------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEGMENTS = st.sampled_from(["..", ".", "", "sub", "ln", "lndir", "passwd", "secret", "etc", "dev", "zero", "x.h",
+                             "/", "in", "a", "b"])
+_NAMES = st.lists(_SEGMENTS, min_size=1, max_size=9).map("/".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=_NAMES, angle=st.booleans())
+def test_class6_any_include_name_is_read_inside_or_refused(tmp_path_factory, name, angle):
+    from stubgen.realtools.includes import walk
+    from stubgen.verifier.foreign.preprocess import plan9_preprocess
+
+    tmp = tmp_path_factory.mktemp("inc")
+    here, secret, _ = _outside_tree(tmp)
+    (here / "x.h").write_text("#define OK 1\n")
+    (here / "sub" / "x.h").write_text("#define OK 2\n")
+    form = f"#include <{name}>\n" if angle else f'#include "{name}"\n'
+    inside = here.resolve()
+    try:
+        text, _ = plan9_preprocess(form + PLAN9_BODY, here / "x.s", "amd64", [], [])
+        assert MARK not in text
+    except StubgenError as e:
+        assert MARK not in str(e)
+    (here / "m.S").write_text(form)
+    try:
+        read = walk(here / "m.S", [], [])
+    except StubgenError as e:
+        assert MARK not in str(e)
+        return
+    assert all(p == inside or inside in p.parents for p in read), read
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.text(st.sampled_from(list(".abcdefghijklmnopqrstuvwxyz_ 0123456789;\n")), min_size=1, max_size=24))
+def test_class10_any_directive_string_is_allowlisted_or_refused(directive):
+    import jsonschema
+
+    from stubgen.tables import schema
+
+    doc = {"triple": "riscv64-linux-gnu", "preamble": [directive], "epilogue": [directive]}
+    errors = list(jsonschema.Draft202012Validator(schema._LLVM).iter_errors(doc))
+    if directive not in schema.LLVM_DIRECTIVES or directive not in schema.LLVM_EPILOGUE:
+        assert errors, directive
