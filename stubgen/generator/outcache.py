@@ -6,24 +6,30 @@ those inputs is a different key, so an entry is never stale. Warnings the run ga
 are kept with the files and given again."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from ..tables import cache
+from ..resources import code_dir
+from ..tables import cache, inputs
 
 KIND = "output"
 # Options that do not change what is written: where, whether, and what happens after.
 NOT_SHAPING = frozenset({"output", "force", "check", "verify", "jobs", "kernel_abi", "func", "command"})
-MAX_FILES = 4096  # a directory larger than this is not hashed on every run: no caching
+MAX_FILES = 4096
+# What of stubgen's own code shapes the output.
+CODE_SUFFIXES = (".py", ".yaml")  # a directory larger than this is not hashed on every run: no caching
 
 
-def _files(root: Path) -> list[Path] | None:
+def _files(root: Path, only: tuple[str, ...] | None = None) -> list[Path] | None:
+    """Every file under root (only: with one of these suffixes), None past MAX_FILES.
+    Nothing is left out by name: a template included from `.parts/` or `__pycache__/`
+    and numbers symlinked into a dot directory shape the output too (issue 27, class 9).
+    stubgen's own code is hashed by suffix (only), its __pycache__ being Python's."""
     out: list[Path] = []
-    for base, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
-        out += [Path(base, n) for n in sorted(names) if not n.endswith((".pyc", ".pyo"))]
-        if len(out) > MAX_FILES:
-            return None
+    for p in inputs.walk(root):
+        if only is None or p.suffix in only:
+            out.append(p)
+            if len(out) > MAX_FILES:
+                return None
     return out
 
 
@@ -33,12 +39,15 @@ def key(options: dict, roots) -> str | None:
         return None
     files: list[Path] = []
     for root in roots:
-        found = _files(Path(root).resolve()) if root and Path(root).is_dir() else []
+        only = CODE_SUFFIXES if root and Path(root).resolve() == code_dir().resolve() else None
+        found = _files(Path(root).resolve(), only) if root and Path(root).is_dir() else []
         if found is None:
             return None
         files += found
     parts = [f"{k}={options[k]!r}" for k in sorted(options) if k not in NOT_SHAPING]
-    return cache.key(parts + [str(r) for r in roots], files)
+    # Hashed through the confined reader: a link to /etc/shadow or /dev/null is keyed by
+    # where it leads, never opened (issue 27, class 17).
+    return cache.key(parts + [str(r) for r in roots], files, [r for r in roots if r])
 
 
 def load(k: str | None):

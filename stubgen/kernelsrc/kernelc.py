@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StubgenError
+from ..tables import inputs
 from ..tables.comments import strip_block_comments
 
 _DEFINE = re.compile(r"^(COMPAT_)?SYSCALL_DEFINE([0-6])\(")
@@ -142,10 +143,7 @@ def _wrapper_pattern(wrappers: dict[str, str] | None) -> re.Pattern | None:
 def parse_file(path: Path, rel: str, wrappers: dict[str, str] | None = None) -> list[Definition]:
     """Every definition and prototype of one file. wrappers: macro -> the name of the
     wrapper it makes, {function} standing for its argument ("__{function}")."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise StubgenError(f"{path}: {e.strerror}") from None
+    text = inputs.read_bytes(path, limit=inputs.MAX_KERNEL_BYTES, what="kernel file").decode("utf-8", "replace")
     lines = _strip_comments(text).splitlines()
     out: list[Definition] = []
     stack: list[str] = []
@@ -217,17 +215,17 @@ def scan(src: Path, wrappers: dict[str, str] | None = None) -> dict[str, list[De
     wrappers the macros of `wrappers` make (see parse_file)."""
     found: dict[str, list[Definition]] = {}
     marks = [b"SYSCALL_DEFINE", b"asmlinkage"] + [m.encode() for m in wrappers or ()]
-    files = sorted(p for p in src.rglob("*.c") if p.is_file())
+    # An iterative walk (a 1,100-deep tree made rglob raise RecursionError); each file
+    # read confined to the tree, regular and bounded before it is read.
+    files = sorted(p for p in inputs.walk(src, follow=False) if p.suffix == ".c")
     for g in HEADER_GLOBS:
         files += sorted(p for p in src.glob(g) if p.is_file())
     for path in files:
         rel = path.relative_to(src).as_posix()
+        path = inputs.confined(path, [src])
         if path.suffix == ".c":
             # Cheap first look: most .c files define no syscall.
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                raise StubgenError(f"{path}: {e.strerror}") from None
+            data = inputs.read_bytes(path, limit=inputs.MAX_KERNEL_BYTES, what="kernel file")
             if not any(m in data for m in marks):
                 continue
         for d in parse_file(path, rel, wrappers):

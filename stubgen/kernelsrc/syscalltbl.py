@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StubgenError
+from ..tables import inputs
 
 FORMAT = "<number> <abi> <name> [<entry point> [<compat entry point>]] [noreturn]"
 _WORD = re.compile(r"^[A-Za-z0-9_]+$")
@@ -25,12 +26,8 @@ class Entry:
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise StubgenError(f"{path}: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise StubgenError(f"{path}: not UTF-8 text ({e.reason})") from None
+    # Regular and bounded (the importer has confined the path to the tree already).
+    return inputs.read_text(path, limit=inputs.MAX_KERNEL_BYTES, what="kernel file")
 
 
 def _lines(path: Path):
@@ -113,6 +110,7 @@ def kernel_version(src: Path) -> str | None:
     mk = src / "Makefile"
     if not mk.is_file():
         return None
+    mk = inputs.confined(mk, [src])
     found = {}
     for raw in _read(mk).splitlines():
         m = _ASSIGN.match(raw)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .. import dialects
 from .. import tables as tables_mod
-from ..errors import StubgenError
+from ..errors import StubgenError, VerificationFailed
 from ..generator.stubs import generate
 from ..realtools.references import references
 from ..verifier import Report, Verifier, stub_specs
@@ -188,10 +188,32 @@ class _Checker:
 _WORKER: _Checker | None = None
 
 
-def _start_worker(*checker_args):
+# Linux's prctl option that sends the calling process a signal when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when its parent dies (kill -9 of stubgen once
+    left the workers running for ever). Where prctl is missing (not Linux) the pool's
+    own pipe still ends an idle worker. The check after the call closes the race of a
+    parent that died before it: the worker has been re-parented already."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _start_worker(parent: int, *checker_args):
     global _WORKER
     import signal
 
+    _die_with(parent)
     # Ctrl-C is the parent's to handle: it cancels what is left and the workers end
     # after their current chunk, without a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -239,6 +261,7 @@ def run_chunks(chunks: list, *sources, jobs: int | None = None, real_tools: bool
         yield from _counted(map(checker.chunk, chunks), total, progress)
         return
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     global _WORKER
     ctx = _context()
@@ -249,10 +272,16 @@ def run_chunks(chunks: list, *sources, jobs: int | None = None, real_tools: bool
     # Not multiprocessing.Pool: its workers are daemons, which may not fork the child
     # that assembles a hand-edited file under a time limit.
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_start_worker,
-                               initargs=() if forked else (sources, real_tools))
+                               initargs=(os.getpid(),) if forked else (os.getpid(), sources, real_tools))
     try:
         # The bar (and tqdm's monitor thread) only once the workers are forked.
         yield from _counted(pool.map(_work, chunks), total, progress)
+    except BrokenProcessPool:
+        # A worker was killed (the OOM killer, kill -9): what it held is lost, and the
+        # run cannot say pass or fail for it. One line, exit 1, like a failed check.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise VerificationFailed("a verify worker process died (killed, or out of memory); "
+                                 "its stubs are unverified: run again, or with --jobs 1") from None
     except BaseException:  # Ctrl-C, an error, or the caller stopped reading: leave the rest undone
         pool.shutdown(wait=False, cancel_futures=True)
         raise

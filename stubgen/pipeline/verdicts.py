@@ -100,14 +100,15 @@ class Verdicts:
         files: list[Path] = []
         for root, only in ((tables, None), (tables_dir(), None), (templates, None), (templates_dir(), None),
                            (code_dir(), (".py", ".yaml"))):
-            found = _files(Path(root).resolve()) if root and Path(root).is_dir() else []
+            found = _files(Path(root).resolve(), only) if root and Path(root).is_dir() else []
             if found is None:  # too many files to hash on every run: no caching
                 self.on = False
                 return
-            files += [f for f in found if only is None or f.suffix in only]
+            files += found
         if kernel_abi:
             files.append(Path(kernel_abi))
-        self.base = cache.key(parts + [f"tables {tables}", f"templates {templates}"], files)
+        roots = [r for r in (tables, tables_dir(), templates, templates_dir(), code_dir(), kernel_abi) if r]
+        self.base = cache.key(parts + [f"tables {tables}", f"templates {templates}"], files, roots)
 
     def key(self, text: str, spec) -> str:
         # A file's text is every stub of the file: hashed once, not once per stub.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StubgenError
-from ..realtools import frontend
+from ..realtools import frontend, tools
 from ..tables import inputs, policies
 from ..verifier import Verifier, isolate
 from ..verifier.contract import arities, check
@@ -75,7 +75,7 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         else:
             try:
                 data, which = frontend.assemble_file(path, arch, includes, defines, force_includes, assembler)
-            except StubgenError as e:
+            except tools.ToolFailed as e:  # the assembler's refusal: the usual causes help
                 raise StubgenError(f"{e}{_likely_cause(head, arch, dialect)}") from None
             notes.notes.append(f"assembled by {which}")
         verdicts += _machine_code(verifier, path, data, arch, choices, policy, "elf" if kind == "elf" else "gnu")

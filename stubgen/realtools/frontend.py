@@ -125,14 +125,26 @@ def _run(cmd, what: str, src: Path | None = None, name: str = "", **kw) -> subpr
 def preprocess(path: Path, arch, includes=(), defines=(), force_includes=()) -> str:
     """path as the target's compiler preprocesses assembler-with-cpp: its predefines,
     its headers, then the user's -I, -D and -include."""
-    args = [*_cc(arch), "-E", "-P", "-x", "assembler-with-cpp"]
+    cc = _cc(arch)
+    # Confinement (class 6 of issue 27): what the file includes is walked first, and
+    # what the preprocessor says it read is checked before its output is used.
+    from .includes import check_dependencies, dependencies, walk
+
+    walk(path, includes, force_includes)
+    args = [*cc, "-E", "-P", "-x", "assembler-with-cpp"]
     args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
     for f in force_includes:
         args += ["-include", str(f)]
-    try:
-        r = _run([*args, str(path)], f"the preprocessor ({arch.engines.cc['target']}) on {path.name}")
-    except ToolFailed as e:
-        raise ToolFailed(f"{e} (pass header directories with -I, a header read first with -include)") from None
+    with tempfile.TemporaryDirectory(prefix="stubgen-pp-") as tmp:
+        deps = Path(tmp) / "deps"
+        try:
+            r = _run([*args, "-MD", "-MT", "x", "-MF", str(deps), str(path)],
+                     f"the preprocessor ({arch.engines.cc['target']}) on {path.name}")
+        except ToolFailed as e:
+            raise ToolFailed(f"{e} (pass header directories with -I, a header read first with -include)") from None
+        # The toolchain's own headers (zig's lib/) are the one place outside the user's.
+        check_dependencies(dependencies(inputs.read_text(deps, what="dependency list")), path, includes,
+                           force_includes, [Path(cc[0]).parent])
     return r.stdout
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import tables as tables_mod
 from ..errors import StubgenError
 from ..pipeline.verify_files import check_files
-from ..tables import policies
+from ..tables import inputs, policies
 from ..verifier.foreign.judge import VERDICTS
 from ..verifier.foreign.preprocess import detect_dialect
 from ..version import __version__
@@ -47,8 +47,10 @@ def go_declarations(files, arch_name: str, dialect: str | None, go_decls: str | 
     for f in files:
         path = Path(f)
         try:
-            plan9 = (dialect or detect_dialect(path.read_text(encoding="utf-8", errors="replace"))) == "plan9"
-        except OSError:
+            # Bounded (a 3 GB file was read whole here): one too big is refused by the reader later.
+            head = inputs.read_bytes(path, what="input file", head=inputs.MAX_BYTES)
+            plan9 = (dialect or detect_dialect(head.decode("utf-8", "replace"))) == "plan9"
+        except StubgenError:
             continue
         directory = Path(go_decls) if go_decls is not None else path.parent
         if not plan9 or (go_decls is None and not any(directory.glob("*.go"))):

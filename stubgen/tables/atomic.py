@@ -8,11 +8,6 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(stage(path, text, new_mode(path)), path)
-
-
 def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -39,3 +34,45 @@ def stage(path: Path, text: str, mode: int) -> str:
         os.unlink(tmp)
         raise
     return tmp
+
+
+def write_all(files: list[tuple[Path, str]]) -> None:
+    """Several files as one unit: every one staged first (a failure there leaves all the
+    targets as they were), then renamed in turn; if a rename fails, the ones already
+    renamed are put back from hard-link backups, so no target is left half-updated."""
+    staged: list[tuple[Path, str]] = []
+    backups: list[tuple[Path, str | None]] = []
+    try:
+        for path, text in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staged.append((path, stage(path, text, new_mode(path))))
+        for path, tmp in staged:
+            backup = None
+            if os.path.lexists(path):
+                backup = tmp + ".old"
+                os.link(path, backup, follow_symlinks=False)
+            backups.append((path, backup))
+            os.replace(tmp, path)
+    except BaseException:
+        for path, backup in reversed(backups):
+            if backup is not None and _same_file(backup, path):
+                os.unlink(backup)  # not replaced after all (rename of a file onto its own link does nothing)
+            elif backup is not None:
+                os.replace(backup, path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+        for _, tmp in staged:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+        raise
+    for _, backup in backups:
+        if backup is not None:
+            os.unlink(backup)
+
+
+def _same_file(a, b) -> bool:
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)

@@ -71,23 +71,25 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def key(parts, files=()) -> str:
+def key(parts, files=(), roots=None) -> str:
     """A hex key for parts (strings) and the content of files (their path included);
-    stubgen's version and Python's are always part of it."""
+    stubgen's version and Python's are always part of it. roots: the directories the
+    files must lie in to be read (the confined reader's rule)."""
     h = hashlib.sha256(f"stubgen {__version__}\0python {sys.version}\0".encode())
     for p in parts:
         h.update(str(p).encode("utf-8", "surrogateescape") + b"\0")
     for f in files:
         h.update(str(f).encode("utf-8", "surrogateescape") + b"\0")
-        h.update(_content_digest(f))
+        h.update(_content_digest(f, roots))
     return h.hexdigest()
 
 
-def _content_digest(f) -> bytes:
-    """The file's content hash; a FIFO, device or oversized file is not read (it would
-    hang or fill memory) but marked, and the confined reader then refuses it by name."""
+def _content_digest(f, roots=None) -> bytes:
+    """The file's content hash; a FIFO, device, oversized file or one outside roots is
+    not read (it would hang, fill memory or leak) but marked with the reason, which
+    names where it leads, and the confined reader then refuses it by name."""
     try:
-        return hashlib.sha256(read_bytes(f)).digest()
+        return hashlib.sha256(read_bytes(f, roots)).digest()
     except StubgenError as e:
         return f"unreadable: {e}".encode("utf-8", "surrogateescape")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from ..errors import StubgenError
 MAX_BYTES = 4 << 20
 # A manifest is a list of files of a list of symbols: three or four levels deep.
 MAX_JSON_DEPTH = 16
+# A Linux tree's largest C file or table is a few MiB; a 5 GB file is refused by its size.
+MAX_KERNEL_BYTES = 32 << 20
 
 
 def _inside(p: Path, roots) -> bool:
@@ -116,3 +119,62 @@ def load_json(path, roots=None, what: str = "manifest") -> Any:
     if not json_depth_ok(value):
         raise StubgenError(f"{path}: nested more than {MAX_JSON_DEPTH} levels deep; not a {what}")
     return value
+
+
+def find_include(name: str, dirs, roots, what: str = "#include") -> Path | None:
+    """The file `#include name` names, looked for in dirs in order (the including file's
+    directory first for a quoted name), as the preprocessor would find it, or None when
+    no dir has it. The first one found must lie inside roots (the input's directory and
+    the -I ones) once resolved: an absolute name, a `..` or a symlink that leads out is
+    refused by its path alone, before anything is read from it."""
+    for d in dirs:
+        p = Path(d) / name
+        if os.path.lexists(p):
+            try:
+                return confined(p, roots)
+            except StubgenError:
+                raise StubgenError(f"{what} \"{name}\" resolves outside {', '.join(str(r) for r in roots)}; "
+                                   "includes are read only from the input's directory and -I directories") from None
+    return None
+
+
+def walk(root, follow: bool = True) -> Iterator[Path]:
+    """Every entry under root that is not a directory, in sorted order, with an explicit
+    stack (a 1,100-deep tree once gave RecursionError from rglob and os.walk). Nothing
+    is skipped by name (dot directories, __pycache__ and *.pyc included: a template may
+    include from them). follow: a symlinked directory is entered when it resolves inside
+    root, once per real directory (no loop); otherwise, and for a link that leads out,
+    the link is yielded as it is, for the confined reader to refuse by its path, and is
+    never entered or read here. Only links are resolved (resolving every directory of a
+    deep tree costs its depth squared)."""
+    root = Path(root)
+    real_root = root.resolve()
+    seen: set[Path] = set()
+    stack = [(root, real_root)]
+    while stack:
+        d, real = stack.pop()
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as err:
+            raise StubgenError(f"{d}: cannot list: {err.strerror or err}") from None
+        subdirs = []
+        for ent in entries:
+            p = Path(ent.path)
+            try:
+                is_dir = ent.is_dir(follow_symlinks=False)
+                linked_dir = not is_dir and follow and ent.is_symlink() and ent.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = linked_dir = False
+            if is_dir:
+                subdirs.append((p, real / ent.name))
+                continue
+            if linked_dir:
+                target = p.resolve()
+                if _inside(target, [real_root]):
+                    subdirs.append((p, target))
+                    continue
+            yield p
+        stack += reversed(subdirs)

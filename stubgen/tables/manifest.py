@@ -2,6 +2,8 @@
 directory, checked against its schema, every file it names inside the directory too."""
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StubgenError
@@ -9,6 +11,27 @@ from . import cache
 from .inputs import confined, load_json, read_text
 
 MANIFEST = "manifest.json"
+
+
+@contextmanager
+def snapshot_lock(directory):
+    """A shared flock on DIR for as long as its manifest and files are read: generate
+    holds the exclusive one on the same directory while it renames (generator/output.py),
+    so a reader sees the complete old set or the complete new one, never a manifest of
+    one run beside stubs of the next (issue 27, class 15). A directory that cannot be
+    opened is read without it; the reads then report what is wrong."""
+    import fcntl
+
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def read_manifest(directory) -> dict:

@@ -3,7 +3,23 @@
 _IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 _REG = {"type": "string", "pattern": r"^[a-z][a-z0-9]*$"}
 _REGS = {"type": "array", "items": _REG, "uniqueItems": True}
-_DIRECTIVES = {"type": "array", "items": {"type": "string", "pattern": r"^\.[a-z_]+( [a-z0-9_]+)*$"}}
+# Directives a table may have an engine put around every body: an allowlist, not a
+# pattern (issue 27, class 10: `.text` crashed Keystone with SIGSEGV, `.cfi_startproc`
+# aborted LLVM). Only mode settings each engine takes without changing where the bytes
+# go; anything else is refused when the tables load, with its file and key.
+_MODE_DIRECTIVES = (".set noreorder", ".set reorder", ".set noat", ".set at", ".syntax unified", ".arm", ".thumb",
+                    ".code 32")
+KEYSTONE_DIRECTIVES = _MODE_DIRECTIVES
+LLVM_DIRECTIVES = _MODE_DIRECTIVES + (".option norvc", ".option rvc", ".option norelax", ".option relax",
+                                      ".intel_syntax noprefix", ".att_syntax", ".att_syntax prefix")
+# After a body, LLVM may be asked only to place the literal pool inside it (ARM).
+LLVM_EPILOGUE = (".ltorg",)
+
+
+def _directives(allowed) -> dict:
+    return {"type": "array", "maxItems": 8, "items": {"enum": list(allowed)}}
+
+
 # mode: one constant, or a list of them OR-ed together (CS_MODE_RISCV64 | CS_MODE_RISCVC).
 _MODE = {"oneOf": [_IDENT, {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True}]}
 _ENGINE = {
@@ -15,7 +31,7 @@ _ENGINE = {
                              "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}},
                    # Directives the assembler itself puts before every body (MIPS: .set
                    # noreorder); no directive of the text being checked ever reaches it.
-                   "preamble": _DIRECTIVES,
+                   "preamble": _directives(KEYSTONE_DIRECTIVES),
                    # the decoder's mode for Thumb code (a function whose address has bit 0 set)
                    "thumb_mode": _MODE},
     "additionalProperties": False,
@@ -57,12 +73,12 @@ _LLVM = {
     "type": "object",
     "required": ["triple"],
     "properties": {"triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
-                   "preamble": _DIRECTIVES,
+                   "preamble": _directives(LLVM_DIRECTIVES),
                    # per reading syntax (a lower.yaml's `syntax`, "default" without one):
                    # x86 would need .intel_syntax noprefix / .att_syntax
-                   "syntax": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _DIRECTIVES},
+                   "syntax": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _directives(LLVM_DIRECTIVES)},
                    # after each body: ARM's .ltorg puts a literal pool inside the body's symbol
-                   "epilogue": _DIRECTIVES},
+                   "epilogue": _directives(LLVM_EPILOGUE)},
     "additionalProperties": False,
 }
 
@@ -306,6 +322,10 @@ DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
 # templates/<dialect>/<arch>.lower.yaml: how the verifier reads a dialect back. The
 # format strings' placeholders and the mutation regexes are checked by render.py.
 _FORMAT_TEXT = {"type": "string", "maxLength": 200, "pattern": r"^[\x20-\x7e\t]*$"}
+# A frame's prologue or epilogue line is one instruction: never a directive (a riscv64
+# epilogue's directive aborted LLVM) and no `;` to put one after it.
+_FRAME_LINE = dict(_FORMAT_TEXT, pattern=r"^(?!frame\?[ \t]*[^A-Za-z \t])(frame\?)?[ \t]*[A-Za-z]"
+                                                r"[\x20-\x3a\x3c-\x7e\t]*$")
 _LINK_SYMBOL = {"type": "string", "pattern": r"^\.?[A-Za-z_][A-Za-z0-9_]*\.?$"}
 _MUTATION = {"oneOf": [
     _obj(["find", "replace"], {"find": dict(_FORMAT_TEXT, minLength=1), "replace": _FORMAT_TEXT}),
@@ -333,9 +353,9 @@ LOWER = _obj([], {
     "frame": _obj([], {"add": {"type": "integer", "minimum": 0, "maximum": 64},
                        "align": {"type": "integer", "minimum": 1, "maximum": 64},
                        "frameless_call": {"type": "boolean"}, "pseudo_sp": {"type": "integer"},
-                       "prologue": {"type": "array", "items": _FORMAT_TEXT},
-                       "epilogue": {"type": "array", "items": _FORMAT_TEXT},
-                       "epilogue_call": {"type": "array", "items": _FORMAT_TEXT},
+                       "prologue": {"type": "array", "items": _FRAME_LINE},
+                       "epilogue": {"type": "array", "items": _FRAME_LINE},
+                       "epilogue_call": {"type": "array", "items": _FRAME_LINE},
                        "epilogue_returns": {"type": "boolean"}}),
     # Plan 9 mnemonics that call (a function with one saves its return address)
     "calls": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*$"}},

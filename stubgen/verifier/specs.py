@@ -2,7 +2,7 @@
 generated directory as its manifest lists them."""
 from __future__ import annotations
 
-from ..tables.manifest import read_listed, read_manifest
+from ..tables.manifest import read_listed, read_manifest, snapshot_lock
 from .checker import Verifier
 from .spec import Report, Spec
 
@@ -27,15 +27,15 @@ def manifest_specs(directory) -> list[tuple[str, Spec]]:
     """The stubs a generated directory holds, read from its files as they are on disk
     (confined to the directory, regular files of bounded size). Text from disk is never
     rendered: the manifest's sha256 is input too and cannot vouch for it."""
-    man = read_manifest(directory)
+    with snapshot_lock(directory):  # every file read under it: a snapshot of one run's set
+        man = read_manifest(directory)
+        texts: dict[str, str] = {f["path"]: read_listed(directory, f["path"])
+                                 for f in man.get("files", []) if f.get("arch")}
     handler = man.get("options", {}).get("errno_handler", "stubgen_errno")
     out = []
-    texts: dict[str, str] = {}
     for f in man.get("files", []):
         if not f.get("arch"):
             continue
-        if f["path"] not in texts:
-            texts[f["path"]] = read_listed(directory, f["path"])
         text = texts[f["path"]]
         for s in f.get("symbols", ()):
             out.append((text, Spec(s["arch"], f["dialect"], s["name"], s["syscall"], s["number"], s["policy"],

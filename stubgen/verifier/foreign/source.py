@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import StubgenError
+from ...tables import inputs
 from .preprocess import detect_dialect, plan9_preprocess
 from .translate import Function, plan9_translate
 
@@ -20,10 +21,8 @@ class Source:
 
 
 def read_source(path: Path, arch, dialect: str | None, includes, defines, templates=None) -> Source:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise StubgenError(f"{path}: {e}") from None
+    # Bounded before it is read (a 3 GB file once gave a MemoryError traceback).
+    raw = inputs.read_text(path, what="assembly file")
     dialect = dialect or detect_dialect(raw)
     if dialect != "plan9":
         raise StubgenError(f"{path}: the Plan 9 reader reads Go assembly; a GNU file is assembled by a real "
