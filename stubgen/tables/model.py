@@ -97,7 +97,7 @@ class Arch:
     @property
     def c_condition(self) -> str:
         """The preprocessor condition that holds when compiling for this architecture."""
-        return " && ".join(f"defined({m})" for m in self.c_macro)
+        return " && ".join(f"!defined({m[1:]})" if m.startswith("!") else f"defined({m})" for m in self.c_macro)
     system_calls: str = ""  # this architecture's name in the PyPI package system-calls
     # {zig: {target, flags}, gnu_absent: why}: C built by LLVM where no GNU cross tools exist
     c_toolchain: dict = field(default_factory=dict)

@@ -20,6 +20,7 @@ _ENGINE = {
                    "thumb_mode": _MODE},
     "additionalProperties": False,
 }
+_MACRO_TERM = {"type": "string", "pattern": r"^!?[A-Za-z_][A-Za-z0-9_]*$"}
 _ONE_LINE = {"type": "string", "pattern": r"^[^\n]{1,300}$"}
 # Unicorn: the engine settings, and what a release needs to run this architecture at all.
 _UNICORN: dict = {**_ENGINE, "properties": {
@@ -136,7 +137,9 @@ ARCH = dict(_obj(
         "goarch": {"type": "string", "pattern": r"^[a-z0-9]+$"},
         # Why Go has no linux port here (then no goarch and no go_abi0: the Go dialect refuses it).
         "go_absent": _ONE_LINE,
-        "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _IDENT}]},
+        # predefined macros that must all be defined; "!NAME": one that must not be (ppc: gcc
+        # and clang share no macro only 32-bit PowerPC defines, but ppc64's __powerpc64__)
+        "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _MACRO_TERM}]},
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
         # The name the PyPI package system-calls gives this architecture (the drift test
