@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 import yaml
+from conftest import check_text
 
 import stubgen
 from stubgen import resources, tables
@@ -60,3 +61,101 @@ def test_a_go_port_is_goarch_and_go_abi0_or_the_reason_there_is_none(tmp_path, d
     p.write_text(yaml.safe_dump({**d, **add}))
     with pytest.raises(StubgenError, match="arm64.yaml"):
         tables.load(str(tdir))
+
+
+# ppc: 32-bit PowerPC, big-endian, no Go port; Unicorn runs every stub.
+PPC_SAMPLE = ["madvise", "close", "pread64", "mmap2", "fanotify_mark", "_llseek", "sync_file_range2", "exit_group",
+              "syscall6"]
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    from stubgen.verifier import Verifier
+
+    return Verifier()
+
+
+def test_ppc_numbers_engines_and_error_flag():
+    from stubgen.verifier.kernel import linux_abi
+
+    t = tables.load()
+    arch, abi = t.arch("ppc"), linux_abi("ppc")
+    # powerpc syscall.tbl rows common, nospu and 32 (not 64, not spu)
+    (src,) = arch.provenance["sources"]
+    assert sorted(src["abis"]) == ["32", "common", "nospu"] and arch.provenance["kernel"] == "7.1.5"
+    assert (arch.numbers["madvise"], arch.numbers["pread64"], arch.numbers["mmap2"]) == (205, 179, 192)
+    assert "mmap2" not in t.arch("ppc64").numbers and arch.word_bytes == 4 and arch.endian == "big"
+    # 82 select is sys_old_select on 32-bit kernels
+    assert t.available(arch, "select")
+    # of the sibling files <x>_32.c and <x>_64.c a 32-bit kernel builds the first, ppc64 the second
+    assert t.signature(arch, "rt_sigreturn").source.startswith("arch/powerpc/kernel/signal_32.c:")
+    assert t.signature(t.arch("ppc64"), "rt_sigreturn").source.startswith("arch/powerpc/kernel/signal_64.c:")
+    # sys_ppc32.c's PPC32_SYSCALL_DEFINE6 is SYSCALL_DEFINE6 on ppc32: the pad word keeps pos an aligned pair
+    assert [p.name for p in t.signature(arch, "pread64").args] == ["fd", "ubuf", "count", "reg6", "pos1", "pos2"]
+    assert arch.kernel.error_flag == abi.error_flag == "cr" and abi.error_flag_bits == 0x10000000
+    assert arch.kernel.pair_align == abi.pair_align == 2
+    assert arch.engines.unicorn["mode"] == ["UC_MODE_PPC32", "UC_MODE_BIG_ENDIAN"]
+    assert "cannot_run" not in arch.engines.unicorn  # the PowerPC error path runs here
+    assert arch.c_condition == "defined(__powerpc__) && defined(__BIG_ENDIAN__) && !defined(__powerpc64__)"
+
+
+@pytest.mark.parametrize("policy", ["raw", "crash", "ignore"])
+def test_every_sampled_ppc_stub_runs_and_passes(verifier, policy):
+    stubs = stubgen.generate(PPC_SAMPLE, ["ppc"], ["gnu"], policy)
+    assert len(stubs) == len(PPC_SAMPLE)
+    for s in stubs:
+        rep = check_text(verifier, s, s.text)
+        assert rep.ok and rep.emulated, rep.describe()
+
+
+def test_every_ppc_mutant_is_killed(verifier):
+    from stubgen.pipeline.mutants import run as run_mutants
+
+    stubs = [s for p in ("raw", "crash") for s in stubgen.generate(PPC_SAMPLE, ["ppc"], ["gnu"], p)]
+    table, survivors = run_mutants(verifier, stubs)
+    assert not survivors, [(k, s.policy, s.syscall) for k, s, _ in survivors]
+    killed = {k for (k, _, _), (n, _) in table.items() if n}
+    assert {"number", "swap_args", "unbalanced", "check_removed", "check_inverted", "wrong_trap"} <= killed
+
+
+def test_a_ppc_stub_that_ignores_cr0_so_fails_when_run(verifier):
+    (s,) = stubgen.generate(["madvise"], ["ppc"], ["gnu"], "raw")
+    broken = s.text.replace("\tneg\t%r3, %r3\n", "")
+    assert broken != s.text
+    rep = check_text(verifier, s, broken)
+    assert rep.emulated and not rep.ok
+    assert any("kernel result -1:" in p and "expected 0xffffffff" in p for p in rep.problems), rep.describe()
+
+
+def test_errno_is_not_offered_on_ppc_and_says_which_are():
+    with pytest.raises(StubgenError, match="'errno' is not offered by dialect gnu on ppc; valid: crash, ignore, raw"):
+        stubgen.generate(["madvise"], ["ppc"], ["gnu"], "errno")
+
+
+def test_the_c_header_tells_ppc_from_ppc64(tmp_path):
+    """A compiler for each picks its own numbers by its predefined macros (zig cc's clang
+    here; gcc defines no _ILP32 for ppc32, so the condition rules ppc64 out by
+    __powerpc64__, which both compilers define for ppc64 only)."""
+    pytest.importorskip("ziglang")
+    stubgen.write(stubgen.generate(["madvise"], ["ppc", "ppc64"], ["gnu"]), str(tmp_path))
+    src = tmp_path / "t.c"
+    src.write_text('#include "gnu/stubs_sysnum.h"\nint x = STUBGEN_SYS_mmap2;\n')
+    for target, want in (("powerpc-linux-musl", "int x = 192;"), ("powerpc64-linux-gnu", "int x = STUBGEN_SYS_mmap2;")):
+        r = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", target, "-E", "-P", "-I", str(tmp_path),
+                            str(src)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert want in r.stdout, (target, r.stdout[-300:])
+
+
+def test_a_files_own_name_for_syscall_define_defines_each_it_stands_for(tmp_path):
+    from stubgen.kernelsrc import kernelc
+
+    f = tmp_path / "sys_ppc32.c"
+    f.write_text("#ifdef CONFIG_PPC32\n#define PPC32_SYSCALL_DEFINE4\tSYSCALL_DEFINE4\n#else\n"
+                 "#define PPC32_SYSCALL_DEFINE4\tCOMPAT_SYSCALL_DEFINE4\n#endif\n"
+                 "PPC32_SYSCALL_DEFINE4(ppc_truncate64,\n\t\tconst char __user *, path, u32, reg4,\n"
+                 "\t\tunsigned long, len1, unsigned long, len2)\n{\n}\nSYSCALL_DEFINE1(other, int, x)\n{\n}\n")
+    got = {(d.function, d.line, tuple(p.name for p in d.params)) for d in kernelc.parse_file(f, "sys_ppc32.c")}
+    assert got == {("sys_ppc_truncate64", 6, ("path", "reg4", "len1", "len2")),
+                   ("compat_sys_ppc_truncate64", 6, ("path", "reg4", "len1", "len2")),
+                   ("sys_other", 11, ("x",))}
