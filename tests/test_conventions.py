@@ -36,6 +36,8 @@ def test_every_architecture_has_conventions_that_agree_with_the_tables():
     # AAPCS: no register left for a pair: an 8-aligned stack slot, and r3 stays unused
     ("arm", [(4, None), (4, None), (4, None), (8, None), (4, None)],
      [[("r0", None)], [("r1", None)], [("r2", None)], [(None, 0), (None, 4)], [(None, 8)]]),
+    # RISC-V ILP32: a 2*XLEN scalar in the next two registers, unaligned (a1:a2)
+    ("riscv32", [(4, None), (8, None)], [[("a0", None)], [("a1", None), ("a2", None)]]),
     # PowerPC SysV (32-bit): a long long takes an odd-even pair (r5:r6), skipping r4...
     ("ppc", [(4, None), (8, None)], [[("r3", None)], [("r5", None), ("r6", None)]]),
     # ...and with r10 alone left, the parameter area from 8(r1), 8-aligned, and gr is spent

@@ -159,3 +159,50 @@ def test_a_files_own_name_for_syscall_define_defines_each_it_stands_for(tmp_path
     assert got == {("sys_ppc_truncate64", 6, ("path", "reg4", "len1", "len2")),
                    ("compat_sys_ppc_truncate64", 6, ("path", "reg4", "len1", "len2")),
                    ("sys_other", 11, ("x",))}
+
+
+# riscv32: RV32 ILP32, no Go port, LLVM assembles (Keystone has no RISC-V), Unicorn runs all.
+RV32_SAMPLE = ["madvise", "close", "pread64", "mmap2", "clock_gettime64", "fanotify_mark", "exit_group", "syscall6"]
+
+
+def test_riscv32_numbers_have_no_time32_calls_and_pairs_are_unaligned():
+    from stubgen.generator import layout
+
+    t = tables.load()
+    arch = t.arch("riscv32")
+    (src, mk) = arch.provenance["sources"]
+    assert sorted(src["abis"]) == ["32", "common", "memfd_secret", "riscv"] and mk["path"].endswith("Makefile.syscalls")
+    # rv32 has no time32 ABI: only the _time64 forms are numbered
+    assert "clock_gettime" not in arch.numbers and arch.numbers["clock_gettime64"] == 403
+    assert "futex" not in arch.numbers and "futex_time64" in arch.numbers and "mmap" not in arch.numbers
+    assert arch.numbers["madvise"] == 233 and arch.no_go_port and arch.engines.keystone is None
+    # pread64(fd, buf, count, pos): pos in a3:a4, low word first, as an ILP32 C call passes it
+    pread = layout.plan(arch, t.signature(arch, "pread64"), True)
+    assert [(p.kreg, p.c_reg) for a in pread.args for p in a.parts] == [(r, r) for r in ("a0", "a1", "a2", "a3", "a4")]
+    assert arch.c_condition == "defined(__riscv) && !defined(__LP64__)"
+    assert t.arch("riscv64").c_condition == "defined(__riscv) && defined(__LP64__)"
+
+
+@pytest.mark.parametrize("policy", ["raw", "crash", "errno"])
+def test_every_sampled_riscv32_stub_runs_and_passes(verifier, policy):
+    stubs = stubgen.generate(RV32_SAMPLE, ["riscv32"], ["gnu"], policy)
+    assert len(stubs) == len(RV32_SAMPLE)
+    for s in stubs:
+        rep = check_text(verifier, s, s.text)
+        assert rep.ok and rep.emulated, rep.describe()
+
+
+def test_every_riscv32_mutant_is_killed(verifier):
+    from stubgen.pipeline.mutants import run as run_mutants
+
+    stubs = [s for p in ("raw", "errno") for s in stubgen.generate(RV32_SAMPLE, ["riscv32"], ["gnu"], p)]
+    table, survivors = run_mutants(verifier, stubs)
+    assert not survivors, [(k, s.policy, s.syscall) for k, s, _ in survivors]
+
+
+def test_a_riscv32_errno_stub_that_saves_ra_as_a_doubleword_fails(verifier):
+    # sd does not exist on RV32: the riscv64 frame copied over is refused, not run
+    (s,) = stubgen.generate(["madvise"], ["riscv32"], ["gnu"], "errno")
+    broken = s.text.replace("\tsw\tra, 0xc(sp)\n", "\tsd\tra, 0x8(sp)\n")
+    assert broken != s.text
+    assert not check_text(verifier, s, broken).ok

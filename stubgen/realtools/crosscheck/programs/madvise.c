@@ -236,6 +236,36 @@ static void callee_saved(void)
 		n = 12;
 		memcpy(names, nm, sizeof nm);
 	}
+#elif defined(__riscv) && __riscv_xlen == 32
+	{
+		/* ILP32: the same as riscv64's with 4-byte words (a 64-byte frame keeps sp 16-aligned). */
+		register unsigned long a0 asm("a0") = (unsigned long)p;
+		register unsigned long a1 asm("a1") = SIZE;
+		register unsigned long a2 asm("a2") = MADV_DONTNEED_;
+		register unsigned long o asm("a3") = (unsigned long)out;
+		__asm__ volatile(
+			"addi sp, sp, -64\n\t"
+			"sw s0, 0(sp); sw s1, 4(sp); sw s2, 8(sp); sw s3, 12(sp); sw s4, 16(sp); sw s5, 20(sp)\n\t"
+			"sw s6, 24(sp); sw s7, 28(sp); sw s8, 32(sp); sw s9, 36(sp); sw s10, 40(sp); sw s11, 44(sp)\n\t"
+			"sw a3, 48(sp); sw ra, 52(sp)\n\t"
+			"li s0, 0x5a5a5a00; addi s1, s0, 1; addi s2, s0, 2; addi s3, s0, 3; addi s4, s0, 4\n\t"
+			"addi s5, s0, 5; addi s6, s0, 6; addi s7, s0, 7; addi s8, s0, 8; addi s9, s0, 9\n\t"
+			"addi s10, s0, 10; addi s11, s0, 11\n\t"
+			"call " STR(STUB) "\n\t"
+			"lw a3, 48(sp)\n\t"
+			"sw a0, 0(a3); sw s0, 4(a3); sw s1, 8(a3); sw s2, 12(a3); sw s3, 16(a3); sw s4, 20(a3)\n\t"
+			"sw s5, 24(a3); sw s6, 28(a3); sw s7, 32(a3); sw s8, 36(a3); sw s9, 40(a3); sw s10, 44(a3)\n\t"
+			"sw s11, 48(a3)\n\t"
+			"lw s0, 0(sp); lw s1, 4(sp); lw s2, 8(sp); lw s3, 12(sp); lw s4, 16(sp); lw s5, 20(sp)\n\t"
+			"lw s6, 24(sp); lw s7, 28(sp); lw s8, 32(sp); lw s9, 36(sp); lw s10, 40(sp); lw s11, 44(sp)\n\t"
+			"lw ra, 52(sp); addi sp, sp, 64"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "a4", "a5", "a6", "a7", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "ra", "memory");
+		const char *nm[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11"};
+		n = 12;
+		memcpy(names, nm, sizeof nm);
+	}
 #elif defined(__loongarch64)
 	{
 		/* LoongArch psABI: s0-s8 and fp (r22) are callee-saved. */
