@@ -18,6 +18,9 @@ from ..tables import inputs
 from ..tables.comments import strip_block_comments
 
 _DEFINE = re.compile(r"^(COMPAT_)?SYSCALL_DEFINE([0-6])\(")
+# A file's own name for one of them (powerpc's sys_ppc32.c: `#define PPC32_SYSCALL_DEFINE6
+# SYSCALL_DEFINE6` under CONFIG_PPC32, COMPAT_SYSCALL_DEFINE6 else): its uses define each.
+_ALIAS = re.compile(r"^\s*#\s*define\s+(\w+)\s+((?:COMPAT_)?SYSCALL_DEFINE[0-6])\s*$")
 _PROTO = re.compile(r"^\s*asmlinkage\s+((?:unsigned\s+)?[A-Za-z_]\w*)\s+((?:compat_)?sys_\w+)\s*\(")
 _COND = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)")
 _QUALIFIERS = {"const", "volatile", "__user", "__force", "__kernel"}
@@ -145,6 +148,34 @@ def parse_file(path: Path, rel: str, wrappers: dict[str, str] | None = None) -> 
     wrapper it makes, {function} standing for its argument ("__{function}")."""
     text = inputs.read_bytes(path, limit=inputs.MAX_KERNEL_BYTES, what="kernel file").decode("utf-8", "replace")
     lines = _strip_comments(text).splitlines()
+    aliases: dict[str, list[str]] = {}
+    for ln in lines:
+        a = _ALIAS.match(ln)
+        if a:
+            aliases.setdefault(a.group(1), []).append(a.group(2))
+    if not aliases:
+        return _parse_lines(lines, rel, wrappers)
+    # Once per macro each alias stands for, the alias written out as it; a definition
+    # outside the aliases' lines is taken from the first round only.
+    rounds = max(len(t) for t in aliases.values())
+    used = re.compile(rf"^({'|'.join(map(re.escape, aliases))})(?=\()")
+    out: list[Definition] = []
+    for k in range(rounds):
+        at: set[int] = set()
+
+        def expand(ln: str, i: int) -> str:
+            m = used.match(ln)
+            if not m:
+                return ln
+            at.add(i + 1)
+            targets = aliases[m.group(1)]
+            return targets[min(k, len(targets) - 1)] + ln[m.end():]
+        found = _parse_lines([expand(ln, i) for i, ln in enumerate(lines)], rel, wrappers)
+        out += [d for d in found if k == 0 or d.line in at]
+    return list(dict.fromkeys(out))
+
+
+def _parse_lines(lines: list[str], rel: str, wrappers: dict[str, str] | None) -> list[Definition]:
     out: list[Definition] = []
     stack: list[str] = []
     wrapper = _wrapper_pattern(wrappers)

@@ -176,9 +176,17 @@ def build(src: Path, arches: list, overrides: dict) -> Result:
         if len(found) == 1:
             keys.update({loc: base for loc in found})
             continue
+        mine = {}
         for loc, (d, config) in found.items():
             disc = _discriminator(d, config)
-            keys[loc] = base if disc == "generic" else f"{base}__{disc}"
+            mine[loc] = base if disc == "generic" else f"{base}__{disc}"
+        # Two definitions in one architecture's directory, one per word size (powerpc's
+        # signal_32.c and signal_64.c): the width tells them apart.
+        for loc, key in mine.items():
+            width = re.search(r"_(32|64)\.c$", loc[1])
+            if width and list(mine.values()).count(key) > 1:
+                key += width.group(1)
+            keys[loc] = key
 
     unknown: dict = {}
     signatures: dict = {}

@@ -36,6 +36,7 @@ _ENGINE = {
                    "thumb_mode": _MODE},
     "additionalProperties": False,
 }
+_MACRO_TERM = {"type": "string", "pattern": r"^!?[A-Za-z_][A-Za-z0-9_]*$"}
 _ONE_LINE = {"type": "string", "pattern": r"^[^\n]{1,300}$"}
 # Unicorn: the engine settings, and what a release needs to run this architecture at all.
 _UNICORN: dict = {**_ENGINE, "properties": {
@@ -143,14 +144,18 @@ KERNEL_TABLE = _obj(["path", "abis"], {
 })
 
 
-ARCH = _obj(
-    ["name", "goarch", "gnu_triple", "word_bytes", "endian", "engines", "registers", "stack_pointer",
-     "kernel", "c_abi", "go_abi0"],
+ARCH = dict(_obj(
+    ["name", "gnu_triple", "word_bytes", "endian", "engines", "registers", "stack_pointer",
+     "kernel", "c_abi"],
     {
         "name": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
         "aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}},
         "goarch": {"type": "string", "pattern": r"^[a-z0-9]+$"},
-        "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _IDENT}]},
+        # Why Go has no linux port here (then no goarch and no go_abi0: the Go dialect refuses it).
+        "go_absent": _ONE_LINE,
+        # predefined macros that must all be defined; "!NAME": one that must not be (ppc: gcc
+        # and clang share no macro only 32-bit PowerPC defines, but ppc64's __powerpc64__)
+        "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _MACRO_TERM}]},
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
         # The name the PyPI package system-calls gives this architecture (the drift test
@@ -222,7 +227,10 @@ ARCH = _obj(
         }),
         "kernel_table": KERNEL_TABLE,
         "signatures": {"$ref": "#/$defs/signatures"},
-    },
+    }),
+    # A Go port (goarch and its ABI0 frame) or the reason there is none.
+    oneOf=[{"required": ["goarch", "go_abi0"], "not": {"required": ["go_absent"]}},
+           {"required": ["go_absent"], "not": {"anyOf": [{"required": ["goarch"]}, {"required": ["go_abi0"]}]}}],
 )
 
 # Provenance is printed into every generated file's header and the manifest: each

@@ -83,8 +83,13 @@ def shape_symbols(t, arch, entry: dict) -> tuple[dict, str]:
             return {}, f"{arch.name} has no six-argument mmap or mmap2 (the shapes program needs one)"
         return {}, "needs stubs of pread64, a six-argument mmap or mmap2, and exit_group (generate --all)"
     sig = t.signature(arch, "pread64")
+    # pread64's offset: one 64-bit argument (4 arguments), two 32-bit halves (5: i386's
+    # sys_ia32_pread64), or a pad word and the halves (6: powerpc's sys_ppc_pread64, which
+    # keeps the pair aligned); the halves in the architecture's byte order.
+    n = len(sig.args)
     return {"SIX": by_call[six]["name"], "SIX_PGOFF": int(six == "mmap2"), "PAIR": pair["name"],
-            "PAIR_HALVES": int(len(sig.args) == 5), "EXIT_GROUP": exit_group["name"]}, ""
+            "PAIR_HALVES": int(n >= 5), "PAIR_PAD": int(n == 6), "PAIR_HIGH_FIRST": int(arch.endian == "big"),
+            "EXIT_GROUP": exit_group["name"]}, ""
 
 
 def go_shapes(t, entry, arch, policy, pkg_src, package, checks, adir, tables) -> list[Result]:

@@ -236,6 +236,36 @@ static void callee_saved(void)
 		n = 12;
 		memcpy(names, nm, sizeof nm);
 	}
+#elif defined(__riscv) && __riscv_xlen == 32
+	{
+		/* ILP32: the same as riscv64's with 4-byte words (a 64-byte frame keeps sp 16-aligned). */
+		register unsigned long a0 asm("a0") = (unsigned long)p;
+		register unsigned long a1 asm("a1") = SIZE;
+		register unsigned long a2 asm("a2") = MADV_DONTNEED_;
+		register unsigned long o asm("a3") = (unsigned long)out;
+		__asm__ volatile(
+			"addi sp, sp, -64\n\t"
+			"sw s0, 0(sp); sw s1, 4(sp); sw s2, 8(sp); sw s3, 12(sp); sw s4, 16(sp); sw s5, 20(sp)\n\t"
+			"sw s6, 24(sp); sw s7, 28(sp); sw s8, 32(sp); sw s9, 36(sp); sw s10, 40(sp); sw s11, 44(sp)\n\t"
+			"sw a3, 48(sp); sw ra, 52(sp)\n\t"
+			"li s0, 0x5a5a5a00; addi s1, s0, 1; addi s2, s0, 2; addi s3, s0, 3; addi s4, s0, 4\n\t"
+			"addi s5, s0, 5; addi s6, s0, 6; addi s7, s0, 7; addi s8, s0, 8; addi s9, s0, 9\n\t"
+			"addi s10, s0, 10; addi s11, s0, 11\n\t"
+			"call " STR(STUB) "\n\t"
+			"lw a3, 48(sp)\n\t"
+			"sw a0, 0(a3); sw s0, 4(a3); sw s1, 8(a3); sw s2, 12(a3); sw s3, 16(a3); sw s4, 20(a3)\n\t"
+			"sw s5, 24(a3); sw s6, 28(a3); sw s7, 32(a3); sw s8, 36(a3); sw s9, 40(a3); sw s10, 44(a3)\n\t"
+			"sw s11, 48(a3)\n\t"
+			"lw s0, 0(sp); lw s1, 4(sp); lw s2, 8(sp); lw s3, 12(sp); lw s4, 16(sp); lw s5, 20(sp)\n\t"
+			"lw s6, 24(sp); lw s7, 28(sp); lw s8, 32(sp); lw s9, 36(sp); lw s10, 40(sp); lw s11, 44(sp)\n\t"
+			"lw ra, 52(sp); addi sp, sp, 64"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
+			:
+			: "a4", "a5", "a6", "a7", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "ra", "memory");
+		const char *nm[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11"};
+		n = 12;
+		memcpy(names, nm, sizeof nm);
+	}
 #elif defined(__loongarch64)
 	{
 		/* LoongArch psABI: s0-s8 and fp (r22) are callee-saved. */
@@ -389,6 +419,43 @@ static void callee_saved(void)
 			:
 			: "r0", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "ctr", "xer", "cr0", "cr1", "cr5", "cr6",
 			  "cr7", "memory");
+		const char *nm[] = {"r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21", "r22", "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30", "r31"};
+		n = 18;
+		memcpy(names, nm, sizeof nm);
+	}
+#elif defined(__powerpc__)
+	{
+		/* 32-bit PowerPC (System V ABI): r14-r31 are callee-saved. A frame of our own
+		   (16-aligned: the back chain at 0(r1), the callee's LR save word at 4 of the
+		   frame above it) keeps them, LR and the out pointer. The stub is called through
+		   ctr: a bl to a symbol in a shared object would go through a PLT stub that reads
+		   the GOT pointer from r30, which holds a test value here. */
+		register unsigned long a0 asm("r3") = (unsigned long)p;
+		register unsigned long a1 asm("r4") = SIZE;
+		register unsigned long a2 asm("r5") = MADV_DONTNEED_;
+		register unsigned long o asm("r6") = (unsigned long)out;
+		register unsigned long fn asm("r7") = (unsigned long)&STUB;
+		__asm__ volatile(
+			"mflr %%r0\n\t"
+			"stwu %%r1, -96(%%r1)\n\t"
+			"stw %%r0, 88(%%r1); stw %%r6, 84(%%r1)\n\t"
+			"stmw %%r14, 8(%%r1)\n\t"
+			"lis %%r14, 0x5a5a; ori %%r14, %%r14, 0x5a00\n\t"
+			"addi %%r15, %%r14, 1; addi %%r16, %%r14, 2; addi %%r17, %%r14, 3; addi %%r18, %%r14, 4; addi %%r19, %%r14, 5; addi %%r20, %%r14, 6\n\t"
+			"addi %%r21, %%r14, 7; addi %%r22, %%r14, 8; addi %%r23, %%r14, 9; addi %%r24, %%r14, 10; addi %%r25, %%r14, 11; addi %%r26, %%r14, 12\n\t"
+			"addi %%r27, %%r14, 13; addi %%r28, %%r14, 14; addi %%r29, %%r14, 15; addi %%r30, %%r14, 16; addi %%r31, %%r14, 17\n\t"
+			"mtctr %%r7\n\t"
+			"bctrl\n\t"
+			"lwz %%r6, 84(%%r1)\n\t"
+			"stw %%r3, 0(%%r6)\n\t"
+			"stmw %%r14, 4(%%r6)\n\t"
+			"lmw %%r14, 8(%%r1)\n\t"
+			"lwz %%r0, 88(%%r1); mtlr %%r0\n\t"
+			"addi %%r1, %%r1, 96"
+			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o), "+r"(fn)
+			:
+			: "r0", "r8", "r9", "r10", "r11", "r12", "lr", "ctr", "xer", "cr0", "cr1", "cr5", "cr6", "cr7",
+			  "memory");
 		const char *nm[] = {"r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21", "r22", "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30", "r31"};
 		n = 18;
 		memcpy(names, nm, sizeof nm);

@@ -3,7 +3,8 @@
      -DSIX=<symbol of a six-argument mmap: mmap, or mmap2 where that is the one>
      -DSIX_PGOFF=<1 if its offset counts 4096-byte pages (mmap2), 0 if bytes>
      -DPAIR=<symbol of pread64> -DPAIR_HALVES=<1 if it takes the offset as two u32
-      halves (i386's sys_ia32_pread64), 0 if as one 64-bit argument>
+      halves (i386's sys_ia32_pread64), 0 if as one 64-bit argument> -DPAIR_PAD=<1 if a pad
+      word comes before the halves (powerpc's sys_ppc_pread64)> -DPAIR_HIGH_FIRST=<1 on big-endian>
      -DEXIT_GROUP=<symbol of exit_group> -DSTUB_RETURNS=<0|1> -DPOLICY_ERRNO=<0|1>
      -DERRNO_HANDLER=<symbol>
    The mode is $STUBGEN_CROSSCHECK_MODE: six, pair, noreturn. Prints PASS/FAIL lines;
@@ -87,8 +88,15 @@ static void pair(void)
 		return;
 	}
 	char got[sizeof marker] = {0};
-#if PAIR_HALVES
-	long r = PAIR(fd, got, sizeof got, (unsigned int)pos, (unsigned int)(pos >> 32));
+#if PAIR_HALVES && PAIR_HIGH_FIRST
+#define PAIR_POS (unsigned int)(pos >> 32), (unsigned int)pos
+#elif PAIR_HALVES
+#define PAIR_POS (unsigned int)pos, (unsigned int)(pos >> 32)
+#endif
+#if PAIR_HALVES && PAIR_PAD
+	long r = PAIR(fd, got, sizeof got, 0, PAIR_POS);
+#elif PAIR_HALVES
+	long r = PAIR(fd, got, sizeof got, PAIR_POS);
 #else
 	long r = PAIR(fd, got, sizeof got, (long long)pos);
 #endif
