@@ -570,6 +570,12 @@ class Verifier:
             regs = setup.regs
             if s.kind == "c_abi" and s.conv.c.entry_register:
                 regs = {**regs, s.conv.c.entry_register: entry & ~1}
+            # A thread pointer held in a general register (ppc's r2) is the caller's value
+            # of that register: what it must still hold after the return.
+            held = {name: image.extra[rid] for name, rid in machine.reg_ids.items() if rid in image.extra}
+            if held:
+                regs = {**regs, **held}
+                setup = dataclasses.replace(setup, regs={**setup.regs, **held}, poisoned={**setup.poisoned, **held})
             prepared = machine.prepare(regs, setup.memory + list(image.writes), image.extra)
             stage = Stage(setup, where, 0, image.readable, image.writable, image.image.symbol_at, expected=expected,
                           own_frame=IMAGE_FRAME, steps=IMAGE_STEP_LIMIT)
