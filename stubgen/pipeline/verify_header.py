@@ -66,7 +66,8 @@ def _check_unit(path: Path, arch: str, specs, tables, templates) -> list[Report]
     chosen = {s.symbol: _choice(t, arch, s) for s in specs}
     stubs = [c for c in chosen.values() if c]
     try:
-        verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates)[0] if stubs else []
+        verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates,
+                               own=True)[0] if stubs else []
     except StubgenError as e:  # no compiler for the target, or it refused the header
         return [Report(s, unverified=[f"not verified: {e}"]) for s in specs]
     text = inputs.read_text(path, what="header")

@@ -193,6 +193,16 @@ class Wrapper:
     words: int
     number_first: bool = True  # the wrapper takes the number before the arguments (musl, nolibc)
     returns: bool = True  # False: a void wrapper (a policy that returns nothing), called as a statement
+    # Its error path calls a function (errno's __errno_location): the values the kept
+    # caller holds must survive that call, so it holds none where the kernel's clobbers
+    # are; a third caller (callers.c.j2's stubgen_ok_K) checks a few on success only.
+    error_call: bool = False
+
+
+# Values of the callers checked on success only (callers.c.j2's stubgen_ok_K): few enough
+# that the allocator keeps each in a register rather than in memory (with every register
+# taken, as in stubgen_kept_K, it spills them).
+FEW_KEPT = 8
 
 
 def kept_values(arch) -> list[str]:
@@ -223,9 +233,9 @@ def callers_unit(header: Path, wrappers: list[Wrapper], arch) -> str:
             params = ([] if w.number is not None else ["long n"]) + [f"long {a}" for a in own]
             args = [str(w.number) if w.number is not None else "n"] + own
         stubs.append({"params": ", ".join(params) or "void", "call": f"{w.function}({', '.join(args)})",
-                      "returns": w.returns})
+                      "returns": w.returns, "ok": w.returns and w.error_call})
     return _template().render(header=str(header.resolve()).replace("\\", "/").replace('"', ""),
-                              stubs=stubs, kept=kept_values(arch))
+                              stubs=stubs, kept=kept_values(arch), kept_few=kept_values(arch)[:FEW_KEPT])
 
 
 def variants(arch) -> list[tuple[str, ...]]:
