@@ -95,14 +95,15 @@ def foreign_directives(arch) -> frozenset[str]:
     return frozenset(rules.get("foreign_directives", ()))
 
 
-def _cc(arch) -> list[str]:
+def _cc(arch, defaults=()) -> list[str]:
+    """zig cc for arch's target: defaults, then the tables' flags (which may override them)."""
     cc = arch.engines.cc
     if not cc:
         raise StubgenError(f"{arch.name}: the tables name no C driver (engines.cc) to preprocess and assemble with")
     exe = llvm.zig()
     if exe is None:
         raise ToolMissing("LLVM's C driver (zig cc)", LLVM_PACKAGE)
-    return [str(exe), "cc", "-target", cc["target"], *cc.get("flags", ())]
+    return [str(exe), "cc", "-target", cc["target"], *defaults, *cc.get("flags", ())]
 
 
 def _run(cmd, what: str, src: Path | None = None, name: str = "", **kw) -> subprocess.CompletedProcess:
@@ -249,7 +250,10 @@ def compile_callers(text: str, arch, flags: tuple[str, ...], includes=(), define
                     force_includes=()) -> bytes:
     """An object of the callers unit, compiled by the target's compiler with flags."""
     # A wrapper that takes pointers gets the callers' words: not an error here (LSS's sys_read(int, void *, size_t))
-    args = [*_cc(arch), "-c", "-x", "c", "-std=gnu11", "-fno-stack-protector", "-fno-pic", "-Wno-int-conversion", *flags]
+    # -fno-pic keeps the callers free of GOT loads where the target allows (the tables'
+    # cc.flags come after it: ppc64's ELF V1 has only position-independent code)
+    args = [*_cc(arch, ("-fno-pic",)), "-c", "-x", "c", "-std=gnu11", "-fno-stack-protector", "-Wno-int-conversion",
+            *flags]
     args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
     for f in force_includes:
         args += ["-include", str(f)]
