@@ -254,6 +254,8 @@ def compile_callers(text: str, arch, flags: tuple[str, ...], includes=(), define
     # cc.flags come after it: ppc64's ELF V1 has only position-independent code)
     args = [*_cc(arch, ("-fno-pic",)), "-c", "-x", "c", "-std=gnu11", "-fno-stack-protector", "-Wno-int-conversion",
             *flags]
+    # after every other directory: <errno.h> where the target has no C library headers
+    args += ["-idirafter", str(PROGRAMS / "fallback")]
     args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
     for f in force_includes:
         args += ["-include", str(f)]
