@@ -147,3 +147,46 @@ def test_mutants_killed():
     for kind in ("clobber_dropped", "swap_args", "memory_dropped"):
         rep = check_mutant(stub, broken[kind])
         assert not rep.ok and rep.problems, kind
+
+
+def _mutant_report(syscall, arch, kind, policy="raw"):
+    from stubgen.pipeline.mutants import mutants
+    from stubgen.pipeline.verify_header import check_mutant
+
+    stub = stubgen.generate(syscalls=[syscall], arches=[arch], dialects=["c"], policy=policy)[0]
+    broken = dict(mutants(stub))
+    assert kind in broken, sorted(broken)
+    return check_mutant(stub, broken[kind])
+
+
+def test_noreturn_wrapper_without_its_stop_fails():
+    # exit_group's wrapper with the __builtin_trap() after the trap removed: compiled
+    # callers are machine code, yet stubgen wrote the wrapper, so its promise to stop
+    # should the kernel come back holds (Choice.own -> Spec.own_policy)
+    rep = _mutant_report("exit_group", "amd64", "check_removed")
+    assert not rep.ok and any("never returns" in p or "stopping" in p for p in rep.problems), rep.problems
+
+
+def test_errno_check_removed_on_a_call_that_cannot_fail_fails():
+    # getpid cannot fail, so another runtime's wrapper needs no error path; stubgen's
+    # errno wrapper promises one all the same, and the kernel's errors are injected
+    rep = _mutant_report("getpid", "amd64", "check_removed", "errno")
+    assert not rep.ok and rep.problems
+
+
+def test_clobber_dropped_behind_an_errno_call_fails():
+    # mips64 errno wrapper without its numbered clobbers: the errno path's call makes the
+    # kept-registers caller hold every value in callee-saved registers; the caller that
+    # checks its few values on success only holds them in the kernel's clobbers
+    rep = _mutant_report("read", "mips64", "clobber_dropped", "errno")
+    assert not rep.ok and any("checked on success" in p for p in rep.problems), rep.problems
+
+
+def test_ppc64_callers_compile(tmp_path):
+    # LLVM's ELF V1 has only position-independent code (arch/ppc64.yaml cc.flags: -fpic
+    # after the callers' -fno-pic), and zig ships no C library headers for it (the
+    # verifier's fallback <errno.h>): an errno wrapper is compiled and checked, not failed
+    d = _write(tmp_path, ["ppc64"], ["read"], policy="errno")
+    (rep,) = _verify(d)
+    assert rep.ok, rep.describe()
+    assert rep.runs or rep.not_run, rep.describe()

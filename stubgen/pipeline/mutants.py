@@ -131,7 +131,9 @@ def run(verifier, stubs, unemulated: list | None = None):
     verifier.prefetch([(text, specs[id(s)]) for _, s, text in broken if id(s) not in headers])
     for kind, s, text in broken:
         rep = check_mutant(s, text) if id(s) in headers else verifier.check(text, specs[id(s)])
-        if rep.not_run and not rep.emulated:  # (a note that ran, like loong64's missing decoder, is no excuse)
+        # (a note that ran, like loong64's missing decoder, is no excuse); a mutant that passed
+        # only the callers that ran, others not run (ppc64le's 64-bit code on Unicorn), is no survivor
+        if rep.not_run and (not rep.emulated or rep.ok):
             unemulated.append((kind, s, text))
             continue
         cell = table.setdefault((kind, s.arch, s.dialect), [0, 0])

@@ -42,10 +42,12 @@ def _kind(path: Path, head: bytes, dialect: str | None) -> str:
 
 def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), includes=(), defines=(),
                 force_includes=(), policy: str = policies.DEFAULT, tables: str | None = None,
-                templates: str | None = None, assembler: str | None = None, decls=None):
+                templates: str | None = None, assembler: str | None = None, decls=None, own: bool = False):
     """(verdicts, files as read) for files stubgen did not write. assembler: "gnu" or
     "llvm" to pick the real assembler of .S/.s files (default: GNU as where installed).
-    decls: {path: {function: GoDecl}}, Go's declarations of the Plan 9 files' functions."""
+    decls: {path: {function: GoDecl}}, Go's declarations of the Plan 9 files' functions.
+    own: the headers are stubgen's own (a generated C dialect's): their wrappers are held
+    to stubgen's policies too, not only to Linux's ABI."""
     if policy not in policies.POLICIES:
         raise StubgenError(f"--policy {policy!r}: valid: {', '.join(sorted(policies.POLICIES))}")
     if dialect is not None and dialect not in ("plan9", "gnu"):
@@ -68,7 +70,7 @@ def check_files(files, arch_name: str, dialect: str | None = None, stubs=(), inc
         notes = FileNotes(path)
         sources.append(notes)
         if kind == "header":
-            verdicts += _header(verifier, path, arch, stubs, includes, defines, force_includes, notes)
+            verdicts += _header(verifier, path, arch, stubs, includes, defines, force_includes, notes, own)
             continue
         if kind == "elf":
             data = inputs.read_bytes(path, limit=MAX_OBJECT_BYTES, what="object file")
@@ -114,7 +116,14 @@ def _machine_code(verifier, path: Path, data: bytes, arch, choices, policy, dial
     return isolate.run(run, seconds=isolate.SECONDS + 60 + SECONDS_PER_MEMBER * members, what=path.name)
 
 
-def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes, notes: FileNotes):
+# The callers of each header wrapper (programs/callers.c.j2), as reports name them; the
+# ok caller exists only for wrappers that return a value and call a function on error
+# (frontend.Wrapper.error_call; elsewhere its choice finds no code).
+_CALLERS = {"plain": "plain", "kept": "kept registers", "ok": "kept registers, checked on success"}
+
+
+def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes, notes: FileNotes,
+            own: bool = False):
     """Verdicts for the wrappers of a header (--stub FUNCTION=SYSCALL): callers compiled
     by the target's compiler at each optimisation level and variant, each verified as
     machine code and reported under the wrapper's name."""
@@ -128,11 +137,12 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
             # FUNCTION=SYSCALL(ARGS): the wrapper takes the parameters the contract names
             bound = check(c.contract, arch, verifier.tables)
             n = bound.parameters(arities(bound, arch, verifier.tables))
-            wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False,
-                                             returns=policies.POLICIES[bound.policy].returns))
-            for kind in ("plain", "kept"):
+            pol = policies.POLICIES[bound.policy]
+            wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False, returns=pol.returns,
+                                             error_call=pol.calls_handler))
+            for kind in _CALLERS:
                 choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, bound.policy,
-                                                             contract=bound)
+                                                             contract=bound, own=own)
             continue
         sig = verifier.tables.signature(arch, c.syscall)
         if sig is None or not verifier.tables.available(arch, c.syscall):
@@ -144,9 +154,10 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
             raise StubgenError(f"--stub {text!r}: {c.syscall}'s {wide[0]} is wider than one {arch.name} register; a "
                                "header's wrapper takes one word per argument, and the split is the caller's")
         number = None if sig.generic else arch.numbers[c.syscall]
-        wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=policies.POLICIES[c.policy or policies.DEFAULT].returns))
-        for kind in ("plain", "kept"):
-            choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, c.policy)
+        pol = policies.POLICIES[c.policy or policies.DEFAULT]
+        wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=pol.returns, error_call=pol.calls_handler))
+        for kind in _CALLERS:
+            choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, c.policy, own=own)
     unit = frontend.callers_unit(path, wrappers, arch)
     out = []
     for flags in frontend.variants(arch):
@@ -157,7 +168,7 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
                 continue  # the wrappers themselves, out of line at -O0: reached through the callers
             kind, k = v.symbol.split("_")[1], int(v.symbol.rsplit("_", 1)[1])
             v.symbol, v.aliases = wrappers[k].function, []
-            v.file = f"{path} ({how}, {'kept registers' if kind == 'kept' else 'plain'} caller)"
+            v.file = f"{path} ({how}, {_CALLERS[kind]} caller)"
             out.append(v)
     notes.notes.append(f"callers compiled by zig cc for {arch.engines.cc['target']}: "
                        + ", ".join(" ".join(f) for f in frontend.variants(arch)))

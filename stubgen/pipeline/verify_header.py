@@ -31,8 +31,11 @@ def is_header_dialect(name: str, templates: str | None) -> bool:
         return False  # an unknown dialect: the ordinary path reports it
 
 
-def check_header_specs(directory, specs, tables: str | None = None, templates: str | None = None):
-    """(Report, compared-with) for every (text, Spec) of a header dialect, in order."""
+def check_header_specs(directory, specs, tables: str | None = None, templates: str | None = None,
+                       partial: bool = True):
+    """(Report, compared-with) for every (text, Spec) of a header dialect, in order.
+    partial: a stub of which some callers ran and others could not passes, the others
+    said as warnings; False keeps them in not_run (a mutant: not proved to survive)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (_, spec) in enumerate(specs):
         groups.setdefault((spec.path, spec.arch), []).append(i)
@@ -41,7 +44,7 @@ def check_header_specs(directory, specs, tables: str | None = None, templates: s
         for start in range(0, len(idx), PER_UNIT):
             part = idx[start:start + PER_UNIT]
             for i, rep in zip(part, _check_unit(Path(directory) / path, arch, [specs[i][1] for i in part],
-                                                tables, templates)):
+                                                tables, templates, partial)):
                 out[i] = (rep, ())
     return out
 
@@ -61,12 +64,13 @@ def _choice(t, arch: str, spec) -> str | None:
     return f"{spec.symbol}={spec.syscall}({', '.join(f'${i}' for i in range(len(args)))}):{policy}"
 
 
-def _check_unit(path: Path, arch: str, specs, tables, templates) -> list[Report]:
+def _check_unit(path: Path, arch: str, specs, tables, templates, partial: bool = True) -> list[Report]:
     t = load_tables(tables)
     chosen = {s.symbol: _choice(t, arch, s) for s in specs}
     stubs = [c for c in chosen.values() if c]
     try:
-        verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates)[0] if stubs else []
+        verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates,
+                               own=True)[0] if stubs else []
     except StubgenError as e:  # no compiler for the target, or it refused the header
         return [Report(s, unverified=[f"not verified: {e}"]) for s in specs]
     text = inputs.read_text(path, what="header")
@@ -94,7 +98,7 @@ def _check_unit(path: Path, arch: str, specs, tables, templates) -> list[Report]
                         rep.not_run.append(r)
             elif v.verdict != "pass":
                 rep.unverified += [f"{v.file}: {v.verdict}: {r}" for r in v.reasons] or [f"{v.file}: {v.verdict}"]
-        if rep.runs and rep.not_run:
+        if rep.runs and rep.not_run and partial:
             # some callers ran, others could not: the ones that did not are said, not passed
             rep.warnings += rep.not_run
             rep.not_run = []
@@ -139,4 +143,6 @@ def check_mutant(stub, text: str) -> Report:
     with tempfile.TemporaryDirectory(prefix="stubgen-mutant-") as tmp:
         write_texts(files, tmp, force=True)
         specs = [x for x in manifest_specs(tmp) if x[1].symbol == stub.symbol]
-        return check_header_specs(tmp, specs, stub.options.tables, stub.options.templates)[0][0]
+        # a mutant that passes the callers that ran, with others not run, is not proved to
+        # survive: its unrun callers stay in not_run for the mutator
+        return check_header_specs(tmp, specs, stub.options.tables, stub.options.templates, partial=False)[0][0]

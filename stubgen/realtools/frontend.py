@@ -95,14 +95,15 @@ def foreign_directives(arch) -> frozenset[str]:
     return frozenset(rules.get("foreign_directives", ()))
 
 
-def _cc(arch) -> list[str]:
+def _cc(arch, defaults=()) -> list[str]:
+    """zig cc for arch's target: defaults, then the tables' flags (which may override them)."""
     cc = arch.engines.cc
     if not cc:
         raise StubgenError(f"{arch.name}: the tables name no C driver (engines.cc) to preprocess and assemble with")
     exe = llvm.zig()
     if exe is None:
         raise ToolMissing("LLVM's C driver (zig cc)", LLVM_PACKAGE)
-    return [str(exe), "cc", "-target", cc["target"], *cc.get("flags", ())]
+    return [str(exe), "cc", "-target", cc["target"], *defaults, *cc.get("flags", ())]
 
 
 def _run(cmd, what: str, src: Path | None = None, name: str = "", **kw) -> subprocess.CompletedProcess:
@@ -205,6 +206,16 @@ class Wrapper:
     words: int
     number_first: bool = True  # the wrapper takes the number before the arguments (musl, nolibc)
     returns: bool = True  # False: a void wrapper (a policy that returns nothing), called as a statement
+    # Its error path calls a function (errno's __errno_location): the values the kept
+    # caller holds must survive that call, so it holds none where the kernel's clobbers
+    # are; a third caller (callers.c.j2's stubgen_ok_K) checks a few on success only.
+    error_call: bool = False
+
+
+# Values of the callers checked on success only (callers.c.j2's stubgen_ok_K): few enough
+# that the allocator keeps each in a register rather than in memory (with every register
+# taken, as in stubgen_kept_K, it spills them).
+FEW_KEPT = 8
 
 
 def kept_values(arch) -> list[str]:
@@ -235,9 +246,9 @@ def callers_unit(header: Path, wrappers: list[Wrapper], arch) -> str:
             params = ([] if w.number is not None else ["long n"]) + [f"long {a}" for a in own]
             args = [str(w.number) if w.number is not None else "n"] + own
         stubs.append({"params": ", ".join(params) or "void", "call": f"{w.function}({', '.join(args)})",
-                      "returns": w.returns})
+                      "returns": w.returns, "ok": w.returns and w.error_call})
     return _template().render(header=str(header.resolve()).replace("\\", "/").replace('"', ""),
-                              stubs=stubs, kept=kept_values(arch))
+                              stubs=stubs, kept=kept_values(arch), kept_few=kept_values(arch)[:FEW_KEPT])
 
 
 def variants(arch) -> list[tuple[str, ...]]:
@@ -251,7 +262,12 @@ def compile_callers(text: str, arch, flags: tuple[str, ...], includes=(), define
                     force_includes=()) -> bytes:
     """An object of the callers unit, compiled by the target's compiler with flags."""
     # A wrapper that takes pointers gets the callers' words: not an error here (LSS's sys_read(int, void *, size_t))
-    args = [*_cc(arch), "-c", "-x", "c", "-std=gnu11", "-fno-stack-protector", "-fno-pic", "-Wno-int-conversion", *flags]
+    # -fno-pic keeps the callers free of GOT loads where the target allows (the tables'
+    # cc.flags come after it: ppc64's ELF V1 has only position-independent code)
+    args = [*_cc(arch, ("-fno-pic",)), "-c", "-x", "c", "-std=gnu11", "-fno-stack-protector", "-Wno-int-conversion",
+            *flags]
+    # after every other directory: <errno.h> where the target has no C library headers
+    args += ["-idirafter", str(PROGRAMS / "fallback")]
     args += [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
     for f in force_includes:
         args += ["-include", str(f)]

@@ -90,8 +90,10 @@ _CC = {
     "type": "object",
     "required": ["target"],
     "properties": {"target": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+                   # target options (-m...) and the code model (-fpic: a target without
+                   # position-dependent code, which the callers' -fno-pic would refuse)
                    "flags": {"type": "array", "maxItems": 8,
-                             "items": {"type": "string", "pattern": r"^-m[a-z0-9_]+(=[a-z0-9_+.-]+)?$"}},
+                             "items": {"type": "string", "pattern": r"^(-m[a-z0-9_]+(=[a-z0-9_+.-]+)?|-f(no-)?pic)$"}},
                    # more ways a header's callers are compiled, each a list of flags (arm: Thumb)
                    "variants": {"type": "array", "maxItems": 4, "items": {
                        "type": "array", "maxItems": 4,

@@ -250,7 +250,7 @@ class Verifier:
         # The number is the tables', whatever a manifest or the file says.
         number = arch.numbers.get(spec.syscall, spec.number)
         return Subject(arch, linux_abi(arch.name, self.kernel_abi), conv, kind, frame, policy, spec.syscall, number,
-                       spec.errno_handler, own=body is None and not spec.foreign, contract=c,
+                       spec.errno_handler, own=body is None and not spec.foreign, own_policy=spec.own_policy, contract=c,
                        standins=gostandins.place(spec.standins), indirect=indirect), notes
 
     def symbols(self, arch, dialect, errno_handler: str, own: str | None = None, stand_ins=()) -> dict[str, int]:
@@ -587,7 +587,7 @@ class Verifier:
         results = self._results.get(s.arch.name)
         if results is None:
             results = self._results[s.arch.name] = INJECTED + negated(s.abi)
-        if not s.own and (s.syscall in never_fail() or s.frame.no_errors):
+        if not s.held and (s.syscall in never_fail() or s.frame.no_errors):
             # The kernel cannot fail it (or Go calls it only for calls that cannot fail):
             # another runtime's stub needs no error path.
             lo, hi = s.abi.error_range

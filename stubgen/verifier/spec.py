@@ -27,6 +27,7 @@ class Spec:
     rendered: bool = True
     path: str = ""  # the file it was read from, as the manifest lists it ("" for text from generate())
     foreign: bool = False  # machine code stubgen did not write: held to Linux's ABI, not stubgen's promises
+    own_policy: bool = False  # foreign, yet compiled from stubgen's own wrappers: held to its policy too
     contract: Contract | None = None  # calls and arguments beyond the syscall's own (--stub)
     # A Go function stubgen did not write: its declaration (godecl.GoDecl, read from its
     # package; None: the frame comes from its FP references and the tables' signature)

@@ -50,6 +50,17 @@ def link_c(asm: Path, headers: list[Path], arch, errno_handler: str, work: Path,
     return PASS, f"{' and '.join(done)}: no warning, no TEXTREL ({len(headers)} headers with <sys/syscall.h>)"
 
 
+def build_inline(header: Path, program: str, defines: dict, arch, out: Path, tables=None) -> Path:
+    """Statically link one of the test programs around a header of inline wrappers (the
+    C dialect: no stub object, the wrappers are compiled into the program), with every
+    warning an error."""
+    cc = tools.c_compiler(arch, tables)
+    cmd = [*cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-D_FILE_OFFSET_BITS=64", "-include", str(header),
+           *(f"-D{k}={v}" for k, v in defines.items()), "-o", str(out), str(PROGRAMS / program)]
+    run_cc(cmd, arch, tables)
+    return out
+
+
 def build_c(asm: Path, header: Path, arch, symbol: str, policy: str, errno_handler: str, out: Path,
             tables=None) -> Path:
     """Statically link the test program with the stub, assembled on its own (GNU as, or

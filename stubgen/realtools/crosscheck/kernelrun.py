@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ...tables import policies
 from .. import tools
-from .cbuild import run_cc
+from .cbuild import build_inline, run_cc
 from .checks import FAIL, KERNEL_SYSCALL, PASS, PROGRAMS, SHAPES, SKIP, Result, guard, short
 from .gobuild import build_go, shapes_module
 
@@ -149,3 +149,17 @@ def gnu_shapes(g, t, entry, arch, policy, asm, header, checks, adir, tables) -> 
         return PASS, str(out)
 
     return _run_shapes("gnu", arch, policy, checks, build, {}, tables)
+
+
+def c_shapes(g, t, entry, arch, policy, header, checks, adir, tables) -> list[Result]:
+    """The shapes program around the C dialect's header of arch: the same checks as the
+    GNU stubs', the wrappers inlined by the compiler."""
+    defs, why = shape_symbols(t, arch, entry)
+    if why:
+        return [Result(c, arch.name, "c", SKIP, why, policy) for c in checks]
+    returns = policies.POLICIES[policy].returns
+    defs = {**defs, "STUB_RETURNS": int(returns), "POLICY_ERRNO": int(policy == "errno"),
+            "ERRNO_HANDLER": "stubgen_unused_errno_handler"}
+    return _run_shapes("c", arch, policy, checks,
+                       lambda: (PASS, str(build_inline(header, "shapes.c", defs, arch, adir / "shapes", tables))),
+                       {}, tables)

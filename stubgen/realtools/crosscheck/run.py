@@ -11,11 +11,11 @@ from ... import tables as tables_mod
 from ...errors import StubgenError
 from ...tables import policies
 from .. import tools
-from .cbuild import build_c, link_c
+from .cbuild import build_c, build_inline, link_c
 from .checks import CHECKS, FAIL, KERNEL_SYSCALL, PASS, SHAPES, Result, guard, short
 from .generated import Generated, every_symbol, load, policy_of, symbol_of
 from .gobuild import build_go, go_module, go_vet, vet_catches
-from .kernelrun import gnu_shapes, go_shapes, kernel_rows
+from .kernelrun import c_shapes, gnu_shapes, go_shapes, kernel_rows
 
 
 def run(directory, tables=None, checks=None, jobs: int = 2, work=None) -> list[Result]:
@@ -32,6 +32,7 @@ def run(directory, tables=None, checks=None, jobs: int = 2, work=None) -> list[R
     try:
         tasks += _plan9_tasks(g, t, wanted, work, tables)
         tasks += _gnu_tasks(g, t, wanted, work, tables)
+        tasks += _c_tasks(g, t, wanted, work, tables)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
             futures = [ex.submit(fn) for fn in tasks]
             results = [r for f in futures for r in f.result()]
@@ -135,6 +136,39 @@ def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
             shapes = [c for c in SHAPES if c in wanted]
             if shapes:
                 out += gnu_shapes(g, t, entry, arch, policy, asm, header, shapes, adir, tables)
+            return out
+
+        tasks.append(task)
+    return tasks
+
+
+def _c_tasks(g: Generated, t, wanted, work: Path, tables):
+    """The C dialect's headers (-d c): madvise's valid call and error path, and the shapes
+    (six arguments, a 64-bit pair, noreturn), each a program that includes the header.
+    No callee-saved row: that program calls the stub's symbol from assembly, and an
+    inline wrapper has none (the compiler saves what the asm declares clobbered)."""
+    tasks = []
+    for entry in g.asm_files("c"):
+        arch = t.arch(entry["arch"])
+        policy = policy_of(entry)
+        header = g.root / entry["path"]
+        sym = symbol_of(entry, KERNEL_SYSCALL)
+        adir = work / f"c-{arch.name}"
+
+        def task(arch=arch, policy=policy, header=header, sym=sym, adir=adir, entry=entry):
+            adir.mkdir(parents=True, exist_ok=True)
+            out = []
+            modes = [m for m in ("valid", "misaligned") if f"kernel {m}" in wanted]
+            if modes:
+                def build():
+                    defs = {"STUB": sym["name"], "STUB_RETURNS": int(policies.POLICIES[policy].returns),
+                            "POLICY_ERRNO": int(policy == "errno"), "ERRNO_HANDLER": "stubgen_unused_errno_handler",
+                            "STUB_INLINE": 1}
+                    return build_inline(header, "madvise.c", defs, arch, adir / "madvise", tables)
+                out += kernel_rows("c", arch, policy, sym, modes, tables, build)
+            shapes = [c for c in SHAPES if c in wanted]
+            if shapes:
+                out += c_shapes(g, t, entry, arch, policy, header, shapes, adir, tables)
             return out
 
         tasks.append(task)

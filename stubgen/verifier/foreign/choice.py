@@ -62,6 +62,9 @@ class Choice:
     # Why the text is no contract of machine code, where it reads as a Go function's
     # arguments only ($N>>K, &NAME, a generic call's number as $0): bad input there.
     problem: str = ""
+    # Machine code compiled from stubgen's own wrappers (a generated C header's): held to
+    # stubgen's policy as well as Linux's ABI (Spec.own_policy). Never set from --stub text.
+    own: bool = False
 
 
 def parse_choice(text: str) -> Choice:

@@ -182,7 +182,7 @@ def _judge(fn: ImageFunction, arch, tables, choices: dict[str, Choice], policy: 
         return v, None
     number = None if sig.generic else arch.numbers.get(syscall)
     return v, Spec(arch.name, DIALECT, name, syscall, number, v.policy, rendered=False, foreign=True,
-                   contract=choice.contract if choice else None)
+                   own_policy=choice.own if choice else False, contract=choice.contract if choice else None)
 
 
 def choices_by_symbol(texts, arch, tables) -> dict[str, Choice]:
