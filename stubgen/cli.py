@@ -266,8 +266,8 @@ def cmd_list(a) -> int:
         return 1 if any(r.failed for r in rows) else 0
     print("architectures:")
     for arch in t.arches.values():
-        print(f"  {arch.name:8} aliases: {', '.join(arch.aliases) or '-'}; goarch {arch.goarch}; "
-              f"{len(arch.numbers)} syscall numbers")
+        go = f"goarch {arch.goarch}" if arch.goarch else "no Go port"
+        print(f"  {arch.name:8} aliases: {', '.join(arch.aliases) or '-'}; {go}; {len(arch.numbers)} syscall numbers")
     for arch in t.arches.values():
         names = t.names(arch)
         print(f"typed syscalls on {arch.name} ({len(names)}): " + ", ".join(names))

@@ -38,6 +38,12 @@ class Dialect:
         """The compiled stub template of an architecture, as a module of macros."""
         return template_module(self.env, f"{self.name}/{self.stub_template.format(arch=arch)}")
 
+    @property
+    def needs_go_port(self) -> bool:
+        """Whether this dialect's output is Go's: verified in Go's ABI0 frame, or written
+        per GOARCH. An architecture without a Go port cannot have it."""
+        return self.verify.get("convention") == "go_abi0" or any("{goarch}" in f["path"] for f in self.files)
+
     def has_arch(self, arch: str) -> bool:
         rel = f"{self.name}/{self.stub_template.format(arch=arch)}"
         return any((Path(p) / rel).is_file() for p in self.search_path)

@@ -111,7 +111,10 @@ def _c_spelling(p: Param) -> str:
 
 
 def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
-    k, c, g, word = arch.kernel, arch.c_abi, arch.go_abi0, arch.word_bytes
+    k, c, word = arch.kernel, arch.c_abi, arch.word_bytes
+    # The Go frame's offsets; an architecture without a Go port gets a word-aligned one
+    # that no dialect reads (the Go dialect refuses it).
+    go_align = arch.go_abi0.max_align if arch.go_abi0 else word
     halves = ("lo", "hi") if arch.endian == "little" else ("hi", "lo")
     kernel = kernel_parts(arch, sig)
     cregs = Registers(c.args, c.pair_align)
@@ -119,7 +122,7 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
     for i, p in enumerate(sig.args):
         size = p.type.bytes(arch)
         n = words(arch, sig, i)
-        off = align(off, min(size, g.max_align))
+        off = align(off, min(size, go_align))
         cs = cregs.take(n)
         if cs is None:
             nsaa = align(nsaa, c.pair_stack_align if n > 1 else c.stack_slot)

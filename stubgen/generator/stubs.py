@@ -294,6 +294,11 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
         d = dialects_mod.dialect(dname, opts.templates)
         for aname in arch_names:
             arch = t.arches[aname]
+            if d.needs_go_port and arch.no_go_port:
+                if dialects:  # asked for by name: refused
+                    raise StubgenError(f"dialect {dname} needs a Go port; {arch.no_go_port}")
+                warnings.warn(StubgenWarning(f"dialect {dname} skipped on {aname}: {arch.no_go_port}"), stacklevel=2)
+                continue
             if not d.has_arch(aname):
                 raise StubgenError(f"dialect {dname} has no template for {aname}")
             offered = [p for p in d.offers(aname, "policy") if p in policies.CHOSEN]

@@ -61,9 +61,12 @@ def _check_registers(doc: yamlio.Document, problems: _Problems):
     for key in ("args", "callee_saved"):
         refs += [(("c_abi", key, i), r) for i, r in enumerate(c[key])]
     refs += [(("c_abi", "scratch", i), r) for i, r in enumerate(c.get("scratch", ()))]
-    refs += [(("go_abi0", "scratch", i), r) for i, r in enumerate(d["go_abi0"].get("scratch", ()))]
-    for keypath, ra in ((("c_abi", "return_address"), c["return_address"]),
-                        (("go_abi0", "return_address"), d["go_abi0"]["return_address"])):
+    g = d.get("go_abi0", {})
+    refs += [(("go_abi0", "scratch", i), r) for i, r in enumerate(g.get("scratch", ()))]
+    ras = [(("c_abi", "return_address"), c["return_address"])]
+    if g:
+        ras.append((("go_abi0", "return_address"), g["return_address"]))
+    for keypath, ra in ras:
         if ra != "stack":
             refs.append((keypath, ra))
     for keypath, r in refs:
@@ -97,9 +100,10 @@ def _check_numbers(ndoc: yamlio.Document, problems: _Problems) -> bool:
 
 
 def _arch(d: dict, numbers: dict) -> model.Arch:
-    k, c, g = d["kernel"], d["c_abi"], d["go_abi0"]
+    k, c, g = d["kernel"], d["c_abi"], d.get("go_abi0")
     return model.Arch(
-        name=d["name"], aliases=tuple(d.get("aliases", ())), goarch=d["goarch"],
+        name=d["name"], aliases=tuple(d.get("aliases", ())), goarch=d.get("goarch", ""),
+        go_absent=d.get("go_absent", ""),
         gnu_triple=d["gnu_triple"], qemu_user=d.get("qemu_user", ""), word_bytes=d["word_bytes"], endian=d["endian"],
         engines=model.Engines(**d["engines"]), registers=dict(d["registers"]),
         stack_pointer=d["stack_pointer"],
@@ -115,8 +119,9 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
             return_address=c["return_address"], callee_saved=tuple(c["callee_saved"]), result=c["result"],
             stack_align=c["stack_align"], pair_align=c.get("pair_align", 1),
             pair_stack_align=c.get("pair_stack_align", c["stack_slot"]), scratch=tuple(c.get("scratch", ()))),
-        go_abi0=model.GoABI0(fp=g["fp"], return_address=g["return_address"],
-                             max_align=g.get("max_align", d["word_bytes"]), scratch=tuple(g.get("scratch", ()))),
+        go_abi0=None if g is None else model.GoABI0(
+            fp=g["fp"], return_address=g["return_address"], max_align=g.get("max_align", d["word_bytes"]),
+            scratch=tuple(g.get("scratch", ()))),
         numbers=dict(numbers.get("numbers", {})), provenance=dict(numbers.get("provenance", {})),
         entry_points=dict(numbers.get("entry_points", {})), untyped=dict(numbers.get("untyped", {})),
         reserved=tuple(numbers.get("reserved", ())),

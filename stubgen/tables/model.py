@@ -68,7 +68,7 @@ class GoABI0:
 class Arch:
     name: str
     aliases: tuple[str, ...]
-    goarch: str
+    goarch: str  # "" where Go has no linux port (go_absent says why)
     gnu_triple: str
     word_bytes: int
     endian: Literal["little", "big"]
@@ -77,7 +77,7 @@ class Arch:
     stack_pointer: str
     kernel: KernelABI
     c_abi: CallingConvention
-    go_abi0: GoABI0
+    go_abi0: GoABI0 | None  # None without a Go port
     numbers: dict  # syscall name -> number
     provenance: dict = field(default_factory=dict)
     qemu_user: str = ""  # the qemu-user binary for this architecture's Linux programs
@@ -103,6 +103,12 @@ class Arch:
     system_calls: str = ""  # this architecture's name in the PyPI package system-calls
     # {zig: {target, flags}, gnu_absent: why}: C built by LLVM where no GNU cross tools exist
     c_toolchain: dict = field(default_factory=dict)
+    go_absent: str = ""  # why Go has no linux port for this architecture
+
+    @property
+    def no_go_port(self) -> str:
+        """'' where Go has a linux port, else the reason there is none."""
+        return "" if self.go_abi0 is not None else f"Go has no linux port for {self.name}: {self.go_absent}"
 
 
 @dataclass(frozen=True)

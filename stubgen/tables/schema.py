@@ -127,13 +127,15 @@ KERNEL_TABLE = _obj(["path", "abis"], {
 })
 
 
-ARCH = _obj(
-    ["name", "goarch", "gnu_triple", "word_bytes", "endian", "engines", "registers", "stack_pointer",
-     "kernel", "c_abi", "go_abi0"],
+ARCH = dict(_obj(
+    ["name", "gnu_triple", "word_bytes", "endian", "engines", "registers", "stack_pointer",
+     "kernel", "c_abi"],
     {
         "name": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
         "aliases": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}},
         "goarch": {"type": "string", "pattern": r"^[a-z0-9]+$"},
+        # Why Go has no linux port here (then no goarch and no go_abi0: the Go dialect refuses it).
+        "go_absent": _ONE_LINE,
         "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _IDENT}]},
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
@@ -206,7 +208,10 @@ ARCH = _obj(
         }),
         "kernel_table": KERNEL_TABLE,
         "signatures": {"$ref": "#/$defs/signatures"},
-    },
+    }),
+    # A Go port (goarch and its ABI0 frame) or the reason there is none.
+    oneOf=[{"required": ["goarch", "go_abi0"], "not": {"required": ["go_absent"]}},
+           {"required": ["go_absent"], "not": {"anyOf": [{"required": ["goarch"]}, {"required": ["go_abi0"]}]}}],
 )
 
 # Provenance is printed into every generated file's header and the manifest: each

@@ -192,6 +192,9 @@ class Verifier:
             return f"no signature for {spec.syscall!r} in the tables", []
         conv = conventions(arch.name, self.kernel_abi)
         kind = kind or dialect.verify["convention"]
+        if kind == "go_abi0" and conv.go_abi0 is None:
+            return f"Go code, but Go has no linux port for {arch.name} (the verifier's conventions.yaml has no " \
+                   "go_abi0 for it)", []
         # Bits the kernel reads of each argument: the signature's, as the kernel declares it.
         sizes = [(p.type.bytes(arch), p.role, p.type.kernel_bits(arch)) for p in sig.args]
         c = spec.contract
@@ -422,8 +425,8 @@ class Verifier:
         if arch.engines.capstone is not None:
             rep.problems += compare(arch, body, code, CODE, subject.abi.forbidden, aliases, expands,
                                     self._decoded_registers[(dialect.name, arch.name)])
-            if subject.go and subject.conv.go_abi0.zero:
-                g = subject.conv.go_abi0
+            g = subject.conv.go_abi0
+            if subject.go and g is not None and g.zero:
                 rep.problems += zero_after_trap(arch, code, CODE, subject.abi.opcodes, g.zero, g.zero_read_first)
         else:
             rep.not_run.append(f"no decoder: {arch.engines.absent.get('capstone', 'the tables name none')}")

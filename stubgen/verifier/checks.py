@@ -108,7 +108,7 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
     hooks = go_hooks()
     if any(x.name in hooks for x in s.standins):
         p += gostandins.order_problems(arrivals, hooks, len(run.traps),
-                                     s.conv.go_abi0.call_align or arch.word_bytes)
+                                     (s.conv.go_abi0.call_align if s.conv.go_abi0 else 0) or arch.word_bytes)
     # After a call that never returns nothing runs on Linux, so another runtime's stub may
     # do anything there; stubgen's own promise to crash should the kernel come back
     # rules out a second trap too.
@@ -155,7 +155,7 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
         if sp != setup.sp_after:
             p.append(f"stack pointer {sp:#x} after return, expected {setup.sp_after:#x} "
                      f"({sp - setup.sp_after:+d} bytes unbalanced)")
-        if s.go:
+        if s.go and s.conv.go_abi0 is not None:
             p += [f"{r} = {run.regs[r]:#x} after return; Go takes it as zero at every instruction"
                   for r in s.conv.go_abi0.zero if run.regs[r] != 0]
         if s.kind == "go_internal" and s.conv.go_internal:

@@ -79,7 +79,7 @@ class TLS:
 @dataclass(frozen=True)
 class Conventions:
     c: CConvention
-    go_abi0: GoABI0
+    go_abi0: GoABI0 | None  # None where Go has no port (only C callers are emulated)
     elf: dict = field(default_factory=dict)  # machine, bits: what an object for it must be
     tls: TLS | None = None
     go_internal: GoInternal | None = None  # None: no register ABI (<ABIInternal> is laid out as ABI0)
@@ -164,14 +164,14 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
         raise StubgenError(f"the verifier has no statement of the calling conventions for {arch_name!r} "
                            f"(stubgen/verifier/conventions.yaml knows {', '.join(sorted(_arches()))}; for a new "
                            "architecture, add a conventions: mapping to its entry in your --kernel-abi FILE)")
-    c, g, i = d["c"], d["go_abi0"], d.get("go_internal")
+    c, g, i = d["c"], d.get("go_abi0"), d.get("go_internal")
     return Conventions(
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
                     c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
                     c["call_align"], c.get("entry_register", ""), tuple(c.get("save_area", (0, 0))),
                     c.get("toc", "")),
         GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {}),
-               tuple(g.get("zero_read_first", ())), g.get("call_align", 0)),
+               tuple(g.get("zero_read_first", ())), g.get("call_align", 0)) if g else None,
         dict(d.get("elf", {})), _tls(d.get("tls")),
         GoInternal(tuple(i["int_registers"]), tuple(i.get("fixed", ()))) if i else None)
 
@@ -207,10 +207,12 @@ def call_frame(conv: Conventions, word: int, args, result_size: int | None) -> C
     """Where a caller puts arguments of these (size, role[, bits]) tuples, in order, and
     the Go result of result_size bytes (None: no result). bits: what the kernel reads."""
     c, g = conv.c, conv.go_abi0
+    # Without a Go port the Go offsets are word-aligned ones no caller reads.
+    int64_align, result_align = (g.int64_align, g.result_align) if g else (word, word)
     out, fp, reg, stack = [], 0, 0, 0
     for i, (size, role, *bits) in enumerate(args):
         words = max(1, size // word)
-        fp = _align(fp, g.int64_align if size >= 8 else size)
+        fp = _align(fp, int64_align if size >= 8 else size)
         part = min(size, word)
         first = _align(reg, c.pair_registers) if words > 1 else reg
         if first + words <= len(c.args):
@@ -226,7 +228,7 @@ def call_frame(conv: Conventions, word: int, args, result_size: int | None) -> C
         fp += size
     result = None
     if result_size is not None:
-        fp = _align(fp, g.result_align)
+        fp = _align(fp, result_align)
         result = (fp, result_size)
         fp += result_size
     return CallFrame(tuple(out), result, fp)
