@@ -2,6 +2,7 @@
 lowering's for every Plan 9 stub (and run the same checks), GNU as's equal Keystone's
 for i386 and arm and decode to the same instructions for x86-64."""
 import io
+import json
 import re
 import shutil
 
@@ -44,7 +45,9 @@ def test_real_assembler_agrees(tmp_path, dialect, policy, extra):
     m = re.search(rf"(\d+) also against {tool}", buf.getvalue())
     assert m and int(m.group(1)) >= 5, buf.getvalue()
     # arm64, ppc64le and ppc64: Keystone and LLVM both assemble every stub, and agree
-    both = [a.name for a in tables.load().arches.values() if a.engines.keystone and a.engines.llvm]
+    # (of the architectures the output has: ppc has no Go port and no errno policy)
+    made = {f["arch"] for f in json.loads((out / "manifest.json").read_text())["files"]}
+    both = [a.name for a in tables.load().arches.values() if a.engines.keystone and a.engines.llvm and a.name in made]
     assert len(both) >= 3 and f"{len(both)} also against LLVM (second assembler)" in buf.getvalue()
 
 

@@ -217,7 +217,8 @@ def test_manifest_lists_what_verify_reads(tmp_path):
     out = _generated(tmp_path)
     man = json.loads((out / "manifest.json").read_text())
     n = sum(len(f["symbols"]) for f in man["files"] if f["arch"])
-    assert n == 2 * len(tables.load().arches)
+    # both dialects on every architecture with a Go port, the C one alone elsewhere (ppc)
+    assert n == sum(2 if a.goarch else 1 for a in tables.load().arches.values())
 
 
 def test_plan9_branch_past_the_end_is_a_read_error(verifier):

@@ -295,13 +295,21 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
         for aname in arch_names:
             arch = t.arches[aname]
             if d.needs_go_port and arch.no_go_port:
-                if dialects:  # asked for by name: refused
+                if dialects and arches:  # both asked for by name: refused
                     raise StubgenError(f"dialect {dname} needs a Go port; {arch.no_go_port}")
-                warnings.warn(StubgenWarning(f"dialect {dname} skipped on {aname}: {arch.no_go_port}"), stacklevel=2)
+                if not dialects:  # every dialect: a note; Go's named alone means Go's architectures
+                    warnings.warn(StubgenWarning(f"dialect {dname} skipped on {aname}: {arch.no_go_port}"),
+                                  stacklevel=2)
                 continue
             if not d.has_arch(aname):
                 raise StubgenError(f"dialect {dname} has no template for {aname}")
             offered = [p for p in d.offers(aname, "policy") if p in policies.CHOSEN]
+            if policy not in offered and not arches:
+                # every architecture, by default: one whose template lacks the policy (ppc's
+                # errno) is left out with a note; named, it is refused below
+                warnings.warn(StubgenWarning(f"error policy {policy!r} is not offered by dialect {dname} on {aname} "
+                                             f"(valid: {', '.join(offered)}): {aname} left out"), stacklevel=2)
+                continue
             if policy not in offered:
                 raise StubgenError(f"error policy {policy!r} is not offered by dialect {dname} on {aname}; "
                                    f"valid: {', '.join(offered)}")

@@ -19,6 +19,8 @@ def absent_why(arch, name: str) -> str:
     c_toolchain.gnu_absent)."""
     if name == "GNU as" and arch.c_toolchain.get("gnu_absent"):
         return arch.c_toolchain["gnu_absent"]
+    if name == "go asm" and arch.no_go_port:
+        return arch.no_go_port
     return arch.engines.absent.get(name.lower(), f"none exists for {arch.name}")
 
 
@@ -36,7 +38,7 @@ def oracles(arch) -> dict[str, str]:
         out["QEMU"] = ABSENT
     else:
         out["QEMU"] = AVAILABLE if arch.qemu_user and shutil.which(arch.qemu_user) else MISSING
-    out["go asm"] = AVAILABLE if shutil.which("go") else MISSING
+    out["go asm"] = ABSENT if arch.no_go_port else AVAILABLE if shutil.which("go") else MISSING
     try:
         realtools.gnu_tool(arch, "as")
         out["GNU as"] = AVAILABLE

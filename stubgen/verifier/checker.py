@@ -177,7 +177,10 @@ class Verifier:
         """The StandInWatch on machine's Go stand-in slots (one per engine)."""
         key = (arch.name, id(machine))
         if self._standin_watches.get(key, (None,))[0] is not machine:
-            ra = conventions(arch.name, self.kernel_abi).go_abi0.return_address
+            conv = conventions(arch.name, self.kernel_abi)
+            # Go's stand-ins return as Go does; with no Go port none is called, and the
+            # watch returns as C does.
+            ra = (conv.go_abi0 or conv.c).return_address
             self._standin_watches[key] = (machine, gostandins.StandInWatch(machine, HANDLER, ra))
         return self._standin_watches[key][1]
 
@@ -544,6 +547,7 @@ class Verifier:
         code None: the machine holds an image (image: its ImageRun), run from entry."""
         if code is not None:
             machine.load(code)
+            entry = machine.code_entry
         # The caller's state depends on the frame's shape alone (never changed once made).
         key = (s.arch.name, s.kind, s.frame)
         if key not in self._setups:
