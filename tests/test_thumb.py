@@ -124,3 +124,30 @@ def test_the_gnu_cross_gcc_compiles_thumb2():
     need_tool("arm-linux-gnueabi-gcc", "gcc-arm-linux-gnueabi")
     assert tools.c_compiler("thumb")[1:] == ["-mthumb", "-march=armv7-a"]
     assert tools.c_compiler("arm")[1:] == []
+
+
+@pytest.mark.crosscheck
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_real_kernel_sees_r7_kept_and_catches_a_stub_that_loses_it(broken, tmp_path):
+    """Under qemu-arm: the crosscheck's Thumb-2 caller loads known values into r4-r11 and
+    calls sys_madvise; the stub's r7 save dropped, its caller's r7 comes back as the number."""
+    from conftest import need_gnu_tool, need_real
+
+    from stubgen.realtools import crosscheck
+
+    need_gnu_tool("thumb", "gcc")
+    stubgen.write(stubgen.generate(["madvise"], ["thumb"], ["gnu"], "raw"), tmp_path / "out")
+    src = tmp_path / "out" / "gnu" / "stubs_linux_thumb.S"
+    text = src.read_text()
+    if broken:
+        text = text.replace("\tpush\t{r7}\n", "").replace("\tpop\t{r7}\n", "")
+        assert "{r7}" not in text
+    asm = tmp_path / src.name
+    asm.write_text(text)
+    binary = crosscheck.build_c(asm, tmp_path / "out" / "gnu" / "stubs.h", "thumb", "sys_madvise", "raw",
+                                "stubgen_errno", tmp_path / "madvise")
+    proc, how = need_real(crosscheck.run_mode, binary, "thumb", "callee")
+    status, detail = crosscheck.judge("callee-saved", "raw", proc, how)
+    assert status == (crosscheck.FAIL if broken else crosscheck.PASS), detail
+    if broken:
+        assert "r7" in detail, detail
