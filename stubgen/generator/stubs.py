@@ -305,10 +305,9 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
                 raise StubgenError(f"dialect {dname} has no template for {aname}")
             offered = [p for p in d.offers(aname, "policy") if p in policies.CHOSEN]
             if policy not in offered and not arches and any(
-                    policy in d.offers(a, "policy") for a in arch_names if d.has_arch(a)):
+                    policy in d.offers(a, "policy") for a in arch_names if not (d.needs_go_port and t.arches[a].no_go_port)):
                 # every architecture, by default: one whose template lacks the policy (ppc's
-                # errno) is left out with a note; named, or offered by none (plan9's errno),
-                # it is refused below
+                # errno) is left out with a note; named, it is refused below
                 warnings.warn(StubgenWarning(f"error policy {policy!r} is not offered by dialect {dname} on {aname} "
                                              f"(valid: {', '.join(offered)}): {aname} left out"), stacklevel=2)
                 continue
