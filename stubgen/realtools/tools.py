@@ -429,13 +429,14 @@ def _text_relocations(obj: Path, arch, tables=None) -> list[tuple[int, int, str,
 # --- C for the crosscheck's programs -------------------------------------------------
 
 def c_compiler(arch, tables=None) -> list[str]:
-    """The command that compiles and links C (and GNU .S) for arch: `<triple>-gcc`, or
+    """The command that compiles and links C (and GNU .S) for arch: `<triple>-gcc` with the
+    tables' gnu_flags, or
     LLVM's `zig cc` for the target and flags the tables name (c_toolchain.zig) where no
     GNU cross tools exist."""
     a = _arch(arch, tables)
     z = a.c_toolchain.get("zig")
     if not z:
-        return [gnu_tool(a, "gcc", tables)]
+        return [gnu_tool(a, "gcc", tables), *a.gnu_flags]
     if not llvm.available():
         raise ToolMissing("LLVM's C compiler (zig cc)", LLVM_PACKAGE)
     return [str(llvm.zig()), "cc", "-target", z["target"], *z.get("flags", ())]

@@ -104,7 +104,8 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
     return model.Arch(
         name=d["name"], aliases=tuple(d.get("aliases", ())), goarch=d.get("goarch", ""),
         go_absent=d.get("go_absent", ""),
-        gnu_triple=d["gnu_triple"], qemu_user=d.get("qemu_user", ""), word_bytes=d["word_bytes"], endian=d["endian"],
+        gnu_triple=d["gnu_triple"], qemu_user=d.get("qemu_user", ""),
+        gnu_flags=tuple(d.get("gnu_flags", ())), word_bytes=d["word_bytes"], endian=d["endian"],
         engines=model.Engines(**d["engines"]), registers=dict(d["registers"]),
         stack_pointer=d["stack_pointer"],
         kernel=model.KernelABI(number=k["number"], args=tuple(k["args"]), result=k["result"],

@@ -52,6 +52,10 @@ _UNICORN: dict = {**_ENGINE, "properties": {
     # false: a run resumed from the state saved at the trap does not run as the whole run
     # does on this Unicorn (state it keeps outside the saved context): runs start at the entry
     "resumes": {"type": "boolean"},
+    # OR-ed into the address a run of the assembled stub starts at, where the PC's low bit
+    # selects the state the assembler wrote it for (Thumb: 1; Unicorn runs an even start
+    # address as ARM code whatever the mode)
+    "entry_low_bit": {"enum": [0, 1]},
     "resume_mode": {"type": "object", "required": ["register", "bit"], "additionalProperties": False,
                     "properties": {"register": {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"},
                                    "bit": {"type": "integer", "minimum": 0, "maximum": 63}}},
@@ -160,6 +164,8 @@ ARCH = dict(_obj(
         "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _MACRO_TERM}]},
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
+        # Flags the GNU cross gcc needs for this architecture's C (thumb: -mthumb).
+        "gnu_flags": {"type": "array", "maxItems": 8, "items": {"type": "string", "pattern": r"^-m[a-z0-9_-]+(=[a-z0-9_+.-]+)?$"}},
         # The name the PyPI package system-calls gives this architecture (the drift test
         # compares the numbers with it).
         "system_calls": {"type": "string", "pattern": r"^[a-z0-9_]+$"},

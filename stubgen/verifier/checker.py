@@ -547,6 +547,7 @@ class Verifier:
         code None: the machine holds an image (image: its ImageRun), run from entry."""
         if code is not None:
             machine.load(code)
+            entry = machine.code_entry
         # The caller's state depends on the frame's shape alone (never changed once made).
         key = (s.arch.name, s.kind, s.frame)
         if key not in self._setups:

@@ -180,13 +180,24 @@ def evaluate(run, calls, s: Subject, st: Stage, inject: int, read_memory,
     p += _alignment(calls, s)
     # The access that crashed the stub on purpose is not a stray one.
     stops = policy.never_returns or (policy.crashes_on_error and is_error)
-    skip_pc = run.pc if stops and (run.fault or run.crash) else None
+    skip_pc = _crash_pc(run) if stops and (run.fault or run.crash) else None
     # A C function owns its stack arguments (every psABI lets the callee write them);
     # stubgen's own stubs promise to leave the caller's frame alone.
     writable = st.writable if s.own else st.writable + (setup.args_area,)
     bad, warnings = bad_accesses(run, setup, st.code_len, policy.returns, skip_pc, st.readable, writable,
                                  st.named, st.own_frame)
     return p + bad, narrow + warnings
+
+
+def _crash_pc(run) -> int:
+    """Where the run crashed: the last write to the unmapped address it stopped on, where
+    the engine names one (Unicorn reports the PC after a faulting store that is
+    conditional in a Thumb IT block), else the PC it stopped at."""
+    if run.unmapped is not None:
+        for addr, _, _, pc in reversed(run.writes):
+            if addr == run.unmapped:
+                return pc
+    return run.pc
 
 
 def _one(s: Subject, st: Stage) -> Expected:

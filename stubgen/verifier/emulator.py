@@ -278,6 +278,9 @@ class Machine:
         # starts at an address with that bit.
         rm = e.get("resume_mode")
         self._resume_bit = (getattr(consts, e["prefix"] + rm["register"].upper()), rm["bit"]) if rm else None
+        # Where a run of the assembled stub starts: its address, with the low bit that
+        # selects the state it was assembled for (engines.unicorn.entry_low_bit; Thumb).
+        self.code_entry = CODE | e.get("entry_low_bit", 0)
         self._pause: Callable[[], bool] | None = None
         self._paused: Paused | None = None
         # False where the engine keeps state across the trap that its saved context does

@@ -162,6 +162,9 @@ class QemuMachine:
         self.inject = 0
         self.indirect_words = 0
         self.code_len = 0
+        # Where a run of the assembled stub starts (Machine.code_entry): the harness
+        # starts at the address as it is.
+        self.code_entry = CODE
         self._code = b""
         self._tmp = tempfile.mkdtemp(prefix="stubgen-qemu-")
         path = os.path.join(self._tmp, "harness")
