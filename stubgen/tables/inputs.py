@@ -20,6 +20,9 @@ from ..errors import StubgenError
 MAX_BYTES = 4 << 20
 # A manifest is a list of files of a list of symbols: three or four levels deep.
 MAX_JSON_DEPTH = 16
+# A manifest names every stub of a run: `generate --all` over every architecture and
+# dialect writes about 4.3 MiB; 64 MiB leaves room for many more, and is still refused by size.
+MAX_MANIFEST_BYTES = 64 << 20
 # A Linux tree's largest C file or table is a few MiB; a 5 GB file is refused by its size.
 MAX_KERNEL_BYTES = 32 << 20
 
@@ -107,9 +110,9 @@ def json_depth_ok(value, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
-def load_json(path, roots=None, what: str = "manifest") -> Any:
+def load_json(path, roots=None, what: str = "manifest", limit: int = MAX_MANIFEST_BYTES) -> Any:
     """A JSON file read confined, parsed without recursion errors and shallow."""
-    text = read_text(path, roots, what=what)
+    text = read_text(path, roots, limit, what=what)
     try:
         value = json.loads(text)
     except RecursionError:
