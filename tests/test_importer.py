@@ -48,6 +48,13 @@ EXPECTED = {
 }
 # The big-endian twins read the same kernel tables with the same ABI tags.
 EXPECTED["mips64"], EXPECTED["ppc64"] = EXPECTED["mips64le"], EXPECTED["ppc64le"]
+# 32-bit PowerPC: common, nospu and the 32 row of select (not the 64 or spu rows).
+EXPECTED["ppc"] = {"exit": 1, "select": 82, "madvise": 205}
+# RV32: common and 32 rows plus syscall_abis_32's tags (riscv, memfd_secret): no time32
+# io_getevents, no 64-only newfstatat, no rlimit getrlimit.
+EXPECTED["riscv32"] = {"io_setup": 0, "exit": 93, "madvise": 233, "riscv_flush_icache": 259, "memfd_secret": 447}
+# Thumb-2 is the same kernel ABI as ARM EABI: the same table, tags and private numbers.
+EXPECTED["thumb"] = EXPECTED["arm"]
 
 
 @pytest.fixture

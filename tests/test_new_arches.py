@@ -38,6 +38,12 @@ def test_an_architecture_without_a_go_port_gets_the_c_dialect_only(tmp_path):
         stubs = stubgen.generate(["madvise"], ["arm64", "riscv64"], tables=tdir)
     assert {(s.arch, s.dialect) for s in stubs} == {("arm64", "gnu"), ("riscv64", "gnu"), ("riscv64", "plan9")}
     assert any("plan9 skipped on arm64" in str(w.message) and "no linux port" in str(w.message) for w in caught)
+    # every architecture (none named): Go's dialect is for Go's architectures, silently
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stubs = stubgen.generate(["madvise"], tables=tdir)
+    assert ("arm64", "plan9") not in {(s.arch, s.dialect) for s in stubs}
+    assert not any("skipped" in str(w.message) for w in caught), [str(w.message) for w in caught]
     with pytest.raises(StubgenError, match="dialect plan9 needs a Go port; Go has no linux port for arm64"):
         stubgen.generate(["madvise"], ["arm64"], ["plan9"], tables=tdir)
 

@@ -297,7 +297,9 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
             if d.needs_go_port and arch.no_go_port:
                 if dialects and arches:  # both asked for by name: refused
                     raise StubgenError(f"dialect {dname} needs a Go port; {arch.no_go_port}")
-                if not dialects:  # every dialect: a note; Go's named alone means Go's architectures
+                # The architecture named with every dialect: a note. Every architecture (none
+                # named), or Go's dialect named alone: Go's architectures, as `stubgen list` says.
+                if arches and not dialects:
                     warnings.warn(StubgenWarning(f"dialect {dname} skipped on {aname}: {arch.no_go_port}"),
                                   stacklevel=2)
                 continue
