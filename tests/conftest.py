@@ -1,5 +1,8 @@
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +80,20 @@ def fresh_caches():
     yield
     tables.load.cache_clear()
     dialects.dialects.cache_clear()
+
+
+def cli(*args, timeout=120, **kw):
+    """`python -m stubgen ARGS` with this checkout first on the path."""
+    return subprocess.run([sys.executable, "-m", "stubgen", *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1])), **kw)
+
+
+def one_line_error(r, code=2, *words):
+    """r failed with code and one `stubgen: error:` line holding every word, no traceback."""
+    assert r.returncode == code, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stubgen") and ": error: " in lines[0], r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+    return r.stderr

@@ -2,27 +2,10 @@
 its input and variations of it; each fails when its fix is undone."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "stubgen", *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1])))
-
-
-def one_line_error(r, code=2, *words):
-    assert r.returncode == code, r.stdout + r.stderr
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("stubgen") and ": error: " in lines[0], r.stderr
-    for w in words:
-        assert w in r.stderr, r.stderr
-    return r.stderr
-
+from conftest import cli, one_line_error
 
 # --- class 1: the journal is data from disk, and names only files inside -o DIR --------
 

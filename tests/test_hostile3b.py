@@ -8,25 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import cli, one_line_error
 
 from stubgen.errors import StubgenError, VerificationFailed
 
 ROOT = Path(__file__).parents[1]
-
-
-def cli(*args, timeout=120, **kw):
-    return subprocess.run([sys.executable, "-m", "stubgen", *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, PYTHONPATH=str(ROOT)), **kw)
-
-
-def one_line_error(r, code=2, *words):
-    assert r.returncode == code, r.stdout + r.stderr
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("stubgen") and ": error: " in lines[0], r.stderr
-    for w in words:
-        assert w in r.stderr, r.stderr
-    return r.stderr
 
 
 # --- class 14: workers die with their parent; a lost worker is one line ---------------------

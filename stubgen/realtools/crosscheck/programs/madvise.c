@@ -165,7 +165,15 @@ static void callee_saved(void)
 		n = 4;
 		memcpy(names, nm, sizeof nm);
 	}
-#elif defined(__arm__) && !defined(__thumb__)
+#elif defined(__arm__) && (!defined(__thumb__) || defined(__thumb2__))
+	/* ARM state, or Thumb-2, where r7 is the frame pointer, so the compiler is never told
+	   it is clobbered: the block saves and restores it itself, as every other register.
+	   Only the load of the first seed differs (Thumb-2 has movw/movt; ARM a literal). */
+#if defined(__thumb2__)
+#define SEED_R4 "movw r4, #0x5a00; movt r4, #0x5a5a\n\t"
+#else
+#define SEED_R4 "ldr r4, 1f\n\tb 2f\n1:\t.word 0x5a5a5a00\n2:\t"
+#endif
 	{
 		register unsigned long a0 asm("r0") = (unsigned long)p;
 		register unsigned long a1 asm("r1") = SIZE;
@@ -173,33 +181,8 @@ static void callee_saved(void)
 		register unsigned long o asm("r3") = (unsigned long)out;
 		__asm__ volatile(
 			"push {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-			"ldr r4, 1f; add r5, r4, #1; add r6, r4, #2; add r7, r4, #3\n\t"
-			"add r8, r4, #4; add r9, r4, #5; add r10, r4, #6; add r11, r4, #7\n\t"
-			"b 2f\n"
-			"1:\t.word 0x5a5a5a00\n"
-			"2:\tbl " STR(STUB) "\n\t"
-			"ldr r3, [sp]\n\t"
-			"str r0, [r3]; str r4, [r3, #4]; str r5, [r3, #8]; str r6, [r3, #12]; str r7, [r3, #16]\n\t"
-			"str r8, [r3, #20]; str r9, [r3, #24]; str r10, [r3, #28]; str r11, [r3, #32]\n\t"
-			"pop {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}"
-			: "+r"(a0), "+r"(a1), "+r"(a2), "+r"(o)
-			:
-			: "r12", "lr", "memory", "cc");
-		const char *nm[] = {"r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11"};
-		n = 8;
-		memcpy(names, nm, sizeof nm);
-	}
-#elif defined(__thumb2__)
-	/* Thumb-2: r7 is the frame pointer here, so the compiler is never told it is
-	   clobbered; the block saves and restores it itself, as every other register. */
-	{
-		register unsigned long a0 asm("r0") = (unsigned long)p;
-		register unsigned long a1 asm("r1") = SIZE;
-		register unsigned long a2 asm("r2") = MADV_DONTNEED_;
-		register unsigned long o asm("r3") = (unsigned long)out;
-		__asm__ volatile(
-			"push {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-			"movw r4, #0x5a00; movt r4, #0x5a5a; add r5, r4, #1; add r6, r4, #2; add r7, r4, #3\n\t"
+			SEED_R4
+			"add r5, r4, #1; add r6, r4, #2; add r7, r4, #3\n\t"
 			"add r8, r4, #4; add r9, r4, #5; add r10, r4, #6; add r11, r4, #7\n\t"
 			"bl " STR(STUB) "\n\t"
 			"ldr r3, [sp]\n\t"
