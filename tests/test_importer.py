@@ -55,6 +55,11 @@ EXPECTED["ppc"] = {"exit": 1, "select": 82, "madvise": 205}
 EXPECTED["riscv32"] = {"io_setup": 0, "exit": 93, "madvise": 233, "riscv_flush_icache": 259, "memfd_secret": 447}
 # Thumb-2 is the same kernel ABI as ARM EABI: the same table, tags and private numbers.
 EXPECTED["thumb"] = EXPECTED["arm"]
+# x32: the common and x32 rows of the 64-bit table (not its 64 rows), with __X32_SYSCALL_BIT.
+EXPECTED["x32"] = {"read": 0x40000000, "madvise": 0x40000000 + 28, "exit": 0x40000000 + 60,
+                   "rt_sigaction": 0x40000000 + 512, "rt_sigreturn": 0x40000000 + 513}
+# MIPS n32: its own table, n + 6000.
+EXPECTED["mipsn32"] = {"read": 6000, "mmap": 6009, "madvise": 6027, "exit": 6058}
 
 
 @pytest.fixture

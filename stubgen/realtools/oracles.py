@@ -17,7 +17,7 @@ ORACLES = ("Keystone", "LLVM", "Capstone", "Unicorn", "QEMU", "go asm", "GNU as"
 def absent_why(arch, name: str) -> str:
     """Why oracle name does not exist for arch, from the tables' engines.absent (GNU as:
     c_toolchain.gnu_absent)."""
-    if name == "GNU as" and arch.c_toolchain.get("gnu_absent"):
+    if name == "GNU as" and arch.c_toolchain.get("gnu_absent") and not arch.c_toolchain.get("gnu_binutils"):
         return arch.c_toolchain["gnu_absent"]
     if name == "go asm" and arch.no_go_port:
         return arch.no_go_port

@@ -296,7 +296,8 @@ def _debian(triple: str) -> str:
 
 
 def binutils_package(arch, tables=None) -> str:
-    return f"binutils-{_debian(_arch(arch, tables).gnu_triple)}"
+    a = _arch(arch, tables)
+    return f"binutils-{_debian(a.gnu_tools.get('triple', a.gnu_triple))}"
 
 
 def gcc_package(arch, tables=None) -> str:
@@ -322,13 +323,14 @@ def gnu_tool(arch, tool: str, tables=None) -> str:
     """`<triple>-<tool>`, or the plain host tool when the host is that triple."""
     a = _arch(arch, tables)
     why = a.c_toolchain.get("gnu_absent")
-    if why:
+    if why and (tool == "gcc" or not a.c_toolchain.get("gnu_binutils")):
         raise ToolAbsent(f"GNU {tool} for {a.gnu_triple}", why)
     package = gcc_package(a) if tool == "gcc" else binutils_package(a)
-    path = shutil.which(f"{a.gnu_triple}-{tool}")
+    triple = a.gnu_tools.get("triple", a.gnu_triple)
+    path = shutil.which(f"{triple}-{tool}")
     if path:
         return path
-    if _host_triple() == a.gnu_triple and shutil.which(tool):
+    if _host_triple() == triple and shutil.which(tool):
         return cast(str, shutil.which(tool))
     raise ToolMissing(f"{a.gnu_triple}-{tool}", package)
 
@@ -341,7 +343,7 @@ def gnu_assemble(source, arch, obj: Path, tables=None, extra=()) -> Path:
         filename = source.name if isinstance(source, Path) else "stub.S"
         path = _checked_source(source, tmp, filename,
                                lambda t, n: check_gnu_source(t, n, gnu_directives(a), gnu_line_comment(a)))
-        _run([asm, "--fatal-warnings", *extra, "-o", str(obj), str(path)], f"{Path(asm).name} {path.name}",
+        _run([asm, "--fatal-warnings", *a.gnu_tools.get("as_flags", ()), *extra, "-o", str(obj), str(path)], f"{Path(asm).name} {path.name}",
              limited=True)
     return obj
 
@@ -468,7 +470,9 @@ def c_assemble(source, arch, obj: Path, tables=None) -> Path:
         filename = source.name if isinstance(source, Path) else "stub.S"
         path = _checked_source(source, tmp, filename,
                                lambda t, n: check_gnu_source(t, n, gnu_directives(a), gnu_line_comment(a)))
-        _run([*cc, "-c", "-x", "assembler", "-o", str(obj), str(path)], f"zig cc -c {filename}", limited=True,
+        # -fPIC: the stubs are position-independent text, and LLVM picks .eh_frame's pointer
+        # encoding by it (MIPS: absolute R_MIPS_32 without it, which lld refuses in -shared).
+        _run([*cc, "-c", "-fPIC", "-x", "assembler", "-o", str(obj), str(path)], f"zig cc -c {filename}", limited=True,
              env=c_env(a))
     return obj
 

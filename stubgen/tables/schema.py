@@ -2,6 +2,8 @@
 
 _IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 _REG = {"type": "string", "pattern": r"^[a-z][a-z0-9]*$"}
+# A kernel function's name less its sys_ prefix (MIPS sys_32_personality: 32_personality).
+_ENTRY = {"type": "string", "pattern": r"^[A-Za-z0-9_]+$"}
 _REGS = {"type": "array", "items": _REG, "uniqueItems": True}
 # Directives a table may have an engine put around every body: an allowlist, not a
 # pattern (issue 27, class 10: `.text` crashed Keystone with SIGSEGV, `.cfi_startproc`
@@ -164,6 +166,11 @@ ARCH = dict(_obj(
         "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _MACRO_TERM}]},
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
+        # Whose GNU binutils serve this architecture where they are not gnu_triple's own, and
+        # the flags their as needs (x32: the host's x86-64 binutils, as --x32).
+        "gnu_tools": _obj(["triple"], {
+            "triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+            "as_flags": {"type": "array", "maxItems": 8, "items": {"type": "string", "pattern": r"^--?[a-z0-9_-]+$"}}}),
         # Flags the GNU cross gcc needs for this architecture's C (thumb: -mthumb).
         "gnu_flags": {"type": "array", "maxItems": 8, "items": {"type": "string", "pattern": r"^-m[a-z0-9_-]+(=[a-z0-9_+.-]+)?$"}},
         # The name the PyPI package system-calls gives this architecture (the drift test
@@ -177,7 +184,9 @@ ARCH = dict(_obj(
                 "target": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
                 "flags": {"type": "array", "maxItems": 8,
                           "items": {"type": "string", "pattern": r"^-m[a-z0-9_]+=[a-z0-9_+.-]+$"}}}),
-            "gnu_absent": _ONE_LINE}),
+            "gnu_absent": _ONE_LINE,
+            # GNU binutils exist where gcc does not (mipsn32): gnu_absent is about gcc alone.
+            "gnu_binutils": {"type": "boolean"}}),
         "word_bytes": {"enum": [4, 8]},
         "endian": {"enum": ["little", "big"]},
         # An assembler (Keystone, LLVM or both: then their bytes must agree), a decoder, an emulator.
@@ -260,7 +269,7 @@ NUMBERS = _obj(["numbers"], {
                 "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 0x7fffffff}},
     # The signature (a key of common/signatures.yaml) of each call whose entry point
     # is not sys_<its name>, from the kernel table.
-    "entry_points": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _IDENT},
+    "entry_points": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _ENTRY},
     # Numbered calls without a signature, and why.
     "untyped": {"type": "object", "propertyNames": _IDENT,
                 "additionalProperties": {"type": "string", "pattern": r"^[^\n]+$"}},
@@ -284,7 +293,7 @@ TYPES = {
 
 SIGNATURES = {
     "type": "object",
-    "propertyNames": _IDENT,
+    "propertyNames": _ENTRY,
     "additionalProperties": _obj(["args", "result"], {
         # Up to six kernel arguments plus the number of a generic stub.
         "args": {"type": "array", "maxItems": 7, "items": _obj(["name", "type"], {

@@ -322,12 +322,25 @@ static void callee_saved(void)
 #define W "4"
 #define LA "la"
 #define ADDIU "addiu"
+#elif _MIPS_SIM == _ABIN32
+/* n32: 64-bit registers saved whole, 32-bit pointers and long (out[] of 4-byte words) */
+#define ST "sd"
+#define LD "ld"
+#define W "8"
+#define LA "la"
+#define ADDIU "addiu"
+#define OST "sw"
+#define OW "4"
 #else
 #define ST "sd"
 #define LD "ld"
 #define W "8"
 #define LA "dla"
 #define ADDIU "daddiu"
+#endif
+#ifndef OST
+#define OST ST
+#define OW W
 #endif
 		register unsigned long a0 asm("$4") = (unsigned long)p;
 		register unsigned long a1 asm("$5") = SIZE;
@@ -347,9 +360,9 @@ static void callee_saved(void)
 			"jalr $25\n\t"
 			"nop\n\t"
 			LD " $7, 15*" W "($sp)\n\t"
-			ST " $2, 0($7); " ST " $16, 1*" W "($7); " ST " $17, 2*" W "($7); " ST " $18, 3*" W "($7)\n\t"
-			ST " $19, 4*" W "($7); " ST " $20, 5*" W "($7); " ST " $21, 6*" W "($7); " ST " $22, 7*" W "($7)\n\t"
-			ST " $23, 8*" W "($7); " ST " $30, 9*" W "($7)\n\t"
+			OST " $2, 0($7); " OST " $16, 1*" OW "($7); " OST " $17, 2*" OW "($7); " OST " $18, 3*" OW "($7)\n\t"
+			OST " $19, 4*" OW "($7); " OST " $20, 5*" OW "($7); " OST " $21, 6*" OW "($7); " OST " $22, 7*" OW "($7)\n\t"
+			OST " $23, 8*" OW "($7); " OST " $30, 9*" OW "($7)\n\t"
 			LD " $16, 4*" W "($sp); " LD " $17, 5*" W "($sp); " LD " $18, 6*" W "($sp)\n\t"
 			LD " $19, 7*" W "($sp); " LD " $20, 8*" W "($sp); " LD " $21, 9*" W "($sp)\n\t"
 			LD " $22, 10*" W "($sp); " LD " $23, 11*" W "($sp); " LD " $30, 12*" W "($sp)\n\t"
@@ -365,6 +378,8 @@ static void callee_saved(void)
 #undef W
 #undef LA
 #undef ADDIU
+#undef OST
+#undef OW
 		const char *nm[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"};
 		n = 9;
 		memcpy(names, nm, sizeof nm);
