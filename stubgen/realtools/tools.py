@@ -557,6 +557,8 @@ def llvm_agrees_with_gnu(source: Path, arch, entry: dict, tables=None) -> tuple[
 
 def qemu_tool(arch, tables=None) -> str:
     a = _arch(arch, tables)
+    if not a.qemu_user and a.qemu_absent:
+        raise ToolAbsent(f"qemu-user for {a.name}", a.qemu_absent)
     if not a.qemu_user:
         raise ToolMissing(f"a qemu-user binary for {a.name} (no qemu_user in its table)", QEMU_PACKAGE)
     return _which(a.qemu_user, QEMU_PACKAGE)

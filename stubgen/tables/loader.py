@@ -104,7 +104,7 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
     return model.Arch(
         name=d["name"], aliases=tuple(d.get("aliases", ())), goarch=d.get("goarch", ""),
         go_absent=d.get("go_absent", ""),
-        gnu_triple=d["gnu_triple"], qemu_user=d.get("qemu_user", ""),
+        gnu_triple=d["gnu_triple"], qemu_user=d.get("qemu_user", ""), qemu_absent=d.get("qemu_absent", ""),
         gnu_flags=tuple(d.get("gnu_flags", ())), gnu_tools=dict(d.get("gnu_tools", {})), word_bytes=d["word_bytes"], endian=d["endian"],
         engines=model.Engines(**d["engines"]), registers=dict(d["registers"]),
         stack_pointer=d["stack_pointer"],

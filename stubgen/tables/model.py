@@ -81,6 +81,7 @@ class Arch:
     numbers: dict  # syscall name -> number
     provenance: dict = field(default_factory=dict)
     qemu_user: str = ""  # the qemu-user binary for this architecture's Linux programs
+    qemu_absent: str = ""  # why there is none (x32)
     gnu_tools: dict = field(default_factory=dict)  # {triple, as_flags}: whose binutils serve, where not gnu_triple's
     gnu_flags: tuple[str, ...] = ()  # what the GNU cross gcc needs for this architecture's C (thumb: -mthumb)
     kernel_table: dict = field(default_factory=dict)  # where `stubgen tables import` reads the numbers

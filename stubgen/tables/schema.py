@@ -166,6 +166,9 @@ ARCH = dict(_obj(
         "c_macro": {"anyOf": [_IDENT, {"type": "array", "minItems": 1, "items": _MACRO_TERM}]},
         "gnu_triple": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
         "qemu_user": {"type": "string", "pattern": r"^qemu-[a-z0-9_]+$"},
+        # Why no qemu-user runs this architecture's programs (then a host kernel that
+        # cannot run them leaves the real-kernel rows skipped with this reason).
+        "qemu_absent": _ONE_LINE,
         # Whose GNU binutils serve this architecture where they are not gnu_triple's own, and
         # the flags their as needs (x32: the host's x86-64 binutils, as --x32).
         "gnu_tools": _obj(["triple"], {
