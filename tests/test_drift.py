@@ -26,6 +26,10 @@ KNOWN = {
         "uselib _sysctl create_module get_kernel_syms query_module nfsservctl getpmsg putpmsg afs_syscall "
         "tuxcall security vserver").split()},
     **{("arm", n): _OBSOLETE for n in "uselib bdflush _sysctl nfsservctl vserver".split()},
+    **{("x32", n): _OBSOLETE for n in "getpmsg putpmsg afs_syscall tuxcall security".split()},
+    **{("mipsn32", n): _OBSOLETE for n in (
+        "_sysctl create_module get_kernel_syms query_module nfsservctl getpmsg putpmsg afs_syscall reserved177 "
+        "reserved193 vserver").split()},
     ("arm64", "nfsservctl"): _OBSOLETE,
     ("riscv64", "nfsservctl"): _OBSOLETE,
     ("riscv32", "nfsservctl"): _OBSOLETE,
@@ -120,15 +124,15 @@ def test_shipped_tables_hold_the_whole_kernel_table():
     assert {a: len(t.arch(a).numbers) for a in ARCHES} == {
         "386": 461, "amd64": 385, "arm": 424 + 6, "thumb": 424 + 6, "arm64": 327, "riscv64": 328,
         "mips": 445, "mipsle": 445, "mips64le": 375, "mips64": 375, "s390x": 390, "ppc64le": 424, "ppc64": 424,
-        "loong64": 324, "ppc": 452, "riscv32": 318}
+        "loong64": 324, "ppc": 452, "riscv32": 318, "x32": 374, "mipsn32": 399}
     assert {a: t.arch(a).numbers["madvise"] for a in ARCHES} == {
         "386": 219, "amd64": 28, "arm": 220, "thumb": 220, "arm64": 233, "riscv64": 233,
         "mips": 4218, "mipsle": 4218, "mips64le": 5027, "mips64": 5027, "s390x": 219, "ppc64le": 205,
-        "ppc64": 205, "loong64": 233, "ppc": 205, "riscv32": 233}
+        "ppc64": 205, "loong64": 233, "ppc": 205, "riscv32": 233, "x32": 0x40000000 + 28, "mipsn32": 6027}
     assert {a: t.arch(a).numbers["rseq_slice_yield"] for a in ARCHES} == {
         "386": 471, "amd64": 471, "arm": 471, "thumb": 471, "arm64": 471, "riscv64": 471,
         "mips": 4471, "mipsle": 4471, "mips64le": 5471, "mips64": 5471, "s390x": 471, "ppc64le": 471,
-        "ppc64": 471, "loong64": 471, "ppc": 471, "riscv32": 471}
+        "ppc64": 471, "loong64": 471, "ppc": 471, "riscv32": 471, "x32": 0x40000000 + 471, "mipsn32": 6471}
     assert t.arch("arm").numbers["get_tls"] == 0x0f0006
     for a in ARCHES:
         prov = t.arch(a).provenance
