@@ -116,5 +116,5 @@ def test_a_syscall_some_architectures_lack_is_a_warning_naming_them_and_their_ow
     assert lines[0] == ("stubgen: warning: syscall 'mmap' has no stub on arm, riscv32, thumb (no such syscall there; "
                         "it has mmap2): their files leave it out")
     # not numbered (riscv64: pipe2) and numbered but left out (MIPS: two results), each said
-    assert "riscv64 (no such syscall there; it has pipe2)" in lines[1] and "mips, mips64, mips64le, mipsle (returns" in lines[1]
+    assert "riscv64 (no such syscall there; it has pipe2)" in lines[1] and "mips, mips64, mips64le, mipsle, mipsn32 (returns" in lines[1]
     assert "sys_mmap:" not in (tmp_path / "o" / "gnu" / "stubs_linux_arm.S").read_text()
