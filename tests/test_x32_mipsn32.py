@@ -110,3 +110,39 @@ def test_x32_real_kernel_rows_say_why_they_cannot_run():
 
     with pytest.raises(tools.ToolAbsent, match="CONFIG_X86_X32_ABI"):
         tools.qemu_tool("x32")
+
+
+@pytest.mark.parametrize("syscall, widening, what", [
+    ("madvise", "\tmovl\t%esi, %esi\n", "len"),     # an unsigned long: zero-extended
+    ("lseek", "\tmovslq\t%esi, %rsi\n", "offset"),  # a long: sign-extended
+    ("madvise", "\tmovl\t%edi, %edi\n", "addr"),    # a pointer: zero-extended
+])
+def test_an_x32_stub_that_passes_a_long_or_pointer_unwidened_fails(verifier, syscall, widening, what):
+    """x32's C long and pointers are 4 bytes with the register's upper half undefined
+    (gcc -mx32 passes (long)x of a long long with movl, (unsigned long)x unchanged), and the
+    kernel reads the register whole: a stub that passes one as it came hands the kernel
+    junk, or a negative offset as a large positive one."""
+    (s,) = stubgen.generate([syscall], ["x32"], ["gnu"], "raw")
+    assert widening in s.text
+    rep = check_text(verifier, s, s.text.replace(widening, ""))
+    assert rep.emulated and not rep.ok
+    assert any("at the trap, expected" in p for p in rep.problems), rep.describe()
+    # extending the wrong way fails too
+    other = widening.replace("movl", "MOVSLQ").replace("movslq", "movl").replace("MOVSLQ", "movslq")
+    if "movslq" in other:
+        other = other.replace("%esi, %esi", "%esi, %rsi").replace("%edi, %edi", "%edi, %rdi")
+    else:
+        other = other.replace("%esi, %rsi", "%esi, %esi")
+    rep = check_text(verifier, s, s.text.replace(widening, other))
+    assert rep.emulated and not rep.ok, (other, rep.describe())
+
+
+def test_n32_stubs_pass_longs_as_the_abi_holds_them(verifier):
+    """n32 holds every 32-bit value sign-extended and the kernel takes the register as it
+    is: a stub that zero-extended an unsigned long (dsll32, dsrl32) would hand it another value."""
+    (s,) = stubgen.generate(["madvise"], ["mipsn32"], ["gnu"], "raw")
+    assert "dsrl32" not in s.text
+    broken = s.text.replace("\tsyscall\n", "\tdsll32\t$a1, $a1, 0x0\n\tdsrl32\t$a1, $a1, 0x0\n\tsyscall\n")
+    rep = check_text(verifier, s, broken)
+    assert rep.emulated and not rep.ok
+    assert any("argument 2" in p for p in rep.problems), rep.describe()

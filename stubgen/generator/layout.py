@@ -23,6 +23,9 @@ class Part:
     c_reg: str | None  # register it arrives in under the C convention
     c_stack: int | None  # else: its offset from the stack pointer at entry
     kstack: int | None = None  # where kreg is None: its offset from the stack pointer at the trap
+    # "zero" or "sign": a C long or pointer narrower than the register, which the stub
+    # extends to the register before the trap (c_abi.long_args: widen)
+    widen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,9 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
             nsaa += n * c.stack_slot
         part_size = min(size, word)
         ks = kernel[i]
+        widen = ("sign" if p.type.signed else "zero") if c.long_args == "widen" and p.type.size == "word" else None
         parts = tuple(Part(ks[j].reg, off + j * word, p.go_name if n == 1 else f"{p.go_name}_{halves[j]}", part_size,
-                           cs[j] if cs else None, None if cs else stack[j], ks[j].stack) for j in range(n))
+                           cs[j] if cs else None, None if cs else stack[j], ks[j].stack, widen) for j in range(n))
         args.append(ArgPlan(i, p.name, p.go_name, p.type.go, _c_spelling(p), size, p.type.kernel_bits(arch), off,
                             parts, p.role, p.type.signed))
         off += size

@@ -119,7 +119,8 @@ def _arch(d: dict, numbers: dict) -> model.Arch:
             args=tuple(c["args"]), stack_args=c["stack_args"], stack_slot=c["stack_slot"],
             return_address=c["return_address"], callee_saved=tuple(c["callee_saved"]), result=c["result"],
             stack_align=c["stack_align"], pair_align=c.get("pair_align", 1),
-            pair_stack_align=c.get("pair_stack_align", c["stack_slot"]), scratch=tuple(c.get("scratch", ()))),
+            pair_stack_align=c.get("pair_stack_align", c["stack_slot"]), scratch=tuple(c.get("scratch", ())),
+            long_bytes=c.get("long_bytes", 0), long_args=c.get("long_args", "")),
         go_abi0=None if g is None else model.GoABI0(
             fp=g["fp"], return_address=g["return_address"], max_align=g.get("max_align", d["word_bytes"]),
             scratch=tuple(g.get("scratch", ()))),

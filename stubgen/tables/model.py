@@ -54,6 +54,8 @@ class CallingConvention:
     pair_align: int = 1
     pair_stack_align: int = 4  # stack alignment of a two-word argument (from the first stack argument)
     scratch: tuple[str, ...] = ()  # registers a stub may use for its own work
+    long_bytes: int = 0  # C's long and pointers where narrower than a register (x32, n32: 4)
+    long_args: str = ""  # "widen": the stub extends each such argument by its type; "keep"
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,13 @@ ARCH = dict(_obj(
             "pair_align": {"enum": [1, 2]},
             "pair_stack_align": {"enum": [4, 8]},
             "scratch": _REGS,  # registers a stub may use for its own work
+            # C's long and pointers where narrower than a register (x32, n32: 4), and what
+            # the stub does to each such argument before the trap: widen (the caller leaves
+            # the upper half undefined, the kernel reads the register whole: zero-extend a
+            # pointer or unsigned long, sign-extend a long; x32) or keep (the caller's ABI
+            # already holds it sign-extended, as the kernel takes it; n32).
+            "long_bytes": {"enum": [4]},
+            "long_args": {"enum": ["widen", "keep"]},
         }),
         "go_abi0": _obj(["fp", "return_address"], {
             "fp": {"type": "integer", "minimum": 0, "maximum": 64},

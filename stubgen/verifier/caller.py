@@ -55,9 +55,14 @@ def _poisoned(registers: tuple, stack_pointer: str, word: int) -> dict:
     return {r: poison(i, word) for i, r in enumerate(registers) if r != stack_pointer}
 
 
-def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
+def _sext(v: int, bits: int, word: int) -> int:
+    return (v - (1 << bits) if v >> (bits - 1) & 1 else v) & mask(8 * word)
+
+
+def lay_out(arch, conv, kind: str, frame: CallFrame, long_args: str = "") -> Setup:
     """kind: "go_abi0" (arguments in the Go frame), "go_internal" (Go's register ABI:
-    arguments in registers, the same stack frame) or "c_abi"."""
+    arguments in registers, the same stack frame) or "c_abi". long_args: the kernel's
+    rule for a C long or pointer narrower than its register (LinuxABI.long_args)."""
     word, endian = arch.word_bytes, arch.endian
     regs = dict(_poisoned(tuple(arch.registers), arch.stack_pointer, word))
     memory, args = [], []
@@ -108,6 +113,29 @@ def lay_out(arch, conv, kind: str, frame: CallFrame) -> Setup:
     else:
         slot = conv.c.stack_slot
         for a in frame.args:
+            if a.long_signed is not None:
+                # A C long or pointer of long_bytes in a wider register or slot: its upper
+                # part is the caller's junk, or its sign where the convention extends it;
+                # the kernel must see it extended by its rule.
+                lb = conv.c.long_bytes
+                v = arg_value(a.index, lb)
+                held = _sext(v, 8 * lb, word) if conv.c.long_upper == "sign" else None
+                for place in a.places:
+                    if place.stack is None:
+                        assert place.reg is not None
+                        regs[place.reg] = held if held is not None else \
+                            (regs[place.reg] & ~mask(8 * lb) | v) & mask(8 * word)
+                    else:
+                        junk = poison(a.index, word) & ~mask(8 * lb)
+                        memory.append((sp + place.stack, (held if held is not None else junk | v)
+                                       .to_bytes(slot, endian)))
+                        end = max(end, sp + place.stack + slot)
+                if a.role == "number":
+                    number = v
+                else:
+                    sign = long_args == "sign" or (long_args == "by_type" and a.long_signed)
+                    args.append((_sext(v, 8 * lb, word) if sign else v, a.size, a.bits or 8 * a.size))
+                continue
             v = arg_value(a.index, a.size)
             raw = v.to_bytes(a.size, endian)
             for j, place in enumerate(a.places):

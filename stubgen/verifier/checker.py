@@ -199,7 +199,11 @@ class Verifier:
             return f"Go code, but Go has no linux port for {arch.name} (the verifier's conventions.yaml has no " \
                    "go_abi0 for it)", []
         # Bits the kernel reads of each argument: the signature's, as the kernel declares it.
-        sizes = [(p.type.bytes(arch), p.role, p.type.kernel_bits(arch)) for p in sig.args]
+        # A word-sized type (C's long or a pointer) says whether it is signed: where C's long
+        # is narrower than the register (conventions' c.long_bytes), the kernel's long_args
+        # rule says how it must reach the kernel.
+        sizes = [(p.type.bytes(arch), p.role, p.type.kernel_bits(arch), p.type.signed) if p.type.size == "word"
+                 else (p.type.bytes(arch), p.role, p.type.kernel_bits(arch)) for p in sig.args]
         c = spec.contract
         if c is not None:
             # The function's own parameters: one word each, as many as the contract names.
@@ -551,7 +555,7 @@ class Verifier:
         # The caller's state depends on the frame's shape alone (never changed once made).
         key = (s.arch.name, s.kind, s.frame)
         if key not in self._setups:
-            setup = lay_out(s.arch, s.conv, s.kind, s.frame)
+            setup = lay_out(s.arch, s.conv, s.kind, s.frame, s.abi.long_args)
             self._setups[key] = (setup, placement(s, setup))
         setup, where = self._setups[key]
         expected: tuple = ()

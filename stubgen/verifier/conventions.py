@@ -30,6 +30,8 @@ class CConvention:
     entry_register: str = ""  # set by the caller to the callee's address (MIPS PIC: t9)
     save_area: tuple[int, int] = (0, 0)  # [start, end) above sp at entry: the caller's, for the callee to write
     toc: str = ""  # the register that holds the module's TOC at a call within it (ppc64 ELFv2: r2)
+    long_bytes: int = 0  # C's long and pointers, where narrower than a register (x32, n32: 4)
+    long_upper: str = ""  # what the caller leaves above such a value: "undefined" or "sign" (extended)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,9 @@ class Arg:
     value: int | None = None
     address_of: int | None = None
     shift: int = 0  # the kernel sees the parameter shifted right by this (mmap2's page offset)
+    # A C long or pointer narrower than its register (c.long_bytes): whether it is signed
+    # (the kernel's rule says how it must reach the register); None for any other argument.
+    long_signed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
                     c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
                     c["call_align"], c.get("entry_register", ""), tuple(c.get("save_area", (0, 0))),
-                    c.get("toc", "")),
+                    c.get("toc", ""), c.get("long_bytes", 0), c.get("long_upper", "")),
         GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {}),
                tuple(g.get("zero_read_first", ())), g.get("call_align", 0)) if g else None,
         dict(d.get("elf", {})), _tls(d.get("tls")),
@@ -214,6 +219,10 @@ def call_frame(conv: Conventions, word: int, args, result_size: int | None) -> C
         words = max(1, size // word)
         fp = _align(fp, int64_align if size >= 8 else size)
         part = min(size, word)
+        # (size, role, bits, signed): a word-sized type of the tables, a C long or pointer
+        long_signed = bits[1] if len(bits) > 1 and c.long_bytes and c.long_bytes < size else None
+        if long_signed is not None:
+            part = c.long_bytes
         first = _align(reg, c.pair_registers) if words > 1 else reg
         if first + words <= len(c.args):
             places = tuple(Place(c.args[first + j], None, part) for j in range(words))
@@ -224,7 +233,7 @@ def call_frame(conv: Conventions, word: int, args, result_size: int | None) -> C
             stack = _align(stack, c.pair_stack if words > 1 else c.stack_slot)
             places = tuple(Place(None, c.stack_args + stack + j * c.stack_slot, part) for j in range(words))
             stack += words * c.stack_slot
-        out.append(Arg(i, size, role, fp, places, bits=bits[0] if bits else None))
+        out.append(Arg(i, size, role, fp, places, bits=bits[0] if bits else None, long_signed=long_signed))
         fp += size
     result = None
     if result_size is not None:

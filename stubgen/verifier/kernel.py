@@ -63,6 +63,10 @@ class LinuxABI:
     # Code the kernel maps into every process at fixed addresses (ARM's kuser helpers):
     # {page, functions: {address: {name, returns}}}, run as stand-ins.
     kernel_helpers: dict | None = None
+    # How the kernel, reading each argument as a whole 64-bit register, takes a C long or
+    # pointer of a 32-bit user ABI: "by_type" (a long sign-extended, a pointer or unsigned
+    # long zero-extended: x32) or "sign" (every one sign-extended, as n32 holds them).
+    long_args: str = ""
 
     @property
     def slots(self) -> int:
@@ -154,6 +158,7 @@ STATEMENT_SCHEMA = {
         "errno": {"type": "object", "maxProperties": 256, "propertyNames": _REG,
                   "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 4095}},
         "negated_errors": {"type": "array", "maxItems": 64, "items": _REG},
+        "long_args": {"enum": ["by_type", "sign"]},
         "conventions": {"type": "object"},  # conventions.py checks its own part
     },
 }
@@ -220,6 +225,7 @@ def linux_abi(arch_name: str, extra: str | None = None) -> LinuxABI:
                     error_flag_bits=d.get("error_flag_bits", 0), errno=d.get("errno"),
                     negated_errors=tuple(d.get("negated_errors", ())), clobbers_source=d.get("clobbers_source", ""),
                     result2=d.get("result2", ""), kernel_helpers=d.get("kernel_helpers"),
+                    long_args=d.get("long_args", ""),
                     opcodes=tuple(Opcode(**o) for o in d["trap"].get("opcodes", ())))
 
 

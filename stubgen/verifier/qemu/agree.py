@@ -33,7 +33,7 @@ def runs(v: Verifier, text: str, spec, engine: str) -> list:
     watch.results[HANDLER_NAME] = -1 if subject.policy.handler_result else HANDLER_POISON
     v.standin_watch(m, arch).table = {}
     m.load(code)
-    setup = lay_out(arch, subject.conv, subject.kind, subject.frame)
+    setup = lay_out(arch, subject.conv, subject.kind, subject.frame, subject.abi.long_args)
     m.indirect_words = subject.indirect
     prep = m.prepare(setup.regs, setup.memory)
     return [m.run_prepared(prep, inject) for inject in INJECTED]
