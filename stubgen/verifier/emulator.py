@@ -197,6 +197,16 @@ class Prepared:
     writes: list[tuple[int, bytes]]
 
 
+def got_entry_bytes(arch) -> int:
+    """A GOT entry holds a pointer: C's (conventions.yaml c.long_bytes, n32's 4) where the
+    verifier's statement makes it narrower than a register, else a word."""
+    from .conventions import known_arches, conventions
+
+    if arch.name in known_arches():
+        return conventions(arch.name).c.long_bytes or arch.word_bytes
+    return arch.word_bytes
+
+
 class Machine:
     def __init__(self, arch, abi: LinuxABI, assembler):
         import unicorn
@@ -223,7 +233,7 @@ class Machine:
         uc.mem_map(SPECIAL, SPECIAL_SIZE)
         self.special_lo, self.special_hi = SPECIAL, SPECIAL + SPECIAL_SIZE
         uc.mem_map(GOT, GOT_SIZE)
-        uc.mem_write(GOT, HANDLER.to_bytes(self.word, arch.endian))
+        uc.mem_write(GOT, HANDLER.to_bytes(got_entry_bytes(arch), arch.endian))
         uc.mem_map(STANDINS, STANDINS_SIZE)
         ret = assembler.assemble([abi.ret], HANDLER).code
         self._ret_code = ret
