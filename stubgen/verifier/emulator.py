@@ -200,7 +200,7 @@ class Prepared:
 def got_entry_bytes(arch) -> int:
     """A GOT entry holds a pointer: C's (conventions.yaml c.long_bytes, n32's 4) where the
     verifier's statement makes it narrower than a register, else a word."""
-    from .conventions import known_arches, conventions
+    from .conventions import conventions, known_arches
 
     if arch.name in known_arches():
         return conventions(arch.name).c.long_bytes or arch.word_bytes
