@@ -470,9 +470,7 @@ def c_assemble(source, arch, obj: Path, tables=None) -> Path:
         filename = source.name if isinstance(source, Path) else "stub.S"
         path = _checked_source(source, tmp, filename,
                                lambda t, n: check_gnu_source(t, n, gnu_directives(a), gnu_line_comment(a)))
-        # -fPIC: the stubs are position-independent text, and LLVM picks .eh_frame's pointer
-        # encoding by it (MIPS: absolute R_MIPS_32 without it, which lld refuses in -shared).
-        _run([*cc, "-c", "-fPIC", "-x", "assembler", "-o", str(obj), str(path)], f"zig cc -c {filename}", limited=True,
+        _run([*cc, "-c", "-x", "assembler", "-o", str(obj), str(path)], f"zig cc -c {filename}", limited=True,
              env=c_env(a))
     return obj
 

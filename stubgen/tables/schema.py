@@ -185,8 +185,10 @@ ARCH = dict(_obj(
         "c_toolchain": _obj(["zig", "gnu_absent"], {
             "zig": _obj(["target"], {
                 "target": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"},
+                # -m options, and -fPIC where LLVM's output depends on it for every object
+                # (MIPS: .eh_frame's pointer encoding, absolute without it)
                 "flags": {"type": "array", "maxItems": 8,
-                          "items": {"type": "string", "pattern": r"^-m[a-z0-9_]+=[a-z0-9_+.-]+$"}}}),
+                          "items": {"type": "string", "pattern": r"^(-m[a-z0-9_]+=[a-z0-9_+.-]+|-fPIC)$"}}}),
             "gnu_absent": _ONE_LINE,
             # GNU binutils exist where gcc does not (mipsn32): gnu_absent is about gcc alone.
             "gnu_binutils": {"type": "boolean"}}),
