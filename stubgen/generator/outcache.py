@@ -34,7 +34,10 @@ def _files(root: Path, only: tuple[str, ...] | None = None) -> list[Path] | None
 
 
 def key(options: dict, roots) -> str | None:
-    """The key of a run with these options reading these directories (None: not cached)."""
+    """The key of a run with these options reading these directories (None: not cached).
+    It is of the files as they are now: a process that imported stubgen's code before it
+    changed on disk (a long test run while the tree is edited) stores its output under
+    the new code's key."""
     if cache.directory() is None:
         return None
     files: list[Path] = []
