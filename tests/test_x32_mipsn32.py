@@ -148,3 +148,29 @@ def test_n32_stubs_pass_longs_as_the_abi_holds_them(verifier):
     rep = check_text(verifier, s, broken)
     assert rep.emulated and not rep.ok
     assert any("argument 2" in p for p in rep.problems), rep.describe()
+
+
+@pytest.mark.crosscheck
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_real_n32_kernel_takes_the_errno_stub_and_catches_a_doubleword_got_load(broken, tmp_path):
+    """Under qemu-mipsn32 (a static musl program built by zig cc): an errno stub's failing
+    call reaches the handler through the GOT and returns -1 with errno EINVAL; with n64's
+    ld in place of lw it jumps to a wrong address and the row fails."""
+    from conftest import need_real
+
+    from stubgen.realtools import crosscheck
+
+    stubgen.write(stubgen.generate(["madvise"], ["mipsn32"], ["gnu"], "errno"), tmp_path / "out")
+    src = tmp_path / "out" / "gnu" / "stubs_linux_mipsn32.S"
+    text = src.read_text()
+    if broken:
+        text = text.replace("\tlw\t$t9, %call16(", "\tld\t$t9, %call16(")
+        assert "\tld\t$t9" in text
+    asm = tmp_path / src.name
+    asm.write_text(text)
+    binary = need_real(crosscheck.build_c, asm, tmp_path / "out" / "gnu" / "stubs.h", "mipsn32", "sys_madvise",
+                       "errno", "stubgen_errno", tmp_path / "madvise")
+    proc, how = need_real(crosscheck.run_mode, binary, "mipsn32", "misaligned")
+    status, detail = crosscheck.judge("misaligned", "errno", proc, how)
+    assert how == "qemu-mipsn32"
+    assert status == (crosscheck.FAIL if broken else crosscheck.PASS), detail
