@@ -20,9 +20,9 @@ def _generate(tmp_path, arch, policy):
     return tmp_path / "out"
 
 
-# native amd64, 32-bit arm under qemu (a register pair, r7 moved), mips64 n64 under qemu
+# native amd64, 32-bit arm under qemu (a register pair, r7 moved), mips64 n64 and mipsn32 under qemu
 @pytest.mark.crosscheck
-@pytest.mark.parametrize("arch,policy", [("amd64", "errno"), ("arm", "raw"), ("mips64", "errno")])
+@pytest.mark.parametrize("arch,policy", [("amd64", "errno"), ("arm", "raw"), ("mips64", "errno"), ("mipsn32", "errno")])
 def test_c_header_on_the_kernel(tmp_path, arch, policy):
     out = _generate(tmp_path, arch, policy)
     rows = {r.check: r for r in crosscheck.run(out, checks=CHECKS, work=tmp_path / "work") if r.dialect == "c"}

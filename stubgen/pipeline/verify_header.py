@@ -59,7 +59,12 @@ def _choice(t, arch: str, spec) -> str | None:
     if sig is None or sig.generic:
         return f"{spec.symbol}={spec.syscall}:{policy}"
     args = [p for p in sig.args if p.role != "number"]
-    if any(p.type.bytes(a) > a.word_bytes for p in args):
+    # the callers' parameters are C longs: narrower than a register where the verifier's
+    # conventions say so (n32: 4 bytes in 64-bit registers)
+    from ..verifier.conventions import conventions, known_arches
+
+    long_bytes = (conventions(arch).c.long_bytes if arch in known_arches() else 0) or a.word_bytes
+    if any(p.type.size != "word" and p.type.bytes(a) > long_bytes for p in args):
         return None
     return f"{spec.symbol}={spec.syscall}({', '.join(f'${i}' for i in range(len(args)))}):{policy}"
 

@@ -193,11 +193,12 @@ def arities(c: Contract, arch, tables) -> list[int]:
     return out
 
 
-def parameter_sizes(c: Contract, arch, tables) -> list[tuple[int, None, int]]:
-    """(bytes, role, bits) of each parameter: the type of the first syscall argument it
-    is passed as (an int stays 32 bits), a word where none says."""
+def parameter_sizes(c: Contract, arch, tables) -> list[tuple]:
+    """(bytes, role, bits[, signed]) of each parameter: the type of the first syscall
+    argument it is passed as (an int stays 32 bits), a word where none says; signed for a
+    word-sized type (C's long or a pointer)."""
     n = c.parameters(arities(c, arch, tables))
-    out: list[tuple[int, None, int]] = [(arch.word_bytes, None, 8 * arch.word_bytes)] * n
+    out: list[tuple] = [(arch.word_bytes, None, 8 * arch.word_bytes)] * n
     seen: set[int] = set()
     for call in c.calls:
         sig = tables.signature(arch, call.syscall)
@@ -207,7 +208,10 @@ def parameter_sizes(c: Contract, arch, tables) -> list[tuple[int, None, int]]:
         for a, p in zip(srcs, kargs):
             if a.param is not None and a.param < n and a.param not in seen:
                 seen.add(a.param)
-                out[a.param] = (p.type.bytes(arch), None, p.type.kernel_bits(arch))
+                # a word-sized type says whether it is signed (checker.py: where C's long is
+                # narrower than the register, the kernel's long_args rule applies)
+                out[a.param] = (p.type.bytes(arch), None, p.type.kernel_bits(arch), p.type.signed) \
+                    if p.type.size == "word" else (p.type.bytes(arch), None, p.type.kernel_bits(arch))
     return out
 
 
