@@ -11,7 +11,7 @@ from ..errors import StubgenError
 from ..realtools import frontend, tools
 from ..tables import inputs, policies
 from ..verifier import Verifier, isolate
-from ..verifier.contract import arities, check
+from ..verifier.contract import arities, check, parameter_sizes
 from ..verifier.elffile import is_machine_code
 from ..verifier.foreign.choice import Choice, parse_choice
 from ..verifier.foreign.judge import check_files as check_plan9
@@ -138,8 +138,11 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
             bound = check(c.contract, arch, verifier.tables)
             n = bound.parameters(arities(bound, arch, verifier.tables))
             pol = policies.POLICIES[bound.policy]
+            # a parameter passed as a 64-bit argument of a 32-bit architecture is 64-bit itself
+            wide = tuple(i for i, (size, _, _) in enumerate(parameter_sizes(bound, arch, verifier.tables))
+                         if size > arch.word_bytes)
             wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False, returns=pol.returns,
-                                             error_call=pol.calls_handler))
+                                             error_call=pol.calls_handler, wide=wide))
             for kind in _CALLERS:
                 choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, bound.policy,
                                                              contract=bound, own=own)
@@ -152,7 +155,8 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
         wide = [p.name for p in args if p.type.bytes(arch) > arch.word_bytes]
         if wide:
             raise StubgenError(f"--stub {text!r}: {c.syscall}'s {wide[0]} is wider than one {arch.name} register; a "
-                               "header's wrapper takes one word per argument, and the split is the caller's")
+                               "wrapper that takes the number first takes one word per argument, and the split is the "
+                               f"caller's (a wrapper of its own arguments: --stub '{c.symbol}={c.syscall}($0, ...)')")
         number = None if sig.generic else arch.numbers[c.syscall]
         pol = policies.POLICIES[c.policy or policies.DEFAULT]
         wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=pol.returns, error_call=pol.calls_handler))
