@@ -190,3 +190,66 @@ def test_ppc64_callers_compile(tmp_path):
     (rep,) = _verify(d)
     assert rep.ok, rep.describe()
     assert rep.runs or rep.not_run, rep.describe()
+
+
+# --- wide (64-bit) arguments on a 32-bit architecture --------------------------------
+
+def _pread64(tmp_path, arch, edit=None):
+    d = _write(tmp_path, [arch], ["pread64"])
+    h = d / "c" / f"stubs_{arch}.h"
+    if edit is not None:
+        text = h.read_text()
+        new = edit(text)
+        assert new != text, "the edit changed nothing"
+        h.write_text(new)
+    (rep,) = _verify(d)
+    return rep
+
+
+def test_wide_argument_verified_on_a_32bit_arch(tmp_path):
+    # pread64's 64-bit offset on ARM EABI: the callers take it as a long long (the C ABI's
+    # r2:r3 or stack pair), the kernel must see it in r4:r5 (the verifier's linux_abi.yaml)
+    rep = _pread64(tmp_path, "arm")
+    assert rep.ok and rep.emulated and rep.runs and not rep.not_run, rep.describe()
+
+
+def test_wide_argument_halves_swapped_fails(tmp_path):
+    def swap(t):
+        t = t.replace("(pos) >> 0)", "(pos) >> HI)", 1).replace("(pos) >> 32)", "(pos) >> 0)", 1)
+        return t.replace("(pos) >> HI)", "(pos) >> 32)", 1)
+
+    rep = _pread64(tmp_path, "arm", swap)
+    assert not rep.ok and any("32-bit part of a 64-bit value" in p for p in rep.problems), rep.problems
+
+
+def test_result_register_left_input_only_fails():
+    # the clobber_dropped mutant of an architecture whose kernel changes only the result
+    # register (templates/c/arm.lower.yaml): r0's in-out operand turned input-only
+    rep = _mutant_report("read", "arm", "clobber_dropped")
+    assert not rep.ok and any("result register r0" in p for p in rep.problems), rep.problems
+
+
+def test_units_on_the_pool_give_the_same_verdicts(tmp_path, monkeypatch):
+    # the header's units go to parallel.py's workers; one unit per two wrappers here,
+    # so a small sample makes several units, and the verdicts are those of one process
+    import os
+
+    from stubgen.pipeline import parallel, verify_header
+
+    d = _write(tmp_path, ["amd64"], ["madvise", "read", "getpid", "exit"])
+    specs = manifest_specs(d)
+    monkeypatch.setattr(verify_header, "PER_UNIT", 2)
+    workers = set()
+    real = parallel.run_chunks
+
+    def spy(*a, **kw):
+        for o in real(*a, **kw):
+            workers.add(o.worker)
+            yield o
+
+    monkeypatch.setattr(parallel, "run_chunks", spy)
+    serial = [r.describe() for r, _ in check_header_specs(d, specs, jobs=1)]
+    assert not workers
+    pooled = [r.describe() for r, _ in check_header_specs(d, specs, jobs=2)]
+    assert workers and os.getpid() not in workers
+    assert pooled == serial and len(serial) == len(specs)

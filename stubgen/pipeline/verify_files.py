@@ -139,10 +139,10 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
             n = bound.parameters(arities(bound, arch, verifier.tables))
             pol = policies.POLICIES[bound.policy]
             # a parameter passed as a 64-bit argument of a 32-bit architecture is 64-bit itself
-            wide = tuple(i for i, (size, _, _) in enumerate(parameter_sizes(bound, arch, verifier.tables))
-                         if size > arch.word_bytes)
+            pairs = tuple(i for i, (size, _, _) in enumerate(parameter_sizes(bound, arch, verifier.tables))
+                          if size > arch.word_bytes)
             wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False, returns=pol.returns,
-                                             error_call=pol.calls_handler, wide=wide))
+                                             error_call=pol.calls_handler, wide=pairs))
             for kind in _CALLERS:
                 choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, bound.policy,
                                                              contract=bound, own=own)

@@ -8,6 +8,7 @@ never counted as passed."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..dialects import dialect
@@ -32,21 +33,72 @@ def is_header_dialect(name: str, templates: str | None) -> bool:
 
 
 def check_header_specs(directory, specs, tables: str | None = None, templates: str | None = None,
-                       partial: bool = True):
+                       partial: bool = True, jobs: int | None = None, progress: bool = False):
     """(Report, compared-with) for every (text, Spec) of a header dialect, in order.
     partial: a stub of which some callers ran and others could not passes, the others
-    said as warnings; False keeps them in not_run (a mutant: not proved to survive)."""
+    said as warnings; False keeps them in not_run (a mutant: not proved to survive).
+    jobs: processes (default: every core): the units (up to PER_UNIT wrappers of one
+    header) go to parallel.py's workers, each unit whole, so a verdict is the same however
+    many there are."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (_, spec) in enumerate(specs):
         groups.setdefault((spec.path, spec.arch), []).append(i)
-    out: list = [None] * len(specs)
+    units, where = [], []
     for (path, arch), idx in groups.items():
         for start in range(0, len(idx), PER_UNIT):
             part = idx[start:start + PER_UNIT]
-            for i, rep in zip(part, _check_unit(Path(directory) / path, arch, [specs[i][1] for i in part],
-                                                tables, templates, partial)):
-                out[i] = (rep, ())
+            units.append(HeaderUnit(str(Path(directory) / path), arch, tuple(specs[i][1] for i in part),
+                                    tables, templates, partial))
+            where.append(part)
+    out: list = [None] * len(specs)
+    for part, reports in zip(where, _run_units(units, tables, templates, jobs, progress)):
+        for i, rep in zip(part, reports):
+            out[i] = (rep, ())
     return out
+
+
+def _run_units(units: list, tables, templates, jobs: int | None, progress: bool):
+    """Each unit's reports, in order: in this process for one unit or one job, else on
+    the pool's workers (which are no daemons: each compiles and forks its isolated child)."""
+    from .parallel import default_jobs, run_chunks
+
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    if len(units) < 2 or jobs == 1:
+        for u in units:
+            yield u.reports()
+        return
+    # A unit takes seconds (a compile per variant, then its callers run): worth a
+    # process from the first one.
+    for o in run_chunks(units, tables, templates, jobs=jobs, progress=progress, min_per_job=1):
+        yield o.reports
+
+
+@dataclass(frozen=True)
+class HeaderUnit:
+    """One compiled unit of callers: up to PER_UNIT wrappers (their Specs) of the header
+    at path, for arch. A chunk of parallel.py that checks itself (check)."""
+
+    path: str
+    arch: str
+    specs: tuple
+    tables: str | None = None
+    templates: str | None = None
+    partial: bool = True
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def reports(self) -> list[Report]:
+        return _check_unit(Path(self.path), self.arch, list(self.specs), self.tables, self.templates, self.partial)
+
+    def check(self):
+        """parallel.py's Outcome of this unit, in a worker."""
+        import os
+
+        from .parallel import Outcome
+
+        reports = self.reports()
+        return Outcome(reports, [()] * len(reports), set(), os.getpid())
 
 
 def _choice(t, arch: str, spec) -> str:
@@ -138,4 +190,5 @@ def check_mutant(stub, text: str) -> Report:
         specs = [x for x in manifest_specs(tmp) if x[1].symbol == stub.symbol]
         # a mutant that passes the callers that ran, with others not run, is not proved to
         # survive: its unrun callers stay in not_run for the mutator
-        return check_header_specs(tmp, specs, stub.options.tables, stub.options.templates, partial=False)[0][0]
+        return check_header_specs(tmp, specs, stub.options.tables, stub.options.templates, partial=False,
+                                  jobs=1)[0][0]
