@@ -253,3 +253,9 @@ def test_units_on_the_pool_give_the_same_verdicts(tmp_path, monkeypatch):
     pooled = [r.describe() for r, _ in check_header_specs(d, specs, jobs=2)]
     assert workers and os.getpid() not in workers
     assert pooled == serial and len(serial) == len(specs)
+
+
+def test_riscv_memory_dropped_with_the_whole_clobber_list_fails():
+    # RISC-V has no "cc": "memory" is the list's only entry, and its mutant drops the list
+    rep = _mutant_report("read", "riscv64", "memory_dropped")
+    assert not rep.ok and any('"memory"' in p for p in rep.problems), rep.problems
