@@ -1,0 +1,86 @@
+"""The Zig dialect's front end: callers of a .zig file's wrappers (programs/callers.zig.j2)
+compiled by `zig build-obj` for the target, so the verifier reads machine code, as the
+C dialect's callers (frontend.callers_unit, compile_callers) are. The compiler runs as
+an isolated child with the real tools' limits (frontend._run); the file is copied
+beside the callers first, as Zig imports only files inside the root module's directory."""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from ..errors import StubgenError
+from ..verifier import llvm
+from .frontend import LLVM_PACKAGE, PROGRAMS, _run, kept_values
+from .tools import ToolMissing
+
+# Zig's build modes the callers are compiled in: optimised, and unoptimised (wrappers are
+# `inline fn`, inlined in both; the callers turn runtime safety off, so no panic path).
+MODES = (("-O", "ReleaseFast"), ("-O", "Debug"))
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MODULE = "stubgen_wrappers.zig"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """The callers' source, and the .zig file whose wrappers it calls."""
+
+    text: str
+    source: Path
+
+
+@cache
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return env.from_string((PROGRAMS / "callers.zig.j2").read_text(encoding="utf-8"))
+
+
+def callers_unit(source: Path, wrappers, arch) -> Unit:
+    """The Zig unit that calls each wrapper (frontend.Wrapper) of source, plainly and with
+    registers kept. A wrapper takes the words its parameters are filled from."""
+    stubs = []
+    for w in wrappers:
+        if not _IDENT.match(w.function):
+            raise StubgenError(f"--stub {w.function}: a wrapper is a Zig identifier (a pub fn of the file)")
+        own = [f"a{i}" for i in range(w.words)]
+        params, args = list(own), list(own)
+        if w.number_first:  # the wrapper takes the number first (a generic syscallN; musl's __syscall3)
+            params = ([] if w.number is not None else ["n"]) + own
+            args = [str(w.number) if w.number is not None else "n"] + own
+        stubs.append({"function": w.function, "params": ", ".join(f"{a}: isize" for a in params),
+                      "args": "".join(f"{a}, " for a in args)})
+    return Unit(_template().render(source=source.name, module=_MODULE, stubs=stubs, kept=kept_values(arch)), source)
+
+
+def variants(arch) -> list[tuple[str, ...]]:
+    """Every way the callers are compiled: each of Zig's build modes."""
+    return [m for m in MODES]
+
+
+def note(arch) -> str:
+    return (f"callers compiled by zig build-obj for {arch.engines.cc['target']}: "
+            + ", ".join(" ".join(m) for m in MODES))
+
+
+def compile_callers(unit: Unit, arch, flags: tuple[str, ...], *_ignored) -> bytes:
+    """An object of the callers unit, compiled by zig build-obj for arch's target."""
+    exe = llvm.zig()
+    if exe is None:
+        raise ToolMissing("the Zig compiler (zig build-obj)", LLVM_PACKAGE)
+    cc = arch.engines.cc
+    if not cc:
+        raise StubgenError(f"{arch.name}: the tables name no target (engines.cc) to compile Zig for")
+    with tempfile.TemporaryDirectory(prefix="stubgen-zig-") as tmp:
+        src, obj = Path(tmp) / "stubgen_callers.zig", Path(tmp) / "stubgen_callers.o"
+        src.write_text(unit.text, encoding="utf-8")
+        shutil.copyfile(unit.source, Path(tmp) / _MODULE)
+        _run([str(exe), "build-obj", "-target", cc["target"], *flags, "-fno-stack-check", "-fno-stack-protector",
+              "-fsingle-threaded", "-fno-emit-h", "-fno-emit-asm", "-femit-bin=" + str(obj), str(src)],
+             f"zig build-obj ({cc['target']} {' '.join(flags)})", Path(tmp) / _MODULE, unit.source.name,
+             cwd=tmp)
+        return obj.read_bytes()
