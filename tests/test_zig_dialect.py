@@ -45,7 +45,7 @@ def test_wrapper_shape(tmp_path):
     assert ": .{ .rcx = true, .r11 = true, .cc = true, .memory = true });" in body
     assert "pub inline fn sys_madvise(addr: ?*anyopaque, len: usize, advice: i32) isize {" in text
     assert "pub inline fn sys_exit(error_code: i32) noreturn {" in text and "@trap();" in text
-    assert "@\"type\": i32" in text  # socket's `type` shadows no primitive
+    assert "sys_socket(family: i32, type_: i32, protocol: i32)" in text
     assert all(f"pub inline fn syscall{n}(" in text for n in range(7))
     mips = (d / "zig" / "stubs_mips.zig").read_text()
     # o32: numbered registers, the error flag a3 ($7) an output, hi/lo clobbered
