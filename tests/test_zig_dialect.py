@@ -8,14 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from conftest import cli, one_line_error
 
 import stubgen
 from stubgen.errors import StubgenError
 from stubgen.pipeline.verify_header import check_header_specs
 from stubgen.pipeline.verify_zig import zig_memory_problems
 from stubgen.verifier import llvm, manifest_specs
-
-from conftest import cli, one_line_error
 
 needs_zig = pytest.mark.skipif(not llvm.available(), reason="needs the Zig compiler (pip install 'stubgen[llvm]')")
 
