@@ -42,11 +42,13 @@ def _template():
     return env.from_string((PROGRAMS / "callers.zig.j2").read_text(encoding="utf-8"))
 
 
-def callers_unit(source: Path, wrappers, arch) -> Unit:
+def callers_unit(source: Path, wrappers, arch, wide=None) -> Unit:
     """The Zig unit that calls each wrapper (frontend.Wrapper) of source, plainly and with
-    registers kept. A wrapper takes the words its parameters are filled from."""
+    registers kept. A wrapper takes the words its parameters are filled from; wide: {index
+    of a wrapper: indexes of its own arguments passed whole as 64-bit values} (a 64-bit
+    offset on a 32-bit target: the crosscheck's programs call stubgen_plain_K from C)."""
     stubs = []
-    for w in wrappers:
+    for k, w in enumerate(wrappers):
         if not _IDENT.match(w.function):
             raise StubgenError(f"--stub {w.function}: a wrapper is a Zig identifier (a pub fn of the file)")
         own = [f"a{i}" for i in range(w.words)]
@@ -54,7 +56,9 @@ def callers_unit(source: Path, wrappers, arch) -> Unit:
         if w.number_first:  # the wrapper takes the number first (a generic syscallN; musl's __syscall3)
             params = ([] if w.number is not None else ["n"]) + own
             args = [str(w.number) if w.number is not None else "n"] + own
-        stubs.append({"function": w.function, "params": ", ".join(f"{a}: isize" for a in params),
+        whole = {f"a{i}" for i in (wide or {}).get(k, ())}
+        stubs.append({"function": w.function, "params": ", ".join(f"{a}: {'i64' if a in whole else 'isize'}"
+                                                                   for a in params),
                       "args": "".join(f"{a}, " for a in args)})
     return Unit(_template().render(source=source.name, module=_MODULE, stubs=stubs, kept=kept_values(arch)), source)
 
