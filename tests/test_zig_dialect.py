@@ -159,3 +159,17 @@ def test_absent_zig_is_not_verified(tmp_path, monkeypatch):
     monkeypatch.setattr(zigfront.llvm, "zig", lambda: None)
     (rep,) = _verify(d)
     assert not rep.ok and not rep.runs and any("not verified" in u for u in rep.unverified), rep.describe()
+
+
+@needs_zig
+def test_foreign_zig_file(tmp_path):
+    # a Zig file stubgen did not write (here: a generated one, then broken) by --stub
+    d = _write(tmp_path, ["amd64"], ["socket"]) / "zig" / "stubs_amd64.zig"
+    args = ["verify", str(d), "--arch", "amd64", "--stub", "sys_socket=socket($0, $1, $2)"]
+    r = cli(*args)
+    assert r.returncode == 0 and "4 passed" in r.stdout, r.stdout + r.stderr
+    text = d.read_text()
+    start = text.index("fn sys_socket(")
+    d.write_text(text[:start] + text[start:].replace(".rcx = true, .r11 = true, ", "", 1))
+    r = cli(*args)
+    assert r.returncode == 1 and "r11" in r.stdout, r.stdout + r.stderr
