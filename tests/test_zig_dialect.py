@@ -173,3 +173,17 @@ def test_foreign_zig_file(tmp_path):
     d.write_text(text[:start] + text[start:].replace(".rcx = true, .r11 = true, ", "", 1))
     r = cli(*args)
     assert r.returncode == 1 and "r11" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_file_that_reads_other_files_is_refused(tmp_path):
+    # @embedFile, @cImport or an @import of a path would read beyond the file: refused
+    # before zig runs, so it is never compiled (not verified, and why)
+    d = _write(tmp_path, ["amd64"], ["getpid"])
+    f = d / "zig" / "stubs_amd64.zig"
+    original = f.read_text()
+    for bad in ('const secret = @embedFile("/etc/passwd");\n', 'const c = @cImport(@cInclude("stdio.h"));\n',
+                'const other = @import("../other.zig");\n'):
+        f.write_text(bad + original)
+        (rep,) = _verify(d)
+        assert not rep.ok and not rep.runs and any("is refused before the compiler" in u for u in rep.unverified), \
+            rep.describe()

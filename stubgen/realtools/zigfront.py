@@ -6,7 +6,6 @@ beside the callers first, as Zig imports only files inside the root module's dir
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +23,11 @@ from .tools import ToolMissing
 MODES = (("-O", "ReleaseFast"), ("-O", "ReleaseSmall"))
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODULE = "stubgen_wrappers.zig"
+# What a file of syscall wrappers needs from outside itself: Zig's std and builtin. A
+# builtin that reads another file (@embedFile, @import of a path) or runs the C
+# preprocessor over headers (@cImport) is refused before the compiler sees the file,
+# wherever it appears (even in a comment or a string).
+_READS = re.compile(r'@(?:cImport|cInclude|embedFile)\b|@import\s*\(\s*(?!"(?:std|builtin)"\s*\))')
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,17 @@ def compile_callers(unit: Unit, arch, flags: tuple[str, ...], *_ignored) -> byte
     cc = arch.engines.cc
     if not cc:
         raise StubgenError(f"{arch.name}: the tables name no target (engines.cc) to compile Zig for")
+    from ..tables import inputs
+
+    text = inputs.read_text(unit.source, what="Zig file")
+    m = _READS.search(text)
+    if m:
+        raise StubgenError(f"{unit.source.name}: {m.group(0).strip()}... is refused before the compiler sees it (a "
+                           "file of syscall wrappers imports only \"std\" and \"builtin\", and reads no other file)")
     with tempfile.TemporaryDirectory(prefix="stubgen-zig-") as tmp:
         src, obj = Path(tmp) / "stubgen_callers.zig", Path(tmp) / "stubgen_callers.o"
         src.write_text(unit.text, encoding="utf-8")
-        shutil.copyfile(unit.source, Path(tmp) / _MODULE)
+        (Path(tmp) / _MODULE).write_text(text, encoding="utf-8")  # the text checked, not the file again
         _run([str(exe), "build-obj", "-target", cc["target"], *flags, "-fno-stack-check", "-fno-stack-protector",
               "-fsingle-threaded", "-fno-emit-h", "-fno-emit-asm", "-femit-bin=" + str(obj), str(src)],
              f"zig build-obj ({cc['target']} {' '.join(flags)})", Path(tmp) / _MODULE, unit.source.name,
