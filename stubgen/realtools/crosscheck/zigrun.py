@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...tables import policies
+from ...verifier import llvm
 from .. import tools, zigfront
 from ..frontend import Wrapper
 from .cbuild import run_cc
@@ -38,9 +39,12 @@ def _callers(t, arch, source: Path, names: dict[str, str], work: Path, tables) -
 
 
 def _build(program: str, defines: dict, arch, work: Path, out: Path, tables) -> Path:
-    """The test program, statically linked with the callers' object. Its calls pass
-    pointers to long parameters: -Wno-int-conversion, every other warning an error."""
-    cc = tools.c_compiler(arch, tables)
+    """The test program, statically linked with the callers' object by the architecture's
+    C compiler (or zig cc for engines.cc.zig_link's target, whose C library has the ABI of
+    Zig's objects). Its calls pass pointers to long parameters: -Wno-int-conversion, every
+    other warning an error."""
+    link = (arch.engines.cc or {}).get("zig_link")
+    cc = tools.c_compiler(arch, tables) if not link else [str(llvm.zig()), "cc", "-target", link]
     cmd = [*cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-Wno-int-conversion", "-D_FILE_OFFSET_BITS=64",
            "-include", str(work / "zig_callers.h"), *(f"-D{k}={v}" for k, v in defines.items()), "-o", str(out),
            str(PROGRAMS / program), str(work / "zig_callers.o")]
