@@ -165,7 +165,8 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
     for flags in fe.variants(arch):
         data = fe.compile_callers(unit, arch, flags, [path.parent, *includes], defines, force_includes)
         how = " ".join(flags)
-        for v in _machine_code(verifier, path, data, arch, choices, policies.DEFAULT, "c"):
+        for v in _machine_code(verifier, path, data, arch, choices, policies.DEFAULT,
+                               "zig" if fe is zigfront else "c"):
             if not v.symbol.startswith("stubgen_"):
                 continue  # the wrappers themselves, out of line at -O0: reached through the callers
             kind, k = v.symbol.split("_")[1], int(v.symbol.rsplit("_", 1)[1])
