@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import StubgenError
-from ..realtools import frontend, tools
+from ..realtools import frontend, tools, zigfront
 from ..tables import inputs, policies
 from ..verifier import Verifier, isolate
 from ..verifier.contract import arities, check, parameter_sizes
@@ -33,8 +34,8 @@ class FileNotes:
 def _kind(path: Path, head: bytes, dialect: str | None) -> str:
     if is_machine_code(head):
         return "elf"
-    if path.suffix == ".h":
-        return "header"
+    if path.suffix in (".h", ".zig"):
+        return "header"  # wrappers compiled into callers: a C header, or Zig source (zigfront.py)
     if dialect:
         return dialect
     return detect_dialect(head.decode("utf-8", errors="replace"))
@@ -162,18 +163,20 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
         wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=pol.returns, error_call=pol.calls_handler))
         for kind in _CALLERS:
             choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, c.policy, own=own)
-    unit = frontend.callers_unit(path, wrappers, arch)
+    fe: Any = zigfront if path.suffix == ".zig" else frontend  # the callers' language: the wrappers'
+    unit = fe.callers_unit(path, wrappers, arch)
     out = []
-    for flags in frontend.variants(arch):
-        data = frontend.compile_callers(unit, arch, flags, [path.parent, *includes], defines, force_includes)
+    for flags in fe.variants(arch):
+        data = fe.compile_callers(unit, arch, flags, [path.parent, *includes], defines, force_includes)
         how = " ".join(flags)
-        for v in _machine_code(verifier, path, data, arch, choices, policies.DEFAULT, "c"):
+        for v in _machine_code(verifier, path, data, arch, choices, policies.DEFAULT,
+                               "zig" if fe is zigfront else "c"):
             if not v.symbol.startswith("stubgen_"):
                 continue  # the wrappers themselves, out of line at -O0: reached through the callers
             kind, k = v.symbol.split("_")[1], int(v.symbol.rsplit("_", 1)[1])
             v.symbol, v.aliases = wrappers[k].function, []
             v.file = f"{path} ({how}, {_CALLERS[kind]} caller)"
             out.append(v)
-    notes.notes.append(f"callers compiled by zig cc for {arch.engines.cc['target']}: "
-                       + ", ".join(" ".join(f) for f in frontend.variants(arch)))
+    notes.notes.append(zigfront.note(arch) if fe is zigfront else f"callers compiled by zig cc for "
+                       f"{arch.engines.cc['target']}: " + ", ".join(" ".join(f) for f in frontend.variants(arch)))
     return out

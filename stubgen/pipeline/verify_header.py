@@ -17,8 +17,11 @@ from ..tables import inputs
 from ..tables import load as load_tables
 from ..verifier.spec import Report
 from .verify_files import check_files
+from .verify_zig import zig_memory_problems
 
 READER = "c_header"
+# Readers whose wrappers are compiled into callers the same way: Zig source (zigfront.py).
+READERS = (READER, "zig_source")
 # Wrappers per compiled unit: a unit of every syscall of an architecture would run
 # past the isolated child's time limit; a few dozen keep each child short.
 PER_UNIT = 48
@@ -27,7 +30,7 @@ _RUN_LIST = re.compile(r"cannot run [\w., ]+ \(")
 
 def is_header_dialect(name: str, templates: str | None) -> bool:
     try:
-        return dialect(name, templates).verify.get("reader") == READER
+        return dialect(name, templates).verify.get("reader") in READERS
     except StubgenError:
         return False  # an unknown dialect: the ordinary path reports it
 
@@ -128,7 +131,7 @@ def _check_unit(path: Path, arch: str, specs, tables, templates, partial: bool =
     for s in specs:
         mine = [v for v in verdicts if v.symbol == s.symbol]
         rep = Report(s)
-        rep.problems += _memory_problems(text, s.symbol)
+        rep.problems += (zig_memory_problems if path.suffix == ".zig" else _memory_problems)(text, s.symbol)
         if not mine:
             rep.unverified.append("not verified: no caller of it was checked")
         for v in mine:
