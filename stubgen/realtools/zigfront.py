@@ -60,7 +60,7 @@ def callers_unit(source: Path, wrappers, arch, wide=None) -> Unit:
         if w.number_first:  # the wrapper takes the number first (a generic syscallN; musl's __syscall3)
             params = ([] if w.number is not None else ["n"]) + own
             args = [str(w.number) if w.number is not None else "n"] + own
-        whole = {f"a{i}" for i in (wide or {}).get(k, ())}
+        whole = {f"a{i}" for i in (*(wide or {}).get(k, ()), *w.wide)}
         stubs.append({"function": w.function, "params": ", ".join(f"{a}: {'i64' if a in whole else 'isize'}"
                                                                    for a in params),
                       "args": "".join(f"{a}, " for a in args)})
