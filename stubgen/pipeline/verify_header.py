@@ -15,9 +15,13 @@ from ..errors import StubgenError
 from ..tables import inputs
 from ..tables import load as load_tables
 from ..verifier.spec import Report
+from . import verify_rust
 from .verify_files import check_files
 
 READER = "c_header"
+# The readers whose files are compiled into callers: C headers, and Rust modules
+# (verify_rust.py: rustc instead of zig cc, asm!'s nomem instead of "memory").
+READERS = (READER, "rust_module")
 # Wrappers per compiled unit: a unit of every syscall of an architecture would run
 # past the isolated child's time limit; a few dozen keep each child short.
 PER_UNIT = 48
@@ -26,7 +30,7 @@ _RUN_LIST = re.compile(r"cannot run [\w., ]+ \(")
 
 def is_header_dialect(name: str, templates: str | None) -> bool:
     try:
-        return dialect(name, templates).verify.get("reader") == READER
+        return dialect(name, templates).verify.get("reader") in READERS
     except StubgenError:
         return False  # an unknown dialect: the ordinary path reports it
 
@@ -68,12 +72,18 @@ def _check_unit(path: Path, arch: str, specs, tables, templates, partial: bool =
     t = load_tables(tables)
     chosen = {s.symbol: _choice(t, arch, s) for s in specs}
     stubs = [c for c in chosen.values() if c]
+    rust = dialect(specs[0].dialect, templates).verify.get("reader") == verify_rust.READER
     try:
-        verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates,
-                               own=True)[0] if stubs else []
+        if rust:
+            target = verify_rust.target(specs[0].dialect, arch, templates)
+            verdicts = verify_rust.check_module(path, arch, stubs, target, tables, templates) if stubs else []
+        else:
+            verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates,
+                                   own=True)[0] if stubs else []
     except StubgenError as e:  # no compiler for the target, or it refused the header
         return [Report(s, unverified=[f"not verified: {e}"]) for s in specs]
     text = inputs.read_text(path, what="header")
+    memory = verify_rust.memory_problems if rust else _memory_problems
     reports = []
     for s in specs:
         if chosen[s.symbol] is None:
@@ -83,7 +93,7 @@ def _check_unit(path: Path, arch: str, specs, tables, templates, partial: bool =
             continue
         mine = [v for v in verdicts if v.symbol == s.symbol]
         rep = Report(s)
-        rep.problems += _memory_problems(text, s.symbol)
+        rep.problems += memory(text, s.symbol)
         if not mine:
             rep.unverified.append("not verified: no caller of it was checked")
         for v in mine:
