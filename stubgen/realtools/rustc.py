@@ -26,7 +26,7 @@ OPT_LEVELS = ("2", "0")
 
 def rustc() -> str:
     """The rustc on the PATH (STUBGEN_RUSTC overrides), or ToolMissing."""
-    exe = os.environ.get("STUBGEN_RUSTC") or shutil.which("rustc")
+    exe = shutil.which(os.environ.get("STUBGEN_RUSTC") or "rustc")
     if not exe:
         raise ToolMissing("rustc", PACKAGE)
     return exe
