@@ -46,7 +46,8 @@ def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: 
             n = bound.parameters(arities(bound, arch, verifier.tables))
             pol = policies.POLICIES[bound.policy]
             wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False, returns=pol.returns))
-            syscall, policy, contract = c.syscall, bound.policy, bound
+            policy: str | None = bound.policy
+            contract = bound
         else:
             sig = verifier.tables.signature(arch, c.syscall)
             if sig is None:
@@ -55,9 +56,9 @@ def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: 
             number = None if sig.generic else arch.numbers[c.syscall]
             pol = policies.POLICIES[c.policy or policies.DEFAULT]
             wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=pol.returns))
-            syscall, policy, contract = c.syscall, c.policy, None
+            policy, contract = c.policy, None
         for kind in ("plain", "kept"):
-            choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", syscall, policy, contract=contract, own=own)
+            choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, policy, contract=contract, own=own)
     root = rustc.crate_root(path, wrappers, arch)
     out = []
     for opt in rustc.OPT_LEVELS:
