@@ -171,3 +171,64 @@ def test_readme_example(rustc, tmp_path):
     if os.uname().machine == "x86_64":  # the block generates for amd64: run it where it runs
         run = subprocess.run([str(tmp_path / "hello")], capture_output=True, text=True, timeout=30)
         assert run.returncode == 0 and run.stdout == "hello from core::arch::asm!\n"
+
+
+# The real kernel (natively or under qemu-user): a no_std program of the generated
+# wrappers, compiled by rustc in the #![no_core] crate and linked by zig cc. It writes,
+# takes close(-1)'s error path, makes a six-argument call (mmap2 or mmap), and ends with
+# exit_group, whose wrapper never returns. Exit code 0 and "ok" on stdout.
+PROGRAM = '''
+#[path = "{module}"]
+pub mod stubs;
+
+#[no_mangle]
+pub extern "C" fn _start() -> ! {{
+    let msg: [u8; 3] = [b'o', b'k', b'\\n'];
+    let mut code: i32 = 0;
+    unsafe {{
+        if stubs::sys_write(1, &msg as *const [u8; 3] as *const core::ffi::c_void, 3) != 3 {{ code = 1; }}
+        if stubs::sys_close(-1) != -9 {{ code = 2; }}
+        {six}
+        stubs::sys_exit_group(code)
+    }}
+}}
+'''
+
+
+@pytest.mark.crosscheck
+@pytest.mark.parametrize("arch", ["amd64", "arm64", "mipsle", "ppc64le"])
+def test_real_kernel(rustc, arch, tmp_path):
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    from stubgen import tables
+    from stubgen.pipeline.verify_rust import target
+    from stubgen.realtools.frontend import PROGRAMS
+
+    t = tables.load()
+    a = t.arch(arch)
+    native = platform.machine() == "x86_64" and arch == "amd64"
+    qemu = None if native else need_tool(a.qemu_user, "qemu-user")
+    six = next(m for m in ("mmap2", "mmap") if t.available(a, m))
+    stubgen.write(stubgen.generate(syscalls=["write", "close", "exit_group", six], arches=[arch], dialects=["rust"]),
+                  tmp_path)
+    # MAP_PRIVATE | MAP_ANONYMOUS (MIPS's MAP_ANONYMOUS is 0x800)
+    flags = 0x802 if arch.startswith("mips") else 0x22
+    call = f"let p = stubs::sys_{six}(0, 4096, 3, {flags}, -1, 0); if p >= -4095 && p <= -1 {{ code = 3; }}"
+    src = tmp_path / "prog.rs"
+    src.write_text((PROGRAMS / "minicore.rs").read_text()
+                   + PROGRAM.format(module=tmp_path / "rust" / f"stubs_{arch}.rs", six=call))
+    env = dict(os.environ, RUSTC_BOOTSTRAP="1")
+    r = subprocess.run([rustc, "--edition", "2021", "--crate-type", "lib", "--emit=obj", "--target",
+                        target("rust", arch), "-C", "opt-level=2", "-C", "panic=abort", "-C", "relocation-model=static",
+                        "-o", str(tmp_path / "prog.o"), str(src)], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[:2000]
+    r = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", a.engines.cc["target"], "-nostdlib", "-static",
+                        "-Wl,--entry=_start", "-o", str(tmp_path / "prog"), str(tmp_path / "prog.o")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[:2000]
+    run = subprocess.run(([qemu] if qemu else []) + [str(tmp_path / "prog")], capture_output=True, text=True,
+                         timeout=60)
+    assert (run.returncode, run.stdout) == (0, "ok\n"), (run.returncode, run.stdout, run.stderr[:500])
