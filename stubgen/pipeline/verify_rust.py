@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import dialects
 from ..errors import StubgenError
 from ..realtools import frontend, rustc
-from ..realtools.tools import ToolFailed
+from ..realtools.tools import ToolFailed, ToolMissing
 from ..tables import policies
 from ..verifier import Verifier
 from ..verifier.contract import arities, check
@@ -30,6 +30,15 @@ def target(dialect_name: str, arch: str, templates: str | None = None) -> str:
     if not t:
         raise StubgenError(f"template {dialect_name}/{arch}: sets no rust_target for rustc")
     return str(t)
+
+
+def compiler_identity() -> str:
+    """Which rustc verifies (for the verdict cache's key): its own `rustc -vV` (a rustup
+    proxy stays the same file when the toolchain changes), or that it is missing."""
+    try:
+        return f"rustc {rustc.version()}"
+    except ToolMissing as e:
+        return f"rustc missing: {e}"
 
 
 def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: str | None = None,

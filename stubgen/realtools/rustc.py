@@ -33,6 +33,13 @@ def rustc() -> str:
 
 
 @cache
+def version() -> str:
+    """`rustc -vV` of the rustc on the PATH (its release, commit and LLVM)."""
+    r = _run([rustc(), "-vV"], "rustc -vV", limited=True)
+    return " ".join(r.stdout.split())
+
+
+@cache
 def _callers_template():
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     return env.from_string((PROGRAMS / "callers.rs.j2").read_text(encoding="utf-8"))
