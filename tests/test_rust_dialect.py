@@ -232,3 +232,15 @@ def test_real_kernel(rustc, arch, tmp_path):
     run = subprocess.run(([qemu] if qemu else []) + [str(tmp_path / "prog")], capture_output=True, text=True,
                          timeout=60)
     assert (run.returncode, run.stdout) == (0, "ok\n"), (run.returncode, run.stdout, run.stderr[:500])
+
+
+def test_clobber_dropped_under_register_pressure_fails(rustc):
+    # ppc without its r9-r12 clobbers: with thirty values kept, rustc spills the ones in
+    # r9-r12 around the asm anyway; the caller that keeps eight values (checked on
+    # success) holds some there, and loses them
+    from stubgen.pipeline.mutants import mutants
+    from stubgen.pipeline.verify_header import check_mutant
+
+    stub = stubgen.generate(syscalls=["getpid"], arches=["ppc"], dialects=["rust"])[0]
+    rep = check_mutant(stub, dict(mutants(stub))["clobber_dropped"])
+    assert not rep.ok and any("checked on success" in p and "r9" in p for p in rep.problems), rep.problems

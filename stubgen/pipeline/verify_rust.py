@@ -66,7 +66,7 @@ def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: 
             pol = policies.POLICIES[c.policy or policies.DEFAULT]
             wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=pol.returns))
             policy, contract = c.policy, None
-        for kind in ("plain", "kept"):
+        for kind in ("plain", "kept", "ok"):  # ok: for wrappers that return a value (elsewhere it finds no code)
             choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, policy, contract=contract, own=own)
     root = rustc.crate_root(path, wrappers, arch)
     out = []

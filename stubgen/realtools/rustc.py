@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from ..errors import StubgenError
-from .frontend import PROGRAMS, kept_values
+from .frontend import FEW_KEPT, PROGRAMS, kept_values
 from .tools import ToolMissing, _run
 
 PACKAGE = "rustc (https://rustup.rs)"
@@ -59,7 +59,8 @@ def crate_root(module: Path, wrappers, arch) -> str:
     if '"' in path or "\n" in path:
         raise StubgenError(f"{module}: a path rustc's #[path] cannot take")
     core = (PROGRAMS / "minicore.rs").read_text(encoding="utf-8")
-    return core + "\n" + _callers_template().render(module=path, stubs=stubs, kept=kept_values(arch))
+    return core + "\n" + _callers_template().render(module=path, stubs=stubs, kept=kept_values(arch),
+                                                kept_few=kept_values(arch)[:FEW_KEPT])
 
 
 def compile_crate(text: str, target: str, opt: str) -> bytes:
