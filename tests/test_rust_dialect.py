@@ -244,3 +244,14 @@ def test_clobber_dropped_under_register_pressure_fails(rustc):
     stub = stubgen.generate(syscalls=["getpid"], arches=["ppc"], dialects=["rust"])[0]
     rep = check_mutant(stub, dict(mutants(stub))["clobber_dropped"])
     assert not rep.ok and any("checked on success" in p and "r9" in p for p in rep.problems), rep.problems
+
+
+@pytest.mark.parametrize("line", ['#[path = "/etc/passwd"] mod x;', 'const X: &str = include_str!("/etc/passwd");',
+                                  'core::arch::global_asm!(".incbin \\"/etc/passwd\\"");'])
+def test_module_reading_other_files_is_refused(tmp_path, line):
+    # a hand-edited module cannot make rustc read a file beside it: refused, never compiled
+    d = _write(tmp_path, ["amd64"], ["madvise"])
+    f = d / "rust" / "stubs_amd64.rs"
+    f.write_text(f.read_text() + "\n" + line + "\n")
+    (rep,) = _verify(d)
+    assert not rep.ok and not rep.runs and any("is refused before rustc" in u for u in rep.unverified), rep.describe()

@@ -14,7 +14,7 @@ from .. import dialects
 from ..errors import StubgenError
 from ..realtools import frontend, rustc
 from ..realtools.tools import ToolFailed, ToolMissing
-from ..tables import policies
+from ..tables import inputs, policies
 from ..verifier import Verifier
 from ..verifier.contract import arities, check
 from ..verifier.foreign.choice import Choice, parse_choice
@@ -39,6 +39,24 @@ def compiler_identity() -> str:
         return f"rustc {rustc.version()}"
     except ToolMissing as e:
         return f"rustc missing: {e}"
+
+
+# What a module may not ask rustc for (issue 27's class 6: the verifier reads only the
+# input): another file (a `#[path]` or out-of-line `mod`, `include!`, an assembler's
+# .include or .incbin), the environment (`env!`), or a compiler builtin it declares itself.
+_REFUSED = re.compile(r"#\s*!?\s*\[\s*(path|rustc_builtin_macro)\b|\bmod\s+[\w#]+\s*;|\b(include(_str|_bytes)?|env|"
+                      r"option_env)\s*!|\.(incbin|include)\b|\bextern\s+crate\b")
+
+
+def confined(text: str, name: str) -> None:
+    """Refuse, naming it, what in a module would make rustc read beyond it."""
+    # full-line comments only (the file's header names #[path] in its usage line): text
+    # after code on a line is read as code, so nothing hides behind a string's "//"
+    m = _REFUSED.search(re.sub(r"(?m)^[ \t]*//[^\n]*", "", text))
+    if m:
+        line = text.count("\n", 0, m.start()) + 1
+        raise StubgenError(f"{name}:{line}: {m.group(0).strip()!r} is refused before rustc sees the module (it reads "
+                           "another file, the environment or a compiler builtin; a module of wrappers needs none)")
 
 
 def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: str | None = None,
@@ -68,6 +86,7 @@ def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: 
             policy, contract = c.policy, None
         for kind in ("plain", "kept", "ok"):  # ok: for wrappers that return a value (elsewhere it finds no code)
             choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, policy, contract=contract, own=own)
+    confined(inputs.read_text(path, what="Rust module"), path.name)
     root = rustc.crate_root(path, wrappers, arch)
     out = []
     for opt in rustc.OPT_LEVELS:
