@@ -255,3 +255,14 @@ def test_module_reading_other_files_is_refused(tmp_path, line):
     f.write_text(f.read_text() + "\n" + line + "\n")
     (rep,) = _verify(d)
     assert not rep.ok and not rep.runs and any("is refused before rustc" in u for u in rep.unverified), rep.describe()
+
+
+def test_list_says_what_rust_cannot(capsys):
+    # stubgen list: the templates' limits (MIPS: unstable asm!, hi/lo unnamed); none on amd64
+    from stubgen.cli import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    rust = out[out.index("  rust "):out.index("error policies:")]
+    assert "mips: unstable Rust" in rust and "mips64le: hi and lo" in rust
+    assert "amd64:" not in rust.split("traps:")[1].split("\n", 1)[1]
