@@ -16,12 +16,15 @@ from ..errors import StubgenError
 from ..tables import inputs
 from ..tables import load as load_tables
 from ..verifier.spec import Report
+from . import verify_rust
 from .verify_files import check_files
 from .verify_zig import zig_memory_problems
 
 READER = "c_header"
-# Readers whose wrappers are compiled into callers the same way: Zig source (zigfront.py).
-READERS = (READER, "zig_source")
+# The readers whose files are compiled into callers: C headers, Zig source
+# (zigfront.py) and Rust modules (verify_rust.py: rustc instead of zig cc, asm!'s
+# nomem instead of "memory").
+READERS = (READER, "zig_source", "rust_module")
 # Wrappers per compiled unit: a unit of every syscall of an architecture would run
 # past the isolated child's time limit; a few dozen keep each child short.
 PER_UNIT = 48
@@ -121,17 +124,23 @@ def _choice(t, arch: str, spec) -> str:
 def _check_unit(path: Path, arch: str, specs, tables, templates, partial: bool = True) -> list[Report]:
     t = load_tables(tables)
     stubs = [_choice(t, arch, s) for s in specs]
+    rust = dialect(specs[0].dialect, templates).verify.get("reader") == verify_rust.READER
     try:
-        verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates,
-                               own=True)[0] if stubs else []
+        if rust:
+            target = verify_rust.target(specs[0].dialect, arch, templates)
+            verdicts = verify_rust.check_module(path, arch, stubs, target, tables, templates) if stubs else []
+        else:
+            verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates,
+                                   own=True)[0] if stubs else []
     except StubgenError as e:  # no compiler for the target, or it refused the header
         return [Report(s, unverified=[f"not verified: {e}"]) for s in specs]
     text = inputs.read_text(path, what="header")
+    memory = verify_rust.memory_problems if rust else zig_memory_problems if path.suffix == ".zig" else _memory_problems
     reports = []
     for s in specs:
         mine = [v for v in verdicts if v.symbol == s.symbol]
         rep = Report(s)
-        rep.problems += (zig_memory_problems if path.suffix == ".zig" else _memory_problems)(text, s.symbol)
+        rep.problems += memory(text, s.symbol)
         if not mine:
             rep.unverified.append("not verified: no caller of it was checked")
         for v in mine:
