@@ -1,101 +1,20 @@
-"""The Zig dialect's files (-d zig) on the real kernel: the same programs as the C rows
-(madvise.c's valid call and error path; shapes.c's six arguments, 64-bit pair and
-noreturn), calling the Zig wrappers. `zig build-obj` inlines each wrapper into an
-exported C-ABI caller (realtools/programs/callers.zig.j2's stubgen_plain_K, as `verify`
-compiles them), and the architecture's C compiler links the program around that object;
-it runs natively or under qemu-user."""
+"""The Zig dialect's files (-d zig) on the real kernel (callersrun.py's rows): `zig
+build-obj` inlines each wrapper into an exported C-ABI caller (realtools/programs/
+callers.zig.j2's stubgen_plain_K, as `verify` compiles them)."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
-from ...tables import policies
-from ...verifier import llvm
-from .. import tools, zigfront
-from ..frontend import Wrapper
-from .cbuild import run_cc
-from .checks import KERNEL_SYSCALL, PASS, PROGRAMS, SHAPES, SKIP, Result
-from .generated import policy_of, symbol_of
-from .kernelrun import _run_shapes, kernel_rows, shape_symbols
+from .. import zigfront
+from .callersrun import callers_tasks
 
 DIALECT = "zig"
 
 
-def _callers(t, arch, source: Path, names: dict[str, str], work: Path, tables) -> dict[str, str]:
-    """{wrapper: its C-ABI caller} for the wrappers names ({wrapper: syscall}) of source:
-    an object of callers compiled for arch (work/zig_callers.o) and a C header declaring
-    them (work/zig_callers.h), each parameter a long, a 64-bit one a long long."""
-    wrappers, wide, decls = [], {}, []
-    for k, (name, call) in enumerate(names.items()):
-        sig = t.signature(arch, call)
-        args = [p for p in sig.args if p.role != "number"]
-        wrappers.append(Wrapper(name, None, len(args), number_first=False))
-        wide[k] = {i for i, p in enumerate(args) if p.type.bytes(arch) > arch.word_bytes}
-        params = ", ".join("long long" if i in wide[k] else "long" for i in range(len(args))) or "void"
-        decls.append(f"long stubgen_plain_{k}({params});")
-    unit = zigfront.callers_unit(source, wrappers, arch, wide)
-    (work / "zig_callers.o").write_bytes(zigfront.compile_callers(unit, arch, ("-O", "ReleaseFast")))
-    (work / "zig_callers.h").write_text("/* the Zig wrappers' C-ABI callers (zigrun.py) */\n" + "\n".join(decls) + "\n")
-    return {name: f"stubgen_plain_{k}" for k, name in enumerate(names)}
+def _object(source: Path, wrappers, arch) -> bytes:
+    unit = zigfront.callers_unit(source, wrappers, arch)
+    return zigfront.compile_callers(unit, arch, ("-O", "ReleaseFast"))
 
 
-def _build(program: str, defines: dict, arch, work: Path, out: Path, tables) -> Path:
-    """The test program, statically linked with the callers' object by the architecture's
-    C compiler (or zig cc for engines.cc.zig_link's target, whose C library has the ABI of
-    Zig's objects). Its calls pass pointers to long parameters: -Wno-int-conversion, every
-    other warning an error."""
-    link = (arch.engines.cc or {}).get("zig_link")
-    cc = tools.c_compiler(arch, tables) if not link else [str(llvm.zig()), "cc", "-target", link]
-    cmd = [*cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-Wno-int-conversion", "-D_FILE_OFFSET_BITS=64",
-           "-include", str(work / "zig_callers.h"), *(f"-D{k}={v}" for k, v in defines.items()), "-o", str(out),
-           str(PROGRAMS / program), str(work / "zig_callers.o")]
-    run_cc(cmd, arch, tables)
-    return out
-
-
-def zig_tasks(g, t, wanted, work: Path, tables):
-    tasks = []
-    for entry in g.asm_files(DIALECT):
-        arch = t.arch(entry["arch"])
-        policy = policy_of(entry)
-        source = g.root / entry["path"]
-        sym = symbol_of(entry, KERNEL_SYSCALL)
-        adir = work / f"zig-{arch.name}"
-
-        def task(arch=arch, policy=policy, source=source, sym=sym, adir=adir, entry=entry):
-            adir.mkdir(parents=True, exist_ok=True)
-            returns = int(policies.POLICIES[policy].returns)
-            out = []
-            modes = [m for m in ("valid", "misaligned") if f"kernel {m}" in wanted]
-            if modes:
-                def build():
-                    d = adir / "madvise.d"
-                    d.mkdir(exist_ok=True)
-                    stub = _callers(t, arch, source, {sym["name"]: KERNEL_SYSCALL}, d, tables)[sym["name"]]
-                    defs = {"STUB": stub, "STUB_RETURNS": returns, "POLICY_ERRNO": 0,
-                            "ERRNO_HANDLER": "stubgen_unused_errno_handler", "STUB_INLINE": 1}
-                    return _build("madvise.c", defs, arch, d, adir / "madvise", tables)
-                out += kernel_rows(DIALECT, arch, policy, sym, modes, tables, build)
-            shapes = [c for c in SHAPES if c in wanted]
-            if shapes:
-                defs, why = shape_symbols(t, arch, entry)
-                if why:
-                    out += [Result(c, arch.name, DIALECT, SKIP, why, policy) for c in shapes]
-                else:
-                    by_name = {s["name"]: s["syscall"] for s in entry["symbols"]}
-
-                    def build_shapes(defs=defs):
-                        d = adir / "shapes.d"
-                        d.mkdir(exist_ok=True)
-                        names = {defs[k]: by_name[defs[k]] for k in ("SIX", "PAIR", "EXIT_GROUP")}
-                        callers = _callers(t, arch, source, names, d, tables)
-                        full = {**defs, **{k: callers[defs[k]] for k in ("SIX", "PAIR", "EXIT_GROUP")},
-                                "STUB_RETURNS": returns, "POLICY_ERRNO": 0,
-                                "ERRNO_HANDLER": "stubgen_unused_errno_handler"}
-                        # the callers take the offset whole: the halves are the wrapper's to split
-                        full["PAIR_HALVES"] = int(len(t.signature(arch, "pread64").args) >= 5)
-                        return PASS, str(_build("shapes.c", full, arch, d, adir / "shapes", tables))
-                    out += _run_shapes(DIALECT, arch, policy, shapes, build_shapes, {}, tables)
-            return out
-
-        tasks.append(task)
-    return tasks
+zig_tasks = partial(callers_tasks, DIALECT, _object)
