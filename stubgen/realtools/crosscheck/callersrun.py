@@ -22,6 +22,15 @@ from .kernelrun import _run_shapes, kernel_rows, shape_symbols
 # (the dialect's file, its wrappers, the architecture) -> the callers' object (bytes);
 # each wrapper's own 64-bit parameters (Wrapper.wide) are taken whole, as a long long.
 Builder = Callable[[Path, list[Wrapper], object], bytes]
+# the architecture -> the zig cc target that links the program around the callers' object
+# (a C library with that object's ABI), or None: the architecture's C compiler.
+Linker = Callable[[object], "str | None"]
+
+
+def zig_link(arch) -> str | None:
+    """The tables' engines.cc.zig_link: where the architecture's C compiler's ABI is not
+    that of LLVM's objects (ppc64: ELF V1 against V2)."""
+    return (arch.engines.cc or {}).get("zig_link")
 
 
 def _callers(t, arch, source: Path, names: dict[str, str], returns: bool, work: Path,
@@ -41,10 +50,10 @@ def _callers(t, arch, source: Path, names: dict[str, str], returns: bool, work: 
     return {name: f"stubgen_plain_{k}" for k, name in enumerate(names)}
 
 
-def _build(program: str, defines: dict, arch, work: Path, out: Path, tables) -> Path:
-    """The test program, statically linked with the callers' object. Its calls pass
-    pointers to long parameters: -Wno-int-conversion, every other warning an error."""
-    link = (arch.engines.cc or {}).get("zig_link")
+def _build(program: str, defines: dict, arch, work: Path, out: Path, tables, link: str | None) -> Path:
+    """The test program, statically linked with the callers' object (by zig cc for link's
+    target, or the architecture's C compiler). Its calls pass pointers to long
+    parameters: -Wno-int-conversion, every other warning an error."""
     cc = tools.c_compiler(arch, tables) if not link else [str(llvm.zig()), "cc", "-target", link]
     cmd = [*cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-Wno-int-conversion", "-D_FILE_OFFSET_BITS=64",
            "-include", str(work / "callers.h"), *(f"-D{k}={v}" for k, v in defines.items()), "-o", str(out),
@@ -53,7 +62,7 @@ def _build(program: str, defines: dict, arch, work: Path, out: Path, tables) -> 
     return out
 
 
-def callers_tasks(dialect: str, build_object: Builder, g, t, wanted, work: Path, tables):
+def callers_tasks(dialect: str, build_object: Builder, g, t, wanted, work: Path, tables, linker: Linker = zig_link):
     """One task per file of dialect in the generated directory g."""
     tasks = []
     for entry in g.asm_files(dialect):
@@ -76,7 +85,7 @@ def callers_tasks(dialect: str, build_object: Builder, g, t, wanted, work: Path,
                                     build_object)[sym["name"]]
                     defs = {"STUB": stub, "STUB_RETURNS": int(returns), "POLICY_ERRNO": 0,
                             "ERRNO_HANDLER": "stubgen_unused_errno_handler", "STUB_INLINE": 1}
-                    return _build("madvise.c", defs, arch, d, adir / "madvise", tables)
+                    return _build("madvise.c", defs, arch, d, adir / "madvise", tables, linker(arch))
                 out += kernel_rows(dialect, arch, policy, sym, modes, tables, build)
             shapes = [c for c in SHAPES if c in wanted]
             if shapes:
@@ -96,7 +105,7 @@ def callers_tasks(dialect: str, build_object: Builder, g, t, wanted, work: Path,
                                 "ERRNO_HANDLER": "stubgen_unused_errno_handler"}
                         # the callers take the offset whole: the halves are the wrapper's to split
                         full["PAIR_HALVES"] = int(len(t.signature(arch, "pread64").args) >= 5)
-                        return PASS, str(_build("shapes.c", full, arch, d, adir / "shapes", tables))
+                        return PASS, str(_build("shapes.c", full, arch, d, adir / "shapes", tables, linker(arch)))
                     out += _run_shapes(dialect, arch, policy, shapes, build_shapes, {}, tables)
             return out
 
