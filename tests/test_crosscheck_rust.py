@@ -60,3 +60,21 @@ def test_without_rustc_the_rows_skip_naming_it(tmp_path, monkeypatch):
     assert set(rows) == set(CHECKS), sorted(rows)
     for r in rows.values():
         assert r.status == crosscheck.SKIP and "rustc" in r.missing, (r.check, r.status, r.detail)
+
+
+@pytest.mark.crosscheck
+def test_mips_error_flag_unnegated_in_the_rust_module_fails(tmp_path):
+    """MIPS says failure in a3 and returns a positive errno: a wrapper that does not
+    negate it returns +22 for the misaligned madvise."""
+    out = _generate(tmp_path, "mipsle")
+    f = out / "rust" / "stubs_mipsle.rs"
+    text = f.read_text()
+    start = text.index("fn sys_madvise(")
+    negate = "let ret = if err != 0 { -ret } else { ret };"
+    at = text.index(negate, start)
+    f.write_text(text[:at] + "let ret = if err != 0 { ret } else { ret };" + text[at + len(negate):])
+    r = _rows(out, tmp_path / "work", ["kernel misaligned"])["kernel misaligned"]
+    if r.status == crosscheck.SKIP:
+        require(r)
+    assert r.status == crosscheck.FAIL, r.detail
+    assert "want -22" in r.detail, r.detail
