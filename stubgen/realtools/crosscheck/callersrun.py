@@ -58,7 +58,7 @@ def _build(program: str, defines: dict, arch, work: Path, out: Path, tables, lin
     cmd = [*cc, "-static", "-O2", "-std=gnu11", "-Wall", "-Werror", "-Wno-int-conversion", "-D_FILE_OFFSET_BITS=64",
            "-include", str(work / "callers.h"), *(f"-D{k}={v}" for k, v in defines.items()), "-o", str(out),
            str(PROGRAMS / program), str(work / "callers.o")]
-    run_cc(cmd, arch, tables)
+    run_cc(cmd, arch, tables, env=llvm.env() if link else None)  # zig's caches, as for its other runs
     return out
 
 
