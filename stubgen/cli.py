@@ -275,6 +275,11 @@ def cmd_list(a) -> int:
     for d in dialects.dialects(a.templates).values():
         print(f"  {d.name:8} {d.summary}")
         print(f"  {'':8} traps: " + "; ".join(_traps_of(d, name) for name in t.arches if d.has_arch(name)))
+        # What a template says its architecture's output cannot do (templates/rust: an
+        # architecture whose inline assembly is unstable, a clobber it cannot name)
+        for name in t.arches:
+            for line in (getattr(d.module(name), "limits", None) or []) if d.has_arch(name) else []:
+                print(f"  {'':8} {name}: {line}")
     print("error policies:")
     for p in policies.POLICIES.values():
         print(f"  {p.name:12} {p.summary}" + (" (verify only)" if p.verify_only else

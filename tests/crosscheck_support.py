@@ -1,5 +1,8 @@
-"""Shared by the cross-check tests: one `stubgen crosscheck` run per error policy
-per session, so each program is built once and every test reads its row."""
+"""Shared by the cross-check tests: one `stubgen crosscheck` run per error policy and
+architecture per test process, so each program is built once and every test reads its
+row. Per architecture, not per policy: under pytest-xdist each worker that reads a row
+runs the crosscheck it needs, and a run of every architecture in each worker doubled
+the suite's slowest work."""
 import atexit
 import functools
 import shutil
@@ -24,17 +27,18 @@ atexit.register(shutil.rmtree, _ROOT, True)
 
 
 @functools.cache
-def generated(policy: str) -> Path:
-    out = _ROOT / policy
+def generated(policy: str, arch: str) -> Path:
+    """madvise for arch under policy, in every dialect that offers the policy."""
+    out = _ROOT / f"{policy}-{arch}"
     dialects = [d for d, ps in POLICIES.items() if policy in ps]
-    stubgen.write(stubgen.generate(dialects=dialects, policy=policy), out)
+    stubgen.write(stubgen.generate(arches=[arch], dialects=dialects, policy=policy), out)
     return out
 
 
 @functools.cache
-def results(policy: str) -> dict:
-    """{(check, arch, dialect): Result} for the stubs of one policy."""
-    rs = crosscheck.run(generated(policy), checks=CHECKS, work=_ROOT / f"work-{policy}")
+def results(policy: str, arch: str) -> dict:
+    """{(check, arch, dialect): Result} for arch's stubs of one policy."""
+    rs = crosscheck.run(generated(policy, arch), checks=CHECKS, work=_ROOT / f"work-{policy}-{arch}")
     return {(r.check, r.arch, r.dialect): r for r in rs}
 
 

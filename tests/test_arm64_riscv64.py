@@ -191,7 +191,7 @@ def test_llvm_as_must_agree_with_gnu_as(tmp_path, monkeypatch):
 def test_crosscheck_llvm_as_row(arch, policy):
     from crosscheck_support import require, results
 
-    require(results(policy).get(("llvm as", arch, "gnu")))
+    require(results(policy, arch).get(("llvm as", arch, "gnu")))
 
 
 def test_llvm_beside_keystone_is_a_table_fact(tmp_path):

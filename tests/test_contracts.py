@@ -177,3 +177,27 @@ def test_grammar_errors_are_one_line(tmp_path, stub, words):
     r = subprocess.run([sys.executable, "-m", "stubgen", "verify", str(f), "--arch", "amd64", "--stub", stub],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+# A 64-bit argument on a 32-bit architecture: ARM EABI's C caller passes pread64's offset
+# on the stack (r3 skipped: a pair starts at an even register), the kernel reads r4:r5.
+ARM_PREAD = """.globl mypread
+mypread:
+    push {r4, r5, r7, lr}
+    ldr r4, [sp, #16]
+    ldr r5, [sp, #20]
+    mov r7, #180
+    svc #0
+    pop {r4, r5, r7, pc}
+"""
+
+
+def test_a_contract_parameter_passed_as_a_64_bit_argument(tmp_path):
+    # the parameter is as wide as the argument it is passed as: a long long in the C ABI
+    f = tmp_path / "p.s"
+    f.write_text(ARM_PREAD)
+    code, got = run([f], "arm", "mypread=pread64($0, $1, $2, $3)")
+    assert code == 0 and got["mypread"]["verdict"] == "pass", got
+    f.write_text(ARM_PREAD.replace("#16]", "#TMP]").replace("#20]", "#16]").replace("#TMP]", "#20]"))
+    code, got = run([f], "arm", "mypread=pread64($0, $1, $2, $3)")
+    assert code == 1 and any("32-bit part of a 64-bit value" in r for r in got["mypread"]["reasons"]), got

@@ -30,14 +30,14 @@ GNU_CASES = [(p, a) for p in POLICIES["gnu"] for a in ARCHES]
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("policy,arch", GNU_CASES)
 def test_gnu_as_assembles_every_stub_without_warnings(policy, arch):
-    require(results(policy).get(("gnu as", arch, "gnu")))
+    require(results(policy, arch).get(("gnu as", arch, "gnu")))
 
 
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("arch", sorted(GNU_ANCHORS))
 def test_gnu_as_bytes_equal_guide_anchors(arch):
     need_gnu_tool(arch, "as"), need_gnu_tool(arch, "objcopy"), need_gnu_tool(arch, "nm")
-    code = realtools.gnu_asm_bytes(generated("raw") / "gnu" / f"stubs_linux_{arch}.S", arch)
+    code = realtools.gnu_asm_bytes(generated("raw", arch) / "gnu" / f"stubs_linux_{arch}.S", arch)
     assert code["sys_madvise"].hex() == GNU_ANCHORS[arch]
 
 
@@ -45,7 +45,7 @@ def test_gnu_as_bytes_equal_guide_anchors(arch):
 @pytest.mark.parametrize("mode", ["valid", "misaligned", "callee-saved"])
 @pytest.mark.parametrize("policy,arch", GNU_CASES)
 def test_c_program_on_the_kernel(policy, arch, mode):
-    r = require(results(policy).get((f"kernel {mode}", arch, "gnu")))
+    r = require(results(policy, arch).get((f"kernel {mode}", arch, "gnu")))
     if mode != "misaligned":
         assert "rss: dropped" in r.detail and "zero: 0 nonzero" in r.detail
     if mode == "callee-saved":
@@ -74,13 +74,13 @@ CLOBBERS = {
 @pytest.mark.parametrize("arch", ARCHES)
 def test_callee_saved_check_catches_a_clobbering_stub(arch, tmp_path):
     need_gnu_tool(arch, "gcc")
-    src = generated("raw") / "gnu" / f"stubs_linux_{arch}.S"
+    src = generated("raw", arch) / "gnu" / f"stubs_linux_{arch}.S"
     text = src.read_text()
     broken = CLOBBERS[arch](text)
     assert broken != text, "the clobbering edit no longer applies to the template's output"
     asm = tmp_path / src.name
     asm.write_text(broken)
-    binary = crosscheck.build_c(asm, generated("raw") / "gnu" / "stubs.h", arch, "sys_madvise", "raw",
+    binary = crosscheck.build_c(asm, generated("raw", arch) / "gnu" / "stubs.h", arch, "sys_madvise", "raw",
                                 "stubgen_errno", tmp_path / "madvise")
     proc, how = need_real(crosscheck.run_mode, binary, arch, "callee")
     status, detail = crosscheck.judge("callee-saved", "raw", proc, how)

@@ -30,7 +30,7 @@ GO_CASES = [(p, a) for p in POLICIES["plan9"] for a in ARCHES]
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("policy,arch", GO_CASES)
 def test_vet_reports_wrong_frame_size_and_fp_offset(policy, arch):
-    r = require(results(policy).get(("go vet catches", arch, "plan9")))
+    r = require(results(policy, arch).get(("go vet catches", arch, "plan9")))
     assert "wrong argument size" in r.detail and "invalid offset" in r.detail, r.detail
 
 
@@ -38,21 +38,21 @@ def test_vet_reports_wrong_frame_size_and_fp_offset(policy, arch):
 @pytest.mark.parametrize("arch", sorted(GO_ANCHORS))
 def test_go_asm_bytes_equal_guide_anchors(go_env, arch):
     goarch = tables.load().arch(arch).goarch
-    code = realtools.go_asm_bytes(generated("raw") / "plan9" / f"stubs_linux_{goarch}.s", arch)
+    code = realtools.go_asm_bytes(generated("raw", arch) / "plan9" / f"stubs_linux_{goarch}.s", arch)
     assert code["madvise"].hex() == GO_ANCHORS[arch]
 
 
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("policy,arch", GO_CASES)
 def test_go_asm_assembles_every_stub(policy, arch):
-    require(results(policy).get(("go asm", arch, "plan9")))
+    require(results(policy, arch).get(("go asm", arch, "plan9")))
 
 
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("mode", ["valid", "misaligned"])
 @pytest.mark.parametrize("policy,arch", GO_CASES)
 def test_go_program_on_the_kernel(policy, arch, mode):
-    r = require(results(policy).get((f"kernel {mode}", arch, "plan9")))
+    r = require(results(policy, arch).get((f"kernel {mode}", arch, "plan9")))
     if mode == "valid":
         assert "rss: dropped" in r.detail and "zero: 0 nonzero" in r.detail
     elif policy == "raw":

@@ -70,7 +70,8 @@ def shell(tmp_path):
 
 def test_every_marked_block_has_a_runner():
     assert set(EXAMPLES) == {"two-commands", "library", "tables-api", "c-program", "c-build", "sarif", "go-runtime",
-                             "list-json", "check", "without-pre-commit", "c-inline", "c-inline-build"}
+                             "list-json", "check", "without-pre-commit", "c-inline", "c-inline-build",
+                             "zig-inline", "zig-inline-build"}
     assert set(OUTPUTS) == {"wrong-number", "go-runtime"}
     assert all(EXAMPLES.values()) and all(OUTPUTS.values())
 
@@ -119,6 +120,19 @@ def test_the_inline_c_program_runs(shell):
     if os.uname().machine == "x86_64":  # the block generates for amd64: run it where it runs
         run = subprocess.run([str(shell.work / "hello")], capture_output=True, text=True, timeout=30)
         assert run.returncode == 0 and run.stdout == "hello from inline assembly\n"
+
+
+def test_the_zig_program_builds_as_shown(shell):
+    from stubgen.verifier import llvm
+
+    if not llvm.available():
+        pytest.skip("needs the Zig compiler (pip install 'stubgen[llvm]')")
+    (shell.work / "hello.zig").write_text(EXAMPLES["zig-inline"] + "\n")
+    r = shell(EXAMPLES["zig-inline-build"].replace("python -m ziglang", f"{sys.executable} -m ziglang"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    if os.uname().machine == "x86_64":  # the block generates for amd64: run it where it runs
+        run = subprocess.run([str(shell.work / "hello")], capture_output=True, text=True, timeout=30)
+        assert run.returncode == 0 and run.stdout == "hello from Zig inline assembly\n"
 
 
 def test_sarif_for_code_scanning(shell):

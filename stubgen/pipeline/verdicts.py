@@ -31,6 +31,7 @@ from ..resources import code_dir, tables_dir, templates_dir
 from ..tables import cache
 from ..verifier.assembler import backends
 from ..verifier.spec import Report
+from . import verify_rust
 
 KIND = "verdicts"
 OFF = "STUBGEN_NO_VERDICT_CACHE"
@@ -94,12 +95,14 @@ class Verdicts:
             except StubgenError:  # the check itself reports it
                 continue
             parts.append(f"{arch_name}/{dialect} assemblers {sorted(backends(arch).items())}")
+            if dialects.dialect(dialect, templates).verify.get("reader") == verify_rust.READER:
+                parts.append(f"{arch_name}/{dialect} {verify_rust.compiler_identity()}")
             if kind:
                 ident, self.notes[(arch_name, dialect)] = real_tool(arch, kind)
                 parts.append(f"{arch_name}/{dialect} {ident}")
         files: list[Path] = []
         for root, only in ((tables, None), (tables_dir(), None), (templates, None), (templates_dir(), None),
-                           (code_dir(), (".py", ".yaml"))):
+                           (code_dir(), (".py", ".yaml", ".j2", ".rs"))):
             found = _files(Path(root).resolve(), only) if root and Path(root).is_dir() else []
             if found is None:  # too many files to hash on every run: no caching
                 self.on = False

@@ -48,7 +48,8 @@ def summarise(specs, tables: str | None = None, templates: str | None = None, re
         if not headers:
             return verify_specs(todo, tables, templates, kernel_abi, jobs=jobs, real_tools=real_tools,
                                 notes=out.notes, progress=True)
-        made = dict(zip(headers, check_header_specs(directory, [todo[i] for i in headers], tables, templates)))
+        made = dict(zip(headers, check_header_specs(directory, [todo[i] for i in headers], tables, templates,
+                                                    jobs=jobs, progress=True)))
         rest = [i for i in range(len(todo)) if i not in made]
         made.update(zip(rest, verify_specs([todo[i] for i in rest], tables, templates, kernel_abi, jobs=jobs,
                                            real_tools=real_tools, notes=out.notes, progress=True)))

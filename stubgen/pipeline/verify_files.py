@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import StubgenError
-from ..realtools import frontend, tools
+from ..realtools import frontend, tools, zigfront
 from ..tables import inputs, policies
 from ..verifier import Verifier, isolate
-from ..verifier.contract import arities, check
+from ..verifier.contract import arities, check, parameter_sizes
 from ..verifier.elffile import is_machine_code
 from ..verifier.foreign.choice import Choice, parse_choice
 from ..verifier.foreign.judge import check_files as check_plan9
@@ -33,8 +34,8 @@ class FileNotes:
 def _kind(path: Path, head: bytes, dialect: str | None) -> str:
     if is_machine_code(head):
         return "elf"
-    if path.suffix == ".h":
-        return "header"
+    if path.suffix in (".h", ".zig"):
+        return "header"  # wrappers compiled into callers: a C header, or Zig source (zigfront.py)
     if dialect:
         return dialect
     return detect_dialect(head.decode("utf-8", errors="replace"))
@@ -119,6 +120,13 @@ def _machine_code(verifier, path: Path, data: bytes, arch, choices, policy, dial
 # The callers of each header wrapper (programs/callers.c.j2), as reports name them; the
 # ok caller exists only for wrappers that return a value and call a function on error
 # (frontend.Wrapper.error_call; elsewhere its choice finds no code).
+def c_long_bytes(arch) -> int:
+    """C's long on arch, by the verifier's own conventions (a register where they say nothing)."""
+    from ..verifier.conventions import conventions, known_arches
+
+    return (conventions(arch.name).c.long_bytes if arch.name in known_arches() else 0) or arch.word_bytes
+
+
 _CALLERS = {"plain": "plain", "kept": "kept registers", "ok": "kept registers, checked on success"}
 
 
@@ -138,8 +146,12 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
             bound = check(c.contract, arch, verifier.tables)
             n = bound.parameters(arities(bound, arch, verifier.tables))
             pol = policies.POLICIES[bound.policy]
+            # a parameter passed as a 64-bit argument of a 32-bit architecture is 64-bit itself
+            # (wider than the callers' C long: a long long; n32's long is 4 bytes in 64-bit registers)
+            pairs = tuple(i for i, (size, *_) in enumerate(parameter_sizes(bound, arch, verifier.tables))
+                          if size > c_long_bytes(arch))
             wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False, returns=pol.returns,
-                                             error_call=pol.calls_handler))
+                                             error_call=pol.calls_handler, wide=pairs))
             for kind in _CALLERS:
                 choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, bound.policy,
                                                              contract=bound, own=own)
@@ -152,24 +164,27 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
         wide = [p.name for p in args if p.type.bytes(arch) > arch.word_bytes]
         if wide:
             raise StubgenError(f"--stub {text!r}: {c.syscall}'s {wide[0]} is wider than one {arch.name} register; a "
-                               "header's wrapper takes one word per argument, and the split is the caller's")
+                               "wrapper that takes the number first takes one word per argument, and the split is the "
+                               f"caller's (a wrapper of its own arguments: --stub '{c.symbol}={c.syscall}($0, ...)')")
         number = None if sig.generic else arch.numbers[c.syscall]
         pol = policies.POLICIES[c.policy or policies.DEFAULT]
         wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=pol.returns, error_call=pol.calls_handler))
         for kind in _CALLERS:
             choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, c.policy, own=own)
-    unit = frontend.callers_unit(path, wrappers, arch)
+    fe: Any = zigfront if path.suffix == ".zig" else frontend  # the callers' language: the wrappers'
+    unit = fe.callers_unit(path, wrappers, arch)
     out = []
-    for flags in frontend.variants(arch):
-        data = frontend.compile_callers(unit, arch, flags, [path.parent, *includes], defines, force_includes)
+    for flags in fe.variants(arch):
+        data = fe.compile_callers(unit, arch, flags, [path.parent, *includes], defines, force_includes)
         how = " ".join(flags)
-        for v in _machine_code(verifier, path, data, arch, choices, policies.DEFAULT, "c"):
+        for v in _machine_code(verifier, path, data, arch, choices, policies.DEFAULT,
+                               "zig" if fe is zigfront else "c"):
             if not v.symbol.startswith("stubgen_"):
                 continue  # the wrappers themselves, out of line at -O0: reached through the callers
             kind, k = v.symbol.split("_")[1], int(v.symbol.rsplit("_", 1)[1])
             v.symbol, v.aliases = wrappers[k].function, []
             v.file = f"{path} ({how}, {_CALLERS[kind]} caller)"
             out.append(v)
-    notes.notes.append(f"callers compiled by zig cc for {arch.engines.cc['target']}: "
-                       + ", ".join(" ".join(f) for f in frontend.variants(arch)))
+    notes.notes.append(zigfront.note(arch) if fe is zigfront else f"callers compiled by zig cc for "
+                       f"{arch.engines.cc['target']}: " + ", ".join(" ".join(f) for f in frontend.variants(arch)))
     return out

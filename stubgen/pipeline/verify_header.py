@@ -8,6 +8,7 @@ never counted as passed."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..dialects import dialect
@@ -15,9 +16,15 @@ from ..errors import StubgenError
 from ..tables import inputs
 from ..tables import load as load_tables
 from ..verifier.spec import Report
+from . import verify_rust
 from .verify_files import check_files
+from .verify_zig import zig_memory_problems
 
 READER = "c_header"
+# The readers whose files are compiled into callers: C headers, Zig source
+# (zigfront.py) and Rust modules (verify_rust.py: rustc instead of zig cc, asm!'s
+# nomem instead of "memory").
+READERS = (READER, "zig_source", "rust_module")
 # Wrappers per compiled unit: a unit of every syscall of an architecture would run
 # past the isolated child's time limit; a few dozen keep each child short.
 PER_UNIT = 48
@@ -26,69 +33,114 @@ _RUN_LIST = re.compile(r"cannot run [\w., ]+ \(")
 
 def is_header_dialect(name: str, templates: str | None) -> bool:
     try:
-        return dialect(name, templates).verify.get("reader") == READER
+        return dialect(name, templates).verify.get("reader") in READERS
     except StubgenError:
         return False  # an unknown dialect: the ordinary path reports it
 
 
 def check_header_specs(directory, specs, tables: str | None = None, templates: str | None = None,
-                       partial: bool = True):
+                       partial: bool = True, jobs: int | None = None, progress: bool = False):
     """(Report, compared-with) for every (text, Spec) of a header dialect, in order.
     partial: a stub of which some callers ran and others could not passes, the others
-    said as warnings; False keeps them in not_run (a mutant: not proved to survive)."""
+    said as warnings; False keeps them in not_run (a mutant: not proved to survive).
+    jobs: processes (default: every core): the units (up to PER_UNIT wrappers of one
+    header) go to parallel.py's workers, each unit whole, so a verdict is the same however
+    many there are."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (_, spec) in enumerate(specs):
         groups.setdefault((spec.path, spec.arch), []).append(i)
-    out: list = [None] * len(specs)
+    units, where = [], []
     for (path, arch), idx in groups.items():
         for start in range(0, len(idx), PER_UNIT):
             part = idx[start:start + PER_UNIT]
-            for i, rep in zip(part, _check_unit(Path(directory) / path, arch, [specs[i][1] for i in part],
-                                                tables, templates, partial)):
-                out[i] = (rep, ())
+            units.append(HeaderUnit(str(Path(directory) / path), arch, tuple(specs[i][1] for i in part),
+                                    tables, templates, partial))
+            where.append(part)
+    out: list = [None] * len(specs)
+    for part, reports in zip(where, _run_units(units, tables, templates, jobs, progress)):
+        for i, rep in zip(part, reports):
+            out[i] = (rep, ())
     return out
 
 
-def _choice(t, arch: str, spec) -> str | None:
+def _run_units(units: list, tables, templates, jobs: int | None, progress: bool):
+    """Each unit's reports, in order: in this process for one unit or one job, else on
+    the pool's workers (which are no daemons: each compiles and forks its isolated child)."""
+    from .parallel import default_jobs, run_chunks
+
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    if len(units) < 2 or jobs == 1:
+        for u in units:
+            yield u.reports()
+        return
+    # A unit takes seconds (a compile per variant, then its callers run): worth a
+    # process from the first one.
+    for o in run_chunks(units, tables, templates, jobs=jobs, progress=progress, min_per_job=1):
+        yield o.reports
+
+
+@dataclass(frozen=True)
+class HeaderUnit:
+    """One compiled unit of callers: up to PER_UNIT wrappers (their Specs) of the header
+    at path, for arch. A chunk of parallel.py that checks itself (check)."""
+
+    path: str
+    arch: str
+    specs: tuple
+    tables: str | None = None
+    templates: str | None = None
+    partial: bool = True
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def reports(self) -> list[Report]:
+        return _check_unit(Path(self.path), self.arch, list(self.specs), self.tables, self.templates, self.partial)
+
+    def check(self):
+        """parallel.py's Outcome of this unit, in a worker."""
+        import os
+
+        from .parallel import Outcome
+
+        reports = self.reports()
+        return Outcome(reports, [()] * len(reports), set(), os.getpid())
+
+
+def _choice(t, arch: str, spec) -> str:
     """The --stub text of a wrapper: a generic one takes the number first (as musl's
-    __syscall3), any other the syscall's arguments alone; None where an argument is wider
-    than a register (the callers pass one word per parameter)."""
+    __syscall3), any other the syscall's arguments alone (a 64-bit one on a 32-bit
+    architecture as one parameter: the callers pass a long long, the contract's
+    parameter_sizes)."""
     a = t.arch(arch)
     sig = t.signature(a, spec.syscall)
     policy = spec.policy
     if sig is None or sig.generic:
         return f"{spec.symbol}={spec.syscall}:{policy}"
     args = [p for p in sig.args if p.role != "number"]
-    # the callers' parameters are C longs: narrower than a register where the verifier's
-    # conventions say so (n32: 4 bytes in 64-bit registers)
-    from ..verifier.conventions import conventions, known_arches
-
-    long_bytes = (conventions(arch).c.long_bytes if arch in known_arches() else 0) or a.word_bytes
-    if any(p.type.size != "word" and p.type.bytes(a) > long_bytes for p in args):
-        return None
     return f"{spec.symbol}={spec.syscall}({', '.join(f'${i}' for i in range(len(args)))}):{policy}"
 
 
 def _check_unit(path: Path, arch: str, specs, tables, templates, partial: bool = True) -> list[Report]:
     t = load_tables(tables)
-    chosen = {s.symbol: _choice(t, arch, s) for s in specs}
-    stubs = [c for c in chosen.values() if c]
+    stubs = [_choice(t, arch, s) for s in specs]
+    rust = dialect(specs[0].dialect, templates).verify.get("reader") == verify_rust.READER
     try:
-        verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates,
-                               own=True)[0] if stubs else []
+        if rust:
+            target = verify_rust.target(specs[0].dialect, arch, templates)
+            verdicts = verify_rust.check_module(path, arch, stubs, target, tables, templates) if stubs else []
+        else:
+            verdicts = check_files([path], arch, stubs=stubs, tables=tables, templates=templates,
+                                   own=True)[0] if stubs else []
     except StubgenError as e:  # no compiler for the target, or it refused the header
         return [Report(s, unverified=[f"not verified: {e}"]) for s in specs]
     text = inputs.read_text(path, what="header")
+    memory = verify_rust.memory_problems if rust else zig_memory_problems if path.suffix == ".zig" else _memory_problems
     reports = []
     for s in specs:
-        if chosen[s.symbol] is None:
-            # said as not run, with the reason, and never counted as passed
-            reports.append(Report(s, not_run=["not verified: an argument wider than a register (the header's "
-                                              "callers pass one word per parameter)"]))
-            continue
         mine = [v for v in verdicts if v.symbol == s.symbol]
         rep = Report(s)
-        rep.problems += _memory_problems(text, s.symbol)
+        rep.problems += memory(text, s.symbol)
         if not mine:
             rep.unverified.append("not verified: no caller of it was checked")
         for v in mine:
@@ -150,4 +202,5 @@ def check_mutant(stub, text: str) -> Report:
         specs = [x for x in manifest_specs(tmp) if x[1].symbol == stub.symbol]
         # a mutant that passes the callers that ran, with others not run, is not proved to
         # survive: its unrun callers stay in not_run for the mutator
-        return check_header_specs(tmp, specs, stub.options.tables, stub.options.templates, partial=False)[0][0]
+        return check_header_specs(tmp, specs, stub.options.tables, stub.options.templates, partial=False,
+                                  jobs=1)[0][0]

@@ -210,6 +210,10 @@ class Wrapper:
     # caller holds must survive that call, so it holds none where the kernel's clobbers
     # are; a third caller (callers.c.j2's stubgen_ok_K) checks a few on success only.
     error_call: bool = False
+    # Parameters twice a word wide (a contract's parameter passed as a 64-bit argument on
+    # a 32-bit architecture): the callers take and pass them as long long, so the
+    # compiler splits them as the C ABI does (only where number_first is False).
+    wide: tuple[int, ...] = ()
 
 
 # Values of the callers checked on success only (callers.c.j2's stubgen_ok_K): few enough
@@ -241,7 +245,7 @@ def callers_unit(header: Path, wrappers: list[Wrapper], arch) -> str:
             raise StubgenError(f"--stub {w.function}: a wrapper is a C identifier (a function or a macro)")
         own = [f"a{i}" for i in range(w.words)]
         if not w.number_first:  # the wrapper takes the arguments a contract names (LSS's sys_close(fd))
-            params, args = [f"long {a}" for a in own], own
+            params, args = [f"long{' long' if i in w.wide else ''} {a}" for i, a in enumerate(own)], own
         else:
             params = ([] if w.number is not None else ["long n"]) + [f"long {a}" for a in own]
             args = [str(w.number) if w.number is not None else "n"] + own

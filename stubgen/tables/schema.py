@@ -103,7 +103,10 @@ _CC = {
                    # more ways a header's callers are compiled, each a list of flags (arm: Thumb)
                    "variants": {"type": "array", "maxItems": 4, "items": {
                        "type": "array", "maxItems": 4,
-                       "items": {"type": "string", "pattern": r"^-m[a-z0-9_-]+(=[a-z0-9_+.-]+)?$"}}}},
+                       "items": {"type": "string", "pattern": r"^-m[a-z0-9_-]+(=[a-z0-9_+.-]+)?$"}}},
+                   # the target zig cc links the crosscheck's Zig rows for, where the GNU C
+                   # library's ABI is not the one of zig build-obj's objects (ppc64: ELF V2)
+                   "zig_link": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)+$"}},
     "additionalProperties": False,
 }
 

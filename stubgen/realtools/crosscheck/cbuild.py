@@ -11,12 +11,12 @@ from .. import tools
 from .checks import FAIL, PASS, PROGRAMS
 
 
-def run_cc(cmd: list, arch, tables=None, warnings_fail: bool = False) -> subprocess.CompletedProcess:
-    """Run the C compiler (cmd starts with tools.c_compiler's command); a missing C
-    library is a missing tool, any other refusal (or, with warnings_fail, any word on
-    stderr) a failure."""
+def run_cc(cmd: list, arch, tables=None, warnings_fail: bool = False, env=None) -> subprocess.CompletedProcess:
+    """Run the C compiler (cmd starts with tools.c_compiler's command, or env's: zig
+    cc's); a missing C library is a missing tool, any other refusal (or, with
+    warnings_fail, any word on stderr) a failure."""
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300,
-                       env=tools.c_env(arch, tables))
+                       env=env or tools.c_env(arch, tables))
     msg, name = (r.stderr or r.stdout).strip(), Path(cmd[0]).name
     if r.returncode != 0 and ("cannot find -lc" in msg or "crt1.o" in msg or "stdio.h" in msg
                               or "sys/syscall.h: No such file" in msg):

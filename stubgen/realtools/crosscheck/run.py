@@ -16,6 +16,8 @@ from .checks import CHECKS, FAIL, KERNEL_SYSCALL, PASS, SHAPES, Result, guard, s
 from .generated import Generated, every_symbol, load, policy_of, symbol_of
 from .gobuild import build_go, go_module, go_vet, vet_catches
 from .kernelrun import c_shapes, gnu_shapes, go_shapes, kernel_rows
+from .rustrun import rust_tasks
+from .zigrun import zig_tasks
 
 
 def run(directory, tables=None, checks=None, jobs: int = 2, work=None) -> list[Result]:
@@ -33,6 +35,8 @@ def run(directory, tables=None, checks=None, jobs: int = 2, work=None) -> list[R
         tasks += _plan9_tasks(g, t, wanted, work, tables)
         tasks += _gnu_tasks(g, t, wanted, work, tables)
         tasks += _c_tasks(g, t, wanted, work, tables)
+        tasks += zig_tasks(g, t, wanted, work, tables)
+        tasks += rust_tasks(g, t, wanted, work, tables)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
             futures = [ex.submit(fn) for fn in tasks]
             results = [r for f in futures for r in f.result()]
