@@ -30,6 +30,7 @@ class CConvention:
     entry_register: str = ""  # set by the caller to the callee's address (MIPS PIC: t9)
     save_area: tuple[int, int] = (0, 0)  # [start, end) above sp at entry: the caller's, for the callee to write
     toc: str = ""  # the register that holds the module's TOC at a call within it (ppc64 ELFv2: r2)
+    toc_symbol: str = ""  # the symbol a linked image's TOC is (ppc64: .TOC.)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
                     c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
                     c["call_align"], c.get("entry_register", ""), tuple(c.get("save_area", (0, 0))),
-                    c.get("toc", "")),
+                    c.get("toc", ""), c.get("toc_symbol", "")),
         GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {}),
                tuple(g.get("zero_read_first", ())), g.get("call_align", 0)) if g else None,
         dict(d.get("elf", {})), _tls(d.get("tls")),
