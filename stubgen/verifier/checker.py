@@ -581,12 +581,12 @@ class Verifier:
             regs = setup.regs
             if s.kind == "c_abi" and s.conv.c.entry_register:
                 regs = {**regs, s.conv.c.entry_register: entry & ~1}
-            toc = image.image.symbols.get(s.conv.c.toc_symbol) if s.kind == "c_abi" and s.conv.c.toc else None
-            if toc is not None:
+            base = image.image.symbols.get(s.conv.c.toc_symbol) if s.kind == "c_abi" and s.conv.c.toc else None
+            if base is not None:
                 # A caller of the same module: its TOC is the image's, and still after the return.
-                regs = {**regs, s.conv.c.toc: toc}
-                setup = dataclasses.replace(setup, regs={**setup.regs, s.conv.c.toc: toc},
-                                            poisoned={**setup.poisoned, s.conv.c.toc: toc})
+                regs = {**regs, s.conv.c.toc: base}
+                setup = dataclasses.replace(setup, regs={**setup.regs, s.conv.c.toc: base},
+                                            poisoned={**setup.poisoned, s.conv.c.toc: base})
             # A thread pointer held in a general register (ppc's r2) is the caller's value
             # of that register: what it must still hold after the return.
             held = {name: image.extra[rid] for name, rid in machine.reg_ids.items() if rid in image.extra}

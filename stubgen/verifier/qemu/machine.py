@@ -32,6 +32,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from ..caller import IMAGE_FRAME
 from ..emulator import (
     CANARY,
     CODE,
@@ -56,7 +57,6 @@ from ..emulator import (
     _clobbered,
     _spans,
 )
-from ..caller import IMAGE_FRAME
 from ..kernel import Opcode
 from . import harness
 from .gdbremote import Client, ProtocolError, signal_of
@@ -479,7 +479,8 @@ class QemuMachine:
         run.returned = pc == SENTINEL and not run.fault and not run.crash and not run.external
         first = run.traps[0].pc if run.traps else pc
         later = []
-        for (at, size), old, mid in zip(spans, start, before_trap or [None] * len(spans)):
+        mids: list[bytes | None] = list(before_trap) if before_trap is not None else [None] * len(spans)
+        for (at, size), old, mid in zip(spans, start, mids):
             run.writes += _changes(at, old, mid, first - 1, self.word, self.endian)
             later += _changes(at, mid or old, self.client.read_memory(at, size), pc, self.word, self.endian)
         run.writes += later
