@@ -579,8 +579,9 @@ class Verifier:
             stage = Stage(setup, where, len(code), expected=expected)
         else:
             regs = setup.regs
-            if s.kind == "c_abi" and s.conv.c.entry_register:
-                regs = {**regs, s.conv.c.entry_register: entry & ~1}
+            entry_register = s.conv.c.entry_register_for(image.image.flags) if s.kind == "c_abi" else ""
+            if entry_register:
+                regs = {**regs, entry_register: entry & ~1}
             base = image.image.symbols.get(s.conv.c.toc_symbol) if s.kind == "c_abi" and s.conv.c.toc else None
             if base is not None:
                 # A caller of the same module: its TOC is the image's, and still after the return.
