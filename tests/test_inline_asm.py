@@ -5,8 +5,8 @@ verified as machine code. musl's syscall_arch.h (unmodified, from the ziglang wh
 Linux's nolibc (committed unmodified under fixtures/upstream) pass on every architecture an emulator runs; reconstructions of the
 historical clobber bugs fail, naming the register."""
 import io
-import shutil
 import json
+import shutil
 from pathlib import Path
 
 import pytest
