@@ -63,3 +63,17 @@ def test_the_image_area_is_unmapped_to_a_stub_after_an_image():
     m.load_image([(IMAGE, b"\x01")], {})
     assert m.uc.mem_read(IMAGE + 1, 3) == b"\0\0\0"  # nothing of the earlier image is left
     m.unload_image()
+
+
+def test_a_write_into_the_images_own_data_is_seen_on_qemu():
+    # The gdbstub reports no accesses: the writable segments are compared before and
+    # after each run, so a wrapper that stores into a static of its header is named, as
+    # Unicorn names it (a warning: the input's own data). And a changed data page that
+    # shares its page with code is rewritten before the next run without changing the
+    # caller's registers (the gate's mprotect runs before they are set).
+    stub = _stub("loong64", "read")
+    text = stub.text.replace("static __inline__ long sys_read", "static long sg_seen;\nstatic __inline__ long sys_read")
+    text = text.replace("\tlong _sg_ret = _sg_a0;", "\tlong _sg_ret = _sg_a0;\n\t*(volatile long *)&sg_seen = _sg_ret + 1;")
+    rep = check_mutant(stub, text)
+    assert rep.ok and rep.emulated, rep.describe()
+    assert any("into the input's own data (sg_seen" in w for w in rep.warnings), rep.warnings

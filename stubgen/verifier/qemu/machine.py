@@ -409,11 +409,13 @@ class QemuMachine:
 
     def run_prepared(self, prep: Prepared, inject: int, entry: int = CODE, steps: int = STEP_LIMIT) -> Run:
         regs = {**prep.regs, **({self.entry_register: entry} if self.entry_register else {})}
+        # Memory first: a write to a page qemu ran code from calls mprotect through the
+        # gate (unprotect), which changes registers (an image's data shares a page with its code).
+        for addr, data in prep.writes:
+            self.uc.mem_write(addr, data)
         for name in self.reg_nums:
             # Every register the engine names: the caller's value, else zero (Unicorn's clean context).
             self.set_reg(name, regs.get(name, 0))
-        for addr, data in prep.writes:
-            self.uc.mem_write(addr, data)
         # Where writes are looked for: what was just written (the stack window, and for
         # an image its writable segments, TLS block and stand-ins' cells) and an image's
         # own frame below the window, as they are now.
