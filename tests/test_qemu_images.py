@@ -1,7 +1,7 @@
 """The QEMU engine runs linked images too (stubgen/verifier/qemu/machine.py load_image):
 the C dialect's headers, compiled into callers and linked, run under qemu-user's
 gdbstub on the architectures Unicorn cannot run (loong64) or runs only as a 32-bit
-core (ppc64le). A sample passes, emulated, with what the engine cannot observe said;
+core (ppc64le, ppc64: whose zig cc objects are of the ELF V2 ABI, entered with r12). A sample passes, emulated, with what the engine cannot observe said;
 broken wrappers (the mutator's breaks, templates/c/*.lower.yaml) fail. Skipped, or
 failed under STUBGEN_REQUIRE_TOOLS=1, where qemu-user is not installed."""
 import pytest
@@ -16,7 +16,7 @@ from stubgen.verifier.qemu.gdbremote import ProtocolError
 from stubgen.verifier.qemu.machine import QemuMachine
 
 pytestmark = pytest.mark.skipif(not llvm.available(), reason="needs LLVM (pip install 'stubgen[llvm]')")
-QEMU = {"loong64": "qemu-loongarch64", "ppc64le": "qemu-ppc64le"}
+QEMU = {"loong64": "qemu-loongarch64", "ppc64le": "qemu-ppc64le", "ppc64": "qemu-ppc64"}
 
 
 def _stub(arch, syscall):
