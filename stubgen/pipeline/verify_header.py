@@ -155,6 +155,10 @@ def _check_unit(path: Path, arch: str, specs, tables, templates, partial: bool =
                         rep.not_run.append(r)
             elif v.verdict != "pass":
                 rep.unverified += [f"{v.file}: {v.verdict}: {r}" for r in v.reasons] or [f"{v.file}: {v.verdict}"]
+            else:
+                # a pass's warnings (what the engine could not observe, QemuMachine.blind_image), once each
+                rep.warnings += [w for r in v.reasons if r.startswith("warning: ")
+                                 and (w := r.removeprefix("warning: ")) not in rep.warnings]
         if rep.runs and rep.not_run and partial:
             # some callers ran, others could not: the ones that did not are said, not passed
             rep.warnings += rep.not_run

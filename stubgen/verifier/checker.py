@@ -98,14 +98,12 @@ class Verifier:
     def engine(self, arch, code: bytes | None = None, image: bool = False) -> tuple[str | None, str | None]:
         """(the engine that runs arch's stubs or this code, why none can): Unicorn where it
         runs them, else QEMU where the tables name it (engines.qemu) and qemu-user is
-        installed. image: machine code linked from ELF files, which QEMU does not run."""
+        installed. image: machine code linked from ELF files (both engines run it)."""
         why = self._unicorn_cannot(arch, code)
         if why is None:
             return "unicorn", None
         if arch.engines.qemu is None:
             return None, why
-        if image:
-            return None, f"{why}; the QEMU engine runs stubs, not linked ELF images"
         from .qemu.machine import QemuError, missing
 
         lacks = missing(arch) or self._qemu_broken.get(arch.name)
@@ -476,7 +474,7 @@ class Verifier:
             return out
         arch = self.tables.arch(jobs[0][1].arch)
         conv = conventions(arch.name, self.kernel_abi)
-        loaded = None
+        loaded: dict = {}  # engine -> (machine, ImageRun) or why the image cannot run there
         for fn, spec in jobs:
             rep = Report(spec)
             out.append(rep)
@@ -493,27 +491,39 @@ class Verifier:
                 rep.problems += forbidden(arch, code, fn.start, subject.abi.forbidden, fn.thumb)
             else:
                 rep.not_run.append(f"no decoder: {arch.engines.absent.get('capstone', 'the tables name none')}")
-            why = self.not_emulated(arch, code, image=True)
+            engine, why = self.engine(arch, code, image=True)
             fail_pc = None
-            if why is not None:
+            if engine is None:
                 # Not _trap_count: a function of an image may reach its trap in another one.
-                rep.not_run.append(why)
+                rep.not_run.append(why or "no emulator")
             else:
-                if loaded is None:
-                    loaded = self._load_image(img, arch, conv)
-                if isinstance(loaded, str):
-                    rep.unverified.append(loaded)
+                if engine not in loaded:
+                    loaded[engine] = self._load_image(img, arch, conv, engine)
+                run_on = loaded[engine]
+                if isinstance(run_on, str):
+                    rep.unverified.append(run_on)
                     continue
-                fail_pc = self._emulate(rep, None, subject, loaded[0], entry=fn.address, image=loaded[1])
+                fail_pc = self._emulate(rep, None, subject, run_on[0], entry=fn.address, image=run_on[1])
+                blind = getattr(run_on[0], "blind_image", None)
+                if blind and blind not in rep.warnings:
+                    rep.warnings.append(blind)  # what this engine's runs could not observe
             if rep.problems and arch.engines.capstone is not None:
                 rep.listing = listing(arch, code, fn.start, fail_pc, fn.thumb)
-        if loaded is not None and not isinstance(loaded, str):
-            loaded[0].unload_image()
+        for run_on in loaded.values():
+            if not isinstance(run_on, str):
+                run_on[0].unload_image()
         return out
 
-    def _load_image(self, img: Image, arch, conv):
-        """(machine, ImageRun) with img loaded, or why it cannot be run."""
-        machine = self.machine(arch)
+    def _load_image(self, img: Image, arch, conv, engine: str = "unicorn"):
+        """(machine, ImageRun) with img loaded on engine, or why it cannot be run."""
+        from .qemu.machine import QemuError
+
+        try:
+            return self._load_image_on(img, arch, conv, self.machine(arch, engine))
+        except QemuError as e:
+            return f"the QEMU engine cannot run it: {e}"
+
+    def _load_image_on(self, img: Image, arch, conv, machine):
         st = self.watch(machine, arch)
         st.place()
         writes: list[tuple[int, bytes]] = [(a, d) for a, d, w in img.segments if w]
@@ -573,8 +583,15 @@ class Verifier:
             stage = Stage(setup, where, len(code), expected=expected)
         else:
             regs = setup.regs
-            if s.kind == "c_abi" and s.conv.c.entry_register:
-                regs = {**regs, s.conv.c.entry_register: entry & ~1}
+            entry_register = s.conv.c.entry_register_for(image.image.flags) if s.kind == "c_abi" else ""
+            if entry_register:
+                regs = {**regs, entry_register: entry & ~1}
+            base = image.image.symbols.get(s.conv.c.toc_symbol) if s.kind == "c_abi" and s.conv.c.toc else None
+            if base is not None:
+                # A caller of the same module: its TOC is the image's, and still after the return.
+                regs = {**regs, s.conv.c.toc: base}
+                setup = dataclasses.replace(setup, regs={**setup.regs, s.conv.c.toc: base},
+                                            poisoned={**setup.poisoned, s.conv.c.toc: base})
             # A thread pointer held in a general register (ppc's r2) is the caller's value
             # of that register: what it must still hold after the return.
             held = {name: image.extra[rid] for name, rid in machine.reg_ids.items() if rid in image.extra}

@@ -32,6 +32,14 @@ class CConvention:
     toc: str = ""  # the register that holds the module's TOC at a call within it (ppc64 ELFv2: r2)
     long_bytes: int = 0  # C's long and pointers, where narrower than a register (x32, n32: 4)
     long_upper: str = ""  # what the caller leaves above such a value: "undefined" or "sign" (extended)
+    toc_symbol: str = ""  # the symbol a linked image's TOC is (ppc64: .TOC.)
+    # (mask, value, register): an object whose e_flags & mask == value follows another ELF
+    # ABI, whose callee takes its own address in register (ppc64's ELF V2 objects: r12)
+    flags_entry: tuple[tuple[int, int, str], ...] = ()
+
+    def entry_register_for(self, flags: int) -> str:
+        """The register a caller sets to the callee's address in an object of e_flags flags."""
+        return next((r for mask, value, r in self.flags_entry if flags & mask == value), self.entry_register)
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,8 @@ def conventions(arch_name: str, extra: str | None = None) -> Conventions:
         CConvention(tuple(c["args"]), c["stack_args"], c["stack_slot"], c["pair_registers"], c["pair_stack"],
                     c["sticky_stack"], c["return_address"], tuple(c["callee_saved"]), c["result"],
                     c["call_align"], c.get("entry_register", ""), tuple(c.get("save_area", (0, 0))),
-                    c.get("toc", ""), c.get("long_bytes", 0), c.get("long_upper", "")),
+                    c.get("toc", ""), c.get("long_bytes", 0), c.get("long_upper", ""), c.get("toc_symbol", ""),
+                    tuple((f["mask"], f["value"], f["entry_register"]) for f in c.get("flags_entry", ()))),
         GoABI0(g["fp"], g["int64_align"], g["result_align"], g["return_address"], g.get("zero", {}),
                tuple(g.get("zero_read_first", ())), g.get("call_align", 0)) if g else None,
         dict(d.get("elf", {})), _tls(d.get("tls")),

@@ -51,6 +51,7 @@ class Image:
     # Words the dynamic loader fills with a thread-pointer offset once the TLS block is
     # placed (dynamic.py): (address, offset in the TLS block, negated, bytes).
     tls_slots: list[tuple[int, int, bool, int]] = field(default_factory=list)
+    flags: int = 0  # the ELF header's e_flags (ppc64's ABI version)
 
     def read(self, address: int, size: int) -> bytes:
         for at, data, _ in self.segments:
@@ -137,4 +138,4 @@ def read_elf(name: str, e, member_of: dict[str, str], externs: dict[int, str], t
         functions.append(ImageFunction(names[0], tuple(names[1:]), value, size,
                                        member_of.get(names[0], name)))
     return Image(name, segments if segments is not None else segs, symbols, functions, tls, tls_symbols,
-                 dict(externs))
+                 dict(externs), flags=e.header["e_flags"])

@@ -10,9 +10,16 @@ the PC past the trap. QemuMachine has the interface the checker uses of emulator
 (prepare, run_prepared returning a Run, load, reg, set_reg, a `uc` with mem_read,
 mem_write and code hooks), so every check is shared.
 
-What it does not see: memory reads (the gdbstub reports none); writes are found by
-comparing the stack window before and after the run (Run.writes, attributed to the
-side of the first trap they happened on). The checker says so in each report."""
+Linked images (machine code from ELF files: the C and Zig headers' callers) run the
+same way: load_image writes the segments into the image area, which is inaccessible
+(mprotect through the gate) while no image is loaded; the externs' page is too, so
+that a call there stops the run (a code hook) and a read or write there faults.
+
+What it does not see: memory reads (the gdbstub reports none, and qemu-user's has no
+watchpoints); writes are found by comparing memory before and after the run (the
+stack window, and for an image its own frame and every range rewritten before each
+run: writable segments, TLS block, stand-ins' cells), attributed to the side of the
+first trap they happened on. The checker says so in each report (blind, blind_image)."""
 from __future__ import annotations
 
 import ctypes
@@ -25,12 +32,17 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from ..caller import IMAGE_FRAME
 from ..emulator import (
     CANARY,
     CODE,
     CODE_SIZE,
+    EXTERN,
+    EXTERN_SIZE,
     GOT,
     HANDLER,
+    IMAGE,
+    IMAGE_LIMIT,
     SENTINEL,
     SP0,
     SPECIAL,
@@ -43,6 +55,7 @@ from ..emulator import (
     Run,
     Trap,
     _clobbered,
+    _spans,
 )
 from ..kernel import Opcode
 from . import harness
@@ -56,6 +69,7 @@ PR_SET_PDEATHSIG = 1
 # request without an answer.
 TIMEOUT = 20.0
 GATE = SPECIAL + 0x600  # a trap instruction the machine runs for real (mprotect), in a page written once
+PROT_NONE, PROT_RWX = 0, 7
 
 
 class QemuError(Exception):
@@ -129,6 +143,10 @@ class QemuMachine:
     resumes = False  # every result runs from the entry (resume.py's shortcut is Unicorn's context)
     # Checks the gdbstub cannot feed, which each report names.
     blind = "QEMU engine: memory reads are not observed; writes are found in the stack window only"
+    blind_image = ("QEMU engine: memory reads are not observed (a read of thread memory or data the input "
+                   "lacks, which Unicorn reports as not verified, goes unseen unless it faults); writes are found "
+                   "by comparing the stack, the writable segments, the TLS block and the stand-ins' cells before "
+                   "and after each run")
 
     def __init__(self, arch, abi, assembler, entry_register: str = ""):
         """entry_register: the register a caller sets to the callee's address
@@ -162,6 +180,10 @@ class QemuMachine:
         self.inject = 0
         self.indirect_words = 0
         self.code_len = 0
+        self._image: tuple[int, int] | None = None  # the loaded image's [start, end)
+        self._image_bytes: list[tuple[int, bytes]] = []  # its segments, for the code reads of each step
+        self.externs: dict[int, str] | None = None  # address -> name of what an image lacks
+        self.run_frame = 0  # bytes below the stack pointer whose writes a run compares (an image's frame)
         # Where a run of the assembled stub starts (Machine.code_entry): the harness
         # starts at the address as it is.
         self.code_entry = CODE
@@ -203,6 +225,9 @@ class QemuMachine:
         if abi.vdso:
             self.uc.mem_write(VDSO, assembler.assemble(abi.vdso["entry"].split(";"), VDSO).code)
             self.uc.mem_write(VDSO_CELL, VDSO.to_bytes(self.word, self.endian))
+        # Unmapped to the code but while an image is loaded; the externs' page always.
+        self._protect(IMAGE, IMAGE_LIMIT, PROT_NONE)
+        self._protect(EXTERN, EXTERN_SIZE, PROT_NONE)
 
     def close(self) -> None:
         self._finalizer()
@@ -251,11 +276,15 @@ class QemuMachine:
             self._values[name] = value
 
     def unprotect(self, address: int, size: int) -> None:
-        """Have the guest call mprotect(RWX) on the pages of [address, address+size): a
+        """Have the guest call mprotect(RWX) on the pages of [address, address+size)."""
+        self._protect(address, size, PROT_RWX)
+
+    def _protect(self, address: int, size: int, prot: int) -> None:
+        """Have the guest call mprotect(prot) on the pages of [address, address+size): a
         real syscall, from the gate (the trap instruction alone, in the special area)."""
         lo, hi = address & ~(harness.ALIGN - 1), -(-(address + size) // harness.ALIGN) * harness.ALIGN
         abi = self.abi
-        for r, v in zip([abi.number] + list(abi.args[:3]), [self.arch.numbers["mprotect"], lo, hi - lo, 7]):
+        for r, v in zip([abi.number] + list(abi.args[:3]), [self.arch.numbers["mprotect"], lo, hi - lo, prot]):
             self.set_reg(r, v)
         self._set_pc(GATE)
         # qemu 7.2 runs one instruction past a syscall before the step ends: the zero
@@ -287,9 +316,66 @@ class QemuMachine:
         self.code_len = len(code)
         self._code = bytes(code)
 
+    # ------------------------------------------------------------- images
+    @property
+    def reg_ids(self) -> dict[str, str]:
+        """The checker's register ids (emulator.Machine's are Unicorn's): here the names."""
+        return {name: name for name in self.reg_nums}
+
+    def load_image(self, segments, externs: dict[int, str]) -> None:
+        """An image's segments, (address, bytes) each, written where they ask (within the
+        image area: link.py refuses any other), the area's pages made accessible;
+        externs: the addresses of what the image lacks, by name (a run that arrives
+        there stops, naming it)."""
+        self.unload_image()
+        lo = min(a for a, _ in segments) & ~(harness.ALIGN - 1)
+        hi = -(-max(a + len(d) for a, d in segments) // harness.ALIGN) * harness.ALIGN
+        if lo < IMAGE or hi > IMAGE + IMAGE_LIMIT:
+            raise QemuError(f"an image at {lo:#x}-{hi:#x}, outside the harness's image area")
+        self._protect(lo, hi - lo, PROT_RWX)
+        self._image = (lo, hi)
+        self.uc.mem_write(lo, bytes(hi - lo))  # what an earlier image left
+        for addr, data in segments:
+            self.uc.mem_write(addr, bytes(data))
+        self._image_bytes = [(a, bytes(d)) for a, d in segments]
+        if self.externs is None:
+            self.hooks.append((EXTERN, EXTERN + EXTERN_SIZE - 1, self._on_extern, None))
+        self.externs = dict(externs)
+
+    def unload_image(self) -> None:
+        """The image area inaccessible again: a later stub must find LINKER unmapped."""
+        if self._image is not None:
+            self._protect(self._image[0], self._image[1] - self._image[0], PROT_NONE)
+            self._image, self._image_bytes = None, []
+
+    def _on_extern(self, uc, address, size, _):
+        name = (self.externs or {}).get(address, f"{address:#x}")
+        self._stop(external=name, pc=address)
+
+    def thread_pointer(self, tls, tp: int) -> dict[str, int]:
+        """Register name -> value that make tp the thread pointer (conventions.yaml tls,
+        whose register names are the emulator's: Unicorn's, matched to the tables' names
+        as emulator.Machine spells them)."""
+        if tls.segment:
+            raise QemuError("the QEMU engine sets no segment base (a TLS pointer that is a segment's)")
+        names = (self.arch.engines.unicorn or {}).get("names", {})
+        regs = []
+        for p in tls.pointer:
+            found = [r for r in self.reg_nums if str(names.get(r, r)).upper() == p.upper()]
+            if not found:
+                raise QemuError(f"conventions.yaml's thread pointer register {p} is none the QEMU engine names")
+            regs.append(found[0])
+        if len(regs) == 1:
+            return {regs[0]: tp & self.mask}
+        half = 32 * (len(regs) - 1)
+        return {r: (tp >> (half - 32 * i)) & 0xFFFFFFFF for i, r in enumerate(regs)}
+
     def _code_bytes(self, at: int, size: int) -> bytes:
         if CODE <= at and at + size <= CODE + self.code_len:
             return self._code[at - CODE:at - CODE + size]
+        for a, d in self._image_bytes:
+            if a <= at and at + size <= a + len(d):
+                return d[at - a:at - a + size]
         try:
             return self.client.read_memory(at, size)
         except ProtocolError:
@@ -309,8 +395,8 @@ class QemuMachine:
 
     # ------------------------------------------------------------- runs
     def prepare(self, regs: dict, memory: list[tuple[int, bytes]], extra: dict | None = None) -> Prepared:
-        if extra:
-            raise QemuError("the QEMU engine sets no registers outside the tables (a thread pointer's)")
+        """extra: more registers by name (thread_pointer's)."""
+        regs = {**regs, **(extra or {})}
         lo = SP0 - WINDOW
         window = bytearray([CANARY]) * (2 * WINDOW)
         writes: list[tuple[int, bytes]] = []
@@ -323,17 +409,26 @@ class QemuMachine:
 
     def run_prepared(self, prep: Prepared, inject: int, entry: int = CODE, steps: int = STEP_LIMIT) -> Run:
         regs = {**prep.regs, **({self.entry_register: entry} if self.entry_register else {})}
+        # Memory first: a write to a page qemu ran code from calls mprotect through the
+        # gate (unprotect), which changes registers (an image's data shares a page with its code).
+        for addr, data in prep.writes:
+            self.uc.mem_write(addr, data)
         for name in self.reg_nums:
             # Every register the engine names: the caller's value, else zero (Unicorn's clean context).
             self.set_reg(name, regs.get(name, 0))
-        for addr, data in prep.writes:
-            self.uc.mem_write(addr, data)
-        window = prep.writes[0]
+        # Where writes are looked for: what was just written (the stack window, and for
+        # an image its writable segments, TLS block and stand-ins' cells) and an image's
+        # own frame below the window, as they are now.
+        spans = [(a, len(d)) for a, d in prep.writes]
+        if self._image is not None:
+            spans.append((SP0 - WINDOW - IMAGE_FRAME, IMAGE_FRAME))
+        spans = _spans(spans)
+        start = [self.client.read_memory(a, n) for a, n in spans]
         self.run = run = Run()
         self.inject, self.stopped = inject, False
         pc, taken = entry, 0
         self._set_pc(pc)
-        before_trap: bytes | None = None
+        before_trap: list[bytes] | None = None
         while True:
             if pc == SENTINEL:
                 break
@@ -349,7 +444,7 @@ class QemuMachine:
             size = self._trap_at(pc)
             if size:
                 if before_trap is None:
-                    before_trap = self.client.read_memory(*_span(window))
+                    before_trap = [self.client.read_memory(a, n) for a, n in spans]
                 pc += size
                 self._syscall(pc)
                 self._set_pc(pc)
@@ -384,10 +479,13 @@ class QemuMachine:
         self._read_all()
         run.regs = {name: self.reg(name) for name in self.reg_nums}
         run.returned = pc == SENTINEL and not run.fault and not run.crash and not run.external
-        after = self.client.read_memory(*_span(window))
         first = run.traps[0].pc if run.traps else pc
-        run.writes = _changes(window[0], window[1], before_trap, first - 1, self.word, self.endian) + \
-            _changes(window[0], before_trap or window[1], after, pc, self.word, self.endian)
+        later = []
+        mids: list[bytes | None] = list(before_trap) if before_trap is not None else [None] * len(spans)
+        for (at, size), old, mid in zip(spans, start, mids):
+            run.writes += _changes(at, old, mid, first - 1, self.word, self.endian)
+            later += _changes(at, mid or old, self.client.read_memory(at, size), pc, self.word, self.endian)
+        run.writes += later
         return run
 
     def _syscall(self, pc: int) -> None:
@@ -427,10 +525,6 @@ class QemuMachine:
             return [result, int(on)]
         bits, old = abi.error_flag_bits, self.reg(abi.error_flag)
         return [result, (old | bits) if on else (old & ~bits)]
-
-
-def _span(window: tuple[int, bytes]) -> tuple[int, int]:
-    return window[0], len(window[1])
 
 
 def _changes(at: int, old: bytes, new: bytes | None, pc: int, word: int, endian) -> list[tuple[int, int, int, int]]:
