@@ -234,6 +234,33 @@ def test_wide_argument_halves_swapped_fails(tmp_path):
     assert not rep.ok and any("32-bit part of a 64-bit value" in p for p in rep.problems), rep.problems
 
 
+def test_wide_argument_in_one_register_where_long_is_narrower(tmp_path):
+    # MIPS n32: pread64's 64-bit offset travels in one 64-bit register (a3), but C's long
+    # is 4 bytes: the wrapper's register variable is a long long, or the kernel would see
+    # the offset's low half (the verifier's conventions: n32's c.long_bytes)
+    rep = _pread64(tmp_path, "mipsn32")
+    assert rep.ok and rep.emulated and rep.runs and not rep.not_run, rep.describe()
+
+
+def test_wide_argument_in_a_long_register_variable_fails(tmp_path):
+    # the template before the fix: the offset held in a (4-byte) long register variable
+    rep = _pread64(tmp_path, "mipsn32", lambda t: t.replace("register long long _sg_a3", "register long _sg_a3", 1)
+                   .replace("(long long)(pos)", "(long)(pos)", 1))
+    assert not rep.ok and any("(64-bit) in a3" in p for p in rep.problems), rep.problems
+
+
+def test_x32_wrappers_widen_by_type(tmp_path):
+    # x32: C's long and pointers are 4 bytes in registers whose upper half the ABI leaves
+    # undefined; every register variable is a long long, a pointer zero-extended
+    rep = _pread64(tmp_path, "x32")
+    assert rep.ok and rep.emulated and rep.runs and not rep.not_run, rep.describe()
+
+
+def test_x32_pointer_sign_extended_fails(tmp_path):
+    rep = _pread64(tmp_path, "x32", lambda t: t.replace("(long long)(unsigned long)(buf)", "(long long)(long)(buf)", 1))
+    assert not rep.ok and any("in rsi" in p for p in rep.problems), rep.problems
+
+
 def test_result_register_left_input_only_fails():
     # the clobber_dropped mutant of an architecture whose kernel changes only the result
     # register (templates/c/arm.lower.yaml): r0's in-out operand turned input-only

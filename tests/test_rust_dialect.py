@@ -63,6 +63,27 @@ def test_generated_wrappers_verify(rustc, tmp_path):
     assert len(reps) == 9 and all(r.ok and r.emulated for r in reps), [r.describe() for r in reps if not r.ok]
 
 
+def test_x32_wide_registers_with_a_narrow_isize_verify(rustc, tmp_path):
+    # x32: 32-bit isize and pointers in 64-bit registers; i64 operands, each 32-bit value
+    # extended by its type, pread64's 64-bit offset whole in r10
+    d = _write(tmp_path, ["x32"], ["pread64", "read", "syscall6"])
+    reps = _verify(d)
+    assert len(reps) == 3 and all(r.ok and r.emulated for r in reps), [r.describe() for r in reps if not r.ok]
+
+
+def test_x32_wide_argument_truncated_fails(rustc, tmp_path):
+    rep = _broken(tmp_path, "x32", lambda t: t.replace("pos as i64", "pos as u32 as i64", 1), "pread64")
+    assert not rep.ok and any("(64-bit) in r10" in p for p in rep.problems), rep.problems
+
+
+def test_mipsn32_written_but_not_verified_without_a_rustc_target(tmp_path):
+    # rustc has no MIPS n32 target: the module says so (a Limit line) and is not verified
+    d = _write(tmp_path, ["mipsn32"], ["read"])
+    assert "// Limit: rustc has no target for MIPS n32" in (d / "rust" / "stubs_mipsn32.rs").read_text()
+    (rep,) = _verify(d)
+    assert not rep.ok and not rep.runs and any("rustc has no target for MIPS n32" in u for u in rep.unverified)
+
+
 def test_crash_and_ignore_policies_verify(rustc, tmp_path):
     d = _write(tmp_path / "c", ["arm64"], ["read"], policy="crash")
     e = _write(tmp_path / "i", ["arm64"], ["read"], policy="ignore")

@@ -108,6 +108,25 @@ def _broken(tmp_path, arch, edit, syscall="madvise"):
 
 
 @needs_zig
+@pytest.mark.parametrize("arch", ["mipsn32", "x32"])
+def test_wide_registers_with_a_narrow_usize_verify(tmp_path, arch):
+    # n32 and x32: 32-bit usize and pointers in 64-bit registers; every operand a u64
+    # (templates/zig/<arch>.zig.j2 A.extend), pread64's 64-bit offset in one register whole
+    d = _write(tmp_path, [arch], ["pread64", "read", "syscall6"])
+    reps = _verify(d)
+    assert len(reps) == 3 and all(r.ok and r.emulated for r in reps), [r.describe() for r in reps if not r.ok]
+
+
+@needs_zig
+def test_wide_argument_truncated_to_usize_fails(tmp_path):
+    # n32's pread64 offset cut to its low 32 bits, as a usize operand would hold it
+    rep = _broken(tmp_path, "mipsn32", lambda t: t.replace("(@as(u64, @bitCast(pos)))",
+                                                           "(@as(u64, @as(u32, @truncate(@as(u64, @bitCast(pos))))))", 1),
+                  "pread64")
+    assert not rep.ok and any("(64-bit) in a3" in p for p in rep.problems), rep.problems
+
+
+@needs_zig
 def test_missing_kernel_clobbers_fail(tmp_path):
     rep = _broken(tmp_path, "amd64", lambda t: t.replace(".rcx = true, .r11 = true, ", "", 1))
     assert not rep.ok and any("r11" in p for p in rep.problems), rep.problems

@@ -41,6 +41,10 @@ class ArgPlan:
     parts: tuple[Part, ...]
     role: str | None = None  # "number": the syscall number, passed by the caller
     signed: bool = False  # the templates' load: sign- or zero-extending (s390x MOVW/MOVWZ, MIPS MOVW/MOVWU)
+    # bytes of its C type: C's long where a word-sized type is narrower than the register
+    # (c_abi.long_bytes: x32, n32), else size; a one-part argument wider than that (n32's
+    # 64-bit offset) needs a C long long to hold it
+    c_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,8 @@ def _plan(arch: Arch, sig: Signature, returns: bool) -> Frame:
         parts = tuple(Part(ks[j].reg, off + j * word, p.go_name if n == 1 else f"{p.go_name}_{halves[j]}", part_size,
                            cs[j] if cs else None, None if cs else stack[j], ks[j].stack, widen) for j in range(n))
         args.append(ArgPlan(i, p.name, p.go_name, p.type.go, _c_spelling(p), size, p.type.kernel_bits(arch), off,
-                            parts, p.role, p.type.signed))
+                            parts, p.role, p.type.signed,
+                            c.long_bytes if c.long_bytes and p.type.size == "word" else size))
         off += size
     result = None
     if returns:

@@ -18,7 +18,7 @@ from ..tables import inputs, policies
 from ..verifier import Verifier
 from ..verifier.contract import arities, check, parameter_sizes
 from ..verifier.foreign.choice import Choice, parse_choice
-from .verify_files import _CALLERS, _machine_code
+from .verify_files import _CALLERS, _machine_code, c_long_bytes
 
 READER = "rust_module"
 
@@ -28,7 +28,9 @@ def target(dialect_name: str, arch: str, templates: str | None = None) -> str:
     mod = dialects.dialect(dialect_name, templates).module(arch)
     t = getattr(mod, "rust_target", None)
     if not t:
-        raise StubgenError(f"template {dialect_name}/{arch}: sets no rust_target for rustc")
+        # rust_absent: why rustc cannot build for it (no such target), said as not verified
+        raise StubgenError(getattr(mod, "rust_absent", None) or f"template {dialect_name}/{arch}: sets no rust_target "
+                           "for rustc")
     return str(t)
 
 
@@ -73,8 +75,9 @@ def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: 
             n = bound.parameters(arities(bound, arch, verifier.tables))
             pol = policies.POLICIES[bound.policy]
             # a parameter passed as a 64-bit argument of a 32-bit architecture is 64-bit itself
+            # (wider than the callers' isize: an i64; x32's and n32's isize is 4 bytes)
             pairs = tuple(i for i, (size, *_) in enumerate(parameter_sizes(bound, arch, verifier.tables))
-                          if size > arch.word_bytes)
+                          if size > c_long_bytes(arch))
             wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False, returns=pol.returns, wide=pairs))
             policy: str | None = bound.policy
             contract = bound
