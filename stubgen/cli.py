@@ -280,6 +280,8 @@ def cmd_list(a) -> int:
         for name in t.arches:
             for line in (getattr(d.module(name), "limits", None) or []) if d.has_arch(name) else []:
                 print(f"  {'':8} {name}: {line}")
+        for name, why in d.absent.items():  # not written there at all
+            print(f"  {'':8} {name}: not written: {why}")
     print("error policies:")
     for p in policies.POLICIES.values():
         print(f"  {p.name:12} {p.summary}" + (" (verify only)" if p.verify_only else

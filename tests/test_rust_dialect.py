@@ -76,12 +76,19 @@ def test_x32_wide_argument_truncated_fails(rustc, tmp_path):
     assert not rep.ok and any("(64-bit) in r10" in p for p in rep.problems), rep.problems
 
 
-def test_mipsn32_written_but_not_verified_without_a_rustc_target(tmp_path):
-    # rustc has no MIPS n32 target: the module says so (a Limit line) and is not verified
-    d = _write(tmp_path, ["mipsn32"], ["read"])
-    assert "// Limit: rustc has no target for MIPS n32" in (d / "rust" / "stubs_mipsn32.rs").read_text()
-    (rep,) = _verify(d)
-    assert not rep.ok and not rep.runs and any("rustc has no target for MIPS n32" in u for u in rep.unverified)
+def test_mipsn32_not_written_without_a_rustc_target(tmp_path, capsys):
+    # rustc has no MIPS n32 target: named, refused in one line (exit 2); every
+    # architecture: left out, and stubgen list says why
+    from stubgen.cli import main
+
+    assert main(["generate", "-d", "rust", "-a", "mipsn32", "-o", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dialect rust cannot be written for mipsn32: rustc has no target" in err, err
+    assert not (tmp_path / "n").exists()
+    stubs = stubgen.generate(["read"], dialects=["rust"])
+    assert {s.arch for s in stubs} and "mipsn32" not in {s.arch for s in stubs} and "x32" in {s.arch for s in stubs}
+    assert main(["list"]) == 0
+    assert "mipsn32: not written: rustc has no target for MIPS n32" in capsys.readouterr().out
 
 
 def test_crash_and_ignore_policies_verify(rustc, tmp_path):

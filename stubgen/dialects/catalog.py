@@ -29,6 +29,7 @@ class Dialect:
         self.symbol = spec["symbol"]
         self.verify = spec.get("verify", {})
         self.names = spec.get("names", {})
+        self.absent: dict[str, str] = dict(spec.get("absent", {}))
 
     @property
     def env(self):
@@ -43,6 +44,15 @@ class Dialect:
         """Whether this dialect's output is Go's: verified in Go's ABI0 frame, or written
         per GOARCH. An architecture without a Go port cannot have it."""
         return self.verify.get("convention") == "go_abi0" or any("{goarch}" in f["path"] for f in self.files)
+
+    def cannot_write(self, arch) -> str:
+        """Why this dialect cannot be written for arch (a tables Arch), or "": Go's output
+        where Go has no port, or an architecture the dialect says it lacks (absent)."""
+        if self.needs_go_port and arch.no_go_port:
+            return f"dialect {self.name} needs a Go port; {arch.no_go_port}"
+        if arch.name in self.absent:
+            return f"dialect {self.name} cannot be written for {arch.name}: {self.absent[arch.name]}"
+        return ""
 
     def has_arch(self, arch: str) -> bool:
         rel = f"{self.name}/{self.stub_template.format(arch=arch)}"

@@ -294,20 +294,22 @@ def generate(syscalls=None, arches=None, dialects=None, policy: str = policies.D
         d = dialects_mod.dialect(dname, opts.templates)
         for aname in arch_names:
             arch = t.arches[aname]
-            if d.needs_go_port and arch.no_go_port:
+            cannot = d.cannot_write(arch)
+            if cannot:
                 if dialects and arches:  # both asked for by name: refused
-                    raise StubgenError(f"dialect {dname} needs a Go port; {arch.no_go_port}")
+                    raise StubgenError(cannot)
                 # The architecture named with every dialect: a note. Every architecture (none
-                # named), or Go's dialect named alone: Go's architectures, as `stubgen list` says.
+                # named), or the dialect named alone: the architectures it has, as `stubgen list` says.
                 if arches and not dialects:
-                    warnings.warn(StubgenWarning(f"dialect {dname} skipped on {aname}: {arch.no_go_port}"),
+                    warnings.warn(StubgenWarning(f"dialect {dname} skipped on {aname}: "
+                                                 f"{cannot.split('; ', 1)[-1] if arch.no_go_port else d.absent[aname]}"),
                                   stacklevel=2)
                 continue
             if not d.has_arch(aname):
                 raise StubgenError(f"dialect {dname} has no template for {aname}")
             offered = [p for p in d.offers(aname, "policy") if p in policies.CHOSEN]
             if policy not in offered and not arches and any(
-                    policy in d.offers(a, "policy") for a in arch_names if not (d.needs_go_port and t.arches[a].no_go_port)):
+                    policy in d.offers(a, "policy") for a in arch_names if not d.cannot_write(t.arches[a])):
                 # every architecture, by default: one whose template lacks the policy (ppc's
                 # errno) is left out with a note; named, it is refused below
                 warnings.warn(StubgenWarning(f"error policy {policy!r} is not offered by dialect {dname} on {aname} "

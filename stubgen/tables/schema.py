@@ -338,6 +338,10 @@ DIALECT = _obj(["summary", "dir", "stub_template", "symbol", "files"], {
     "alone_in_output": {"type": "boolean"},
     # false: written only when asked for (-d NAME), not by `generate` without -d
     "default": {"type": "boolean"},
+    # {arch: why}: architectures this dialect cannot be written for (the language's
+    # compiler has no target there): refused when named, left out otherwise, as Go's
+    # dialect is where Go has no port
+    "absent": {"type": "object", "additionalProperties": {"type": "string", "pattern": r"^[^\x00-\x1f\x7f]+$"}},
     "stub_template": _TEMPLATE_NAME,
     "symbol": {"type": "string", "pattern": r"^[A-Za-z0-9_{}]+$"},
     "files": {"type": "array", "minItems": 1, "items": _obj(["template", "path", "per"], {
