@@ -82,11 +82,14 @@ def test_umbrella_compiles(tmp_path):
     # a Zig program imports stubs.zig, which picks the target's file by builtin.cpu.arch
     from stubgen.tables import load
 
-    d = _write(tmp_path, ["amd64", "arm"], ["write", "exit"]) / "zig"
-    (d / "use.zig").write_text('const sys = @import("stubs.zig").sys;\n'
-                               'export fn hello() isize { return sys.sys_write(1, "hi\\n", 3); }\n'
-                               'export fn stop() noreturn { sys.sys_exit(0); }\n')
-    for arch in ("amd64", "arm"):
+    arches = ["amd64", "arm", "x32", "mips64", "mipsn32"]
+    d = _write(tmp_path, arches, ["write", "exit"]) / "zig"
+    for arch in arches:
+        # where two architectures share a CPU (amd64 and x32, mips64 and n32), the pointer size picks
+        (d / "use.zig").write_text('const sys = @import("stubs.zig").sys;\n'
+                                   f'comptime {{ if (sys != @import("stubs_{arch}.zig")) @compileError("not {arch}"); }}\n'
+                                   'export fn hello() isize { return sys.sys_write(1, "hi\\n", 3); }\n'
+                                   'export fn stop() noreturn { sys.sys_exit(0); }\n')
         target = load().arch(arch).engines.cc["target"]
         r = subprocess.run([sys.executable, "-m", "ziglang", "build-obj", "-target", target, "-O", "ReleaseSmall",
                             "use.zig", f"-femit-bin=use_{arch}.o"], cwd=d, capture_output=True, text=True,
