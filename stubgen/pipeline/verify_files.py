@@ -13,6 +13,7 @@ from ..realtools import frontend, tools, zigfront
 from ..tables import inputs, policies
 from ..verifier import Verifier, isolate
 from ..verifier.contract import arities, check, parameter_sizes
+from ..verifier.conventions import c_long_bytes
 from ..verifier.elffile import is_machine_code
 from ..verifier.foreign.choice import Choice, parse_choice
 from ..verifier.foreign.judge import check_files as check_plan9
@@ -120,13 +121,6 @@ def _machine_code(verifier, path: Path, data: bytes, arch, choices, policy, dial
 # The callers of each header wrapper (programs/callers.c.j2), as reports name them; the
 # ok caller exists only for wrappers that return a value and call a function on error
 # (frontend.Wrapper.error_call; elsewhere its choice finds no code).
-def c_long_bytes(arch) -> int:
-    """C's long on arch, by the verifier's own conventions (a register where they say nothing)."""
-    from ..verifier.conventions import conventions, known_arches
-
-    return (conventions(arch.name).c.long_bytes if arch.name in known_arches() else 0) or arch.word_bytes
-
-
 _CALLERS = {"plain": "plain", "kept": "kept registers", "ok": "kept registers, checked on success"}
 
 

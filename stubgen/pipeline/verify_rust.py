@@ -10,28 +10,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import dialects
 from ..errors import StubgenError
 from ..realtools import frontend, rustc
+from ..realtools.rustc import confined, target
 from ..realtools.tools import ToolFailed, ToolMissing
 from ..tables import inputs, policies
 from ..verifier import Verifier
 from ..verifier.contract import arities, check, parameter_sizes
+from ..verifier.conventions import c_long_bytes
 from ..verifier.foreign.choice import Choice, parse_choice
-from .verify_files import _CALLERS, _machine_code, c_long_bytes
+from .verify_files import _CALLERS, _machine_code
 
 READER = "rust_module"
-
-
-def target(dialect_name: str, arch: str, templates: str | None = None) -> str:
-    """rustc's target for arch: the dialect's template says it (rust_target)."""
-    mod = dialects.dialect(dialect_name, templates).module(arch)
-    t = getattr(mod, "rust_target", None)
-    if not t:
-        # rust_absent: why rustc cannot build for it (no such target), said as not verified
-        raise StubgenError(getattr(mod, "rust_absent", None) or f"template {dialect_name}/{arch}: sets no rust_target "
-                           "for rustc")
-    return str(t)
+__all__ = ["READER", "check_module", "compiler_identity", "confined", "memory_problems", "target"]
 
 
 def compiler_identity() -> str:
@@ -41,24 +32,6 @@ def compiler_identity() -> str:
         return f"rustc {rustc.version()}"
     except ToolMissing as e:
         return f"rustc missing: {e}"
-
-
-# What a module may not ask rustc for (issue 27's class 6: the verifier reads only the
-# input): another file (a `#[path]` or out-of-line `mod`, `include!`, an assembler's
-# .include or .incbin), the environment (`env!`), or a compiler builtin it declares itself.
-_REFUSED = re.compile(r"#\s*!?\s*\[\s*(path|rustc_builtin_macro)\b|\bmod\s+[\w#]+\s*;|\b(include(_str|_bytes)?|env|"
-                      r"option_env)\s*!|\.(incbin|include)\b|\bextern\s+crate\b")
-
-
-def confined(text: str, name: str) -> None:
-    """Refuse, naming it, what in a module would make rustc read beyond it."""
-    # full-line comments only (the file's header names #[path] in its usage line): text
-    # after code on a line is read as code, so nothing hides behind a string's "//"
-    m = _REFUSED.search(re.sub(r"(?m)^[ \t]*//[^\n]*", "", text))
-    if m:
-        line = text.count("\n", 0, m.start()) + 1
-        raise StubgenError(f"{name}:{line}: {m.group(0).strip()!r} is refused before rustc sees the module (it reads "
-                           "another file, the environment or a compiler builtin; a module of wrappers needs none)")
 
 
 def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: str | None = None,

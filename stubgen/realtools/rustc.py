@@ -8,6 +8,7 @@ without rustc on the PATH nothing is compiled and the stubs are said not verifie
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from functools import cache
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 
+from .. import dialects
 from ..errors import StubgenError
 from .frontend import FEW_KEPT, PROGRAMS, kept_values
 from .tools import ToolMissing, _run
@@ -77,3 +79,32 @@ def compile_crate(text: str, target: str, opt: str) -> bytes:
               "-o", str(obj), str(src)],
              f"rustc ({target} -C opt-level={opt})", limited=True, env=env, cwd=tmp)
         return obj.read_bytes()
+
+
+def target(dialect_name: str, arch: str, templates: str | None = None) -> str:
+    """rustc's target for arch: the dialect's template says it (rust_target)."""
+    mod = dialects.dialect(dialect_name, templates).module(arch)
+    t = getattr(mod, "rust_target", None)
+    if not t:
+        # rust_absent: why rustc cannot build for it (no such target), said as not verified
+        raise StubgenError(getattr(mod, "rust_absent", None) or f"template {dialect_name}/{arch}: sets no rust_target "
+                           "for rustc")
+    return str(t)
+
+
+# What a module may not ask rustc for (issue 27's class 6: the verifier reads only the
+# input): another file (a `#[path]` or out-of-line `mod`, `include!`, an assembler's
+# .include or .incbin), the environment (`env!`), or a compiler builtin it declares itself.
+_REFUSED = re.compile(r"#\s*!?\s*\[\s*(path|rustc_builtin_macro)\b|\bmod\s+[\w#]+\s*;|\b(include(_str|_bytes)?|env|"
+                      r"option_env)\s*!|\.(incbin|include)\b|\bextern\s+crate\b")
+
+
+def confined(text: str, name: str) -> None:
+    """Refuse, naming it, what in a module would make rustc read beyond it."""
+    # full-line comments only (the file's header names #[path] in its usage line): text
+    # after code on a line is read as code, so nothing hides behind a string's "//"
+    m = _REFUSED.search(re.sub(r"(?m)^[ \t]*//[^\n]*", "", text))
+    if m:
+        line = text.count("\n", 0, m.start()) + 1
+        raise StubgenError(f"{name}:{line}: {m.group(0).strip()!r} is refused before rustc sees the module (it reads "
+                           "another file, the environment or a compiler builtin; a module of wrappers needs none)")

@@ -198,6 +198,11 @@ def _tls(d: dict | None) -> TLS | None:
                d.get("bias", 0), d.get("segment", ""), d.get("table", ""), tuple(d.get("flat", ())))
 
 
+def c_long_bytes(arch) -> int:
+    """C's long on arch (a tables Arch), by these conventions: a register where they say nothing."""
+    return (conventions(arch.name).c.long_bytes if arch.name in known_arches() else 0) or arch.word_bytes
+
+
 def known_arches() -> list[str]:
     return sorted(_arches())
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...tables import policies
 from ...verifier import llvm
+from ...verifier.conventions import c_long_bytes
 from .. import tools
 from ..frontend import Wrapper
 from .cbuild import run_cc
@@ -41,7 +42,8 @@ def _callers(t, arch, source: Path, names: dict[str, str], returns: bool, work: 
     wrappers, decls = [], []
     for k, (name, call) in enumerate(names.items()):
         args = [p for p in t.signature(arch, call).args if p.role != "number"]
-        wide = tuple(i for i, p in enumerate(args) if p.type.bytes(arch) > arch.word_bytes)
+        # wider than C's long (a register, or 4 bytes on x32 and n32): a long long
+        wide = tuple(i for i, p in enumerate(args) if p.type.bytes(arch) > c_long_bytes(arch))
         wrappers.append(Wrapper(name, None, len(args), number_first=False, returns=returns, wide=wide))
         params = ", ".join("long long" if i in wide else "long" for i in range(len(args))) or "void"
         decls.append(f"long stubgen_plain_{k}({params});")

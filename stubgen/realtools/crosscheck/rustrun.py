@@ -10,7 +10,6 @@ from functools import partial
 from pathlib import Path
 
 from ... import dialects
-from ...pipeline import verify_rust
 from ...tables import inputs
 from .. import rustc
 from .callersrun import callers_tasks, zig_link
@@ -20,8 +19,8 @@ DIALECT = "rust"
 
 def _object(source: Path, wrappers, arch) -> bytes:
     rustc.rustc()  # missing: a skip naming what to install, before anything else is read
-    verify_rust.confined(inputs.read_text(source, what="Rust module"), source.name)
-    return rustc.compile_crate(rustc.crate_root(source, wrappers, arch), verify_rust.target(DIALECT, arch.name),
+    rustc.confined(inputs.read_text(source, what="Rust module"), source.name)
+    return rustc.compile_crate(rustc.crate_root(source, wrappers, arch), rustc.target(DIALECT, arch.name),
                                rustc.OPT_LEVELS[0])
 
 
