@@ -5,12 +5,12 @@ generated module, must fail. Cheap: a few syscalls on a few architectures."""
 from __future__ import annotations
 
 import pytest
+from conftest import need_tool
 
 import stubgen
 from stubgen.errors import StubgenError
 from stubgen.pipeline.verify_header import check_header_specs
 from stubgen.verifier import manifest_specs
-from tests.conftest import need_tool
 
 SAMPLE = ["madvise", "read", "exit", "syscall6"]
 
