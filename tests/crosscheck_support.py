@@ -59,3 +59,20 @@ def require(result):
     assert result.status == crosscheck.PASS, f"{result.check} {result.arch} {result.dialect} " \
                                              f"({result.policy}): {result.detail}"
     return result
+
+
+def assert_kernel_rows(rows: dict) -> None:
+    """The real-kernel rows of an inline-assembly dialect ({check: Result}), each passed
+    with what its program printed."""
+    assert "dropped by" in require(rows["kernel valid"]).detail
+    assert "want -22" in require(rows["kernel misaligned"]).detail
+    assert "page 1 reads 0x5a" in require(rows["kernel six args"]).detail
+    assert "marker read back: 1" in require(rows["kernel pair"]).detail
+    assert "want exit 42" in require(rows["kernel noreturn"]).detail
+
+
+def swap_halves(path: Path, lo: str, hi: str) -> None:
+    """A wrapper file with its 64-bit pair's halves swapped (both texts must be there)."""
+    text = path.read_text()
+    assert lo in text and hi in text
+    path.write_text(text.replace(lo, "@LO@").replace(hi, lo).replace("@LO@", hi))

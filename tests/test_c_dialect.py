@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from inline_support import broken, write
+from inline_support import verify as _verify
 
 import stubgen
 from stubgen.pipeline.verify_header import check_header_specs
@@ -18,14 +20,7 @@ SAMPLE = ["madvise", "read", "write", "exit", "syscall6"]
 
 
 def _write(tmp_path, arches, syscalls=SAMPLE, **kw):
-    stubs = stubgen.generate(syscalls=syscalls, arches=arches, dialects=["c"], **kw)
-    stubgen.write(stubs, tmp_path)
-    return tmp_path
-
-
-def _verify(directory, symbols=None):
-    specs = [x for x in manifest_specs(directory) if symbols is None or x[1].symbol in symbols]
-    return [rep for rep, _ in check_header_specs(directory, specs)]
+    return write(tmp_path, "c", arches, syscalls, **kw)
 
 
 def test_not_written_by_default():
@@ -97,15 +92,7 @@ def test_generated_wrappers_verify(tmp_path):
 
 def _broken(tmp_path, arch, edit, policy="raw"):
     d = _write(tmp_path, [arch], ["madvise"], policy=policy)
-    h = d / "c" / f"stubs_{arch}.h"
-    text = h.read_text()
-    start = text.index("sys_madvise(")
-    new = edit(text[start:])
-    assert new != text[start:], "the edit changed nothing"
-    h.write_text(text[:start] + new)
-    reps = _verify(d, {"sys_madvise"})
-    assert len(reps) == 1
-    return reps[0]
+    return broken(d, d / "c" / f"stubs_{arch}.h", "sys_madvise(", edit, "sys_madvise")
 
 
 def test_missing_kernel_clobbers_fail(tmp_path):

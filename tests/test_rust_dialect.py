@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import need_tool
+from inline_support import broken, write
+from inline_support import verify as _verify
 
 import stubgen
 from stubgen.errors import StubgenError
-from stubgen.pipeline.verify_header import check_header_specs
-from stubgen.verifier import manifest_specs
 
 SAMPLE = ["madvise", "read", "exit", "syscall6"]
 
@@ -21,14 +21,7 @@ def rustc():
 
 
 def _write(tmp_path, arches, syscalls=SAMPLE, **kw):
-    stubs = stubgen.generate(syscalls=syscalls, arches=arches, dialects=["rust"], **kw)
-    stubgen.write(stubs, tmp_path)
-    return tmp_path
-
-
-def _verify(directory, symbols=None):
-    specs = [x for x in manifest_specs(directory) if symbols is None or x[1].symbol in symbols]
-    return [rep for rep, _ in check_header_specs(directory, specs)]
+    return write(tmp_path, "rust", arches, syscalls, **kw)
 
 
 def test_not_written_by_default():
@@ -107,15 +100,7 @@ def test_without_rustc_not_verified(tmp_path, monkeypatch):
 
 def _broken(tmp_path, arch, edit, syscall="read"):
     d = _write(tmp_path, [arch], [syscall])
-    f = d / "rust" / f"stubs_{arch}.rs"
-    text = f.read_text()
-    start = text.index(f"fn sys_{syscall}(")
-    new = edit(text[start:])
-    assert new != text[start:], "the edit changed nothing"
-    f.write_text(text[:start] + new)
-    reps = _verify(d, {f"sys_{syscall}"})
-    assert len(reps) == 1
-    return reps[0]
+    return broken(d, d / "rust" / f"stubs_{arch}.rs", f"fn sys_{syscall}(", edit, f"sys_{syscall}")
 
 
 def test_missing_kernel_clobbers_fail(rustc, tmp_path):

@@ -9,25 +9,19 @@ import sys
 
 import pytest
 from conftest import cli, one_line_error
+from inline_support import broken, write
+from inline_support import verify as _verify
 
 import stubgen
 from stubgen.errors import StubgenError
-from stubgen.pipeline.verify_header import check_header_specs
 from stubgen.pipeline.verify_zig import zig_memory_problems
-from stubgen.verifier import llvm, manifest_specs
+from stubgen.verifier import llvm
 
 needs_zig = pytest.mark.skipif(not llvm.available(), reason="needs the Zig compiler (pip install 'stubgen[llvm]')")
 
 
 def _write(tmp_path, arches, syscalls=("madvise", "read", "exit", "syscall6"), **kw):
-    stubs = stubgen.generate(syscalls=list(syscalls), arches=arches, dialects=["zig"], **kw)
-    stubgen.write(stubs, tmp_path)
-    return tmp_path
-
-
-def _verify(directory, symbols=None):
-    specs = [x for x in manifest_specs(directory) if symbols is None or x[1].symbol in symbols]
-    return [rep for rep, _ in check_header_specs(directory, specs)]
+    return write(tmp_path, "zig", arches, list(syscalls), **kw)
 
 
 def test_not_written_by_default():
@@ -99,15 +93,7 @@ def test_umbrella_compiles(tmp_path):
 
 def _broken(tmp_path, arch, edit, syscall="madvise"):
     d = _write(tmp_path, [arch], [syscall])
-    f = d / "zig" / f"stubs_{arch}.zig"
-    text = f.read_text()
-    start = text.index(f"fn sys_{syscall}(")
-    new = edit(text[start:])
-    assert new != text[start:], "the edit changed nothing"
-    f.write_text(text[:start] + new)
-    reps = _verify(d, {f"sys_{syscall}"})
-    assert len(reps) == 1
-    return reps[0]
+    return broken(d, d / "zig" / f"stubs_{arch}.zig", f"fn sys_{syscall}(", edit, f"sys_{syscall}")
 
 
 @needs_zig

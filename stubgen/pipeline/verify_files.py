@@ -128,14 +128,9 @@ def _machine_code(verifier, path: Path, data: bytes, arch, choices, policy, dial
 _CALLERS = {"plain": "plain", "kept": "kept registers", "ok": "kept registers, checked on success"}
 
 
-def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes, notes: FileNotes,
-            own: bool = False):
-    """Verdicts for the wrappers of a header (--stub FUNCTION=SYSCALL): callers compiled
-    by the target's compiler at each optimisation level and variant, each verified as
-    machine code and reported under the wrapper's name."""
-    if not stubs:
-        raise StubgenError(f"{path}: a header is verified by its wrappers: --stub FUNCTION=SYSCALL (e.g. "
-                           "__syscall3=read, or __syscall3=syscall3 for a wrapper that takes the number)")
+def header_wrappers(verifier, arch, stubs, own: bool = False) -> tuple[list, dict]:
+    """The wrappers that --stub texts name (frontend.Wrapper, in order) and the Choice of
+    each of their callers (stubgen_<kind>_<k>), for a unit of callers in any language."""
     wrappers, choices = [], {}
     for k, text in enumerate(stubs):
         c = parse_choice(text)
@@ -169,6 +164,18 @@ def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes
         wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=pol.returns, error_call=pol.calls_handler))
         for kind in _CALLERS:
             choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, c.policy, own=own)
+    return wrappers, choices
+
+
+def _header(verifier, path: Path, arch, stubs, includes, defines, force_includes, notes: FileNotes,
+            own: bool = False):
+    """Verdicts for the wrappers of a header (--stub FUNCTION=SYSCALL): callers compiled
+    by the target's compiler at each optimisation level and variant, each verified as
+    machine code and reported under the wrapper's name."""
+    if not stubs:
+        raise StubgenError(f"{path}: a header is verified by its wrappers: --stub FUNCTION=SYSCALL (e.g. "
+                           "__syscall3=read, or __syscall3=syscall3 for a wrapper that takes the number)")
+    wrappers, choices = header_wrappers(verifier, arch, stubs, own)
     fe: Any = zigfront if path.suffix == ".zig" else frontend  # the callers' language: the wrappers'
     unit = fe.callers_unit(path, wrappers, arch)
     out = []

@@ -11,15 +11,12 @@ import re
 from pathlib import Path
 
 from ..errors import StubgenError
-from ..realtools import frontend, rustc
+from ..realtools import rustc
 from ..realtools.rustc import confined, target
 from ..realtools.tools import ToolFailed, ToolMissing
 from ..tables import inputs, policies
 from ..verifier import Verifier
-from ..verifier.contract import arities, check, parameter_sizes
-from ..verifier.conventions import c_long_bytes
-from ..verifier.foreign.choice import Choice, parse_choice
-from .verify_files import _CALLERS, _machine_code
+from .verify_files import _CALLERS, _machine_code, header_wrappers
 
 READER = "rust_module"
 __all__ = ["READER", "check_module", "compiler_identity", "confined", "memory_problems", "target"]
@@ -40,31 +37,7 @@ def check_module(path: Path, arch_name: str, stubs, target_triple: str, tables: 
     each reported under the wrapper's name; StubgenError where rustc is missing or refuses."""
     verifier = Verifier(tables, templates)
     arch = verifier.tables.arch(arch_name)
-    wrappers, choices = [], {}
-    for k, text in enumerate(stubs):
-        c = parse_choice(text)
-        if c.contract is not None:
-            bound = check(c.contract, arch, verifier.tables)
-            n = bound.parameters(arities(bound, arch, verifier.tables))
-            pol = policies.POLICIES[bound.policy]
-            # a parameter passed as a 64-bit argument of a 32-bit architecture is 64-bit itself
-            # (wider than the callers' isize: an i64; x32's and n32's isize is 4 bytes)
-            pairs = tuple(i for i, (size, *_) in enumerate(parameter_sizes(bound, arch, verifier.tables))
-                          if size > c_long_bytes(arch))
-            wrappers.append(frontend.Wrapper(c.symbol, None, n, number_first=False, returns=pol.returns, wide=pairs))
-            policy: str | None = bound.policy
-            contract = bound
-        else:
-            sig = verifier.tables.signature(arch, c.syscall)
-            if sig is None:
-                raise StubgenError(f"--stub {text!r}: {c.syscall!r} has no signature on {arch.name}")
-            args = [p for p in sig.args if p.role != "number"]
-            number = None if sig.generic else arch.numbers[c.syscall]
-            pol = policies.POLICIES[c.policy or policies.DEFAULT]
-            wrappers.append(frontend.Wrapper(c.symbol, number, len(args), returns=pol.returns))
-            policy, contract = c.policy, None
-        for kind in ("plain", "kept", "ok"):  # ok: for wrappers that return a value (elsewhere it finds no code)
-            choices[f"stubgen_{kind}_{k}"] = Choice(f"stubgen_{kind}_{k}", c.syscall, policy, contract=contract, own=own)
+    wrappers, choices = header_wrappers(verifier, arch, stubs, own)
     confined(inputs.read_text(path, what="Rust module"), path.name)
     root = rustc.crate_root(path, wrappers, arch)
     out = []

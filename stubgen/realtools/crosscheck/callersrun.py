@@ -17,7 +17,7 @@ from .. import tools
 from ..frontend import Wrapper
 from .cbuild import run_cc
 from .checks import KERNEL_SYSCALL, PASS, PROGRAMS, SHAPES, SKIP, Result
-from .generated import policy_of, symbol_of
+from .generated import file_jobs
 from .kernelrun import _run_shapes, kernel_rows, shape_symbols
 
 # (the dialect's file, its wrappers, the architecture) -> the callers' object (bytes);
@@ -67,14 +67,9 @@ def _build(program: str, defines: dict, arch, work: Path, out: Path, tables, lin
 def callers_tasks(dialect: str, build_object: Builder, g, t, wanted, work: Path, tables, linker: Linker = zig_link):
     """One task per file of dialect in the generated directory g."""
     tasks = []
-    for entry in g.asm_files(dialect):
-        arch = t.arch(entry["arch"])
-        policy = policy_of(entry)
-        source = g.root / entry["path"]
-        sym = symbol_of(entry, KERNEL_SYSCALL)
-        adir = work / f"{dialect}-{arch.name}"
-
-        def task(arch=arch, policy=policy, source=source, sym=sym, adir=adir, entry=entry):
+    for job in file_jobs(g, t, dialect, work):
+        def task(job=job):
+            arch, policy, source, sym, adir, entry = job
             adir.mkdir(parents=True, exist_ok=True)
             returns = policies.POLICIES[policy].returns
             out = []

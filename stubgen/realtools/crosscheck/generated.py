@@ -2,12 +2,14 @@
 confined reader."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from ...tables import policies
 from ...tables.manifest import read_listed, read_manifest
-from .checks import FAIL, PASS
+from .checks import FAIL, KERNEL_SYSCALL, PASS
 
 
 @dataclass
@@ -69,3 +71,21 @@ def every_symbol(entry: dict, syms: dict, where: str):
     if missing:
         return FAIL, f"no code for {', '.join(missing)} {where}"
     return PASS, ", ".join(f"{n} {len(syms[n])} B" for n in names)
+
+
+class FileJob(NamedTuple):
+    """One generated file: what every dialect's crosscheck task starts from."""
+    arch: Any
+    policy: str
+    path: Path
+    sym: dict | None  # the manifest's symbol of the kernel rows' syscall (None: the file has none)
+    work: Path  # the task's own directory
+    entry: dict  # the manifest's entry of the file
+
+
+def file_jobs(g: Generated, t, dialect: str, work: Path) -> Iterator[FileJob]:
+    """A FileJob per file of dialect in g, each with its own work directory."""
+    for entry in g.asm_files(dialect):
+        arch = t.arch(entry["arch"])
+        yield FileJob(arch, policy_of(entry), g.root / entry["path"], symbol_of(entry, KERNEL_SYSCALL),
+                      work / f"{dialect}-{arch.name}", entry)

@@ -13,7 +13,7 @@ from ...tables import policies
 from .. import tools
 from .cbuild import build_c, build_inline, link_c
 from .checks import CHECKS, FAIL, KERNEL_SYSCALL, PASS, SHAPES, Result, guard, short
-from .generated import Generated, every_symbol, load, policy_of, symbol_of
+from .generated import Generated, every_symbol, file_jobs, load, policy_of, symbol_of
 from .gobuild import build_go, go_module, go_vet, vet_catches
 from .kernelrun import c_shapes, gnu_shapes, go_shapes, kernel_rows
 from .rustrun import rust_tasks
@@ -106,14 +106,9 @@ def _plan9_tasks(g: Generated, t, wanted, work: Path, tables):
 def _gnu_tasks(g: Generated, t, wanted, work: Path, tables):
     tasks = []
     header = g.header()
-    for entry in g.asm_files("gnu"):
-        arch = t.arch(entry["arch"])
-        policy = policy_of(entry)
-        asm = g.root / entry["path"]
-        sym = symbol_of(entry, KERNEL_SYSCALL)
-        adir = work / f"gnu-{arch.name}"
-
-        def task(arch=arch, policy=policy, asm=asm, sym=sym, adir=adir, entry=entry):
+    for job in file_jobs(g, t, "gnu", work):
+        def task(job=job):
+            arch, policy, asm, sym, adir, entry = job
             adir.mkdir(parents=True, exist_ok=True)
             out = []
 
@@ -152,14 +147,9 @@ def _c_tasks(g: Generated, t, wanted, work: Path, tables):
     No callee-saved row: that program calls the stub's symbol from assembly, and an
     inline wrapper has none (the compiler saves what the asm declares clobbered)."""
     tasks = []
-    for entry in g.asm_files("c"):
-        arch = t.arch(entry["arch"])
-        policy = policy_of(entry)
-        header = g.root / entry["path"]
-        sym = symbol_of(entry, KERNEL_SYSCALL)
-        adir = work / f"c-{arch.name}"
-
-        def task(arch=arch, policy=policy, header=header, sym=sym, adir=adir, entry=entry):
+    for job in file_jobs(g, t, "c", work):
+        def task(job=job):
+            arch, policy, header, sym, adir, entry = job
             adir.mkdir(parents=True, exist_ok=True)
             out = []
             modes = [m for m in ("valid", "misaligned") if f"kernel {m}" in wanted]
